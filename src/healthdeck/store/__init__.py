@@ -1,0 +1,1 @@
+"""The event store: schema, validated ingest, deduplication; DuckDB by default."""

@@ -1,0 +1,370 @@
+"""Ingest: validated, deduplicated, all-or-nothing batches into the store.
+
+Every writer (files, the simulator, later the HTTP API) goes through
+`ingest_table`: validate (validate.py), drop what is already stored, insert,
+commit. A batch is one transaction, so a crash loses at most the batch in
+flight, and re-running the same input converges to the same store.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from healthdeck.errors import HealthdeckError
+from healthdeck.store.connection import Store
+from healthdeck.store.readers import RawRecord, file_format, open_binary, read_csv, read_jsonl, read_parquet
+from healthdeck.store.schema import KINDS, Field, Kind
+from healthdeck.store.validate import missing_columns, quote, validation_query
+
+BATCH_ROWS = 50_000
+SHOWN_REJECTS = 20
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A record that was not stored, where it came from, and why."""
+
+    source: str
+    line: int | None
+    error: str
+    record: Any = None
+
+    def describe(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line is not None else self.source
+        return f"{where}: {self.error}"
+
+
+@dataclass
+class RejectSink:
+    """Writes rejects as JSON Lines to `path` (created on the first reject) and keeps the first few."""
+
+    path: Path
+    count: int = 0
+    first: list[Reject] = field(default_factory=list)
+    _file: Any = None
+
+    def add(self, reject: Reject) -> None:
+        self.count += 1
+        if len(self.first) < SHOWN_REJECTS:
+            self.first.append(reject)
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "ab")  # noqa: SIM115 - closed in close()
+        entry = {"source": reject.source, "line": reject.line, "error": reject.error, "record": reject.record}
+        self._file.write(orjson.dumps(entry, default=str) + b"\n")
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+@dataclass
+class IngestReport:
+    """Totals of one ingest run; `as_json()` is the documented `--output json` shape."""
+
+    accepted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    rejects_file: str | None = None
+    by_kind: dict[str, int] = field(default_factory=dict)
+    first_rejects: list[Reject] = field(default_factory=list)
+
+    def add_batch(self, kind: str, accepted: int, duplicates: int) -> None:
+        self.accepted += accepted
+        self.duplicates += duplicates
+        self.by_kind[kind] = self.by_kind.get(kind, 0) + accepted
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "duplicates": self.duplicates,
+            "rejects_file": self.rejects_file,
+            "by_kind": self.by_kind,
+        }
+
+
+def ingest_table(store: Store, kind: Kind, table: pa.Table, *, source: str, sink: RejectSink | None,
+                 report: IngestReport) -> None:
+    """Validate one batch and store its new records in a single transaction."""
+    if "_line" not in table.column_names:
+        table = table.append_column("_line", pa.array(range(1, table.num_rows + 1), pa.int64()))
+    con = store.con
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.register("_staged", table)
+        staged_types = {row[0]: str(row[1]) for row in con.execute("DESCRIBE _staged").fetchall()}
+        relation = _with_missing_columns(kind, staged_types)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {validation_query(kind, staged_types, relation)}")
+        rejected = con.execute("SELECT _line, _errors FROM _checked WHERE _errors <> '' ORDER BY _line").fetchall()
+        valid = _count(con, "SELECT count(*) FROM _checked WHERE _errors = ''")
+        stored = _store_valid(store, kind)
+        con.execute("DROP TABLE _checked")
+        con.unregister("_staged")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        con.unregister("_staged")
+        raise
+    report.add_batch(kind.name, stored, valid - stored)
+    if rejected:
+        _record_rejects(table, rejected, source=source, sink=sink, report=report)
+
+
+def _with_missing_columns(kind: Kind, staged_types: dict[str, str]) -> str:
+    missing = missing_columns(kind, staged_types)
+    extra = "".join(f", CAST(NULL AS VARCHAR) AS {quote(name)}" for name in missing)
+    for name in missing:
+        staged_types[name] = "VARCHAR"
+    return f"(SELECT *{extra} FROM _staged)"
+
+
+def _count(con: Any, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _content_hash(kind: Kind) -> str:
+    """A deterministic hash of a record's values, the identity of records without an id."""
+    parts = [f"coalesce(CAST({quote(f.name)} AS VARCHAR), chr(0))" for f in kind.fields if f.name != "event_id"]
+    return f"md5(concat_ws(chr(31), {', '.join(parts)}))"
+
+
+def _store_valid(store: Store, kind: Kind) -> int:
+    """Insert the valid rows of `_checked` that are not stored yet; return how many."""
+    con = store.con
+    table, key = quote(kind.name), quote(kind.key)
+    columns = ", ".join(quote(f.name) for f in kind.fields)
+    if not kind.entity:
+        values = ", ".join(
+            f"coalesce(event_id, {_content_hash(kind)}) AS event_id" if f.name == "event_id" else quote(f.name)
+            for f in kind.fields
+        )
+        before = store.count(kind.name)
+        con.execute(
+            f"INSERT INTO {table} ({columns}, _ingested_at) "
+            f"SELECT {columns}, now() FROM (SELECT {values}, _line FROM _checked WHERE _errors = '') AS fresh "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS stored WHERE stored.event_id = fresh.event_id) "
+            "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _line) = 1"
+        )
+        return store.count(kind.name) - before
+    # An entity re-sent with new content replaces the stored one; the last line wins within a batch.
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _changed AS SELECT * FROM ("
+        f"SELECT {columns}, {_content_hash(kind)} AS _record_hash FROM _checked WHERE _errors = '' "
+        f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _line DESC) = 1) AS latest "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS stored "
+        f"WHERE stored.{key} = latest.{key} AND stored._record_hash = latest._record_hash)"
+    )
+    con.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM _changed)")
+    con.execute(f"INSERT INTO {table} ({columns}, _record_hash, _ingested_at) SELECT *, now() FROM _changed")
+    changed = _count(con, "SELECT count(*) FROM _changed")
+    con.execute("DROP TABLE _changed")
+    return changed
+
+
+def _record_rejects(table: pa.Table, rejected: list[tuple[int, str]], *, source: str, sink: RejectSink | None,
+                    report: IngestReport) -> None:
+    lines = table.column("_line").to_pylist()
+    row_of = {line: i for i, line in enumerate(lines)}
+    hidden = {"_line", "_pre_error", "_raw"}
+    raw = table.column("_raw").to_pylist() if "_raw" in table.column_names else None
+    for line, error in rejected:
+        row = row_of[line]
+        record = raw[row] if raw else {
+            name: table.column(name)[row].as_py() for name in table.column_names if name not in hidden
+        }
+        _add_reject(Reject(source, line, error, record), sink=sink, report=report)
+
+
+def _add_reject(reject: Reject, *, sink: RejectSink | None, report: IngestReport) -> None:
+    report.rejected += 1
+    if len(report.first_rejects) < SHOWN_REJECTS:
+        report.first_rejects.append(reject)
+    if sink is not None:
+        sink.add(reject)
+
+
+# -- records read from text files -------------------------------------------------------------
+
+
+def _as_text(f: Field | None, value: Any) -> tuple[str | None, str | None]:
+    """A JSON/CSV value as staged text, or an error when its JSON type cannot fit the field."""
+    if value is None:
+        return None, None
+    if f is not None and f.type == "JSON":
+        return (value if isinstance(value, str) else orjson.dumps(value).decode()), None
+    wrong = isinstance(value, dict | list) or (
+        isinstance(value, bool) and f is not None and f.type not in ("BOOLEAN",)
+    )
+    if wrong:
+        shown = orjson.dumps(value).decode()[:80]
+        expected = {"VARCHAR": "text", "TIMESTAMPTZ": "a timestamp", "BOOLEAN": "true or false"}.get(
+            f.type if f else "VARCHAR", "a number"
+        )
+        return None, f'field "{f.name if f else "?"}": expected {expected}, got {shown}'
+    if isinstance(value, bool):
+        return ("true" if value else "false"), None
+    return str(value), None
+
+
+def stage_records(kind: Kind, records: list[RawRecord]) -> pa.Table:
+    """Text columns for a batch of parsed records, plus `_line`, `_pre_error` and `_raw`."""
+    names: dict[str, None] = dict.fromkeys(kind.columns)
+    for record in records:
+        names.update(dict.fromkeys(k for k in (record.fields or {}) if k != "kind"))
+    columns: dict[str, list[str | None]] = {name: [] for name in names}
+    pre_errors: list[str | None] = []
+    for record in records:
+        fields, problems = record.fields or {}, []
+        for name in names:
+            known = name in kind.columns
+            text, problem = _as_text(kind.field(name) if known else None, fields.get(name))
+            columns[name].append(text)
+            if problem and known:
+                problems.append(problem)
+        pre_errors.append("; ".join(problems) or None)
+    arrays = {name: pa.array(values, pa.string()) for name, values in columns.items()}
+    arrays["_line"] = pa.array([r.line for r in records], pa.int64())
+    arrays["_pre_error"] = pa.array(pre_errors, pa.string())
+    arrays["_raw"] = pa.array([r.raw for r in records], pa.string())
+    return pa.table(arrays)
+
+
+@dataclass
+class _Batcher:
+    """Collects parsed records per kind and flushes each kind's batch when full."""
+
+    store: Store
+    source: str
+    sink: RejectSink | None
+    report: IngestReport
+    batch_rows: int
+    pending: dict[str, list[RawRecord]] = field(default_factory=dict)
+
+    def add(self, kind: Kind, record: RawRecord) -> None:
+        batch = self.pending.setdefault(kind.name, [])
+        batch.append(record)
+        if len(batch) >= self.batch_rows:
+            self.flush(kind.name)
+
+    def flush(self, name: str) -> None:
+        records = self.pending.pop(name, [])
+        if records:
+            table = stage_records(KINDS[name], records)
+            ingest_table(self.store, KINDS[name], table, source=self.source, sink=self.sink, report=self.report)
+
+    def flush_all(self) -> None:
+        for name in list(self.pending):
+            self.flush(name)
+
+
+Progress = Callable[[int], None]
+
+
+def resolve_kind(name: Any, *, source: str) -> Kind:
+    """The Kind named `name`, or a clear error listing the known kinds."""
+    if name in KINDS:
+        return KINDS[name]
+    known = ", ".join(KINDS)
+    if name is None:
+        raise HealthdeckError(f"{source}: no kind given; pass --kind or add a \"kind\" field (one of {known})")
+    raise HealthdeckError(f"{source}: unknown kind {name!r}; known kinds: {known}")
+
+
+def _ingest_text_file(path: str, fmt: str, *, kind: Kind | None, batcher: _Batcher, progress: Progress | None) -> int:
+    """Feed one JSON Lines or CSV file to the batcher; return how many records it held."""
+    stream = open_binary(path)
+    reader = read_jsonl if fmt == "jsonl" else read_csv
+    records = 0
+    try:
+        for record, size in reader(stream):
+            if progress:
+                progress(size)
+            if record is None:
+                continue
+            records += 1
+            _route(record, kind=kind, batcher=batcher)
+    finally:
+        if path != "-":
+            stream.close()
+    return records
+
+
+def _route(record: RawRecord, *, kind: Kind | None, batcher: _Batcher) -> None:
+    if record.error is not None or record.fields is None:
+        _add_reject(Reject(batcher.source, record.line, record.error or "unreadable", record.raw),
+                    sink=batcher.sink, report=batcher.report)
+        return
+    try:
+        target = kind or resolve_kind(record.fields.get("kind"), source=batcher.source)
+    except HealthdeckError as exc:
+        message = str(exc).split(": ", 1)[1]
+        _add_reject(Reject(batcher.source, record.line, message, record.raw), sink=batcher.sink, report=batcher.report)
+        return
+    batcher.add(target, record)
+
+
+def _ingest_parquet(path: str, *, kind: Kind | None, batcher: _Batcher, progress: Progress | None) -> int:
+    rows = 0
+    for chunk in read_parquet(path, batch_rows=batcher.batch_rows):
+        table = chunk.table.append_column(
+            "_line", pa.array(range(chunk.first_line, chunk.first_line + chunk.table.num_rows), pa.int64())
+        )
+        rows += table.num_rows
+        for target, part in _split_by_kind(table, kind=kind, source=path):
+            ingest_table(batcher.store, target, part, source=path, sink=batcher.sink, report=batcher.report)
+        if progress:
+            progress(chunk.table.nbytes)
+    return rows
+
+
+def _split_by_kind(table: pa.Table, *, kind: Kind | None, source: str) -> Iterable[tuple[Kind, pa.Table]]:
+    if kind is not None:
+        yield kind, table.drop_columns([c for c in ("kind",) if c in table.column_names])
+        return
+    if "kind" not in table.column_names:
+        resolve_kind(None, source=source)
+    import pyarrow.compute as pc
+
+    for name in pc.unique(table.column("kind")).to_pylist():
+        part = table.filter(pc.equal(table.column("kind"), name)).drop_columns(["kind"])
+        yield resolve_kind(name, source=source), part
+
+
+def ingest_files(store: Store, paths: list[str], *, kind: str | None = None, rejects_path: Path | None = None,
+                 batch_rows: int = BATCH_ROWS, progress: Progress | None = None) -> IngestReport:
+    """Ingest files into the store; bad records go to the rejects file, good ones are kept."""
+    target = resolve_kind(kind, source="--kind") if kind is not None else None
+    rejects_path = rejects_path or default_rejects_path(store)
+    sink = RejectSink(rejects_path)
+    report = IngestReport()
+    try:
+        for path in paths:
+            fmt = file_format(path)
+            batcher = _Batcher(store, path, sink, report, batch_rows)
+            if fmt == "parquet":
+                records = _ingest_parquet(path, kind=target, batcher=batcher, progress=progress)
+            else:
+                records = _ingest_text_file(path, fmt, kind=target, batcher=batcher, progress=progress)
+                batcher.flush_all()
+            if records == 0:
+                _add_reject(Reject(path, None, "the file holds no records"), sink=sink, report=report)
+    finally:
+        sink.close()
+    report.rejects_file = str(sink.path) if sink.count else None
+    return report
+
+
+def default_rejects_path(store: Store) -> Path:
+    """Rejects go beside the store, one file per run."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return store.path.parent / "rejects" / f"ingest-{stamp}-{uuid.uuid4().hex[:6]}.jsonl"

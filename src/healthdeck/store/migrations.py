@@ -1,0 +1,55 @@
+"""Versioned schema migrations: opening an older store upgrades it in place.
+
+Each migration is a plain function run inside one transaction together with
+the version bump, so a store is never left half-migrated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import duckdb
+
+from healthdeck.store.schema import KINDS, create_table_sql
+from healthdeck.store.views import VIEWS
+
+Migration = Callable[[duckdb.DuckDBPyConnection], None]
+
+
+def _create_event_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for kind in KINDS.values():
+        con.execute(create_table_sql(kind))
+
+
+def _create_views(con: duckdb.DuckDBPyConnection) -> None:
+    for sql in VIEWS.values():
+        con.execute(sql)
+
+
+# Index i holds the migration that brings a store from version i to i + 1.
+MIGRATIONS: tuple[Migration, ...] = (_create_event_tables, _create_views)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def stored_version(con: duckdb.DuckDBPyConnection) -> int:
+    con.execute("CREATE TABLE IF NOT EXISTS _healthdeck_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    row = con.execute("SELECT value FROM _healthdeck_meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection, *, target: int = SCHEMA_VERSION) -> int:
+    """Apply every migration between the stored version and `target`; return the new version."""
+    version = stored_version(con)
+    while version < target:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            MIGRATIONS[version](con)
+            version += 1
+            con.execute(
+                "INSERT OR REPLACE INTO _healthdeck_meta VALUES ('schema_version', ?)", [str(version)]
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    return version
