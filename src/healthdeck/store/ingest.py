@@ -210,7 +210,8 @@ def _as_text(f: Field | None, value: Any) -> tuple[str | None, str | None]:
         expected = {"VARCHAR": "text", "TIMESTAMPTZ": "a timestamp", "BOOLEAN": "true or false"}.get(
             f.type if f else "VARCHAR", "a number"
         )
-        return None, f'field "{f.name if f else "?"}": expected {expected}, got {shown}'
+        # Keep the text so the field does not also read as missing; the pre-error rejects the record.
+        return shown, f'field "{f.name if f else "?"}": expected {expected}, got {shown}'
     if isinstance(value, bool):
         return ("true" if value else "false"), None
     return str(value), None
