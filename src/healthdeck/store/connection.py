@@ -106,9 +106,7 @@ def _connect(db: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
 
 def _read_version(con: duckdb.DuckDBPyConnection) -> int:
     try:
-        row = con.execute(
-            "SELECT value FROM _healthdeck_meta WHERE key = 'schema_version'"
-        ).fetchone()
+        row = con.execute("SELECT value FROM _healthdeck_meta WHERE key = 'schema_version'").fetchone()
     except duckdb.CatalogException:
         return 0
     return int(row[0]) if row else 0

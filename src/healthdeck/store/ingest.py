@@ -9,9 +9,9 @@ flight, and re-running the same input converges to the same store.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -92,8 +92,9 @@ class IngestReport:
         }
 
 
-def ingest_table(store: Store, kind: Kind, table: pa.Table, *, source: str, sink: RejectSink | None,
-                 report: IngestReport) -> None:
+def ingest_table(
+    store: Store, kind: Kind, table: pa.Table, *, source: str, sink: RejectSink | None, report: IngestReport
+) -> None:
     """Validate one batch and store its new records in a single transaction."""
     if "_line" not in table.column_names:
         table = table.append_column("_line", pa.array(range(1, table.num_rows + 1), pa.int64()))
@@ -171,17 +172,20 @@ def _store_valid(store: Store, kind: Kind) -> int:
     return changed
 
 
-def _record_rejects(table: pa.Table, rejected: list[tuple[int, str]], *, source: str, sink: RejectSink | None,
-                    report: IngestReport) -> None:
+def _record_rejects(
+    table: pa.Table, rejected: list[tuple[int, str]], *, source: str, sink: RejectSink | None, report: IngestReport
+) -> None:
     lines = table.column("_line").to_pylist()
     row_of = {line: i for i, line in enumerate(lines)}
     hidden = {"_line", "_pre_error", "_raw"}
     raw = table.column("_raw").to_pylist() if "_raw" in table.column_names else None
     for line, error in rejected:
         row = row_of[line]
-        record = raw[row] if raw else {
-            name: table.column(name)[row].as_py() for name in table.column_names if name not in hidden
-        }
+        record = (
+            raw[row]
+            if raw
+            else {name: table.column(name)[row].as_py() for name in table.column_names if name not in hidden}
+        )
         _add_reject(Reject(source, line, error, record), sink=sink, report=report)
 
 
@@ -202,9 +206,7 @@ def _as_text(f: Field | None, value: Any) -> tuple[str | None, str | None]:
         return None, None
     if f is not None and f.type == "JSON":
         return (value if isinstance(value, str) else orjson.dumps(value).decode()), None
-    wrong = isinstance(value, dict | list) or (
-        isinstance(value, bool) and f is not None and f.type not in ("BOOLEAN",)
-    )
+    wrong = isinstance(value, dict | list) or (isinstance(value, bool) and f is not None and f.type not in ("BOOLEAN",))
     if wrong:
         shown = orjson.dumps(value).decode()[:80]
         expected = {"VARCHAR": "text", "TIMESTAMPTZ": "a timestamp", "BOOLEAN": "true or false"}.get(
@@ -271,14 +273,14 @@ class _Batcher:
 Progress = Callable[[int], None]
 
 
-def resolve_kind(name: Any, *, source: str) -> Kind:
+def resolve_kind(name: Any) -> Kind:
     """The Kind named `name`, or a clear error listing the known kinds."""
     if name in KINDS:
         return KINDS[name]
     known = ", ".join(KINDS)
     if name is None:
-        raise HealthdeckError(f"{source}: no kind given; pass --kind or add a \"kind\" field (one of {known})")
-    raise HealthdeckError(f"{source}: unknown kind {name!r}; known kinds: {known}")
+        raise HealthdeckError(f'no kind given; pass --kind or add a "kind" field (one of {known})')
+    raise HealthdeckError(f"unknown kind {name!r}; known kinds: {known}")
 
 
 def _ingest_text_file(path: str, fmt: str, *, kind: Kind | None, batcher: _Batcher, progress: Progress | None) -> int:
@@ -302,14 +304,16 @@ def _ingest_text_file(path: str, fmt: str, *, kind: Kind | None, batcher: _Batch
 
 def _route(record: RawRecord, *, kind: Kind | None, batcher: _Batcher) -> None:
     if record.error is not None or record.fields is None:
-        _add_reject(Reject(batcher.source, record.line, record.error or "unreadable", record.raw),
-                    sink=batcher.sink, report=batcher.report)
+        _add_reject(
+            Reject(batcher.source, record.line, record.error or "unreadable", record.raw),
+            sink=batcher.sink,
+            report=batcher.report,
+        )
         return
     try:
-        target = kind or resolve_kind(record.fields.get("kind"), source=batcher.source)
+        target = kind or resolve_kind(record.fields.get("kind"))
     except HealthdeckError as exc:
-        message = str(exc).split(": ", 1)[1]
-        _add_reject(Reject(batcher.source, record.line, message, record.raw), sink=batcher.sink, report=batcher.report)
+        _add_reject(Reject(batcher.source, record.line, str(exc), record.raw), sink=batcher.sink, report=batcher.report)
         return
     batcher.add(target, record)
 
@@ -321,42 +325,58 @@ def _ingest_parquet(path: str, *, kind: Kind | None, batcher: _Batcher, progress
             "_line", pa.array(range(chunk.first_line, chunk.first_line + chunk.table.num_rows), pa.int64())
         )
         rows += table.num_rows
-        for target, part in _split_by_kind(table, kind=kind, source=path):
+        for target, part in _split_by_kind(table, kind=kind):
             ingest_table(batcher.store, target, part, source=path, sink=batcher.sink, report=batcher.report)
         if progress:
             progress(chunk.table.nbytes)
     return rows
 
 
-def _split_by_kind(table: pa.Table, *, kind: Kind | None, source: str) -> Iterable[tuple[Kind, pa.Table]]:
+def _split_by_kind(table: pa.Table, *, kind: Kind | None) -> Iterable[tuple[Kind, pa.Table]]:
     if kind is not None:
         yield kind, table.drop_columns([c for c in ("kind",) if c in table.column_names])
         return
     if "kind" not in table.column_names:
-        resolve_kind(None, source=source)
+        resolve_kind(None)
     import pyarrow.compute as pc
 
     for name in pc.unique(table.column("kind")).to_pylist():
         part = table.filter(pc.equal(table.column("kind"), name)).drop_columns(["kind"])
-        yield resolve_kind(name, source=source), part
+        yield resolve_kind(name), part
 
 
-def ingest_files(store: Store, paths: list[str], *, kind: str | None = None, rejects_path: Path | None = None,
-                 batch_rows: int = BATCH_ROWS, progress: Progress | None = None) -> IngestReport:
+def _ingest_file(path: str, *, kind: Kind | None, batcher: _Batcher, progress: Progress | None) -> int:
+    fmt = file_format(path)
+    if fmt == "parquet":
+        return _ingest_parquet(path, kind=kind, batcher=batcher, progress=progress)
+    records = _ingest_text_file(path, fmt, kind=kind, batcher=batcher, progress=progress)
+    batcher.flush_all()
+    return records
+
+
+def ingest_files(
+    store: Store,
+    paths: list[str],
+    *,
+    kind: str | None = None,
+    rejects_path: Path | None = None,
+    batch_rows: int = BATCH_ROWS,
+    progress: Progress | None = None,
+) -> IngestReport:
     """Ingest files into the store; bad records go to the rejects file, good ones are kept."""
-    target = resolve_kind(kind, source="--kind") if kind is not None else None
+    target = resolve_kind(kind) if kind is not None else None
     rejects_path = rejects_path or default_rejects_path(store)
     sink = RejectSink(rejects_path)
     report = IngestReport()
     try:
         for path in paths:
-            fmt = file_format(path)
-            batcher = _Batcher(store, path, sink, report, batch_rows)
-            if fmt == "parquet":
-                records = _ingest_parquet(path, kind=target, batcher=batcher, progress=progress)
-            else:
-                records = _ingest_text_file(path, fmt, kind=target, batcher=batcher, progress=progress)
-                batcher.flush_all()
+            try:
+                records = _ingest_file(
+                    path, kind=target, batcher=_Batcher(store, path, sink, report, batch_rows), progress=progress
+                )
+            except HealthdeckError as exc:  # this file is unusable; the other files still count
+                _add_reject(Reject(path, None, str(exc)), sink=sink, report=report)
+                continue
             if records == 0:
                 _add_reject(Reject(path, None, "the file holds no records"), sink=sink, report=report)
     finally:

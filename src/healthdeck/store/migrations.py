@@ -45,9 +45,7 @@ def migrate(con: duckdb.DuckDBPyConnection, *, target: int = SCHEMA_VERSION) -> 
         try:
             MIGRATIONS[version](con)
             version += 1
-            con.execute(
-                "INSERT OR REPLACE INTO _healthdeck_meta VALUES ('schema_version', ?)", [str(version)]
-            )
+            con.execute("INSERT OR REPLACE INTO _healthdeck_meta VALUES ('schema_version', ?)", [str(version)])
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

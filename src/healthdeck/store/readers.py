@@ -48,9 +48,7 @@ def file_format(path: str) -> str:
     suffix = Path(path).suffix.lower()
     formats = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
     if suffix not in formats:
-        raise HealthdeckError(
-            f"{path}: cannot tell the format from the name; use .jsonl, .ndjson, .json, .csv or .parquet"
-        )
+        raise HealthdeckError("cannot tell the format from the name; use .jsonl, .ndjson, .json, .csv or .parquet")
     return formats[suffix]
 
 
@@ -115,7 +113,10 @@ def read_csv(stream: BinaryIO, *, limit: int = MAX_RECORD_BYTES) -> Iterator[tup
             yield None, len(raw) + 1
             continue
         if len(row) > len(header):
-            yield RawRecord(reader.line_num, None, raw, f"{len(row)} values but the header has {len(header)} columns"), len(raw) + 1
+            yield (
+                RawRecord(reader.line_num, None, raw, f"{len(row)} values but the header has {len(header)} columns"),
+                len(raw) + 1,
+            )
             continue
         fields = {name: (cell if cell != "" else None) for name, cell in zip(header, row, strict=False)}
         yield RawRecord(reader.line_num, fields, raw), len(raw) + 1
@@ -126,7 +127,7 @@ def read_parquet(path: str, *, batch_rows: int) -> Iterator[ArrowChunk]:
     try:
         parquet = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise HealthdeckError(f"{path}: not a readable Parquet file: {exc}") from exc
+        raise HealthdeckError(f"not a readable Parquet file: {exc}") from exc
     line = 1
     for batch in parquet.iter_batches(batch_size=batch_rows):
         table = pa.Table.from_batches([batch])
@@ -139,9 +140,9 @@ def open_binary(path: str) -> BinaryIO:
     if path == "-":
         return sys.stdin.buffer
     try:
-        return open(path, "rb")  # noqa: SIM115 - the caller closes it
+        return open(path, "rb")
     except OSError as exc:
-        raise HealthdeckError(f"{path}: cannot open: {exc.strerror}") from exc
+        raise HealthdeckError(f"cannot open: {exc.strerror}") from exc
 
 
 def _clip(text: bytes | str, size: int = 2000) -> str:

@@ -240,9 +240,7 @@ TICKETS = Kind(
         _ts("opened_at"),
         _ts("first_response_at", required=False),
         _ts("resolved_at", required=False),
-        Field(
-            "status", "VARCHAR", required=True, choices=("open", "pending", "resolved", "closed")
-        ),
+        Field("status", "VARCHAR", required=True, choices=("open", "pending", "resolved", "closed")),
     ),
     example={
         "ticket_id": "T-100",

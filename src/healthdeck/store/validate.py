@@ -46,60 +46,81 @@ def typed_expression(f: Field, source_type: str) -> str:
         if f.choices and all(c.isupper() for c in f.choices):
             value = f"upper({value})"
         return value
-    if f.type == "TIMESTAMPTZ" and source_type.startswith("TIMESTAMP") and "TIME ZONE" not in source_type:
+    if f.type == "TIMESTAMPTZ" and _zoneless(source_type):
         return "CAST(NULL AS TIMESTAMPTZ)"  # a zoneless timestamp is ambiguous: rejected below
     return f"TRY_CAST({'trim(' + col + ')' if text else col} AS {f.type})"
 
 
+def _when(condition: str, *message: str) -> str:
+    """An error-text expression: the concatenated message where `condition` holds, else NULL."""
+    return f"CASE WHEN {condition} THEN {' || '.join(message)} END"
+
+
+EXPECTED = {
+    "DOUBLE": "a number",
+    "BIGINT": "a whole number",
+    "INTEGER": "a whole number",
+    "BOOLEAN": "true or false",
+    "VARCHAR": "text",
+    "TIMESTAMPTZ": "a timestamp",
+    "JSON": "a JSON object",
+}
+
+
+def _zoneless(source_type: str) -> bool:
+    return source_type.startswith("TIMESTAMP") and "TIME ZONE" not in source_type
+
+
 def _type_error(f: Field, source_type: str) -> str:
     col, typed = quote(f.name), typed_expression(f, source_type)
-    name = literal(f'field "{f.name}": ')
+    name, given = literal(f'field "{f.name}": '), _shown(col)
+    present = f"{col} IS NOT NULL"
     if f.type == "TIMESTAMPTZ" and source_type == "VARCHAR":
+        no_zone = f"NOT regexp_matches(trim({col}), {literal(TZ_SUFFIX)})"
         return (
-            f"CASE WHEN {col} IS NOT NULL AND {typed} IS NULL THEN {name} || 'not a timestamp: ' || {_shown(col)}"
-            f" WHEN {col} IS NOT NULL AND NOT regexp_matches(trim({col}), {literal(TZ_SUFFIX)})"
-            f" THEN {name} || 'timestamp has no time zone (add Z or +HH:MM): ' || {_shown(col)} END"
+            f"CASE WHEN {present} AND {typed} IS NULL THEN {name} || 'not a timestamp: ' || {given}"
+            f" WHEN {present} AND {no_zone} THEN {name} || 'timestamp has no time zone (add Z or +HH:MM): ' || {given}"
+            " END"
         )
-    if f.type == "TIMESTAMPTZ" and source_type.startswith("TIMESTAMP") and "TIME ZONE" not in source_type:
-        return f"CASE WHEN {col} IS NOT NULL THEN {name} || 'timestamp has no time zone' END"
-    if f.type == "JSON":
-        return (
-            f"CASE WHEN {col} IS NOT NULL AND ({typed} IS NULL OR json_type({typed}) <> 'OBJECT')"
-            f" THEN {name} || 'expected a JSON object, got ' || {_shown(col)} END"
-        )
-    expected = literal({"DOUBLE": "a number", "BIGINT": "a whole number", "INTEGER": "a whole number",
-                        "BOOLEAN": "true or false", "VARCHAR": "text", "TIMESTAMPTZ": "a timestamp"}[f.type])
-    return f"CASE WHEN {col} IS NOT NULL AND {typed} IS NULL THEN {name} || 'expected ' || {expected} || ', got ' || {_shown(col)} END"
+    if f.type == "TIMESTAMPTZ" and _zoneless(source_type):
+        return _when(present, name, literal("timestamp has no time zone"))
+    bad = f"({typed} IS NULL OR json_type({typed}) <> 'OBJECT')" if f.type == "JSON" else f"{typed} IS NULL"
+    return _when(f"{present} AND {bad}", name, literal(f"expected {EXPECTED[f.type]}, got "), given)
 
 
 def _value_errors(f: Field, source_type: str) -> Iterable[str]:
-    typed, name = typed_expression(f, source_type), literal(f'field "{f.name}": ')
+    typed, name, given = (
+        typed_expression(f, source_type),
+        literal(f'field "{f.name}": '),
+        _shown(typed_expression(f, source_type)),
+    )
     if f.choices:
         allowed = ", ".join(literal(c) for c in f.choices)
-        listed = literal(", ".join(f.choices))
-        yield (f"CASE WHEN {typed} NOT IN ({allowed}) THEN {name} || 'must be one of ' || {listed}"
-               f" || '; got ' || {_shown(typed)} END")
+        yield _when(f"{typed} NOT IN ({allowed})", name, literal(f"must be one of {', '.join(f.choices)}; got "), given)
     if f.minimum is not None:
-        yield f"CASE WHEN {typed} < {f.minimum!r} THEN {name} || 'must be at least {f.minimum:g}, got ' || {_shown(typed)} END"
+        yield _when(f"{typed} < {f.minimum!r}", name, literal(f"must be at least {f.minimum:g}, got "), given)
     if f.maximum is not None:
-        yield f"CASE WHEN {typed} > {f.maximum!r} THEN {name} || 'must be at most {f.maximum:g}, got ' || {_shown(typed)} END"
+        yield _when(f"{typed} > {f.maximum!r}", name, literal(f"must be at most {f.maximum:g}, got "), given)
     if f.type == "DOUBLE":
-        yield f"CASE WHEN NOT isfinite({typed}) THEN {name} || 'must be a finite number, got ' || {_shown(typed)} END"
+        yield _when(f"NOT isfinite({typed})", name, literal("must be a finite number, got "), given)
     if f.type == "TIMESTAMPTZ" and not f.future_ok:
-        yield (f"CASE WHEN {typed} > now() + INTERVAL 1 DAY THEN {name} || 'is more than a day in the future: '"
-               f" || {_shown(typed)} END")
+        yield _when(f"{typed} > now() + INTERVAL 1 DAY", name, literal("is more than a day in the future: "), given)
 
 
 def _required_errors(kind: Kind, f: Field, types: dict[str, str]) -> Iterable[str]:
     col = quote(f.name)
     if f.required:
-        yield f"CASE WHEN {col} IS NULL THEN {literal(f'missing required field {f.name!r}')} END"
+        yield _when(f"{col} IS NULL", literal(f"missing required field {f.name!r}"))
     for discriminator, cases in kind.required_when.items():
         selector = typed_expression(kind.field(discriminator), types[discriminator])
         for value, needed in cases.items():
             if f.name in needed:
                 message = literal(f"missing field {f.name!r}, required when {discriminator} is {value}")
-                yield f"CASE WHEN {selector} = {literal(value)} AND {col} IS NULL THEN {message} END"
+                yield _when(f"{selector} = {literal(value)} AND {col} IS NULL", message)
+
+
+def _unknown_field_error(kind: Kind, name: str) -> str:
+    return _when(f"{quote(name)} IS NOT NULL", literal(f"unknown field {name!r} for kind {kind.name}"))
 
 
 def validation_query(kind: Kind, staged_types: dict[str, str], relation: str) -> str:
@@ -108,16 +129,13 @@ def validation_query(kind: Kind, staged_types: dict[str, str], relation: str) ->
     errors: list[str] = ["_pre_error"] if "_pre_error" in staged_types else []
     for name in staged_types:
         if name not in types and name not in STAGING_COLUMNS:
-            errors.append(f"CASE WHEN {quote(name)} IS NOT NULL THEN {literal(f'unknown field {name!r} for kind {kind.name}')} END")
+            errors.append(_unknown_field_error(kind, name))
     for f in kind.fields:
         errors.extend(_required_errors(kind, f, types))
         errors.append(_type_error(f, types[f.name]))
         errors.extend(_value_errors(f, types[f.name]))
     selected = [f"{typed_expression(f, types[f.name])} AS {quote(f.name)}" for f in kind.fields]
-    return (
-        f"SELECT _line, {', '.join(selected)}, concat_ws('; ', {', '.join(errors)}) AS _errors "
-        f"FROM {relation}"
-    )
+    return f"SELECT _line, {', '.join(selected)}, concat_ws('; ', {', '.join(errors)}) AS _errors FROM {relation}"
 
 
 def missing_columns(kind: Kind, staged_types: dict[str, str]) -> list[str]:

@@ -1,0 +1,34 @@
+# healthdeck: `make demo` runs the product on a simulated SaaS, `make test` runs the tests.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HD := $(VENV)/bin/healthdeck
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install demo test check lint bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install  ## simulate a 30-day SaaS into the embedded store (if empty) and show its health
+	$(HD) demo
+
+test: install  ## the whole test suite, on both cores
+	$(PY) -m pytest -n 2 -q
+
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
+
+check: lint test  ## linters, type checks and tests
+
+bench: install  ## performance benchmarks (figures and ratios against an in-run baseline)
+	$(PY) benchmarks/bench_simulate.py
+
+clean:
+	rm -rf $(VENV) .healthdeck .pytest_cache .mypy_cache .ruff_cache

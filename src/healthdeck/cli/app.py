@@ -1,0 +1,49 @@
+"""The `healthdeck` command: subcommands grouped by the user's job."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.markup import escape
+
+from healthdeck import __version__
+from healthdeck.cli.console import err
+from healthdeck.cli.ingest_cmd import ingest
+from healthdeck.cli.simulate_cmd import simulate
+from healthdeck.cli.store_cmd import sql, store_app
+from healthdeck.errors import HealthdeckError
+
+app = typer.Typer(
+    name="healthdeck",
+    help="Is the product healthy, and if not, where, for whom, and what next?",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command()(ingest)
+app.command()(simulate)
+app.command()(sql)
+app.add_typer(store_app, name="store")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"healthdeck {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """healthdeck: product health for multi-tenant SaaS."""
+
+
+def main() -> None:
+    """Entry point: user errors print one clear line, never a traceback."""
+    try:
+        app()
+    except HealthdeckError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        sys.exit(exc.exit_code)

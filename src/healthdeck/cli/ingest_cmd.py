@@ -1,0 +1,63 @@
+"""`healthdeck ingest`: load JSON Lines, CSV and Parquet files into the store."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from healthdeck.cli.console import err, out, print_json, progress_bar
+from healthdeck.cli.options import DbOption, Output
+from healthdeck.store.connection import open_store
+from healthdeck.store.ingest import BATCH_ROWS, IngestReport, ingest_files
+from healthdeck.store.schema import KINDS
+
+KIND_HELP = f'Kind of every record: {", ".join(KINDS)}. Default: each record\'s "kind" field.'
+
+
+def ingest(
+    files: Annotated[
+        list[str], typer.Argument(help="Files to read (.jsonl/.ndjson/.json, .csv, .parquet; - for stdin).")
+    ],
+    kind: Annotated[
+        str | None,
+        typer.Option("--kind", help=KIND_HELP),
+    ] = None,
+    output: Annotated[Output, typer.Option("--output", "-o", help="text, or json for scripts.")] = Output.text,
+    rejects: Annotated[
+        Path | None, typer.Option("--rejects", help="Where to write rejected records (default: beside the store).")
+    ] = None,
+    batch_rows: Annotated[
+        int, typer.Option("--batch-rows", min=1, help="Records per transaction; bounds memory use.")
+    ] = BATCH_ROWS,
+    db: DbOption = None,
+) -> None:
+    """Validate records and add the new ones to the store; exit 1 when any were rejected."""
+    total = sum(os.path.getsize(f) for f in files if f != "-" and os.path.exists(f))
+    with open_store(db) as store, progress_bar("ingesting", total or None) as bar:
+        advance = (lambda n: bar.advance(bar.task_ids[0], n)) if bar else None
+        report = ingest_files(store, files, kind=kind, rejects_path=rejects, batch_rows=batch_rows, progress=advance)
+    if output is Output.json:
+        print_json({k: v for k, v in report.as_json().items() if k != "by_kind"})
+    else:
+        _print_report(report)
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+def _print_report(report: IngestReport) -> None:
+    kinds = ", ".join(f"{k} {n:,}" for k, n in sorted(report.by_kind.items()) if n)
+    out.print(
+        f"accepted {report.accepted:,}"
+        + (f" ({kinds})" if kinds else "")
+        + f", duplicates {report.duplicates:,}, rejected {report.rejected:,}"
+    )
+    for reject in report.first_rejects:
+        err.print(f"[red]rejected[/] {escape(reject.describe())}")
+    if report.rejected > len(report.first_rejects):
+        err.print(f"… and {report.rejected - len(report.first_rejects):,} more")
+    if report.rejects_file:
+        err.print(f"rejected records written to {report.rejects_file}")

@@ -1,0 +1,42 @@
+"""Shared fixtures: a fresh store per test and helpers to write input files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from healthdeck.store.connection import Store, open_store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with open_store(tmp_path / "store.duckdb") as opened:
+        yield opened
+
+
+def write_jsonl(path: Path, records: list[Any]) -> Path:
+    """Write records (dicts, or raw strings written as they are) as JSON Lines."""
+    with open(path, "wb") as f:
+        for record in records:
+            f.write(record.encode() if isinstance(record, str) else orjson.dumps(record))
+            f.write(b"\n")
+    return path
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real `healthdeck` command in a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "healthdeck", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        timeout=300,
+    )

@@ -1,0 +1,50 @@
+"""The README and docs describe what the code does: every kind, every command, every option."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+import typer.main
+
+from healthdeck.cli.app import app
+from healthdeck.store.reference import render
+from healthdeck.store.schema import KINDS
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def test_schema_reference_is_regenerated() -> None:
+    assert (ROOT / "docs" / "schema.md").read_text() == render(), (
+        "docs/schema.md is stale: python -m healthdeck.store.reference > docs/schema.md"
+    )
+
+
+@pytest.mark.parametrize("name", list(KINDS))
+def test_readme_shows_each_kind_with_its_example(name: str) -> None:
+    assert f"**`{name}`**" in README
+    assert orjson.dumps(dict(KINDS[name].example)).decode() in README
+
+
+def _commands(group: typer.main.TyperGroup, prefix: str = "") -> list[tuple[str, list[str]]]:
+    found = []
+    for name, command in group.commands.items():
+        path = f"{prefix}{name}"
+        if hasattr(command, "commands"):
+            found.extend(_commands(command, f"{path} "))
+        else:
+            options = [opt for p in command.params for opt in p.opts if opt.startswith("--")]
+            found.append((path, options))
+    return found
+
+
+COMMANDS = _commands(typer.main.get_command(app))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("command", "options"), COMMANDS, ids=[c for c, _ in COMMANDS])
+def test_readme_documents_every_command_and_option(command: str, options: list[str]) -> None:
+    assert f"healthdeck {command}" in README, f"README does not show `healthdeck {command}`"
+    missing = [opt for opt in options if opt not in README]
+    assert not missing, f"README does not document {missing} of `healthdeck {command}`"

@@ -1,0 +1,82 @@
+"""The store: where it lives, schema upgrades, refusing newer stores, one writer at a time."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from healthdeck.errors import StoreVersionError
+from healthdeck.store.connection import DEFAULT_DB, open_store, resolve_db_path
+from healthdeck.store.migrations import SCHEMA_VERSION, migrate, stored_version
+
+from .conftest import run_cli, write_jsonl
+
+
+def test_db_path_prefers_flag_then_environment_then_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HEALTHDECK_DB", raising=False)
+    assert resolve_db_path(None) == DEFAULT_DB == Path(".healthdeck/healthdeck.duckdb")
+    monkeypatch.setenv("HEALTHDECK_DB", "/tmp/from-env.duckdb")
+    assert resolve_db_path(None) == Path("/tmp/from-env.duckdb")
+    assert resolve_db_path("/tmp/from-flag.duckdb") == Path("/tmp/from-flag.duckdb")
+
+
+def test_cli_uses_environment_store_and_default_store(tmp_path: Path) -> None:
+    env_db = tmp_path / "env.duckdb"
+    result = run_cli("store", "info", "-o", "json", env={"HEALTHDECK_DB": str(env_db)}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert env_db.exists()
+    result = run_cli("store", "info", cwd=tmp_path, env={"HEALTHDECK_DB": ""})
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / ".healthdeck" / "healthdeck.duckdb").exists()
+
+
+def test_older_store_is_upgraded_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    assert migrate(con, target=1) == 1  # a store from before the views existed
+    con.close()
+    with open_store(path) as store:
+        assert stored_version(store.con) == SCHEMA_VERSION
+        assert store.con.execute("SELECT count(*) FROM customer_summary").fetchone() == (0,)
+
+
+def test_newer_store_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    path = tmp_path / "new.duckdb"
+    with open_store(path) as store:
+        store.con.execute("UPDATE _healthdeck_meta SET value = '999' WHERE key = 'schema_version'")
+    with pytest.raises(StoreVersionError, match="schema version 999, newer than this healthdeck"):
+        open_store(path)
+    result = run_cli("store", "info", "--db", str(path))
+    assert result.returncode == 2 and "newer than this healthdeck" in result.stderr
+
+
+def test_second_writer_gets_a_clear_error_and_the_store_is_intact(tmp_path: Path) -> None:
+    path = tmp_path / "locked.duckdb"
+    with open_store(path):
+        pass
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb,time; c=duckdb.connect({str(path)!r}); print('held', flush=True); "
+         "time.sleep(60)"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        records = write_jsonl(tmp_path / "r.jsonl", [{"kind": "spend", "ts": "2026-11-01T00:00:00Z",
+                                                     "category": "marketing", "amount": 10}])
+        started = time.monotonic()
+        result = run_cli("ingest", str(records), "--db", str(path))
+        assert time.monotonic() - started < 60
+        assert result.returncode == 2
+        assert "being written by another healthdeck process" in result.stderr
+        assert "Traceback" not in result.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    with open_store(path) as store:
+        assert store.count("spend") == 0
