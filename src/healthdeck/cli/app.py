@@ -8,9 +8,13 @@ import typer
 from rich.markup import escape
 
 from healthdeck import __version__
+from healthdeck.cli.catalog_cmd import catalog_app
 from healthdeck.cli.console import err
+from healthdeck.cli.health_cmd import health
 from healthdeck.cli.ingest_cmd import ingest
+from healthdeck.cli.metrics_cmd import metrics_app
 from healthdeck.cli.simulate_cmd import simulate
+from healthdeck.cli.status_cmd import status
 from healthdeck.cli.store_cmd import sql, store_app
 from healthdeck.errors import HealthdeckError
 
@@ -21,10 +25,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.command()(health)
 app.command()(ingest)
 app.command()(simulate)
+app.command()(status)
 app.command()(sql)
 app.add_typer(store_app, name="store")
+app.add_typer(metrics_app, name="metrics")
+app.add_typer(catalog_app, name="catalog")
 
 
 def _version(value: bool) -> None:

@@ -23,3 +23,34 @@ class Output(StrEnum):
 
     text = "text"
     json = "json"
+
+
+CatalogOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--catalog",
+        help="Your own KPI YAML (add KPIs or override shipped ones by id); repeat for several files.",
+        envvar="HEALTHDECK_CATALOG",
+        show_default=False,
+    ),
+]
+AtOption = Annotated[
+    str,
+    typer.Option("--at", help='Evaluate as of this time: "now", "8 hours ago", "yesterday", ISO 8601.'),
+]
+WindowOption = Annotated[
+    str | None,
+    typer.Option("--window", help="Override every KPI's window, e.g. 5m, 1h, 24h, 30d (default: each KPI's own)."),
+]
+PackOption = Annotated[
+    str | None,
+    typer.Option("--pack", help="Evaluate one catalog pack instead of the scored KPIs (see `catalog list`)."),
+]
+
+
+class Format(StrEnum):
+    """How a report is printed."""
+
+    table = "table"
+    json = "json"
+    markdown = "markdown"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
@@ -64,7 +65,7 @@ def _parse_end(text: str | None) -> datetime | None:
     return value
 
 
-def _progress_printer():  # type: ignore[no-untyped-def]
+def _progress_printer() -> Callable[[str, int], None] | None:
     if not err.is_terminal:
         return None
 

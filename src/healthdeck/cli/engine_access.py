@@ -1,0 +1,30 @@
+"""Opening the store and the catalog for the engine's commands, and reading their time options."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+from healthdeck.catalog.durations import parse_duration
+from healthdeck.engine.session import Engine, load_checked_catalog
+from healthdeck.errors import HealthdeckError
+from healthdeck.store.connection import open_store
+
+
+@contextmanager
+def engine(db: Path | None, catalog: list[Path] | None) -> Iterator[Engine]:
+    """An engine over the store (read-only) and the catalog plus the user's files."""
+    checked = load_checked_catalog(catalog or [])
+    with open_store(db, read_only=True) as store:
+        yield Engine(store, checked)
+
+
+def window_option(text: str | None) -> timedelta | None:
+    if text is None:
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise HealthdeckError(f"--window: {exc}") from exc

@@ -1,0 +1,40 @@
+"""`healthdeck health`: the 0–100 score, its light, and why."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from healthdeck.catalog.models import AREAS
+from healthdeck.cli.console import out, print_json
+from healthdeck.cli.engine_access import engine, window_option
+from healthdeck.cli.options import AtOption, CatalogOption, DbOption, Format, PackOption, WindowOption
+from healthdeck.cli.render import health_markdown, health_view
+from healthdeck.engine.serialize import health_json
+from healthdeck.timephrases import parse_moment
+
+
+def health(
+    service: Annotated[bool, typer.Option("--service", help="Only service health.")] = False,
+    customers: Annotated[bool, typer.Option("--customers", help="Only customer health.")] = False,
+    business: Annotated[bool, typer.Option("--business", help="Only business health.")] = False,
+    capacity: Annotated[bool, typer.Option("--capacity", help="Only capacity health.")] = False,
+    full: Annotated[bool, typer.Option("--full", help="Every KPI of every area.")] = False,
+    at: AtOption = "now",
+    window: WindowOption = None,
+    pack: PackOption = None,
+    output: Annotated[Format, typer.Option("--output", "-o", help="table, json or markdown.")] = Format.table,
+    catalog: CatalogOption = None,
+    db: DbOption = None,
+) -> None:
+    """The overall health score (GREEN ≥ 80, YELLOW ≥ 60, else RED), its areas, and what pulled it down."""
+    chosen = [a for a, flag in zip(AREAS, (service, customers, business, capacity), strict=True) if flag] or list(AREAS)
+    with engine(db, catalog) as hd:
+        report = hd.health(at=parse_moment(at, label="--at"), window=window_option(window), pack=pack, areas=chosen)
+    if output is Format.json:
+        print_json(health_json(report))
+    elif output is Format.markdown:
+        out.print(health_markdown(report, full=full), markup=False, end="")
+    else:
+        out.print(health_view(report, full=full))

@@ -1,0 +1,221 @@
+"""`healthdeck metrics`: one KPI, a live view, exports over time, and period comparisons."""
+
+from __future__ import annotations
+
+import csv
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from healthdeck.catalog.durations import parse_duration
+from healthdeck.cli.console import err, out, print_json
+from healthdeck.cli.engine_access import engine, window_option
+from healthdeck.cli.options import AtOption, CatalogOption, DbOption, Output, PackOption, WindowOption
+from healthdeck.cli.render import badge, kpi_table
+from healthdeck.engine.explain import format_value
+from healthdeck.engine.measures import Window
+from healthdeck.engine.serialize import kpi_json
+from healthdeck.engine.session import ExportRow
+from healthdeck.errors import HealthdeckError, StoreLockedError
+from healthdeck.timephrases import parse_moment, parse_period
+
+metrics_app = typer.Typer(
+    help="Look at individual KPIs: now, live, over time, or between two periods.", no_args_is_help=True
+)
+NameOption = Annotated[list[str] | None, typer.Option("--name", help="KPI id (repeat for several).")]
+
+
+@metrics_app.command("get")
+def get(
+    name: Annotated[str, typer.Option("--name", help="The KPI id, e.g. api_latency_p95.")],
+    at: AtOption = "now",
+    window: WindowOption = None,
+    output: Annotated[Output, typer.Option("--output", "-o", help="text or json.")] = Output.text,
+    catalog: CatalogOption = None,
+    db: DbOption = None,
+) -> None:
+    """One KPI's value, status, sub-score and trend, and how it is computed."""
+    with engine(db, catalog) as hd:
+        result = hd.kpi(name, at=parse_moment(at, label="--at"), window=window_option(window))
+    if output is Output.json:
+        print_json(kpi_json(result))
+        return
+    kpi = result.kpi
+    out.print(kpi_table([result], title=f"{kpi.id} ({kpi.area}, pack {kpi.pack})"))
+    out.print(
+        f"window {result.window.start:%Y-%m-%d %H:%M} → {result.window.end:%Y-%m-%d %H:%M} UTC; "
+        f"previous {format_value(result.previous, kpi.unit)}",
+        markup=False,
+    )
+    out.print(f"measure {kpi.measure} {kpi.params}", markup=False)
+    for label, text in (
+        ("about", kpi.description),
+        ("source", kpi.source),
+        ("promql", kpi.promql),
+        ("if critical", kpi.action),
+        ("problem", result.problem),
+    ):
+        if text:
+            out.print(f"{label}: {text}", markup=False)
+
+
+@metrics_app.command("watch")
+def watch(
+    name: NameOption = None,
+    pack: PackOption = None,
+    interval: Annotated[float, typer.Option("--interval", min=0.5, help="Seconds between refreshes.")] = 5.0,
+    count: Annotated[int, typer.Option("--count", min=0, help="Stop after this many refreshes (0: never).")] = 0,
+    catalog: CatalogOption = None,
+    db: DbOption = None,
+) -> None:
+    """A live view of the KPIs, refreshed every few seconds (Ctrl-C to stop)."""
+    refreshes = 0
+    with Live(Table(), console=out, auto_refresh=False) as live:
+        while count == 0 or refreshes < count:
+            live.update(_snapshot(db, catalog, name or [], pack), refresh=True)
+            refreshes += 1
+            if count == 0 or refreshes < count:
+                time.sleep(interval)
+
+
+def _snapshot(db: Path | None, catalog: list[Path] | None, names: list[str], pack: str | None) -> Table:
+    try:
+        with engine(db, catalog) as hd:
+            results = hd.evaluate(hd.select(ids=names, pack=pack))
+    except StoreLockedError:
+        return Table(title="the store is busy (an ingest is writing); retrying…")
+    moment = results[0].window.end if results else datetime.now(UTC)
+    return kpi_table(results, title=f"healthdeck — {moment:%H:%M:%S} UTC")
+
+
+class ExportFormat(StrEnum):
+    """File formats of an export."""
+
+    csv = "csv"
+    json = "json"
+    parquet = "parquet"
+
+
+@metrics_app.command("export")
+def export(
+    start: Annotated[str, typer.Option("--start", help='Start, e.g. "7 days ago".')] = "7 days ago",
+    end: Annotated[str, typer.Option("--end", help='End, e.g. "now".')] = "now",
+    step: Annotated[
+        str | None, typer.Option("--step", help="Time between points (default 1h, or 1d over 2 days).")
+    ] = None,
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="csv, json or parquet.")] = ExportFormat.csv,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write to this file (needed for parquet).")] = None,
+    name: NameOption = None,
+    pack: PackOption = None,
+    catalog: CatalogOption = None,
+    db: DbOption = None,
+) -> None:
+    """KPI values over time (each over its own window), for spreadsheets and notebooks."""
+    begin, finish = parse_moment(start, label="--start"), parse_moment(end, label="--end")
+    every = _step(step, finish - begin)
+    if fmt is ExportFormat.parquet and out_file is None:
+        raise HealthdeckError("--format parquet needs --out FILE")
+    with engine(db, catalog) as hd:
+        rows = hd.export(hd.select(ids=name or [], pack=pack), start=begin, end=finish, step=every)
+    _write_export(rows, fmt, out_file)
+    if out_file:
+        err.print(f"wrote {len(rows):,} rows to {out_file}")
+
+
+def _step(text: str | None, span: timedelta) -> timedelta:
+    if text is None:
+        return timedelta(days=1) if span > timedelta(days=2) else timedelta(hours=1)
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise HealthdeckError(f"--step: {exc}") from exc
+
+
+def _export_records(rows: list[ExportRow]) -> list[dict[str, object]]:
+    return [
+        {"at": r.at.isoformat(), "kpi": r.kpi.id, "value": r.value, "unit": r.kpi.unit, "status": r.status.value}
+        for r in rows
+    ]
+
+
+def _write_export(rows: list[ExportRow], fmt: ExportFormat, out_file: Path | None) -> None:
+    records = _export_records(rows)
+    if fmt is ExportFormat.parquet:
+        assert out_file is not None
+        pq.write_table(pa.Table.from_pylist(records), out_file)
+        return
+    stream = open(out_file, "w", newline="") if out_file else sys.stdout  # noqa: SIM115
+    try:
+        if fmt is ExportFormat.json:
+            import orjson
+
+            stream.write(orjson.dumps(records, option=orjson.OPT_INDENT_2).decode() + "\n")
+        else:
+            writer = csv.DictWriter(stream, fieldnames=["at", "kpi", "value", "unit", "status"])
+            writer.writeheader()
+            writer.writerows(records)
+    finally:
+        if out_file:
+            stream.close()
+
+
+@metrics_app.command("compare")
+def compare(
+    period1: Annotated[str, typer.Option("--period1", help='First period, e.g. "last week".')] = "last week",
+    period2: Annotated[str, typer.Option("--period2", help='Second period, e.g. "this week".')] = "this week",
+    name: NameOption = None,
+    pack: PackOption = None,
+    output: Annotated[Output, typer.Option("--output", "-o", help="text or json.")] = Output.text,
+    catalog: CatalogOption = None,
+    db: DbOption = None,
+) -> None:
+    """Each KPI measured over two whole periods, side by side, with the change."""
+    first = Window(*parse_period(period1, label="--period1"))
+    second = Window(*parse_period(period2, label="--period2"))
+    with engine(db, catalog) as hd:
+        rows = hd.compare(hd.select(ids=name or [], pack=pack), first, second)
+    if output is Output.json:
+        print_json(
+            [
+                {
+                    "kpi": r.kpi.id,
+                    "period1": r.first,
+                    "period2": r.second,
+                    "change_pct": r.change_pct,
+                    "status1": r.status(r.first).value,
+                    "status2": r.status(r.second).value,
+                }
+                for r in rows
+            ]
+        )
+        return
+    table = Table(
+        "KPI",
+        period1,
+        "",
+        period2,
+        "",
+        "change",
+        title=f"{first.start:%Y-%m-%d %H:%M} → {first.end:%Y-%m-%d %H:%M} against "
+        f"{second.start:%Y-%m-%d %H:%M} → {second.end:%Y-%m-%d %H:%M} (UTC)",
+    )
+    for r in rows:
+        change = "" if r.change_pct is None else f"{r.change_pct:+.1f}%"
+        table.add_row(
+            r.kpi.title,
+            format_value(r.first, r.kpi.unit),
+            badge(r.status(r.first).value),
+            format_value(r.second, r.kpi.unit),
+            badge(r.status(r.second).value),
+            change,
+        )
+    out.print(table)

@@ -1,0 +1,116 @@
+"""Drawing engine answers for people: Rich tables on a terminal, Markdown for reports and chat."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from healthdeck.engine.evaluate import KpiResult
+from healthdeck.engine.explain import describe_threshold, explain, format_value
+from healthdeck.engine.health import HealthReport
+
+COLOURS = {
+    "GREEN": "green",
+    "YELLOW": "yellow",
+    "RED": "red",
+    "GOOD": "green",
+    "WARNING": "yellow",
+    "CRITICAL": "red",
+    "NO_DATA": "dim",
+    "INFO": "cyan",
+}
+SYMBOLS = {
+    "GREEN": "●",
+    "YELLOW": "▲",
+    "RED": "■",
+    "GOOD": "✓",
+    "WARNING": "!",
+    "CRITICAL": "✗",
+    "NO_DATA": "·",
+    "INFO": "i",
+}
+
+
+def badge(status: str | None) -> Text:
+    """A status as colour, symbol and word, so it reads without colour too."""
+    if status is None:
+        return Text("no data", style="dim")
+    return Text(f"{SYMBOLS.get(status, '')} {status}", style=COLOURS.get(status, ""))
+
+
+def _score(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def _trend(result: KpiResult) -> str:
+    return "" if result.change_pct is None else f"{result.change_pct:+.1f}%"
+
+
+def kpi_table(results: list[KpiResult], title: str | None = None) -> Table:
+    table = Table("KPI", "value", "status", "score", "threshold", "trend", title=title, title_justify="left")
+    for r in results:
+        table.add_row(
+            r.kpi.title,
+            format_value(r.value, r.kpi.unit),
+            badge(r.status.value),
+            _score(r.score),
+            describe_threshold(r),
+            _trend(r),
+        )
+    return table
+
+
+def health_view(report: HealthReport, *, full: bool) -> Group:
+    """The score with its light, one row per area, the KPIs when asked, and the explanation."""
+    status = report.status.value if report.status else None
+    change = "" if report.change is None else f"  ({report.change:+.1f} since the previous period)"
+    header = Text.assemble("Health ", (_score(report.score), "bold"), "/100  ", badge(status), change)
+    areas = Table("area", "score", "status", "weight", "KPIs with data")
+    for area in report.areas.values():
+        areas.add_row(
+            area.area,
+            _score(area.score),
+            badge(area.status.value if area.status else None),
+            f"{area.weight:.2f}",
+            f"{len(area.scored)}/{len(area.kpis)}",
+        )
+    parts: list[object] = [header, areas]
+    if full or len(report.areas) == 1:
+        parts += [kpi_table(a.kpis, title=f"{a.area} KPIs") for a in report.areas.values()]
+    reasons = explain(report)
+    reasons = reasons[1:] if report.score is not None else reasons  # the first line repeats the header
+    parts += [Text("Why:", style="bold")] + [Text(f"  {escape(line)}") for line in reasons]
+    return Group(*parts)  # type: ignore[arg-type]
+
+
+def health_markdown(report: HealthReport, *, full: bool) -> str:
+    status = report.status.value if report.status else "NO DATA"
+    lines = [
+        f"# Health {_score(report.score)}/100 — {status}",
+        "",
+        f"As of {report.at.isoformat()}.",
+        "",
+        "| area | score | status | weight |",
+        "|---|---|---|---|",
+    ]
+    for area in report.areas.values():
+        light = area.status.value if area.status else "no data"
+        lines.append(f"| {area.area} | {_score(area.score)} | {light} | {area.weight:.2f} |")
+    if full or len(report.areas) == 1:
+        for area in report.areas.values():
+            lines += [
+                "",
+                f"## {area.area}",
+                "",
+                "| KPI | value | status | score | threshold | trend |",
+                "|---|---|---|---|---|---|",
+            ]
+            lines += [
+                f"| {r.kpi.title} | {format_value(r.value, r.kpi.unit)} | {r.status.value} | {_score(r.score)} "
+                f"| {describe_threshold(r)} | {_trend(r)} |"
+                for r in area.kpis
+            ]
+    lines += ["", "## Why", ""] + [f"- {line}" for line in explain(report)]
+    return "\n".join(lines) + "\n"

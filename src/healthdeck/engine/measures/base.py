@@ -1,0 +1,150 @@
+"""The measure library's frame: a registry of named measures, their typed parameters, and the
+context they run in (an Ibis connection over the store, plus a per-evaluation cache)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import ibis
+from ibis.expr.types import Scalar, Table
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from healthdeck.store.connection import Store
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open interval of time [start, end) that a measure is evaluated over."""
+
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def ending(cls, end: datetime, length: timedelta) -> Window:
+        return cls(end - length, end)
+
+    @property
+    def length(self) -> timedelta:
+        return self.end - self.start
+
+    @property
+    def seconds(self) -> float:
+        return self.length.total_seconds()
+
+    @property
+    def days(self) -> float:
+        return self.seconds / 86400
+
+    def previous(self, baseline: timedelta | None = None) -> Window:
+        """The window `baseline` earlier (default: the window of the same length just before this one)."""
+        shift = baseline or self.length
+        return Window(self.start - shift, self.end - shift)
+
+
+class Params(BaseModel):
+    """Base of every measure's parameters: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+P = TypeVar("P", bound=Params)
+T = TypeVar("T")
+MeasureFn = Callable[["MeasureContext", Any, Window], float | None]
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A named way of computing a number from the store over a window."""
+
+    name: str
+    params: type[Params]
+    compute: MeasureFn
+    doc: str
+
+
+MEASURES: dict[str, Measure] = {}
+
+
+def measure(name: str, params: type[P]) -> Callable[[Callable[[MeasureContext, P, Window], float | None]], Any]:
+    """Register a measure under `name`; its docstring's first line documents it."""
+
+    def register(fn: Callable[[MeasureContext, P, Window], float | None]) -> Any:
+        MEASURES[name] = Measure(name, params, fn, (fn.__doc__ or "").strip().splitlines()[0])
+        return fn
+
+    return register
+
+
+def parse_params(name: str, raw: dict[str, Any]) -> Params:
+    """Validate a KPI's params against its measure; raises KeyError or ValidationError."""
+    return MEASURES[name].params.model_validate(raw)
+
+
+def param_problems(name: str, raw: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
+    """(location inside the KPI, message) for each problem with a measure name or its params."""
+    if name not in MEASURES:
+        return [(("measure",), f"unknown measure {name!r}; known: {', '.join(sorted(MEASURES))}")]
+    try:
+        parse_params(name, raw)
+    except ValidationError as exc:
+        return [
+            (("params", *exc_loc), err["msg"].removeprefix("Value error, "))
+            for err in exc.errors()
+            for exc_loc in [tuple(err["loc"])]
+        ]
+    return []
+
+
+@dataclass
+class MeasureContext:
+    """What a measure sees: Ibis tables over the store and a cache shared by one evaluation."""
+
+    store: Store
+    cache: dict[Hashable, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.db = ibis.duckdb.from_connection(self.store.con)
+
+    def table(self, name: str) -> Table:
+        return self.db.table(name)
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """Compute once per evaluation: many KPIs share the same facts (request counts, MRR)."""
+        if key not in self.cache:
+            self.cache[key] = compute()
+        return self.cache[key]
+
+    def scalar(self, expr: Scalar) -> float | None:
+        """Run a scalar expression; NULL and NaN become None (no data)."""
+        key = ("scalar", str(ibis.to_sql(expr)))
+        return self.memo(key, lambda: _number(expr.to_pyarrow().as_py()))
+
+    def rows(self, expr: Table) -> list[dict[str, Any]]:
+        return self.memo(("rows", str(ibis.to_sql(expr))), lambda: expr.to_pyarrow().to_pylist())
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
+
+
+def ratio(numerator: float | None, denominator: float | None, *, scale: float = 1.0) -> float | None:
+    """numerator / denominator × scale, or None when either is missing or the denominator is 0."""
+    if numerator is None or not denominator:
+        return None
+    return numerator / denominator * scale
+
+
+def in_window(table: Table, column: str, window: Window) -> Table:
+    """Rows of `table` whose `column` lies in the window."""
+    col = table[column]
+    return table.filter(col >= ibis.literal(window.start), col < ibis.literal(window.end))

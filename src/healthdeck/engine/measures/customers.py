@@ -1,0 +1,240 @@
+"""Customer measures: active users, stickiness, engagement, activation, retention, tenant health."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+import ibis
+from pydantic import BeforeValidator
+
+from healthdeck.catalog.durations import parse_duration
+from healthdeck.engine.measures.base import MeasureContext, Params, Window, in_window, measure, ratio
+
+Duration = Annotated[timedelta, BeforeValidator(lambda v: v if isinstance(v, timedelta) else parse_duration(v))]
+
+
+class ActiveUsersParams(Params):
+    """Users with any product activity in the window (except the listed events)."""
+
+    exclude: list[str] = []
+
+
+def active_user_count(ctx: MeasureContext, window: Window, exclude: tuple[str, ...] = ()) -> float | None:
+    activity = in_window(ctx.table("activity"), "ts", window)
+    if exclude:
+        activity = activity.filter(activity.event.notin(list(exclude)))
+    return ctx.scalar(activity.user_id.nunique())
+
+
+@measure("active_users", ActiveUsersParams)
+def active_users(ctx: MeasureContext, params: ActiveUsersParams, window: Window) -> float | None:
+    """Distinct active users in the window: DAU over 1d, WAU over 7d, MAU over 30d."""
+    return active_user_count(ctx, window, tuple(params.exclude))
+
+
+class StickinessParams(Params):
+    short: Duration = timedelta(days=1)
+    long: Duration = timedelta(days=30)
+
+
+@measure("stickiness", StickinessParams)
+def stickiness(ctx: MeasureContext, params: StickinessParams, window: Window) -> float | None:
+    """DAU / MAU × 100, both ending at the window's end."""
+    daily = active_user_count(ctx, Window.ending(window.end, params.short))
+    monthly = active_user_count(ctx, Window.ending(window.end, params.long))
+    return ratio(daily, monthly, scale=100.0)
+
+
+class PerUserParams(Params):
+    """Normalise per active user and per this period (1d: per day, 7d: per week)."""
+
+    per: Duration = timedelta(days=1)
+    queue: str | None = None
+
+
+@measure("calls_per_active_user", PerUserParams)
+def calls_per_active_user(ctx: MeasureContext, params: PerUserParams, window: Window) -> float | None:
+    """API calls per active user per period: sum(api_calls) / count(active_users)."""
+    calls = ctx.scalar(in_window(ctx.table("requests"), "ts", window).count())
+    periods = window.seconds / params.per.total_seconds()
+    return ratio(calls, active_user_count(ctx, window), scale=1 / periods)
+
+
+@measure("jobs_per_active_user", PerUserParams)
+def jobs_per_active_user(ctx: MeasureContext, params: PerUserParams, window: Window) -> float | None:
+    """Jobs (of one queue, e.g. training) per active user per period."""
+    jobs = in_window(ctx.table("jobs"), "enqueued_at", window)
+    if params.queue:
+        jobs = jobs.filter(jobs.queue == params.queue)
+    periods = window.seconds / params.per.total_seconds()
+    return ratio(ctx.scalar(jobs.count()), active_user_count(ctx, window), scale=1 / periods)
+
+
+class ActivationParams(Params):
+    """Signups in the window who did `event` (within `within` of signing up, if given)."""
+
+    event: str = "training_job_completed"
+    within: Duration | None = None
+
+
+@measure("activation_rate", ActivationParams)
+def activation_rate(ctx: MeasureContext, params: ActivationParams, window: Window) -> float | None:
+    """Activated users / signups × 100; with `within`, only signups old enough to have had the chance."""
+    end = window.end - params.within if params.within else window.end
+    users = ctx.table("users")
+    cohort = users.filter(users.signup_at >= ibis.literal(window.start), users.signup_at < ibis.literal(end))
+    activity = ctx.table("activity")
+    done = activity.filter(activity.event == params.event, activity.ts < ibis.literal(window.end))
+    joined = cohort.join(done, cohort.user_id == done.user_id).filter(lambda t: t.ts >= t.signup_at)
+    if params.within:
+        joined = joined.filter(lambda t: t.ts < t.signup_at + ibis.interval(seconds=int(params.within.total_seconds())))
+    return ratio(ctx.scalar(joined.user_id.nunique()), ctx.scalar(cohort.count()), scale=100.0)
+
+
+class AdoptionParams(Params):
+    """Active users who used at least `min_features` distinct features (events not excluded)."""
+
+    min_features: int = 3
+    exclude: list[str] = ["login"]
+
+
+@measure("feature_adoption", AdoptionParams)
+def feature_adoption(ctx: MeasureContext, params: AdoptionParams, window: Window) -> float | None:
+    """Users using min_features+ features / active users × 100."""
+    activity = in_window(ctx.table("activity"), "ts", window)
+    features = activity.filter(activity.event.notin(params.exclude))
+    per_user = features.group_by("user_id").aggregate(features=features.event.nunique())
+    adopters = ctx.scalar(per_user.filter(per_user.features >= params.min_features).count())
+    return ratio(adopters, active_user_count(ctx, window), scale=100.0)
+
+
+class ReturnParams(Params):
+    """Return on day N after signup (N = 1, 7, 30)."""
+
+    day: int
+
+
+@measure("return_rate", ReturnParams)
+def return_rate(ctx: MeasureContext, params: ReturnParams, window: Window) -> float | None:
+    """Users active on day N after their signup day / those signups × 100, for day N in the window."""
+    shift = timedelta(days=params.day)
+    users = ctx.table("users")
+    cohort = users.filter(
+        users.signup_at >= ibis.literal(window.start - shift), users.signup_at < ibis.literal(window.end - shift)
+    )
+    activity = ctx.table("activity").select("user_id", day=lambda t: t.ts.date())
+    target = cohort.mutate(day=(cohort.signup_at + ibis.interval(days=params.day)).date())
+    returned = target.join(activity, ["user_id", "day"]).user_id.nunique()
+    return ratio(ctx.scalar(returned), ctx.scalar(cohort.count()), scale=100.0)
+
+
+@dataclass(frozen=True)
+class TenantHealth:
+    """One tenant's health score, computed as the specification's customer health query does."""
+
+    tenant_id: str
+    api_calls_30d: int
+    last_active_date: date | None
+    features_used: int
+    open_tickets: int
+    usage: float
+    engagement: float
+    adoption: float
+    support: float
+
+    @property
+    def score(self) -> float:
+        return self.usage + self.engagement + self.adoption + self.support
+
+    @property
+    def status(self) -> str:
+        return "HEALTHY" if self.score >= 70 else "AT_RISK" if self.score >= 40 else "CRITICAL"
+
+
+def _engagement(last_active: date | None, today: date) -> float:
+    if last_active is None:
+        return 0.0
+    if last_active == today:
+        return 25.0
+    for days, points in ((7, 20.0), (14, 15.0), (30, 10.0)):
+        if last_active > today - timedelta(days=days):
+            return points
+    return 0.0
+
+
+def _support(open_tickets: int) -> float:
+    if open_tickets == 0:
+        return 20.0
+    if open_tickets == 1:
+        return 15.0
+    return 10.0 if open_tickets <= 3 else 0.0
+
+
+def tenant_health(ctx: MeasureContext, at: datetime) -> list[TenantHealth]:
+    """Every tenant's health as of `at` (usage 0–30, engagement 0–25, adoption 0–25, support 0–20)."""
+    return ctx.memo(("tenant_health", at), lambda: _tenant_health(ctx, at))
+
+
+def _tenant_health(ctx: MeasureContext, at: datetime) -> list[TenantHealth]:
+    month = Window.ending(at, timedelta(days=30))
+    facts = {row["tenant_id"]: row for row in ctx.rows(_tenant_facts(ctx, at, month))}
+    today = at.date()
+    result = []
+    for tenant_id, row in sorted(facts.items()):
+        calls, features, tickets = int(row["calls"] or 0), int(row["features"] or 0), int(row["tickets"] or 0)
+        last = row["last_active"]
+        result.append(
+            TenantHealth(
+                tenant_id,
+                calls,
+                last,
+                features,
+                tickets,
+                usage=min(30.0, calls / 10000.0 * 30),
+                engagement=_engagement(last, today),
+                adoption=float(min(25, features * 5)),
+                support=_support(tickets),
+            )
+        )
+    return result
+
+
+def _tenant_facts(ctx: MeasureContext, at: datetime, month: Window) -> Any:
+    moment = ibis.literal(at)
+    requests, activity, tickets = ctx.table("requests"), ctx.table("activity"), ctx.table("tickets")
+    past_requests = requests.filter(requests.ts < moment)
+    calls = in_window(requests, "ts", month).group_by("tenant_id").aggregate(calls=lambda t: t.count())
+    last_call = past_requests.group_by("tenant_id").aggregate(last_call=lambda t: t.ts.max().date())
+    past_activity = activity.filter(activity.ts < moment)
+    last_use = past_activity.group_by("tenant_id").aggregate(last_use=lambda t: t.ts.max().date())
+    recent = in_window(activity, "ts", month)
+    features = recent.group_by("tenant_id").aggregate(features=lambda t: t.event.nunique())
+    open_now = tickets.filter(
+        tickets.opened_at <= moment, tickets.resolved_at.isnull() | (tickets.resolved_at > moment)
+    )
+    open_count = open_now.group_by("tenant_id").aggregate(tickets=lambda t: t.count())
+    tenants = ctx.table("tenants").select("tenant_id")
+    joined = tenants
+    for part in (calls, last_call, last_use, features, open_count):
+        joined = joined.left_join(part, "tenant_id").select(~ibis.selectors.endswith("_right"))
+    return joined.mutate(last_active=ibis.greatest(joined.last_call, joined.last_use))
+
+
+class HealthParams(Params):
+    """Summarise tenant health scores: their mean, or the % of tenants below a score."""
+
+    stat: Literal["mean", "share_below"] = "mean"
+    below: float = 40.0
+
+
+@measure("tenant_health", HealthParams)
+def tenant_health_measure(ctx: MeasureContext, params: HealthParams, window: Window) -> float | None:
+    """Mean tenant health score (0–100) at the window's end, or the % of tenants under `below`."""
+    scores = [t.score for t in tenant_health(ctx, window.end)]
+    if not scores:
+        return None
+    if params.stat == "mean":
+        return sum(scores) / len(scores)
+    return 100.0 * sum(1 for s in scores if s < params.below) / len(scores)

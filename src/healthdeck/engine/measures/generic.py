@@ -1,0 +1,200 @@
+"""Generic measures over any event table: counts, rates, sums, averages, quantiles, ratios, gauges.
+
+They let a catalog express most KPIs as data, e.g. the p95 of `startup_duration_ms` of
+`cold_start` tier events of STARTER tenants, without new code.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from ibis.expr.types import BooleanValue, Scalar, Table
+from pydantic import model_validator
+
+from healthdeck.engine.measures.base import MeasureContext, Params, Window, in_window, measure, ratio
+from healthdeck.store.schema import KINDS
+
+TIME_COLUMNS = {
+    "tenants": "created_at",
+    "users": "signup_at",
+    "tickets": "opened_at",
+    "jobs": "enqueued_at",
+    "incidents": "started_at",
+    "tier_events": "timestamp",
+}
+Aggregation = Literal[
+    "count",
+    "rate_per_s",
+    "rate_per_min",
+    "rate_per_hour",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "quantile",
+    "count_distinct",
+    "last",
+]
+_OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "is_null")
+
+
+class Aggregate(Params):
+    """One aggregation of one table over the window, after optional filters.
+
+    `where` maps a column to a value, a list of values, or {op: value} with op one of
+    eq, ne, gt, gte, lt, lte, in, not_in, is_null. `labels` filters the JSON labels of samples.
+    """
+
+    table: str
+    agg: Aggregation = "count"
+    column: str | None = None
+    q: float | None = None
+    where: dict[str, Any] = {}
+    labels: dict[str, str] = {}
+    time: str | None = None
+    scale: float = 1.0
+
+    @model_validator(mode="after")
+    def _check(self) -> Aggregate:
+        if self.table not in KINDS:
+            raise ValueError(f"unknown table {self.table!r}; tables: {', '.join(KINDS)}")
+        columns = KINDS[self.table].columns
+        for name in [self.column, self.time, *self.where]:
+            if name is not None and name not in columns:
+                raise ValueError(f"table {self.table} has no column {name!r}")
+        needs_column = self.agg not in ("count", "rate_per_s", "rate_per_min", "rate_per_hour")
+        if needs_column and self.column is None:
+            raise ValueError(f"agg {self.agg} needs a column")
+        if (self.agg == "quantile") != (self.q is not None) or (self.q is not None and not 0 <= self.q <= 1):
+            raise ValueError("quantile needs q between 0 and 1 (and q is only for quantile)")
+        for name, condition in self.where.items():
+            if isinstance(condition, dict) and not set(condition) <= set(_OPERATORS):
+                raise ValueError(f"where.{name}: operators are {', '.join(_OPERATORS)}")
+        return self
+
+    @property
+    def time_column(self) -> str:
+        return self.time or TIME_COLUMNS.get(self.table, "ts")
+
+
+def _predicate(table: Table, column: str, condition: Any) -> list[BooleanValue]:
+    col = table[column]
+    if isinstance(condition, list):
+        return [col.isin(condition)]
+    if not isinstance(condition, dict):
+        return [col == condition]
+    tests = {
+        "eq": lambda v: col == v,
+        "ne": lambda v: col != v,
+        "gt": lambda v: col > v,
+        "gte": lambda v: col >= v,
+        "lt": lambda v: col < v,
+        "lte": lambda v: col <= v,
+        "in": lambda v: col.isin(v),
+        "not_in": lambda v: col.notin(v),
+        "is_null": lambda v: col.isnull() if v else col.notnull(),
+    }
+    return [tests[op](value) for op, value in condition.items()]
+
+
+def filtered(ctx: MeasureContext, spec: Aggregate, window: Window) -> Table:
+    """The rows of the spec's table in the window that pass its filters."""
+    table = in_window(ctx.table(spec.table), spec.time_column, window)
+    predicates = [p for column, condition in spec.where.items() for p in _predicate(table, column, condition)]
+    predicates += [table.labels[key].str == value for key, value in spec.labels.items()]
+    return table.filter(*predicates) if predicates else table
+
+
+def aggregate_expr(table: Table, spec: Aggregate, window: Window) -> Scalar:
+    """The Ibis scalar for the spec's aggregation (before scaling)."""
+    if spec.agg in ("count", "rate_per_s", "rate_per_min", "rate_per_hour"):
+        per = {"count": None, "rate_per_s": 1, "rate_per_min": 60, "rate_per_hour": 3600}[spec.agg]
+        count = table.count()
+        return count if per is None else count / (window.seconds / per)
+    col = table[spec.column]
+    return {
+        "sum": lambda: col.sum(),
+        "avg": lambda: col.mean(),
+        "min": lambda: col.min(),
+        "max": lambda: col.max(),
+        "quantile": lambda: col.quantile(spec.q),
+        "count_distinct": lambda: col.nunique(),
+        "last": lambda: col.argmax(table[spec.time_column]),
+    }[spec.agg]()
+
+
+def ever_seen(ctx: MeasureContext, spec: Aggregate, before: datetime) -> bool:
+    """Whether rows like these (same table and filters) exist at all before `before`.
+
+    It tells a real zero (no errors in the last 5 minutes) from no data (nothing reported yet).
+    """
+    return bool(ctx.scalar(filtered(ctx, spec, Window(datetime.min.replace(tzinfo=UTC), before)).count()))
+
+
+def evaluate_aggregate(ctx: MeasureContext, spec: Aggregate, window: Window) -> float | None:
+    value = ctx.scalar(aggregate_expr(filtered(ctx, spec, window), spec, window))
+    if not value and spec.agg in ("count", "rate_per_s", "rate_per_min", "rate_per_hour", "sum"):
+        value = 0.0 if ever_seen(ctx, spec, window.end) else None
+    return None if value is None else value * spec.scale
+
+
+@measure("aggregate", Aggregate)
+def aggregate(ctx: MeasureContext, params: Aggregate, window: Window) -> float | None:
+    """An aggregation (count, rate, sum, avg, min, max, quantile, distinct count, last) of a table."""
+    return evaluate_aggregate(ctx, params, window)
+
+
+class RatioParams(Params):
+    """numerator / denominator, as a percentage unless percent is false."""
+
+    numerator: Aggregate
+    denominator: Aggregate
+    percent: bool = True
+
+
+@measure("ratio", RatioParams)
+def ratio_measure(ctx: MeasureContext, params: RatioParams, window: Window) -> float | None:
+    """The ratio of two aggregations (an error rate, a success rate, a hit rate)."""
+    numerator = evaluate_aggregate(ctx, params.numerator, window)
+    denominator = evaluate_aggregate(ctx, params.denominator, window)
+    return ratio(numerator, denominator, scale=100.0 if params.percent else 1.0)
+
+
+class SampleParams(Params):
+    """A gauge or counter from the samples table, aggregated over the window."""
+
+    metric: str
+    labels: dict[str, str] = {}
+    agg: Literal["avg", "max", "min", "last", "sum", "quantile", "increase", "per_hour"] = "avg"
+    q: float | None = None
+    scale: float = 1.0
+
+
+@measure("sample", SampleParams)
+def sample(ctx: MeasureContext, params: SampleParams, window: Window) -> float | None:
+    """A sampled metric (CPU, memory, pods, …): avg, max, min, last, sum, quantile, increase or change per hour."""
+    where = {"metric": params.metric}
+    if params.agg in ("increase", "per_hour"):
+        table = filtered(ctx, Aggregate(table="samples", where=where, labels=params.labels), window)
+        last = ctx.scalar(table.value.argmax(table.ts))
+        first = ctx.scalar(table.value.argmin(table.ts))
+        if last is None or first is None:
+            return None
+        change = last - first
+        return (change / (window.seconds / 3600) if params.agg == "per_hour" else change) * params.scale
+    spec = Aggregate(
+        table="samples",
+        agg=params.agg,  # type: ignore[arg-type]  # "increase" and "per_hour" returned above
+        column="value",
+        q=params.q,
+        where=where,
+        labels=params.labels,
+        scale=params.scale,
+    )
+    return evaluate_aggregate(ctx, spec, window)
+
+
+def latest_sample(ctx: MeasureContext, metric: str, labels: dict[str, str], window: Window) -> float | None:
+    """The last value of a sampled metric inside the window."""
+    return sample(ctx, SampleParams(metric=metric, labels=labels, agg="last"), window)

@@ -1,0 +1,226 @@
+"""Business measures: MRR and its movements, retention, churn, unit economics, acquisition.
+
+MRR at a moment is the sum, over every subscription whose latest state at that moment is
+active or past_due, of amount × quantity × (1 − discount) normalised to a month
+(quarter ÷ 3, year ÷ 12). Trialing, canceled and unpaid subscriptions count 0.
+"""
+
+from __future__ import annotations
+
+import statistics
+from datetime import datetime
+from typing import Literal
+
+import ibis
+
+from healthdeck.engine.measures.base import MeasureContext, Params, Window, in_window, measure, ratio
+from healthdeck.engine.measures.generic import Aggregate, evaluate_aggregate
+
+PAYING = ("active", "past_due")
+MONTHS = {"month": 1.0, "quarter": 3.0, "year": 12.0}
+# Average customer lifetime when nobody churned in the window: capped at five years.
+MAX_LIFETIME_MONTHS = 60.0
+
+
+def tenant_mrr(ctx: MeasureContext, at: datetime) -> dict[str, float]:
+    """MRR per paying tenant at `at` (tenants paying nothing are left out)."""
+    return ctx.memo(("tenant_mrr", at), lambda: _tenant_mrr(ctx, at))
+
+
+def _tenant_mrr(ctx: MeasureContext, at: datetime) -> dict[str, float]:
+    subs = ctx.table("subscriptions")
+    known = subs.filter(subs.ts <= ibis.literal(at))
+    latest = known.mutate(rank=ibis.row_number().over(group_by="subscription_id", order_by=ibis.desc("ts")))
+    current = latest.filter(latest.rank == 0, latest.status.isin(PAYING))
+    months = current.interval.cases(*MONTHS.items(), else_=1.0)
+    monthly = current.amount * current.quantity.fill_null(1) * (1 - current.discount_pct.fill_null(0) / 100) / months
+    per_tenant = current.mutate(mrr=monthly).group_by("tenant_id").aggregate(mrr=lambda t: t.mrr.sum())
+    return {row["tenant_id"]: float(row["mrr"]) for row in ctx.rows(per_tenant) if row["mrr"] > 0}
+
+
+def total_mrr(ctx: MeasureContext, at: datetime) -> float | None:
+    """MRR at `at`, or None when no subscription was ever recorded by then."""
+    subs = ctx.table("subscriptions")
+    if not ctx.scalar(subs.filter(subs.ts <= ibis.literal(at)).count()):
+        return None
+    return sum(tenant_mrr(ctx, at).values())
+
+
+class NoParams(Params):
+    """This measure takes no parameters."""
+
+
+@measure("mrr", NoParams)
+def mrr(ctx: MeasureContext, params: NoParams, window: Window) -> float | None:
+    """Monthly recurring revenue at the window's end (compare: change gives MoM growth over 30d)."""
+    return total_mrr(ctx, window.end)
+
+
+@measure("arr", NoParams)
+def arr(ctx: MeasureContext, params: NoParams, window: Window) -> float | None:
+    """MRR × 12 at the window's end."""
+    value = total_mrr(ctx, window.end)
+    return None if value is None else value * 12
+
+
+@measure("arpu", NoParams)
+def arpu(ctx: MeasureContext, params: NoParams, window: Window) -> float | None:
+    """MRR / active (paying) customers at the window's end."""
+    per_tenant = tenant_mrr(ctx, window.end)
+    return ratio(sum(per_tenant.values()), len(per_tenant))
+
+
+class Movements:
+    """How MRR moved between the window's start and end, tenant by tenant."""
+
+    def __init__(self, start: dict[str, float], end: dict[str, float]) -> None:
+        self.start_mrr = sum(start.values())
+        self.customers_at_start = len(start)
+        self.churned_customers = sum(1 for t in start if t not in end)
+        self.churned = sum(v for t, v in start.items() if t not in end)
+        changes = [end[t] - v for t, v in start.items() if t in end]
+        self.expansion = sum(c for c in changes if c > 0)
+        self.contraction = -sum(c for c in changes if c < 0)
+        self.new = sum(v for t, v in end.items() if t not in start)
+
+
+def movements(ctx: MeasureContext, window: Window) -> Movements:
+    return Movements(tenant_mrr(ctx, window.start), tenant_mrr(ctx, window.end))
+
+
+class RetentionParams(Params):
+    kind: Literal["net", "gross"] = "net"
+
+
+@measure("revenue_retention", RetentionParams)
+def revenue_retention(ctx: MeasureContext, params: RetentionParams, window: Window) -> float | None:
+    """NRR = (MRR + expansion − contraction − churn) / MRR; GRR = (MRR − contraction − churn) / MRR; in %."""
+    m = movements(ctx, window)
+    kept = m.start_mrr - m.contraction - m.churned
+    return ratio(kept + (m.expansion if params.kind == "net" else 0.0), m.start_mrr, scale=100.0)
+
+
+@measure("logo_churn", NoParams)
+def logo_churn(ctx: MeasureContext, params: NoParams, window: Window) -> float | None:
+    """Customers paying at the start who pay nothing at the end / customers at the start, in %."""
+    m = movements(ctx, window)
+    return ratio(m.churned_customers, m.customers_at_start, scale=100.0)
+
+
+@measure("revenue_churn", NoParams)
+def revenue_churn(ctx: MeasureContext, params: NoParams, window: Window) -> float | None:
+    """MRR lost with churned customers / MRR at the start, in %."""
+    m = movements(ctx, window)
+    return ratio(m.churned, m.start_mrr, scale=100.0)
+
+
+@measure("expansion_rate", NoParams)
+def expansion_rate(ctx: MeasureContext, params: NoParams, window: Window) -> float | None:
+    """Expansion MRR of existing customers / MRR at the start, in %."""
+    m = movements(ctx, window)
+    return ratio(m.expansion, m.start_mrr, scale=100.0)
+
+
+class SpendParams(Params):
+    categories: list[str] = ["sales", "marketing"]
+
+
+def new_paying_customers(ctx: MeasureContext, window: Window) -> int:
+    """Customers whose first paying subscription state falls in the window."""
+    subs = ctx.table("subscriptions").filter(lambda t: t.status.isin(PAYING))
+    first = subs.group_by("tenant_id").aggregate(first=lambda t: t.ts.min())
+    return int(ctx.scalar(in_window(first, "first", window).count()) or 0)
+
+
+@measure("cac", SpendParams)
+def cac(ctx: MeasureContext, params: SpendParams, window: Window) -> float | None:
+    """Sales & marketing spend / new paying customers in the window, in dollars."""
+    spend = in_window(ctx.table("spend"), "ts", window)
+    spent = ctx.scalar(spend.filter(spend.category.isin(params.categories)).amount.sum())
+    return ratio(spent, new_paying_customers(ctx, window))
+
+
+def lifetime_months(ctx: MeasureContext, window: Window) -> float | None:
+    """1 / monthly logo churn, from churn in the window scaled to 30 days (capped at 5 years)."""
+    m = movements(ctx, window)
+    if not m.customers_at_start:
+        return None
+    monthly_churn = m.churned_customers / m.customers_at_start * (30.0 / window.days)
+    return MAX_LIFETIME_MONTHS if monthly_churn <= 0 else min(MAX_LIFETIME_MONTHS, 1 / monthly_churn)
+
+
+def ltv(ctx: MeasureContext, window: Window) -> float | None:
+    """ARPU × average customer lifetime in months."""
+    per_tenant = tenant_mrr(ctx, window.end)
+    lifetime = lifetime_months(ctx, window)
+    arpu_now = ratio(sum(per_tenant.values()), len(per_tenant))
+    return None if arpu_now is None or lifetime is None else arpu_now * lifetime
+
+
+@measure("ltv_to_cac", SpendParams)
+def ltv_to_cac(ctx: MeasureContext, params: SpendParams, window: Window) -> float | None:
+    """LTV / CAC (LTV = ARPU × lifetime, lifetime = 1 / monthly logo churn)."""
+    return ratio(ltv(ctx, window), cac(ctx, params, window))
+
+
+@measure("new_signups", NoParams)
+def new_signups(ctx: MeasureContext, params: NoParams, window: Window) -> float | None:
+    """New accounts (tenants) created in the window."""
+    return evaluate_aggregate(ctx, Aggregate(table="tenants"), window)
+
+
+class ConversionParams(Params):
+    activation_event: str = "training_job_completed"
+
+
+@measure("conversion_rate", ConversionParams)
+def conversion_rate(ctx: MeasureContext, params: ConversionParams, window: Window) -> float | None:
+    """Paid / activated: tenants created in the window that activated, and of those, the share now paying."""
+    tenants = in_window(ctx.table("tenants"), "created_at", window)
+    activity = ctx.table("activity")
+    done = activity.filter(activity.event == params.activation_event, activity.ts < ibis.literal(window.end))
+    activated = tenants.semi_join(done, "tenant_id")
+    paying = set(tenant_mrr(ctx, window.end))
+    ids = [row["tenant_id"] for row in ctx.rows(activated.select("tenant_id"))]
+    return ratio(sum(1 for t in ids if t in paying), len(ids), scale=100.0)
+
+
+class TimeToParams(Params):
+    event: str = "training_job_completed"
+
+
+@measure("time_to_value_days", TimeToParams)
+def time_to_value_days(ctx: MeasureContext, params: TimeToParams, window: Window) -> float | None:
+    """Median days from a user's signup to their first `event` (first training), for signups in the window."""
+    users = in_window(ctx.table("users"), "signup_at", window)
+    activity = ctx.table("activity")
+    firsts = (
+        activity.filter(activity.event == params.event, activity.ts < ibis.literal(window.end))
+        .group_by("user_id")
+        .aggregate(first=lambda t: t.ts.min())
+    )
+    joined = users.join(firsts, "user_id").select(
+        seconds=lambda t: t.first.epoch_seconds() - t.signup_at.epoch_seconds()
+    )
+    return _median_days(ctx, joined)
+
+
+@measure("signup_to_paid_days", NoParams)
+def signup_to_paid_days(ctx: MeasureContext, params: NoParams, window: Window) -> float | None:
+    """Median days from a tenant's creation to its first successful payment, for tenants created in the window."""
+    tenants = in_window(ctx.table("tenants"), "created_at", window)
+    payments = ctx.table("payments")
+    firsts = (
+        payments.filter(payments.status == "succeeded", payments.ts < ibis.literal(window.end))
+        .group_by("tenant_id")
+        .aggregate(first=lambda t: t.ts.min())
+    )
+    joined = tenants.join(firsts, "tenant_id").select(
+        seconds=lambda t: t.first.epoch_seconds() - t.created_at.epoch_seconds()
+    )
+    return _median_days(ctx, joined)
+
+
+def _median_days(ctx: MeasureContext, table: ibis.Table) -> float | None:
+    values = [row["seconds"] for row in ctx.rows(table) if row["seconds"] is not None and row["seconds"] >= 0]
+    return statistics.median(values) / 86400 if values else None
