@@ -10,6 +10,7 @@ from rich.markup import escape
 from healthdeck import __version__
 from healthdeck.cli.catalog_cmd import catalog_app
 from healthdeck.cli.console import err
+from healthdeck.cli.demo_cmd import demo
 from healthdeck.cli.health_cmd import health
 from healthdeck.cli.ingest_cmd import ingest
 from healthdeck.cli.metrics_cmd import metrics_app
@@ -25,6 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.command()(demo)
 app.command()(health)
 app.command()(ingest)
 app.command()(simulate)
