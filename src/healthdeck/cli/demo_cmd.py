@@ -34,5 +34,8 @@ def demo(
     with engine(path, None) as hd:
         report = hd.health()
     out.print(health_view(report, full=False))
-    out.print(f"\nStore: {path}. Next: `healthdeck health --full`, `healthdeck status --quick`, "
-              "`healthdeck metrics get --name api_latency_p95`.", markup=False)
+    out.print(
+        f"\nStore: {path}. Next: `healthdeck health --full`, `healthdeck status --quick`, "
+        "`healthdeck metrics get --name api_latency_p95`.",
+        markup=False,
+    )

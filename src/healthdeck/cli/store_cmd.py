@@ -38,7 +38,7 @@ def info(
 
 
 def stored_version_of(con: duckdb.DuckDBPyConnection) -> int:
-    row = con.execute("SELECT value FROM _healthdeck_meta WHERE key = 'schema_version'").fetchone()
+    row = next(iter(con.execute("SELECT value FROM _healthdeck_meta WHERE key = 'schema_version'").fetchall()), None)
     return int(row[0]) if row else stored_version(con)
 
 

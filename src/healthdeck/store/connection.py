@@ -49,7 +49,7 @@ class Store:
         self.close()
 
     def count(self, table: str) -> int:
-        row = self.con.execute(f'SELECT count(*) FROM "{_identifier(table)}"').fetchone()
+        row = next(iter(self.con.execute(f'SELECT count(*) FROM "{_identifier(table)}"').fetchall()), None)
         return int(row[0]) if row else 0
 
 
@@ -106,7 +106,9 @@ def _connect(db: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
 
 def _read_version(con: duckdb.DuckDBPyConnection) -> int:
     try:
-        row = con.execute("SELECT value FROM _healthdeck_meta WHERE key = 'schema_version'").fetchone()
+        row = next(
+            iter(con.execute("SELECT value FROM _healthdeck_meta WHERE key = 'schema_version'").fetchall()), None
+        )
     except duckdb.CatalogException:
         return 0
     return int(row[0]) if row else 0

@@ -129,7 +129,7 @@ def _with_missing_columns(kind: Kind, staged_types: dict[str, str]) -> str:
 
 
 def _count(con: Any, sql: str) -> int:
-    row = con.execute(sql).fetchone()
+    row = next(iter(con.execute(sql).fetchall()), None)
     return int(row[0]) if row else 0
 
 

@@ -33,7 +33,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 def stored_version(con: duckdb.DuckDBPyConnection) -> int:
     con.execute("CREATE TABLE IF NOT EXISTS _healthdeck_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
-    row = con.execute("SELECT value FROM _healthdeck_meta WHERE key = 'schema_version'").fetchone()
+    row = next(iter(con.execute("SELECT value FROM _healthdeck_meta WHERE key = 'schema_version'").fetchall()), None)
     return int(row[0]) if row else 0
 
 

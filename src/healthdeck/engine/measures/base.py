@@ -120,11 +120,24 @@ class MeasureContext:
 
     def scalar(self, expr: Scalar) -> float | None:
         """Run a scalar expression; NULL and NaN become None (no data)."""
-        key = ("scalar", str(ibis.to_sql(expr)))
-        return self.memo(key, lambda: _number(expr.to_pyarrow().as_py()))
+        sql = self._compile(expr)
+        return self.memo(("scalar", sql), lambda: _number(self._fetch(sql).fetchall()[0][0]))
 
     def rows(self, expr: Table) -> list[dict[str, Any]]:
-        return self.memo(("rows", str(ibis.to_sql(expr))), lambda: expr.to_pyarrow().to_pylist())
+        sql = self._compile(expr)
+        return self.memo(("rows", sql), lambda: _dicts(self._fetch(sql)))
+
+    def _compile(self, expr: Scalar | Table) -> str:
+        # Compiling is the costly step, so it happens once; the text keys the cache and is what runs.
+        return str(self.db.compile(expr))
+
+    def _fetch(self, sql: str) -> Any:
+        return self.store.con.execute(sql)
+
+
+def _dicts(cursor: Any) -> list[dict[str, Any]]:
+    columns = [d[0] for d in cursor.description]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _number(value: Any) -> float | None:
