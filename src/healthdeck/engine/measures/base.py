@@ -110,7 +110,8 @@ class MeasureContext:
         self.db = ibis.duckdb.from_connection(self.store.con)
 
     def table(self, name: str) -> Table:
-        return self.db.table(name)
+        # Looking a table up asks DuckDB for its schema; once per evaluation is enough.
+        return self.memo(("table", name), lambda: self.db.table(name))
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
         """Compute once per evaluation: many KPIs share the same facts (request counts, MRR)."""

@@ -1,0 +1,68 @@
+"""Benchmark: `healthdeck health --full` on the simulated 30-day demo store.
+
+Prints the time of a full health evaluation (every scored KPI over its window and the previous
+one), and, as the baseline measured in the same run, one hand-written DuckDB query that scans every
+request once (count, errors, p95 latency): the ratio says how many full scans the health check costs.
+
+    .venv/bin/python benchmarks/bench_health.py [--db PATH] [--tenants 500 --days 30] [--repeat 5]
+
+Without --db it simulates a store in a temporary folder first (about a minute for the default size).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from healthdeck.engine.session import Engine, load_checked_catalog
+from healthdeck.store.connection import open_store
+
+BASELINE_SQL = (
+    "SELECT count(*), count(*) FILTER (WHERE status >= 500), quantile_cont(latency_ms, 0.95) FROM requests"
+)
+
+
+def _timed(repeat: int, action) -> list[float]:  # type: ignore[no-untyped-def]
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", type=Path)
+    parser.add_argument("--tenants", type=int, default=500)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    db = args.db
+    if db is None:
+        from healthdeck.sim import simulate
+
+        db = Path(tempfile.mkdtemp()) / "bench.duckdb"
+        with open_store(db) as store:
+            started = time.perf_counter()
+            simulate(store, tenants=args.tenants, days=args.days)
+            print(f"simulated {args.tenants} tenants × {args.days} days in {time.perf_counter() - started:.1f} s")
+    catalog = load_checked_catalog()
+    with open_store(db, read_only=True) as store:
+        requests = store.count("requests")
+        engine = Engine(store, catalog)
+        health = _timed(args.repeat, lambda: engine.health())
+        scan = _timed(args.repeat, lambda: store.con.execute(BASELINE_SQL).fetchall())
+    kpis = len(catalog.scored())
+    print(f"store: {db} ({requests:,} requests)")
+    print(f"health --full ({kpis} KPIs, each over 2–3 windows): median {statistics.median(health):.3f} s, "
+          f"best {min(health):.3f} s over {args.repeat} runs")
+    print(f"baseline, one full scan of requests: median {statistics.median(scan):.3f} s")
+    print(f"ratio health / one scan: {statistics.median(health) / statistics.median(scan):.1f}")
+
+
+if __name__ == "__main__":
+    main()

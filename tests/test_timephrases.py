@@ -1,0 +1,63 @@
+"""Time phrases as operators type them, against a fixed "now"."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from healthdeck.errors import HealthdeckError
+from healthdeck.timephrases import parse_moment, parse_period
+
+NOW = datetime(2026, 11, 25, 15, 30, tzinfo=UTC)  # a Wednesday
+
+
+def at(text: str) -> str:
+    return parse_moment(text, now=NOW).isoformat()
+
+
+def period(text: str) -> tuple[str, str]:
+    start, end = parse_period(text, now=NOW)
+    return start.isoformat(), end.isoformat()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("now", "2026-11-25T15:30:00+00:00"),
+        ("today", "2026-11-25T00:00:00+00:00"),
+        ("yesterday", "2026-11-24T00:00:00+00:00"),
+        ("8 hours ago", "2026-11-25T07:30:00+00:00"),
+        ("7 days ago", "2026-11-18T15:30:00+00:00"),
+        ("1 week ago", "2026-11-18T15:30:00+00:00"),
+        ("  30 Minutes AGO ", "2026-11-25T15:00:00+00:00"),
+        ("2026-11-20T08:00:00Z", "2026-11-20T08:00:00+00:00"),
+        ("2026-11-20T10:00:00+02:00", "2026-11-20T10:00:00+02:00"),
+        ("2026-11-20", "2026-11-20T00:00:00+00:00"),
+    ],
+)
+def test_moments(text: str, expected: str) -> None:
+    assert at(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("last week", ("2026-11-16T00:00:00+00:00", "2026-11-23T00:00:00+00:00")),
+        ("this week", ("2026-11-23T00:00:00+00:00", "2026-11-25T15:30:00+00:00")),
+        ("last month", ("2026-10-01T00:00:00+00:00", "2026-11-01T00:00:00+00:00")),
+        ("today", ("2026-11-25T00:00:00+00:00", "2026-11-25T15:30:00+00:00")),
+        ("yesterday", ("2026-11-24T00:00:00+00:00", "2026-11-25T00:00:00+00:00")),
+        ("30 days", ("2026-10-26T15:30:00+00:00", "2026-11-25T15:30:00+00:00")),
+        ("2026-11-20", ("2026-11-20T00:00:00+00:00", "2026-11-21T00:00:00+00:00")),
+    ],
+)
+def test_periods(text: str, expected: tuple[str, str]) -> None:
+    assert period(text) == expected
+
+
+@pytest.mark.parametrize("text", ["soonish", "8 fortnights ago", "2026-11-20T08:00:00", "last decade"])
+def test_unreadable_phrases_say_what_is_accepted(text: str) -> None:
+    with pytest.raises(HealthdeckError, match="cannot read|no time zone") as caught:
+        parse_moment(text, now=NOW, label="--at")
+    assert "--at" in str(caught.value)
