@@ -60,9 +60,7 @@ BAD_INPUTS = [
     pytest.param(request(9, status=700), 'field "status": must be at most 599, got 700', id="out-of-range"),
     pytest.param(request(9, ts="2026-11-25 10:00:00"), "timestamp has no time zone", id="zoneless-timestamp"),
     pytest.param(request(9, ts="yesterday-ish"), 'field "ts": not a timestamp: yesterday-ish', id="not-a-timestamp"),
-    pytest.param(
-        request(9, ts=(NOW + timedelta(days=3)).isoformat()), "is more than a day in the future", id="future"
-    ),
+    pytest.param(request(9, ts=(NOW + timedelta(days=3)).isoformat()), "is more than a day in the future", id="future"),
     pytest.param(request(9, kind="nonsense"), "unknown kind 'nonsense'", id="unknown-kind"),
     pytest.param(request(9, colour="blue"), "unknown field 'colour' for kind requests", id="unknown-field"),
     pytest.param('{"kind": "requests", "event_id": ', "malformed JSON", id="malformed-line"),
@@ -210,5 +208,5 @@ def test_cli_text_output_names_file_line_and_problem(tmp_path: Path) -> None:
     result = run_cli("ingest", str(bad), "--db", str(tmp_path / "x.duckdb"))
     assert result.returncode == 1
     assert "accepted 0" in result.stdout
-    assert f"{bad}:1: field \"method\": must be one of" in " ".join(result.stderr.split())
+    assert f'{bad}:1: field "method": must be one of' in " ".join(result.stderr.split())
     assert "Traceback" not in result.stderr

@@ -36,23 +36,52 @@ def _load(store: Store, tmp_path: Path, records: list[dict[str, Any]]) -> None:
 
 
 def _tenant(tenant: str) -> dict[str, Any]:
-    return {"kind": "tenants", "tenant_id": tenant, "name": tenant, "tier": "PRO", "plan": "pro",
-            "created_at": "2026-01-01T00:00:00Z", "enterprise": False}
+    return {
+        "kind": "tenants",
+        "tenant_id": tenant,
+        "name": tenant,
+        "tier": "PRO",
+        "plan": "pro",
+        "created_at": "2026-01-01T00:00:00Z",
+        "enterprise": False,
+    }
 
 
 def _calls(tenant: str, count: int, at: datetime) -> list[dict[str, Any]]:
-    return [{"kind": "requests", "event_id": f"{tenant}-{i}", "ts": at.isoformat(), "tenant_id": tenant,
-             "endpoint": "/v1/x", "method": "GET", "status": 200, "latency_ms": 5} for i in range(count)]
+    return [
+        {
+            "kind": "requests",
+            "event_id": f"{tenant}-{i}",
+            "ts": at.isoformat(),
+            "tenant_id": tenant,
+            "endpoint": "/v1/x",
+            "method": "GET",
+            "status": 200,
+            "latency_ms": 5,
+        }
+        for i in range(count)
+    ]
 
 
 def _uses(tenant: str, features: int, at: datetime) -> list[dict[str, Any]]:
-    return [{"kind": "activity", "ts": at.isoformat(), "tenant_id": tenant, "user_id": "u", "event": f"f{i}"}
-            for i in range(features)]
+    return [
+        {"kind": "activity", "ts": at.isoformat(), "tenant_id": tenant, "user_id": "u", "event": f"f{i}"}
+        for i in range(features)
+    ]
 
 
 def _tickets(tenant: str, count: int) -> list[dict[str, Any]]:
-    return [{"kind": "tickets", "ticket_id": f"{tenant}-T{i}", "tenant_id": tenant, "priority": "P3",
-             "opened_at": "2026-11-01T00:00:00Z", "status": "open"} for i in range(count)]
+    return [
+        {
+            "kind": "tickets",
+            "ticket_id": f"{tenant}-T{i}",
+            "tenant_id": tenant,
+            "priority": "P3",
+            "opened_at": "2026-11-01T00:00:00Z",
+            "status": "open",
+        }
+        for i in range(count)
+    ]
 
 
 def test_customer_health_score_query(store: Store, tmp_path: Path) -> None:
@@ -73,18 +102,28 @@ def test_customer_health_score_query(store: Store, tmp_path: Path) -> None:
 
 
 def _tier_event(event_type: str, project: str, days_ago: float, **attributes: Any) -> dict[str, Any]:
-    return {"kind": "tier_events", "event_type": event_type, "project_id": project, "tenant_id": "org",
-            "timestamp": (NOW - timedelta(days=days_ago)).isoformat(), **attributes}
+    return {
+        "kind": "tier_events",
+        "event_type": event_type,
+        "project_id": project,
+        "tenant_id": "org",
+        "timestamp": (NOW - timedelta(days=days_ago)).isoformat(),
+        **attributes,
+    }
 
 
 def test_tier_transitions_for_one_project_in_the_last_week(store: Store, tmp_path: Path) -> None:
     move = {"source_tier": "WARM", "target_tier": "HOT", "reason": "automatic_promotion"}
-    _load(store, tmp_path, [
-        _tier_event("tier_transition", "proj_abc123", 1, **move),
-        _tier_event("tier_transition", "proj_abc123", 3, **{**move, "target_tier": "PERSISTENT"}),
-        _tier_event("tier_transition", "proj_abc123", 10, **move),
-        _tier_event("tier_transition", "proj_other", 1, **move),
-    ])
+    _load(
+        store,
+        tmp_path,
+        [
+            _tier_event("tier_transition", "proj_abc123", 1, **move),
+            _tier_event("tier_transition", "proj_abc123", 3, **{**move, "target_tier": "PERSISTENT"}),
+            _tier_event("tier_transition", "proj_abc123", 10, **move),
+            _tier_event("tier_transition", "proj_other", 1, **move),
+        ],
+    )
     cursor = store.con.execute(seed_sql("tier_transitions_for_project.sql"))
     columns = [d[0] for d in cursor.description]
     rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
@@ -103,13 +142,31 @@ def test_upsell_opportunities_need_more_than_five_ceiling_hits_in_30_days(store:
 
 def test_cold_start_impact_per_tier(store: Store, tmp_path: Path) -> None:
     def cold(tier: str, ms: float, days_ago: float = 1) -> dict[str, Any]:
-        return _tier_event("cold_start", "p", days_ago, source_tier=tier, cache_level="L1_miss",
-                           startup_duration_ms=ms, first_query_latency_ms=ms / 2)
+        return _tier_event(
+            "cold_start",
+            "p",
+            days_ago,
+            source_tier=tier,
+            cache_level="L1_miss",
+            startup_duration_ms=ms,
+            first_query_latency_ms=ms / 2,
+        )
 
-    _load(store, tmp_path, [cold("COLD", 100), cold("COLD", 200), cold("COLD", 300), cold("COLD", 400),
-                            cold("WARM", 50), cold("COLD", 10_000, days_ago=8)])
-    rows = {tier: (avg, p95) for tier, avg, p95 in store.con.execute(seed_sql("cold_start_impact_per_tier.sql"))
-            .fetchall()}
+    _load(
+        store,
+        tmp_path,
+        [
+            cold("COLD", 100),
+            cold("COLD", 200),
+            cold("COLD", 300),
+            cold("COLD", 400),
+            cold("WARM", 50),
+            cold("COLD", 10_000, days_ago=8),
+        ],
+    )
+    rows = {
+        tier: (avg, p95) for tier, avg, p95 in store.con.execute(seed_sql("cold_start_impact_per_tier.sql")).fetchall()
+    }
     # p95 by linear interpolation over [100, 200, 300, 400]: rank 0.95 * 3 = 2.85 -> 300 + 0.85 * 100
     assert rows["COLD"] == pytest.approx((250.0, 385.0))
     assert rows["WARM"] == pytest.approx((50.0, 50.0))

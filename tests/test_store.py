@@ -60,15 +60,20 @@ def test_second_writer_gets_a_clear_error_and_the_store_is_intact(tmp_path: Path
     with open_store(path):
         pass
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb,time; c=duckdb.connect({str(path)!r}); print('held', flush=True); "
-         "time.sleep(60)"],
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb,time; c=duckdb.connect({str(path)!r}); print('held', flush=True); time.sleep(60)",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        records = write_jsonl(tmp_path / "r.jsonl", [{"kind": "spend", "ts": "2026-11-01T00:00:00Z",
-                                                     "category": "marketing", "amount": 10}])
+        records = write_jsonl(
+            tmp_path / "r.jsonl",
+            [{"kind": "spend", "ts": "2026-11-01T00:00:00Z", "category": "marketing", "amount": 10}],
+        )
         started = time.monotonic()
         result = run_cli("ingest", str(records), "--db", str(path))
         assert time.monotonic() - started < 60

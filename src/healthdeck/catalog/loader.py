@@ -145,16 +145,17 @@ class Catalog:
         self.packs.setdefault(pack.pack, pack)
         problems: list[str] = []
         for index, entry in enumerate(pack.kpis):
-            problems.extend(self._add_kpi(source, pack.pack, index, entry))
+            problems.extend(self._add_kpi(source, pack.pack, index, entry, user=user))
         return problems
 
-    def _add_kpi(self, source: SourceFile, pack: str, index: int, entry: Any) -> list[str]:
+    def _add_kpi(self, source: SourceFile, pack: str, index: int, entry: Any, *, user: bool) -> list[str]:
         path: Path_ = ("kpis", index)
         if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
             return [f"{source.where(path)}: each KPI needs an id"]
         kpi_id = entry["id"]
         merged = _deep_merge(self.raw[kpi_id], entry) if kpi_id in self.raw else {"pack": pack, **entry}
-        if kpi_id in self.raw and self.kpis[kpi_id].location.startswith(source.name + ":"):
+        # Only a user's file may override by id; twice in one file, or in two shipped packs, is a mistake.
+        if kpi_id in self.raw and (not user or self.kpis[kpi_id].location.startswith(source.name + ":")):
             return [f"{source.where(path)}: KPI id {kpi_id!r} is defined twice (first at {self.kpis[kpi_id].location})"]
         try:
             kpi = KpiSpec.model_validate({**merged, "location": source.where(path)})

@@ -26,6 +26,8 @@ from healthdeck.store.schema import KINDS, PLAN_TIERS
 
 Unit = Literal["ms", "s", "min", "h", "days"]
 SECONDS_PER = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0, "days": 86400.0}
+# Aggregations that count rows: a group without rows has 0 of them.
+COUNTS = ("count", "rate_per_s", "rate_per_min", "rate_per_hour")
 # The beginning of time, for "everything recorded before the window's end".
 DAWN = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -350,10 +352,16 @@ def across_groups(values: list[float], params: PerGroupParams) -> float | None:
 def per_group(ctx: MeasureContext, params: PerGroupParams, window: Window) -> float | None:
     """A statistic across groups of a per-group value: the worst tenant, the busiest endpoint, projects over a limit."""
     values = list(group_values(ctx, params, window).values())
-    if not values and params.across in ("count", "sum"):
+    if not values and _empty_is_zero(params):
         # No group in the window: a real zero if such rows were ever recorded, else no data.
         return 0.0 if ever_seen(ctx, params.of or params.value, window.end) else None
     return across_groups(values, params)
+
+
+def _empty_is_zero(params: PerGroupParams) -> bool:
+    """Whether no groups at all means 0: none meet the condition, nothing to add up, or nobody counted any."""
+    counted = params.of is None and not params.limits and params.value.agg in COUNTS
+    return params.across in ("count", "sum") or (params.across == "max" and counted)
 
 
 # ---------------------------------------------------------------------------------------------- budgets and limits
@@ -405,25 +413,50 @@ def rate_limit_consumption(ctx: MeasureContext, params: RateLimitParams, window:
     return ctx.scalar((counts._calls / limit * 100.0).max())
 
 
-class SumRateParams(Params):
-    """The sum of a column per second, minute or hour of the window."""
+class OccurrencesParams(Params):
+    """Rows matching the filters in the window, counted (or `column` summed), per s, min or h if asked.
+
+    A window without any is 0, not no data, once the table has any row matching `known` (default: any
+    row at all) before the window's end: a source that reports other events is known to be working,
+    so no ENTERPRISE cold start and no isolation violation are real zeros.
+    """
 
     table: str
-    column: str
-    per: Literal["s", "min", "h"] = "min"
     where: dict[str, Any] = {}
     labels: dict[str, str] = {}
     time: str | None = None
+    column: str | None = None
+    per: Literal["s", "min", "h"] | None = None
+    known: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _check(self) -> OccurrencesParams:
+        self.spec()
+        Aggregate(table=self.table, where=self.known, time=self.time)
+        return self
+
+    def spec(self) -> Aggregate:
+        return Aggregate(
+            table=self.table,
+            agg="count" if self.column is None else "sum",
+            column=self.column,
+            where=self.where,
+            labels=self.labels,
+            time=self.time,
+        )
 
 
-@measure("sum_rate", SumRateParams)
-def sum_rate(ctx: MeasureContext, params: SumRateParams, window: Window) -> float | None:
-    """A column's total per second, minute or hour (connections rejected per minute)."""
-    spec = Aggregate(
-        table=params.table, agg="sum", column=params.column, where=params.where, labels=params.labels, time=params.time
-    )
-    total = evaluate_aggregate(ctx, spec, window)
-    return None if total is None else total / (window.seconds / SECONDS_PER[params.per])
+@measure("occurrences", OccurrencesParams)
+def occurrences(ctx: MeasureContext, params: OccurrencesParams, window: Window) -> float | None:
+    """How many matching rows (or the sum of a column), per second, minute or hour if asked; 0 when none occurred."""
+    spec = params.spec()
+    total = ctx.scalar(aggregate_expr(filtered(ctx, spec, window), spec, window))
+    if not total:
+        known = Aggregate(table=params.table, where=params.known, time=params.time)
+        total = 0.0 if ever_seen(ctx, known, window.end) else None
+    if total is None or params.per is None:
+        return total
+    return total / (window.seconds / SECONDS_PER[params.per])
 
 
 class TierMrrParams(Params):
@@ -469,7 +502,10 @@ class MeasureRef(Params):
         try:
             parse_params(self.measure, self.params)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(params)'}: {e['msg']}" for e in exc.errors())
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or '(params)'}: {e['msg'].removeprefix('Value error, ')}"
+                for e in exc.errors()
+            )
             raise ValueError(f"params of measure {self.measure}: {problems}") from None
         return self
 
