@@ -311,3 +311,41 @@ def test_empty_store_reports_no_data(store: Store) -> None:
     assert report.score is None and report.status is None
     assert all(r.status is Status.NO_DATA for r in report.results())
     assert health_json(report)["explanation"] == ["No KPI has data yet: ingest events or run `healthdeck simulate`."]
+
+
+def test_signup_to_paid_is_the_median_over_tenants_created_in_the_window(store: Store, tmp_path: Path) -> None:
+    def tenant(tenant_id: str, days_ago: float) -> dict[str, Any]:
+        return {
+            "kind": "tenants",
+            "tenant_id": tenant_id,
+            "name": tenant_id,
+            "tier": "PRO",
+            "plan": "pro",
+            "created_at": iso(AT - timedelta(days=days_ago)),
+            "enterprise": False,
+        }
+
+    def payment(tenant_id: str, days_ago: float, status: str = "succeeded") -> dict[str, Any]:
+        return {
+            "kind": "payments",
+            "ts": iso(AT - timedelta(days=days_ago)),
+            "tenant_id": tenant_id,
+            "amount": 99,
+            "currency": "USD",
+            "status": status,
+        }
+
+    records = [
+        tenant("A", 20),
+        payment("A", 18),  # 2 days
+        tenant("B", 25),
+        payment("B", 21, "failed"),
+        payment("B", 15),  # 10 days: the failed try does not count
+        tenant("C", 28),
+        payment("C", 22),  # 6 days
+        tenant("D", 10),  # never paid: not in the median
+        tenant("E", 40),
+        payment("E", 39),  # created before the window
+    ]
+    engine = load(store, tmp_path, records)
+    assert engine.kpi("signup_to_paid", at=AT).value == pytest.approx(6.0)  # median of 2, 6, 10

@@ -192,33 +192,28 @@ class TimeToParams(Params):
 @measure("time_to_value_days", TimeToParams)
 def time_to_value_days(ctx: MeasureContext, params: TimeToParams, window: Window) -> float | None:
     """Median days from a user's signup to their first `event` (first training), for signups in the window."""
-    users = in_window(ctx.table("users"), "signup_at", window)
     activity = ctx.table("activity")
-    firsts = (
-        activity.filter(activity.event == params.event, activity.ts < ibis.literal(window.end))
-        .group_by("user_id")
-        .aggregate(first=lambda t: t.ts.min())
-    )
-    joined = users.join(firsts, "user_id").select(
-        seconds=lambda t: t.first.epoch_seconds() - t.signup_at.epoch_seconds()
-    )
-    return _median_days(ctx, joined)
+    trainings = activity.filter(activity.event == params.event)
+    users = in_window(ctx.table("users"), "signup_at", window)
+    return _median_days_to_first(ctx, users, "signup_at", trainings, "user_id", window)
 
 
 @measure("signup_to_paid_days", NoParams)
 def signup_to_paid_days(ctx: MeasureContext, params: NoParams, window: Window) -> float | None:
     """Median days from a tenant's creation to its first successful payment, for tenants created in the window."""
-    tenants = in_window(ctx.table("tenants"), "created_at", window)
     payments = ctx.table("payments")
-    firsts = (
-        payments.filter(payments.status == "succeeded", payments.ts < ibis.literal(window.end))
-        .group_by("tenant_id")
-        .aggregate(first=lambda t: t.ts.min())
-    )
-    joined = tenants.join(firsts, "tenant_id").select(
-        seconds=lambda t: t.first.epoch_seconds() - t.created_at.epoch_seconds()
-    )
-    return _median_days(ctx, joined)
+    paid = payments.filter(payments.status == "succeeded")
+    tenants = in_window(ctx.table("tenants"), "created_at", window)
+    return _median_days_to_first(ctx, tenants, "created_at", paid, "tenant_id", window)
+
+
+def _median_days_to_first(
+    ctx: MeasureContext, cohort: ibis.Table, since: str, events: ibis.Table, key: str, window: Window
+) -> float | None:
+    """Median days from each cohort member's `since` time to its first event (by `key`) before the window's end."""
+    firsts = events.filter(events.ts < ibis.literal(window.end)).group_by(key).aggregate(first=lambda t: t.ts.min())
+    gaps = cohort.join(firsts, key).select(seconds=lambda t: t.first.epoch_seconds() - t[since].epoch_seconds())
+    return _median_days(ctx, gaps)
 
 
 def _median_days(ctx: MeasureContext, table: ibis.Table) -> float | None:
