@@ -20,9 +20,7 @@ from pathlib import Path
 from healthdeck.engine.session import Engine, load_checked_catalog
 from healthdeck.store.connection import open_store
 
-BASELINE_SQL = (
-    "SELECT count(*), count(*) FILTER (WHERE status >= 500), quantile_cont(latency_ms, 0.95) FROM requests"
-)
+BASELINE_SQL = "SELECT count(*), count(*) FILTER (WHERE status >= 500), quantile_cont(latency_ms, 0.95) FROM requests"
 
 
 def _timed(repeat: int, action) -> list[float]:  # type: ignore[no-untyped-def]
@@ -58,8 +56,10 @@ def main() -> None:
         scan = _timed(args.repeat, lambda: store.con.execute(BASELINE_SQL).fetchall())
     kpis = len(catalog.scored())
     print(f"store: {db} ({requests:,} requests)")
-    print(f"health --full ({kpis} KPIs, each over 2–3 windows): median {statistics.median(health):.3f} s, "
-          f"best {min(health):.3f} s over {args.repeat} runs")
+    print(
+        f"health --full ({kpis} KPIs, each over 2–3 windows): median {statistics.median(health):.3f} s, "
+        f"best {min(health):.3f} s over {args.repeat} runs"
+    )
     print(f"baseline, one full scan of requests: median {statistics.median(scan):.3f} s")
     print(f"ratio health / one scan: {statistics.median(health) / statistics.median(scan):.1f}")
 

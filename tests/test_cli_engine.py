@@ -20,16 +20,30 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store with a day of uptime samples and two hours of requests, p95 rising in the last hour."""
     folder = tmp_path_factory.mktemp("cli")
     records: list[dict[str, Any]] = [
-        {"kind": "samples", "ts": (AT - timedelta(minutes=m)).isoformat(), "metric": "up",
-         "labels": {"service": "api"}, "value": 0.0 if m == 30 else 1.0}
+        {
+            "kind": "samples",
+            "ts": (AT - timedelta(minutes=m)).isoformat(),
+            "metric": "up",
+            "labels": {"service": "api"},
+            "value": 0.0 if m == 30 else 1.0,
+        }
         for m in range(1, 1441)
     ]
     for i in range(7200):
         moment = AT - timedelta(seconds=i + 1)
         slow = i < 3600  # the last hour is slower
-        records.append({"kind": "requests", "event_id": f"r{i}", "ts": moment.isoformat(), "tenant_id": "t1",
-                        "endpoint": "/v1/infer", "method": "GET", "status": 500 if i % 500 == 0 else 200,
-                        "latency_ms": (150.0 if slow else 60.0) + i % 10})
+        records.append(
+            {
+                "kind": "requests",
+                "event_id": f"r{i}",
+                "ts": moment.isoformat(),
+                "tenant_id": "t1",
+                "endpoint": "/v1/infer",
+                "method": "GET",
+                "status": 500 if i % 500 == 0 else 200,
+                "latency_ms": (150.0 if slow else 60.0) + i % 10,
+            }
+        )
     path = write_jsonl(folder / "data.jsonl", records)
     store = folder / "cli.duckdb"
     result = run_cli("ingest", str(path), "--db", str(store))
@@ -64,10 +78,14 @@ def test_health_area_flag_and_markdown(db: Path) -> None:
 
 
 def test_window_override_changes_the_measurement(db: Path) -> None:
-    five = orjson.loads(cli(db, "metrics", "get", "--name", "api_latency_p50", "--at", AT.isoformat(),
-                            "-o", "json").stdout)
-    two_hours = orjson.loads(cli(db, "metrics", "get", "--name", "api_latency_p50", "--at", AT.isoformat(),
-                                 "--window", "2h", "-o", "json").stdout)
+    five = orjson.loads(
+        cli(db, "metrics", "get", "--name", "api_latency_p50", "--at", AT.isoformat(), "-o", "json").stdout
+    )
+    two_hours = orjson.loads(
+        cli(
+            db, "metrics", "get", "--name", "api_latency_p50", "--at", AT.isoformat(), "--window", "2h", "-o", "json"
+        ).stdout
+    )
     assert five["value"] == pytest.approx(154.5, abs=0.6)  # last 5 minutes: 150–159 ms
     assert two_hours["value"] == pytest.approx(109.5, abs=45.1)  # half slow, half fast
     assert two_hours["value"] < five["value"]
@@ -80,16 +98,38 @@ def test_metrics_get_text(db: Path) -> None:
 
 
 def test_metrics_compare_previous_hour_with_last_hour(db: Path) -> None:
-    rows = orjson.loads(cli(db, "metrics", "compare", "--name", "api_latency_p50",
-                            "--period1", (AT - timedelta(hours=2)).isoformat(),
-                            "--period2", (AT - timedelta(hours=1)).isoformat(), "-o", "json").stdout)
+    rows = orjson.loads(
+        cli(
+            db,
+            "metrics",
+            "compare",
+            "--name",
+            "api_latency_p50",
+            "--period1",
+            (AT - timedelta(hours=2)).isoformat(),
+            "--period2",
+            (AT - timedelta(hours=1)).isoformat(),
+            "-o",
+            "json",
+        ).stdout
+    )
     # period1 covers both hours, period2 only the slow one
     assert rows[0]["period2"] > rows[0]["period1"]
 
 
 def test_metrics_export_formats(db: Path, tmp_path: Path) -> None:
-    args = ("metrics", "export", "--name", "request_rate", "--start", (AT - timedelta(hours=3)).isoformat(),
-            "--end", AT.isoformat(), "--step", "1h")
+    args = (
+        "metrics",
+        "export",
+        "--name",
+        "request_rate",
+        "--start",
+        (AT - timedelta(hours=3)).isoformat(),
+        "--end",
+        AT.isoformat(),
+        "--step",
+        "1h",
+    )
     csv_text = cli(db, *args).stdout.splitlines()
     assert csv_text[0] == "at,kpi,value,unit,status" and len(csv_text) == 4
     rows = orjson.loads(cli(db, *args, "--format", "json").stdout)
@@ -102,8 +142,13 @@ def test_metrics_export_formats(db: Path, tmp_path: Path) -> None:
 def test_status_quick(db: Path) -> None:
     report = orjson.loads(cli(db, "status", "--quick", "--at", AT.isoformat(), "-o", "json").stdout)
     panels = {k["id"]: k for k in report["areas"]["service"]["kpis"]}
-    assert set(panels) == {"morning_api_uptime_24h", "morning_error_rate_1h", "morning_p95_latency",
-                           "morning_active_pods", "morning_gpu_utilization"}
+    assert set(panels) == {
+        "morning_api_uptime_24h",
+        "morning_error_rate_1h",
+        "morning_p95_latency",
+        "morning_active_pods",
+        "morning_gpu_utilization",
+    }
     assert panels["morning_error_rate_1h"]["value"] == pytest.approx(100 * 8 / 3600, rel=1e-3)
     text = cli(db, "status", "--quick", "--at", AT.isoformat()).stdout
     assert "P95 latency" in text and "Status" in text

@@ -58,6 +58,6 @@ def test_periods(text: str, expected: tuple[str, str]) -> None:
 
 @pytest.mark.parametrize("text", ["soonish", "8 fortnights ago", "2026-11-20T08:00:00", "last decade"])
 def test_unreadable_phrases_say_what_is_accepted(text: str) -> None:
-    with pytest.raises(HealthdeckError, match="cannot read|no time zone") as caught:
+    with pytest.raises(HealthdeckError, match=r"cannot read|no time zone") as caught:
         parse_moment(text, now=NOW, label="--at")
     assert "--at" in str(caught.value)

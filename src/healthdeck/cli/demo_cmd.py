@@ -28,12 +28,12 @@ def demo(
 
             err.print(f"The store {store.path} is empty: simulating {tenants} tenants × {days} days …")
             started = time.perf_counter()
-            report = simulate(store, tenants=tenants, days=days, seed=seed)
-            err.print(f"simulated {report.accepted:,} records in {time.perf_counter() - started:.1f} s")
+            simulated = simulate(store, tenants=tenants, days=days, seed=seed)
+            err.print(f"simulated {simulated.accepted:,} records in {time.perf_counter() - started:.1f} s")
         path = store.path
     with engine(path, None) as hd:
-        report = hd.health()
-    out.print(health_view(report, full=False))
+        health = hd.health()
+    out.print(health_view(health, full=False))
     out.print(
         f"\nStore: {path}. Next: `healthdeck health --full`, `healthdeck status --quick`, "
         "`healthdeck metrics get --name api_latency_p95`.",

@@ -1,0 +1,369 @@
+"""The simulator: valid, deterministic, idempotent, and shaped like the specification says."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from healthdeck.errors import HealthdeckError
+from healthdeck.sim import simulate
+from healthdeck.sim.pipeline import Outbox, run_ahead
+from healthdeck.store.connection import Store, open_store
+from healthdeck.store.ingest import IngestReport
+from healthdeck.store.schema import KINDS, TIER_EVENT_TYPES
+
+# Whole days (midnight to midnight), so every hour of the day is seen on the same dates.
+END = datetime(2026, 10, 28, tzinfo=UTC)
+SMALL: dict[str, Any] = {"tenants": 20, "days": 5, "seed": 7, "end": END, "requests_per_day": 20_000}
+# The operations checklist's traffic pattern table: UTC hours and share of the peak hour.
+TRAFFIC_BANDS = [
+    (0, 6, 0.10, 0.20),
+    (6, 10, 0.40, 0.60),
+    (10, 14, 0.80, 1.00),
+    (14, 18, 0.70, 0.90),
+    (18, 24, 0.30, 0.50),
+]
+# The sample series the catalog relies on (every minute), as metric -> labels.
+UNLABELLED = [
+    "gpu_utilization_pct",
+    "gpu_memory_pct",
+    "disk_usage_pct",
+    "network_in_bps",
+    "pods_ready",
+    "pods_desired",
+    "pod_restarts",
+    "db_connections_pct",
+    "db_query_latency_ms",
+    "db_slow_queries",
+    "db_replication_lag_s",
+    "db_size_bytes",
+    "redis_memory_pct",
+    "redis_hit_rate_pct",
+    "redis_connected_clients",
+    "redis_evictions_per_s",
+    "dp_epsilon_spent",
+    "he_ops_per_s",
+    "he_latency_p95_us",
+    "gradient_norm",
+]
+MINUTE_METRICS = {
+    "up": {'{"service":"api"}', '{"service":"db"}', '{"service":"redis"}'},
+    "cpu_utilization_pct": {'{"service":"api"}'},
+    "memory_utilization_pct": {'{"service":"api"}'},
+    **{name: {"{}"} for name in UNLABELLED},
+    "queue_depth": {f'{{"queue":"{q}"}}' for q in ("training", "etl", "default", "webhooks", "agentic_sessions")},
+}
+RESOURCES = {"api_pods", "cpu_cores", "memory_gb", "gpu", "db_connections", "storage_gb"}
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, IngestReport]]:
+    """One small simulated month-let, shared by the read-only tests of this module."""
+    store = open_store(tmp_path_factory.mktemp("sim") / "store.duckdb")
+    report = simulate(store, **SMALL)
+    yield store, report
+    store.close()
+
+
+def rows(store: Store, sql: str) -> list[tuple[Any, ...]]:
+    return store.con.execute(sql).fetchall()
+
+
+def one(store: Store, sql: str) -> Any:
+    return rows(store, sql)[0][0]
+
+
+def contents(store: Store) -> dict[str, pa.Table]:
+    """Every table's records, sorted, without the ingest timestamp."""
+    return {
+        name: store.con.sql(f'SELECT * EXCLUDE (_ingested_at) FROM "{name}" ORDER BY ALL').to_arrow_table()
+        for name in KINDS
+    }
+
+
+def test_every_record_passes_validation(simulated: tuple[Store, IngestReport]) -> None:
+    store, report = simulated
+    assert report.rejected == 0, [r.describe() for r in report.first_rejects]
+    assert report.accepted == sum(store.count(name) for name in KINDS)
+
+
+@pytest.mark.parametrize("name", list(KINDS))
+def test_every_kind_gets_rows(simulated: tuple[Store, IngestReport], name: str) -> None:
+    store, _ = simulated
+    assert store.count(name) > 0
+
+
+def test_request_volume_follows_requests_per_day(simulated: tuple[Store, IngestReport]) -> None:
+    store, _ = simulated
+    requests = store.count("requests")
+    assert 0.98 * 5 * 20_000 <= requests <= 5 * 20_000
+    assert (
+        one(
+            store,
+            "SELECT min(ts) >= TIMESTAMPTZ '2026-10-23 00:00:00+00' AND max(ts) < TIMESTAMPTZ "
+            "'2026-10-28 00:00:00+00' FROM requests",
+        )
+        is True
+    )
+
+
+def test_all_eight_tier_event_types_are_logged(simulated: tuple[Store, IngestReport]) -> None:
+    store, _ = simulated
+    logged = {r[0] for r in rows(store, "SELECT DISTINCT event_type FROM tier_events")}
+    assert logged == set(TIER_EVENT_TYPES)
+
+
+def test_hourly_traffic_follows_the_checklist_pattern(simulated: tuple[Store, IngestReport]) -> None:
+    store, _ = simulated
+    hourly = dict(rows(store, "SELECT hour(ts), count(*) FROM requests GROUP BY 1"))
+    peak = max(hourly.values())
+    for first, last, low, high in TRAFFIC_BANDS:
+        share = sum(hourly[h] for h in range(first, last)) / (last - first) / peak
+        assert low - 0.02 <= share <= high + 0.02, f"{first:02d}-{last:02d} UTC at {share:.0%} of peak"
+
+
+def test_weekends_are_quieter_than_weekdays(simulated: tuple[Store, IngestReport]) -> None:
+    store, _ = simulated
+    weekend, weekday = rows(
+        store,
+        "SELECT avg(c) FILTER (WHERE d IN (0, 6)), avg(c) FILTER (WHERE d NOT IN (0, 6)) "
+        "FROM (SELECT dayofweek(ts) d, ts::DATE, count(*) c FROM requests GROUP BY ALL)",
+    )[0]
+    assert weekend < 0.8 * weekday
+
+
+def test_statuses_are_mostly_2xx_with_some_4xx_and_5xx(simulated: tuple[Store, IngestReport]) -> None:
+    store, _ = simulated
+    client, server = rows(
+        store, "SELECT avg((status BETWEEN 400 AND 499)::INT), avg((status >= 500)::INT) FROM requests"
+    )[0]
+    assert 0.01 <= client <= 0.06
+    assert 0 < server < 0.01
+
+
+def test_latency_percentiles_are_realistic(simulated: tuple[Store, IngestReport]) -> None:
+    store, _ = simulated
+    p50, p95, p99 = rows(store, "SELECT quantile_cont(latency_ms, [0.5, 0.95, 0.99]) FROM requests WHERE status < 400")[
+        0
+    ][0]
+    assert 35 <= p50 <= 45 and 80 <= p95 <= 95 and 150 <= p99 <= 190
+
+
+def test_documented_prices_are_charged(simulated: tuple[Store, IngestReport]) -> None:
+    store, _ = simulated
+    monthly = dict(
+        rows(
+            store,
+            "SELECT tier, list(DISTINCT amount) FROM subscriptions WHERE interval = 'month' "
+            "AND tier <> 'ENTERPRISE' GROUP BY 1",
+        )
+    )
+    assert monthly == {"STARTER": [29.0], "PRO": [99.0], "BUSINESS": [499.0]}
+    custom = rows(
+        store,
+        "SELECT amount / CASE interval WHEN 'month' THEN 1 WHEN 'quarter' THEN 3 ELSE 12 END "
+        "FROM subscriptions WHERE tier = 'ENTERPRISE'",
+    )
+    assert custom and all(2_000 <= amount <= 12_000 for (amount,) in custom)
+    assert one(store, "SELECT count(*) FROM subscriptions WHERE tier = 'FREE'") == 0
+
+
+def test_tenant_tier_is_the_subscription_state_at_the_end(simulated: tuple[Store, IngestReport]) -> None:
+    store, _ = simulated
+    mismatched = rows(
+        store,
+        """
+        WITH last AS (SELECT tenant_id, arg_max(tier, ts) tier, arg_max(status, ts) status
+                      FROM subscriptions GROUP BY 1)
+        SELECT t.tenant_id, t.tier, last.tier, last.status FROM tenants t LEFT JOIN last USING (tenant_id)
+        WHERE t.tier <> CASE WHEN last.status IN ('active', 'trialing', 'past_due') THEN last.tier ELSE 'FREE' END
+    """,
+    )
+    assert mismatched == []
+
+
+def test_failed_payments_put_the_subscription_past_due(simulated: tuple[Store, IngestReport]) -> None:
+    store, _ = simulated
+    failed = rows(store, "SELECT tenant_id, ts FROM payments WHERE status = 'failed'")
+    assert failed
+    past_due = rows(
+        store,
+        "SELECT count(*) FROM payments p WHERE status = 'failed' AND NOT EXISTS (SELECT 1 FROM "
+        "subscriptions s WHERE s.tenant_id = p.tenant_id AND s.status IN ('past_due', 'canceled') "
+        "AND s.ts BETWEEN p.ts AND p.ts + INTERVAL 8 DAY)",
+    )
+    assert past_due == [(0,)]
+
+
+def test_samples_keep_the_metric_contract(simulated: tuple[Store, IngestReport]) -> None:
+    store, _ = simulated
+    found: dict[str, set[str]] = {}
+    for metric, labels, readings in rows(
+        store,
+        "SELECT metric, labels, count(*) FROM samples "
+        "WHERE metric NOT LIKE 'capacity%' AND metric NOT LIKE 'tenant%' GROUP BY ALL",
+    ):
+        found.setdefault(metric, set()).add(labels)
+        assert readings == 5 * 1440, f"{metric} {labels}: {readings} readings, expected one per minute"
+    assert found == MINUTE_METRICS
+    hourly = rows(
+        store, "SELECT metric, count(DISTINCT labels), count(*) FROM samples WHERE metric LIKE 'capacity%' GROUP BY 1"
+    )
+    assert sorted(hourly) == [("capacity_total", 6, 6 * 5 * 24), ("capacity_used", 6, 6 * 5 * 24)]
+    resources = {
+        r[0] for r in rows(store, "SELECT DISTINCT labels->>'resource' FROM samples WHERE metric = 'capacity_used'")
+    }
+    assert resources == RESOURCES
+
+
+def test_tenant_usage_is_sampled_hourly_per_tenant(simulated: tuple[Store, IngestReport]) -> None:
+    store, _ = simulated
+    per_tenant = rows(
+        store,
+        "SELECT metric, count(DISTINCT labels->>'tenant_id'), max(c) FROM (SELECT metric, labels, "
+        "count(*) OVER (PARTITION BY metric, labels->>'tenant_id') c FROM samples "
+        "WHERE metric LIKE 'tenant%') GROUP BY 1 ORDER BY 1",
+    )
+    assert [r[0] for r in per_tenant] == ["tenant_cpu_millicores", "tenant_memory_bytes", "tenant_storage_bytes"]
+    assert all(tenants == 20 and most == 5 * 24 for _, tenants, most in per_tenant)
+
+
+def test_incidents_show_in_errors_and_availability(simulated: tuple[Store, IngestReport]) -> None:
+    store, _ = simulated
+    inside, outside = rows(
+        store,
+        """
+        SELECT avg((status >= 500)::INT) FILTER (WHERE i.incident_id IS NOT NULL),
+               avg((status >= 500)::INT) FILTER (WHERE i.incident_id IS NULL)
+        FROM requests r LEFT JOIN incidents i ON r.ts >= i.started_at AND r.ts < i.resolved_at
+    """,
+    )[0]
+    assert inside > 10 * outside
+    uptime = one(store, "SELECT avg(value) FROM samples WHERE metric = 'up'")
+    assert 0.99 < uptime < 1.0
+
+
+def test_enterprise_tenants_never_cold_start(simulated: tuple[Store, IngestReport]) -> None:
+    store, _ = simulated
+    assert one(store, "SELECT count(*) FROM tier_events WHERE event_type = 'cold_start' AND tier = 'ENTERPRISE'") == 0
+    assert one(store, "SELECT count(*) FROM tier_events WHERE event_type = 'cold_start'") > 0
+
+
+def test_same_arguments_give_the_same_store(simulated: tuple[Store, IngestReport], tmp_path: Path) -> None:
+    first, _ = simulated
+    with open_store(tmp_path / "again.duckdb") as second:
+        simulate(second, **SMALL)
+        again = contents(second)
+    for name, table in contents(first).items():
+        assert table.equals(again[name]), f"{name} differs between two runs with the same arguments"
+
+
+def test_another_seed_gives_other_data(simulated: tuple[Store, IngestReport], tmp_path: Path) -> None:
+    first, _ = simulated
+    with open_store(tmp_path / "other.duckdb") as other:
+        simulate(other, **{**SMALL, "seed": 8})
+        different = contents(other)
+    same = [name for name, table in contents(first).items() if table.equals(different[name])]
+    assert same == []
+
+
+def test_running_twice_on_one_store_adds_nothing(tmp_path: Path) -> None:
+    small = {
+        "tenants": 8,
+        "days": 2,
+        "seed": 3,
+        "end": END - timedelta(hours=10, minutes=23),
+        "requests_per_day": 3_000,
+    }
+    with open_store(tmp_path / "twice.duckdb") as store:
+        first = simulate(store, **small)
+        counts = {name: store.count(name) for name in KINDS}
+        second = simulate(store, **small)
+        assert (second.accepted, second.rejected) == (0, 0)
+        assert second.duplicates == first.accepted
+        assert {name: store.count(name) for name in KINDS} == counts
+
+
+def test_progress_reports_every_ingested_row(tmp_path: Path) -> None:
+    seen: list[tuple[str, int]] = []
+    with open_store(tmp_path / "progress.duckdb") as store:
+        report = simulate(
+            store,
+            tenants=6,
+            days=1,
+            seed=1,
+            end=END,
+            requests_per_day=2_000,
+            progress=lambda stage, n: seen.append((stage, n)),
+        )
+    assert {stage for stage, _ in seen} == set(KINDS)
+    assert sum(n for _, n in seen) == report.accepted + report.duplicates
+
+
+def test_churn_signals_show_in_a_longer_window(tmp_path: Path) -> None:
+    with open_store(tmp_path / "churn.duckdb") as store:
+        simulate(store, tenants=30, days=12, seed=5, end=END + timedelta(hours=13), requests_per_day=4_000)
+        silent = one(
+            store,
+            "SELECT count(*) FROM (SELECT tenant_id FROM requests GROUP BY 1 "
+            "HAVING max(ts) < (SELECT max(ts) FROM requests) - INTERVAL 7 DAY)",
+        )
+        declining = one(
+            store,
+            """
+            WITH weeks AS (SELECT tenant_id,
+                count(*) FILTER (WHERE ts >= (SELECT max(ts) FROM requests) - INTERVAL 7 DAY) this_week,
+                count(*) FILTER (WHERE ts < (SELECT max(ts) FROM requests) - INTERVAL 7 DAY
+                                   AND ts >= (SELECT max(ts) FROM requests) - INTERVAL 14 DAY) last_week
+                FROM requests GROUP BY 1)
+            SELECT count(*) FROM weeks WHERE this_week > 0 AND this_week < 0.5 * last_week
+        """,
+        )
+        removed = one(store, "SELECT count(*) FROM users WHERE removed_at IS NOT NULL")
+    assert silent >= 1 and declining >= 1 and removed >= 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"end": datetime(2026, 10, 28)}, "no time zone"),
+        ({"end": datetime.now(UTC) + timedelta(days=3)}, "in the future"),
+        ({"tenants": 0}, "--tenants must be at least 1"),
+        ({"days": 0}, "--days must be at least 1"),
+    ],
+)
+def test_bad_arguments_are_explained(tmp_path: Path, changes: dict[str, object], message: str) -> None:
+    with open_store(tmp_path / "bad.duckdb") as store, pytest.raises(HealthdeckError, match=message):
+        simulate(store, **{**SMALL, **changes})
+
+
+def test_generation_errors_reach_the_caller() -> None:
+    def produce(outbox: Outbox) -> None:
+        outbox.add("requests", pa.table({"a": [1]}))
+        raise ValueError("generator broke")
+
+    seen: list[str] = []
+    with pytest.raises(ValueError, match="generator broke"):
+        run_ahead(produce, lambda name, table: seen.append(name))
+    assert seen == ["requests"]
+
+
+def test_an_ingest_error_stops_generation() -> None:
+    produced: list[int] = []
+
+    def produce(outbox: Outbox) -> None:
+        for i in range(1_000):
+            produced.append(i)
+            outbox.add("requests", pa.table({"a": [i]}))
+
+    def consume(name: str, table: pa.Table) -> None:
+        raise RuntimeError("store full")
+
+    with pytest.raises(RuntimeError, match="store full"):
+        run_ahead(produce, consume, depth=2)
+    assert len(produced) < 10
