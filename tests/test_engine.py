@@ -349,3 +349,29 @@ def test_signup_to_paid_is_the_median_over_tenants_created_in_the_window(store: 
     ]
     engine = load(store, tmp_path, records)
     assert engine.kpi("signup_to_paid", at=AT).value == pytest.approx(6.0)  # median of 2, 6, 10
+
+
+def test_windowed_templates_give_the_same_answer_as_compiling_each_window(store: Store, tmp_path: Path) -> None:
+    from healthdeck.engine.measures.base import Window
+    from healthdeck.engine.measures.generic import Aggregate, aggregate_expr, filtered
+
+    engine = load(store, tmp_path, requests_last_5_minutes())
+    specs = [
+        Aggregate(table="requests", agg="rate_per_s"),
+        Aggregate(table="requests", agg="quantile", column="latency_ms", q=0.9, where={"status": {"lt": 500}}),
+        Aggregate(table="requests", agg="count", where={"status": [404, 503]}),
+    ]
+    seen = []
+    for spec in specs:
+        for minutes, shift in ((5, 0), (5, 2), (3, 1)):
+            ctx = engine.context()
+            window = Window.ending(AT - timedelta(minutes=shift), timedelta(minutes=minutes))
+            direct = ctx.scalar(aggregate_expr(filtered(ctx, spec, window), spec, window))
+            templated = engine.context().windowed_scalar(
+                ("test", spec.model_dump_json()),
+                window,
+                lambda w, s=spec, c=ctx: aggregate_expr(filtered(c, s, w), s, w),
+            )
+            assert templated == pytest.approx(direct), (spec, minutes, shift)
+            seen.append(direct)
+    assert len(set(seen)) > 5, "the windows should give different answers, or the test proves nothing"

@@ -4,9 +4,10 @@ context they run in (an Ibis connection over the store, plus a per-evaluation ca
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import ibis
@@ -68,6 +69,13 @@ class Measure:
 
 MEASURES: dict[str, Measure] = {}
 
+# Compiling an Ibis expression costs milliseconds, and a health check runs hundreds that differ
+# only in their window. So a windowed expression is compiled once per shape with a sentinel window,
+# and its two bounds become query parameters. Keyed by (shape, window length).
+_SENTINEL = datetime(1907, 3, 5, 7, 11, 13, tzinfo=UTC)
+_TIMESTAMP_LITERAL = re.compile(r"MAKE_TIMESTAMPTZ\([^()]*\)")
+_TEMPLATES: dict[Hashable, str | None] = {}
+
 
 def measure(name: str, params: type[P]) -> Callable[[Callable[[MeasureContext, P, Window], float | None]], Any]:
     """Register a measure under `name`; its docstring's first line documents it."""
@@ -127,6 +135,36 @@ class MeasureContext:
     def rows(self, expr: Table) -> list[dict[str, Any]]:
         sql = self._compile(expr)
         return self.memo(("rows", sql), lambda: _dicts(self._fetch(sql)))
+
+    def windowed_scalar(self, shape: Hashable, window: Window, build: Callable[[Window], Scalar]) -> float | None:
+        """`self.scalar(build(window))`, compiled once per shape and window length."""
+        key = (shape, window.length)
+        if key not in _TEMPLATES:
+            _TEMPLATES[key] = self._template(build(Window(_SENTINEL, _SENTINEL + window.length)))
+        template = _TEMPLATES[key]
+        if template is None:
+            return self.scalar(build(window))
+        bounds = {"window_start": window.start, "window_end": window.end}
+        return self.memo(
+            ("scalar", template, window.start, window.end),
+            lambda: _number(self.store.con.execute(template, bounds).fetchall()[0][0]),
+        )
+
+    def _template(self, expr: Scalar) -> str | None:
+        """The compiled SQL with the sentinel bounds as $window_start / $window_end, or None if unsafe."""
+        sql = self._compile(expr)
+        literals = set(_TIMESTAMP_LITERAL.findall(sql))
+        start = self.memo(("literal", _SENTINEL), lambda: self._literal(_SENTINEL))
+        ends = literals - {start}
+        if start not in literals or len(ends) != 1:
+            return None  # the expression uses other instants too: compile it per window instead
+        (end,) = ends
+        return sql.replace(start, "$window_start").replace(end, "$window_end")
+
+    def _literal(self, moment: datetime) -> str:
+        match = _TIMESTAMP_LITERAL.search(self._compile(ibis.literal(moment)))
+        assert match, "Ibis renders timestamps with MAKE_TIMESTAMPTZ"
+        return match.group(0)
 
     def _compile(self, expr: Scalar | Table) -> str:
         # Compiling is the costly step, so it happens once; the text keys the cache and is what runs.

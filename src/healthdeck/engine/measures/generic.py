@@ -6,7 +6,7 @@ They let a catalog express most KPIs as data, e.g. the p95 of `startup_duration_
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from ibis.expr.types import BooleanValue, Scalar, Table
@@ -124,16 +124,22 @@ def aggregate_expr(table: Table, spec: Aggregate, window: Window) -> Scalar:
     }[spec.agg]()
 
 
+# How far back "ever" looks when telling a real zero from no data.
+HISTORY = timedelta(days=36500)
+
+
 def ever_seen(ctx: MeasureContext, spec: Aggregate, before: datetime) -> bool:
     """Whether rows like these (same table and filters) exist at all before `before`.
 
     It tells a real zero (no errors in the last 5 minutes) from no data (nothing reported yet).
     """
-    return bool(ctx.scalar(filtered(ctx, spec, Window(datetime.min.replace(tzinfo=UTC), before)).count()))
+    shape = ("ever_seen", spec.model_dump_json())
+    return bool(ctx.windowed_scalar(shape, Window(before - HISTORY, before), lambda w: filtered(ctx, spec, w).count()))
 
 
 def evaluate_aggregate(ctx: MeasureContext, spec: Aggregate, window: Window) -> float | None:
-    value = ctx.scalar(aggregate_expr(filtered(ctx, spec, window), spec, window))
+    shape = ("aggregate", spec.model_dump_json())
+    value = ctx.windowed_scalar(shape, window, lambda w: aggregate_expr(filtered(ctx, spec, w), spec, w))
     if not value and spec.agg in ("count", "rate_per_s", "rate_per_min", "rate_per_hour", "sum"):
         value = 0.0 if ever_seen(ctx, spec, window.end) else None
     return None if value is None else value * spec.scale
