@@ -68,7 +68,7 @@ def health_view(report: HealthReport, *, full: bool) -> Group:
     change = "" if report.change is None else f"  ({report.change:+.1f} since the previous period)"
     header = Text.assemble("Health ", (_score(report.score), "bold"), "/100  ", badge(status), change)
     areas = Table("area", "score", "status", "weight", "KPIs with data")
-    for area in report.areas.values():
+    for area in (a for a in report.areas.values() if a.kpis):
         areas.add_row(
             area.area,
             _score(area.score),
@@ -95,7 +95,7 @@ def health_markdown(report: HealthReport, *, full: bool) -> str:
         "| area | score | status | weight |",
         "|---|---|---|---|",
     ]
-    for area in report.areas.values():
+    for area in (a for a in report.areas.values() if a.kpis):
         light = area.status.value if area.status else "no data"
         lines.append(f"| {area.area} | {_score(area.score)} | {light} | {area.weight:.2f} |")
     if full or len(report.areas) == 1:

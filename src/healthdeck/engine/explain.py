@@ -27,7 +27,7 @@ def format_value(value: float | None, unit: str = "") -> str:
     if value is None:
         return "no data"
     magnitude = abs(value)
-    digits = 0 if magnitude >= 1000 else 1 if magnitude >= 100 else 2 if magnitude >= 1 else 3
+    digits = 0 if magnitude >= 1000 or value == int(value) else 1 if magnitude >= 100 else 2 if magnitude >= 1 else 3
     if unit in ("percent", "percent_of_mrr") and 99 <= magnitude < 100:
         digits = 3
     return f"{value:,.{digits}f}{UNIT_SUFFIX.get(unit, ' ' + unit if unit else '')}"
@@ -60,6 +60,8 @@ def explain(report: HealthReport, *, top: int = 5) -> list[str]:
         return ["No KPI has data yet: ingest events or run `healthdeck simulate`."]
     lines = [f"Health {report.score:.1f}/100 is {report.status}" + _change(report.change)]
     for area in report.areas.values():
+        if not area.kpis:
+            continue  # a pack without KPIs in this area
         if area.score is None:
             lines.append(f"{area.area}: no data (left out of the weights)")
             continue
