@@ -18,7 +18,11 @@ def engine(db: Path | None, catalog: list[Path] | None) -> Iterator[Engine]:
     """An engine over the store (read-only) and the catalog plus the user's files."""
     checked = load_checked_catalog(catalog or [])
     with open_store(db, read_only=True) as store:
-        yield Engine(store, checked)
+        hd = Engine(store, checked)
+        try:
+            yield hd
+        finally:
+            hd.save_compiled()
 
 
 def window_option(text: str | None) -> timedelta | None:

@@ -15,7 +15,7 @@ from healthdeck.catalog.models import AREAS, KpiSpec
 from healthdeck.engine.evaluate import KpiResult, evaluate_kpi, evaluate_value, pct_change
 from healthdeck.engine.health import HealthReport, health
 from healthdeck.engine.measures import MeasureContext, Window
-from healthdeck.engine.measures.base import param_problems
+from healthdeck.engine.measures.base import param_problems, save_templates
 from healthdeck.engine.scoring import Status, judge
 from healthdeck.errors import HealthdeckError
 from healthdeck.store.connection import Store
@@ -69,6 +69,10 @@ class Engine:
 
     def context(self) -> MeasureContext:
         return MeasureContext(self.store)
+
+    def save_compiled(self) -> None:
+        """Keep the SQL compiled so far for the next process (see measures/templates.py)."""
+        save_templates(self.store)
 
     def select(
         self, *, pack: str | None = None, areas: Iterable[str] = AREAS, ids: Sequence[str] = ()

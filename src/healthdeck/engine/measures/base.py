@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import ibis
 from ibis.expr.types import Scalar, Table
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from healthdeck.engine.measures.templates import CACHE_FILE, TemplateCache, fingerprint
 from healthdeck.store.connection import Store
 
 
@@ -74,7 +77,22 @@ MEASURES: dict[str, Measure] = {}
 # and its two bounds become query parameters. Keyed by (shape, window length).
 _SENTINEL = datetime(1907, 3, 5, 7, 11, 13, tzinfo=UTC)
 _TIMESTAMP_LITERAL = re.compile(r"MAKE_TIMESTAMPTZ\([^()]*\)")
-_TEMPLATES: dict[Hashable, str | None] = {}
+_CACHES: dict[Path, TemplateCache] = {}
+
+
+def save_templates(store: Store) -> None:
+    """Keep what this process compiled for the next one (a no-op when nothing is new)."""
+    _cache_for(store).save()
+
+
+def _cache_for(store: Store) -> TemplateCache:
+    """One template cache per store, loaded from (and saved to) a file beside it."""
+    path = store.path.resolve().parent / "cache" / CACHE_FILE
+    if path not in _CACHES:
+        from healthdeck.engine.measures import generic  # the module whose expressions are templated
+
+        _CACHES[path] = TemplateCache(path, fingerprint(sys.modules[__name__], generic))
+    return _CACHES[path]
 
 
 def measure(name: str, params: type[P]) -> Callable[[Callable[[MeasureContext, P, Window], float | None]], Any]:
@@ -138,10 +156,12 @@ class MeasureContext:
 
     def windowed_scalar(self, shape: Hashable, window: Window, build: Callable[[Window], Scalar]) -> float | None:
         """`self.scalar(build(window))`, compiled once per shape and window length."""
-        key = (shape, window.length)
-        if key not in _TEMPLATES:
-            _TEMPLATES[key] = self._template(build(Window(_SENTINEL, _SENTINEL + window.length)))
-        template = _TEMPLATES[key]
+        cache = _cache_for(self.store)
+        key = repr((shape, window.length.total_seconds()))
+        known, template = cache.get(key)
+        if not known:
+            template = self._template(build(Window(_SENTINEL, _SENTINEL + window.length)))
+            cache.put(key, template)
         if template is None:
             return self.scalar(build(window))
         bounds = {"window_start": window.start, "window_end": window.end}
