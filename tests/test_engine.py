@@ -375,3 +375,11 @@ def test_windowed_templates_give_the_same_answer_as_compiling_each_window(store:
             assert templated == pytest.approx(direct), (spec, minutes, shift)
             seen.append(direct)
     assert len(set(seen)) > 5, "the windows should give different answers, or the test proves nothing"
+
+
+def test_a_service_that_never_failed_has_a_zero_error_rate_not_no_data(store: Store, tmp_path: Path) -> None:
+    records = [r for r in requests_last_5_minutes() if r["status"] == 200]
+    engine = load(store, tmp_path, records)
+    result = engine.kpi("error_rate_5xx", at=AT)
+    assert (result.value, result.status) == (0.0, Status.GOOD)
+    assert engine.kpi("error_rate_5xx", at=AT - timedelta(days=1)).status is Status.NO_DATA  # before any traffic

@@ -58,7 +58,10 @@ BAD_INPUTS = [
     pytest.param(request(9, tenant_id=None), "missing required field 'tenant_id'", id="missing-field"),
     pytest.param(request(9, method="FETCH"), 'field "method": must be one of GET, POST', id="bad-enum"),
     pytest.param(request(9, status=700), 'field "status": must be at most 599, got 700', id="out-of-range"),
-    pytest.param(request(9, ts="2026-11-25 10:00:00"), "timestamp has no time zone", id="zoneless-timestamp"),
+    pytest.param(
+        request(9, ts="2026-11-25 10:00:00"), "timestamp needs a time of day and a time zone", id="zoneless-timestamp"
+    ),
+    pytest.param(request(9, ts="2026-11-25"), "timestamp needs a time of day and a time zone", id="date-only"),
     pytest.param(request(9, ts="yesterday-ish"), 'field "ts": not a timestamp: yesterday-ish', id="not-a-timestamp"),
     pytest.param(request(9, ts=(NOW + timedelta(days=3)).isoformat()), "is more than a day in the future", id="future"),
     pytest.param(request(9, kind="nonsense"), "unknown kind 'nonsense'", id="unknown-kind"),
@@ -210,3 +213,40 @@ def test_cli_text_output_names_file_line_and_problem(tmp_path: Path) -> None:
     assert "accepted 0" in result.stdout
     assert f'{bad}:1: field "method": must be one of' in " ".join(result.stderr.split())
     assert "Traceback" not in result.stderr
+
+
+def test_parquet_rows_of_unknown_kind_are_rejected_one_by_one(store: Store, tmp_path: Path) -> None:
+    table = pa.table(
+        {
+            "kind": ["samples", "bogus", None, "samples"],
+            "ts": pa.array([NOW] * 4, pa.timestamp("us", tz="UTC")),
+            "metric": ["pods_ready"] * 4,
+            "value": [3.0, 4.0, 5.0, 6.0],
+        }
+    )
+    path = tmp_path / "mixed.parquet"
+    pq.write_table(table, path)
+    report = ingest(store, path)
+    assert report.accepted == 2
+    assert sorted((r.line, r.error.split(";")[0]) for r in report.first_rejects) == [
+        (2, "unknown kind 'bogus'"),
+        (3, "no kind given"),
+    ]
+
+
+def test_csv_with_byte_order_mark_and_csv_that_is_not_utf8(store: Store, tmp_path: Path) -> None:
+    header = "event_id,ts,tenant_id,endpoint,method,status,latency_ms\n"
+    row = f"b1,{NOW.isoformat()},t1,/v1/a,GET,200,12.5\n"
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + (header + row).encode())
+    assert ingest(store, bom, kind="requests").accepted == 1
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes((header + row.replace("b1", "b2").replace("/v1/a", "/v1/caf\xe9")).encode("latin-1"))
+    report = ingest(store, latin, kind="requests")
+    assert "latin.csv: not UTF-8 text" in only_reject(report)
+
+
+def test_jsonl_with_byte_order_mark(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + orjson.dumps(request(1)) + b"\n")
+    assert ingest(store, path).accepted == 1

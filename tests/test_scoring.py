@@ -181,3 +181,12 @@ def test_traffic_light_cut_offs() -> None:
 def test_weighted_mean_ignores_nothing_and_handles_empty() -> None:
     assert weighted_mean([(90, 3), (60, 1)]) == pytest.approx(82.5)
     assert weighted_mean([]) is None
+
+
+def test_bare_targets_at_or_below_zero_still_slope_the_right_way() -> None:
+    growth = Threshold(good="> 0")  # warning below 0, reaching 60 at -1
+    assert judge(-0.5, growth) is Status.WARNING
+    assert sub_score(-0.5, growth) == pytest.approx(70.0)
+    assert sub_score(-0.9, growth) < sub_score(-0.1, growth)
+    shrink = Threshold(good="< -5")  # lower is better, warning above -5, reaching 60 at 0
+    assert sub_score(-2.5, shrink) == pytest.approx(70.0)

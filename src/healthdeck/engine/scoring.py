@@ -80,7 +80,8 @@ def anchors(threshold: Threshold, *, percent: bool) -> Anchors:
     if isinstance(critical_part, Comparison):
         critical = critical_part.bound
     else:  # a bare target: WARNING stretches from the target down (or up) to `worst`
-        critical = threshold.worst if threshold.worst is not None else (0.0 if higher else good * 2 or 1.0)
+        spread = abs(good) or 1.0  # "> 40" warns down to 0, "< 3" up to 6, "> 0" down to -1
+        critical = threshold.worst if threshold.worst is not None else (good - spread if higher else good + spread)
     width = abs(good - critical) or abs(good) or 1.0
     step = width if higher else -width
     best = threshold.best if threshold.best is not None else good + step

@@ -17,6 +17,8 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from healthdeck.errors import HealthdeckError
 from healthdeck.store.connection import Store
@@ -319,30 +321,36 @@ def _route(record: RawRecord, *, kind: Kind | None, batcher: _Batcher) -> None:
 
 
 def _ingest_parquet(path: str, *, kind: Kind | None, batcher: _Batcher, progress: Progress | None) -> int:
+    if kind is None and "kind" not in pq.read_schema(path).names:
+        resolve_kind(None)  # no --kind and no kind column: the whole file is unusable
     rows = 0
     for chunk in read_parquet(path, batch_rows=batcher.batch_rows):
         table = chunk.table.append_column(
             "_line", pa.array(range(chunk.first_line, chunk.first_line + chunk.table.num_rows), pa.int64())
         )
         rows += table.num_rows
-        for target, part in _split_by_kind(table, kind=kind):
+        for target, part in _split_by_kind(table, kind=kind, batcher=batcher):
             ingest_table(batcher.store, target, part, source=path, sink=batcher.sink, report=batcher.report)
         if progress:
             progress(chunk.table.nbytes)
     return rows
 
 
-def _split_by_kind(table: pa.Table, *, kind: Kind | None) -> Iterable[tuple[Kind, pa.Table]]:
+def _split_by_kind(table: pa.Table, *, kind: Kind | None, batcher: _Batcher) -> Iterable[tuple[Kind, pa.Table]]:
+    """The rows of each kind; rows of an unknown or missing kind are rejected one by one."""
     if kind is not None:
         yield kind, table.drop_columns([c for c in ("kind",) if c in table.column_names])
         return
-    if "kind" not in table.column_names:
-        resolve_kind(None)
-    import pyarrow.compute as pc
-
-    for name in pc.unique(table.column("kind")).to_pylist():
-        part = table.filter(pc.equal(table.column("kind"), name)).drop_columns(["kind"])
-        yield resolve_kind(name), part
+    kinds = table.column("kind")
+    for name in pc.unique(kinds).to_pylist():
+        part = table.filter(pc.is_null(kinds) if name is None else pc.equal(kinds, name))
+        try:
+            target = resolve_kind(name)
+        except HealthdeckError as exc:
+            for line in part.column("_line").to_pylist():
+                _add_reject(Reject(batcher.source, line, str(exc)), sink=batcher.sink, report=batcher.report)
+            continue
+        yield target, part.drop_columns(["kind"])
 
 
 def _ingest_file(path: str, *, kind: Kind | None, batcher: _Batcher, progress: Progress | None) -> int:

@@ -76,7 +76,7 @@ def read_jsonl(stream: BinaryIO, *, limit: int = MAX_RECORD_BYTES) -> Iterator[t
         if line is None:
             yield RawRecord(number, None, "", f"record is {size} bytes, over the {limit}-byte limit"), size
             continue
-        text = line.strip()
+        text = line.removeprefix(b"\xef\xbb\xbf").strip() if number == 1 else line.strip()
         if not text:
             yield None, size
             continue
@@ -94,17 +94,22 @@ def read_jsonl(stream: BinaryIO, *, limit: int = MAX_RECORD_BYTES) -> Iterator[t
 def read_csv(stream: BinaryIO, *, limit: int = MAX_RECORD_BYTES) -> Iterator[tuple[RawRecord | None, int]]:
     """Records of a CSV stream with a header row; empty cells are missing values."""
     csv.field_size_limit(limit)
-    text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
+    # utf-8-sig: spreadsheets often start a CSV with a byte-order mark.
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     reader = csv.reader(text)
     try:
         header = next(reader)
     except StopIteration:
         return
+    except UnicodeDecodeError as exc:
+        raise HealthdeckError(f"not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
     while True:
         try:
             row = next(reader)
         except StopIteration:
             return
+        except UnicodeDecodeError as exc:
+            raise HealthdeckError(f"not UTF-8 text after line {reader.line_num}: {exc.reason}") from exc
         except csv.Error as exc:
             yield RawRecord(reader.line_num, None, "", f"malformed CSV: {exc}"), 0
             continue

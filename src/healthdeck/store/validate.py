@@ -12,8 +12,10 @@ from collections.abc import Iterable
 
 from healthdeck.store.schema import Field, Kind
 
-# A timestamp given as text must say its time zone: "Z", "+02:00", "-0500".
-TZ_SUFFIX = r"([zZ]|[+-][0-9]{2}(:?[0-9]{2})?)$"
+# A timestamp given as text must have a time of day and say its time zone: "…T10:00:00Z",
+# "… 10:00+02:00", "…T10:00:00.5-0500". A bare date ("2026-11-25") is not an instant.
+TZ_SUFFIX = r"[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?\s*([zZ]|[+-][0-9]{2}(:?[0-9]{2})?)$"
+NEEDS_ZONE = "timestamp needs a time of day and a time zone (e.g. 2026-11-25T10:00:00Z): "
 # Columns a staged batch may carry besides the kind's fields.
 STAGING_COLUMNS = ("_line", "_pre_error", "_raw", "kind")
 
@@ -79,7 +81,7 @@ def _type_error(f: Field, source_type: str) -> str:
         no_zone = f"NOT regexp_matches(trim({col}), {literal(TZ_SUFFIX)})"
         return (
             f"CASE WHEN {present} AND {typed} IS NULL THEN {name} || 'not a timestamp: ' || {given}"
-            f" WHEN {present} AND {no_zone} THEN {name} || 'timestamp has no time zone (add Z or +HH:MM): ' || {given}"
+            f" WHEN {present} AND {no_zone} THEN {name} || {literal(NEEDS_ZONE)} || {given}"
             " END"
         )
     if f.type == "TIMESTAMPTZ" and _zoneless(source_type):

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from healthdeck.engine.measures.templates import CACHE_FILE, TemplateCache, fingerprint
 from healthdeck.store.connection import Store
+from healthdeck.store.migrations import SCHEMA_VERSION
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def _cache_for(store: Store) -> TemplateCache:
     if path not in _CACHES:
         from healthdeck.engine.measures import generic  # the module whose expressions are templated
 
-        _CACHES[path] = TemplateCache(path, fingerprint(sys.modules[__name__], generic))
+        _CACHES[path] = TemplateCache(path, fingerprint(sys.modules[__name__], generic) + f"-schema{SCHEMA_VERSION}")
     return _CACHES[path]
 
 
@@ -160,7 +161,7 @@ class MeasureContext:
         key = repr((shape, window.length.total_seconds()))
         known, template = cache.get(key)
         if not known:
-            template = self._template(build(Window(_SENTINEL, _SENTINEL + window.length)))
+            template = self._template(build(Window(_SENTINEL, _SENTINEL + window.length)), window.length)
             cache.put(key, template)
         if template is None:
             return self.scalar(build(window))
@@ -170,18 +171,19 @@ class MeasureContext:
             lambda: _number(self.store.con.execute(template, bounds).fetchall()[0][0]),
         )
 
-    def _template(self, expr: Scalar) -> str | None:
+    def _template(self, expr: Scalar, length: timedelta) -> str | None:
         """The compiled SQL with the sentinel bounds as $window_start / $window_end, or None if unsafe."""
         sql = self._compile(expr)
-        literals = set(_TIMESTAMP_LITERAL.findall(sql))
-        start = self.memo(("literal", _SENTINEL), lambda: self._literal(_SENTINEL))
-        ends = literals - {start}
-        if start not in literals or len(ends) != 1:
+        start, end = self._literal(_SENTINEL), self._literal(_SENTINEL + length)
+        if set(_TIMESTAMP_LITERAL.findall(sql)) != {start, end}:
             return None  # the expression uses other instants too: compile it per window instead
-        (end,) = ends
         return sql.replace(start, "$window_start").replace(end, "$window_end")
 
     def _literal(self, moment: datetime) -> str:
+        """How Ibis writes this instant in SQL (compiled once per instant)."""
+        return self.memo(("literal", moment), lambda: self._render(moment))
+
+    def _render(self, moment: datetime) -> str:
         match = _TIMESTAMP_LITERAL.search(self._compile(ibis.literal(moment)))
         assert match, "Ibis renders timestamps with MAKE_TIMESTAMPTZ"
         return match.group(0)

@@ -124,7 +124,8 @@ def return_rate(ctx: MeasureContext, params: ReturnParams, window: Window) -> fl
     cohort = users.filter(
         users.signup_at >= ibis.literal(window.start - shift), users.signup_at < ibis.literal(window.end - shift)
     )
-    activity = ctx.table("activity").select("user_id", day=lambda t: t.ts.date())
+    activity = ctx.table("activity")
+    activity = activity.filter(activity.ts < ibis.literal(window.end)).select("user_id", day=lambda t: t.ts.date())
     target = cohort.mutate(day=(cohort.signup_at + ibis.interval(days=params.day)).date())
     returned = target.join(activity, ["user_id", "day"]).user_id.nunique()
     return ratio(ctx.scalar(returned), ctx.scalar(cohort.count()), scale=100.0)

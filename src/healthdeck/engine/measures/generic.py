@@ -129,12 +129,18 @@ HISTORY = timedelta(days=36500)
 
 
 def ever_seen(ctx: MeasureContext, spec: Aggregate, before: datetime) -> bool:
-    """Whether rows like these (same table and filters) exist at all before `before`.
+    """Whether the spec's source has reported anything at all before `before`.
 
-    It tells a real zero (no errors in the last 5 minutes) from no data (nothing reported yet).
+    It tells a real zero (no 5xx in the last 5 minutes, or ever) from no data (nothing reported
+    yet). The source is the table, or for samples the metric with its labels: the spec's other
+    filters are left out, since a service that never failed still has a 0% error rate.
     """
-    shape = ("ever_seen", spec.model_dump_json())
-    return bool(ctx.windowed_scalar(shape, Window(before - HISTORY, before), lambda w: filtered(ctx, spec, w).count()))
+    where = {"metric": spec.where["metric"]} if spec.table == "samples" and "metric" in spec.where else {}
+    source = Aggregate(table=spec.table, where=where, labels=spec.labels if spec.table == "samples" else {})
+    shape = ("ever_seen", source.model_dump_json())
+    return bool(
+        ctx.windowed_scalar(shape, Window(before - HISTORY, before), lambda w: filtered(ctx, source, w).count())
+    )
 
 
 def evaluate_aggregate(ctx: MeasureContext, spec: Aggregate, window: Window) -> float | None:
