@@ -20,7 +20,14 @@ from pydantic import Field, ValidationError, model_validator
 from healthdeck.catalog.conditions import Condition
 from healthdeck.engine.measures.base import MEASURES, MeasureContext, Params, Window, measure, parse_params, ratio
 from healthdeck.engine.measures.customers import Duration
-from healthdeck.engine.measures.generic import Aggregate, aggregate_expr, evaluate_aggregate, ever_seen, filtered
+from healthdeck.engine.measures.generic import (
+    Aggregate,
+    aggregate_expr,
+    any_rows,
+    evaluate_aggregate,
+    ever_seen,
+    filtered,
+)
 from healthdeck.engine.measures.revenue import tenant_mrr, total_mrr
 from healthdeck.store.schema import KINDS, PLAN_TIERS
 
@@ -453,7 +460,7 @@ def occurrences(ctx: MeasureContext, params: OccurrencesParams, window: Window) 
     total = ctx.scalar(aggregate_expr(filtered(ctx, spec, window), spec, window))
     if not total:
         known = Aggregate(table=params.table, where=params.known, time=params.time)
-        total = 0.0 if ever_seen(ctx, known, window.end) else None
+        total = 0.0 if any_rows(ctx, known, window.end) else None
     if total is None or params.per is None:
         return total
     return total / (window.seconds / SECONDS_PER[params.per])

@@ -128,6 +128,12 @@ def aggregate_expr(table: Table, spec: Aggregate, window: Window) -> Scalar:
 HISTORY = timedelta(days=36500)
 
 
+def any_rows(ctx: MeasureContext, spec: Aggregate, before: datetime) -> bool:
+    """Whether rows passing the spec's filters exist at all before `before`."""
+    shape = ("any_rows", spec.model_dump_json())
+    return bool(ctx.windowed_scalar(shape, Window(before - HISTORY, before), lambda w: filtered(ctx, spec, w).count()))
+
+
 def ever_seen(ctx: MeasureContext, spec: Aggregate, before: datetime) -> bool:
     """Whether the spec's source has reported anything at all before `before`.
 
@@ -136,11 +142,7 @@ def ever_seen(ctx: MeasureContext, spec: Aggregate, before: datetime) -> bool:
     filters are left out, since a service that never failed still has a 0% error rate.
     """
     where = {"metric": spec.where["metric"]} if spec.table == "samples" and "metric" in spec.where else {}
-    source = Aggregate(table=spec.table, where=where, labels=spec.labels if spec.table == "samples" else {})
-    shape = ("ever_seen", source.model_dump_json())
-    return bool(
-        ctx.windowed_scalar(shape, Window(before - HISTORY, before), lambda w: filtered(ctx, source, w).count())
-    )
+    return any_rows(ctx, Aggregate(table=spec.table, where=where, labels=spec.labels if where else {}), before)
 
 
 def evaluate_aggregate(ctx: MeasureContext, spec: Aggregate, window: Window) -> float | None:
