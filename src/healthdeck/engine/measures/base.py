@@ -74,10 +74,13 @@ class Measure:
 MEASURES: dict[str, Measure] = {}
 
 # Compiling an Ibis expression costs milliseconds, and a health check runs hundreds that differ
-# only in their window. So a windowed expression is compiled once per shape with a sentinel window,
-# and its two bounds become query parameters. Keyed by (shape, window length).
-_SENTINEL = datetime(1907, 3, 5, 7, 11, 13, tzinfo=UTC)
-_TIMESTAMP_LITERAL = re.compile(r"MAKE_TIMESTAMPTZ\([^()]*\)")
+# only in their window. So a windowed expression is compiled once per shape (and window length)
+# with a sentinel window far from any real date; every instant in its SQL then lies a fixed
+# offset from the window's start and becomes a query parameter. An instant that is not near the
+# sentinel (a date written in a catalog) makes the expression compile per window instead.
+_SENTINEL = datetime(2500, 3, 5, 7, 11, 13, tzinfo=UTC)
+_NEAR_SENTINEL = timedelta(days=365 * 150)
+_TIMESTAMP_LITERAL = re.compile(r"MAKE_TIMESTAMPTZ\(([^()]*)\)")
 _CACHES: dict[Path, TemplateCache] = {}
 
 
@@ -157,27 +160,43 @@ class MeasureContext:
 
     def windowed_scalar(self, shape: Hashable, window: Window, build: Callable[[Window], Scalar]) -> float | None:
         """`self.scalar(build(window))`, compiled once per shape and window length."""
+        rows = self._windowed(("scalar", shape), window, build)
+        return _number(rows[0][next(iter(rows[0]))]) if rows is not None else self.scalar(build(window))
+
+    def windowed_rows(self, shape: Hashable, window: Window, build: Callable[[Window], Table]) -> list[dict[str, Any]]:
+        """`self.rows(build(window))`, compiled once per shape and window length."""
+        rows = self._windowed(("rows", shape), window, build)
+        return rows if rows is not None else self.rows(build(window))
+
+    def _windowed(self, shape: Hashable, window: Window, build: Callable[[Window], Any]) -> list[dict[str, Any]] | None:
         cache = _cache_for(self.store)
         key = repr((shape, window.length.total_seconds()))
         known, template = cache.get(key)
         if not known:
-            template = self._template(build(Window(_SENTINEL, _SENTINEL + window.length)), window.length)
+            template = self._template(build(Window(_SENTINEL, _SENTINEL + window.length)))
             cache.put(key, template)
         if template is None:
-            return self.scalar(build(window))
-        bounds = {"window_start": window.start, "window_end": window.end}
-        return self.memo(
-            ("scalar", template, window.start, window.end),
-            lambda: _number(self.store.con.execute(template, bounds).fetchall()[0][0]),
-        )
+            return None
+        sql, offsets = template["sql"], template["offsets"]
+        params = {name: window.start + timedelta(microseconds=micros) for name, micros in offsets.items()}
+        return self.memo(("windowed", sql, window.start), lambda: _dicts(self.store.con.execute(sql, params)))
 
-    def _template(self, expr: Scalar, length: timedelta) -> str | None:
-        """The compiled SQL with the sentinel bounds as $window_start / $window_end, or None if unsafe."""
+    def _template(self, expr: Scalar | Table) -> dict[str, Any] | None:
+        """The compiled SQL with each instant as a parameter at a fixed offset from the window's start."""
         sql = self._compile(expr)
-        start, end = self._literal(_SENTINEL), self._literal(_SENTINEL + length)
-        if set(_TIMESTAMP_LITERAL.findall(sql)) != {start, end}:
-            return None  # the expression uses other instants too: compile it per window instead
-        return sql.replace(start, "$window_start").replace(end, "$window_end")
+        offsets: dict[str, int] = {}
+        for match in set(_TIMESTAMP_LITERAL.finditer(sql)):
+            offset = _instant(match.group(1)) - _SENTINEL
+            if abs(offset) > _NEAR_SENTINEL:
+                return None
+            micros = (offset.days * 86400 + offset.seconds) * 1_000_000 + offset.microseconds
+            offsets[f"at_{'m' if micros < 0 else 'p'}{abs(micros)}"] = micros
+        for name, micros in offsets.items():
+            literal = self._literal(_SENTINEL + timedelta(microseconds=micros))
+            sql = sql.replace(literal, "$" + name)
+        if _TIMESTAMP_LITERAL.search(sql):
+            return None  # an instant was written in a way we did not expect: do not guess
+        return {"sql": sql, "offsets": offsets}
 
     def _literal(self, moment: datetime) -> str:
         """How Ibis writes this instant in SQL (compiled once per instant)."""
@@ -194,6 +213,13 @@ class MeasureContext:
 
     def _fetch(self, sql: str) -> Any:
         return self.store.con.execute(sql)
+
+
+def _instant(arguments: str) -> datetime:
+    """The instant of MAKE_TIMESTAMPTZ(year, month, day, hour, minute, seconds, 'UTC')."""
+    year, month, day, hour, minute, seconds = (float(a) for a in arguments.split(",")[:6])
+    base = datetime(int(year), int(month), int(day), int(hour), int(minute), tzinfo=UTC)
+    return base + timedelta(seconds=seconds)
 
 
 def _dicts(cursor: Any) -> list[dict[str, Any]]:

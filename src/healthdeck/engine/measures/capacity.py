@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BeforeValidator
 
@@ -42,9 +42,14 @@ def days_until_full(ctx: MeasureContext, params: ProjectionParams, window: Windo
     """Days until a resource is full at its current linear growth (least squares over the lookback)."""
     labels = {"resource": params.resource}
     span = Window.ending(window.end, params.lookback)
-    used = filtered(ctx, Aggregate(table="samples", where={"metric": "capacity_used"}, labels=labels), span)
-    seconds = used.ts.epoch_seconds()
-    slope = ctx.scalar(used.value.cov(seconds, how="pop") / seconds.var(how="pop"))
+    spec = Aggregate(table="samples", where={"metric": "capacity_used"}, labels=labels)
+
+    def growth(w: Window) -> Any:
+        used = filtered(ctx, spec, w)
+        seconds = used.ts.epoch_seconds()
+        return used.value.cov(seconds, how="pop") / seconds.var(how="pop")
+
+    slope = ctx.windowed_scalar(("capacity_slope", params.resource), span, growth)
     now_used = latest_sample(ctx, "capacity_used", labels, span)
     total = latest_sample(ctx, "capacity_total", labels, span)
     if slope is None or now_used is None or total is None:

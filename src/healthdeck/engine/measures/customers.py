@@ -22,10 +22,13 @@ class ActiveUsersParams(Params):
 
 
 def active_user_count(ctx: MeasureContext, window: Window, exclude: tuple[str, ...] = ()) -> float | None:
-    activity = in_window(ctx.table("activity"), "ts", window)
-    if exclude:
-        activity = activity.filter(activity.event.notin(list(exclude)))
-    return ctx.scalar(activity.user_id.nunique())
+    def build(w: Window) -> Any:
+        activity = in_window(ctx.table("activity"), "ts", w)
+        if exclude:
+            activity = activity.filter(activity.event.notin(list(exclude)))
+        return activity.user_id.nunique()
+
+    return ctx.windowed_scalar(("active_users", exclude), window, build)
 
 
 @measure("active_users", ActiveUsersParams)
@@ -120,15 +123,23 @@ class ReturnParams(Params):
 def return_rate(ctx: MeasureContext, params: ReturnParams, window: Window) -> float | None:
     """Users active on day N after their signup day / those signups × 100, for day N in the window."""
     shift = timedelta(days=params.day)
-    users = ctx.table("users")
-    cohort = users.filter(
-        users.signup_at >= ibis.literal(window.start - shift), users.signup_at < ibis.literal(window.end - shift)
-    )
-    activity = ctx.table("activity")
-    activity = activity.filter(activity.ts < ibis.literal(window.end)).select("user_id", day=lambda t: t.ts.date())
-    target = cohort.mutate(day=(cohort.signup_at + ibis.interval(days=params.day)).date())
-    returned = target.join(activity, ["user_id", "day"]).user_id.nunique()
-    return ratio(ctx.scalar(returned), ctx.scalar(cohort.count()), scale=100.0)
+
+    def cohort(w: Window) -> Any:
+        users = ctx.table("users")
+        return users.filter(
+            users.signup_at >= ibis.literal(w.start - shift), users.signup_at < ibis.literal(w.end - shift)
+        )
+
+    def returned(w: Window) -> Any:
+        activity = ctx.table("activity")
+        days = activity.filter(activity.ts < ibis.literal(w.end)).select("user_id", day=lambda t: t.ts.date())
+        members = cohort(w)
+        target = members.mutate(day=(members.signup_at + ibis.interval(days=params.day)).date())
+        return target.join(days, ["user_id", "day"]).user_id.nunique()
+
+    shape = ("return_rate", params.day)
+    signups = ctx.windowed_scalar((*shape, "cohort"), window, lambda w: cohort(w).count())
+    return ratio(ctx.windowed_scalar((*shape, "returned"), window, returned), signups, scale=100.0)
 
 
 @dataclass(frozen=True)
@@ -179,8 +190,10 @@ def tenant_health(ctx: MeasureContext, at: datetime) -> list[TenantHealth]:
 
 
 def _tenant_health(ctx: MeasureContext, at: datetime) -> list[TenantHealth]:
-    month = Window.ending(at, timedelta(days=30))
-    facts = {row["tenant_id"]: row for row in ctx.rows(_tenant_facts(ctx, at, month))}
+    rows = ctx.windowed_rows(
+        ("tenant_facts",), Window(at, at), lambda w: _tenant_facts(ctx, w.end, Window.ending(w.end, timedelta(days=30)))
+    )
+    facts = {row["tenant_id"]: row for row in rows}
     today = at.date()
     result = []
     for tenant_id, row in sorted(facts.items()):

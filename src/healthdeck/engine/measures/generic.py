@@ -190,9 +190,19 @@ def sample(ctx: MeasureContext, params: SampleParams, window: Window) -> float |
     """A sampled metric (CPU, memory, pods, …): avg, max, min, last, sum, quantile, increase or change per hour."""
     where = {"metric": params.metric}
     if params.agg in ("increase", "per_hour"):
-        table = filtered(ctx, Aggregate(table="samples", where=where, labels=params.labels), window)
-        last = ctx.scalar(table.value.argmax(table.ts))
-        first = ctx.scalar(table.value.argmin(table.ts))
+        spec = Aggregate(table="samples", where=where, labels=params.labels)
+        shape = ("sample_ends", spec.model_dump_json())
+
+        def newest(w: Window) -> Scalar:
+            table = filtered(ctx, spec, w)
+            return table.value.argmax(table.ts)
+
+        def oldest(w: Window) -> Scalar:
+            table = filtered(ctx, spec, w)
+            return table.value.argmin(table.ts)
+
+        last = ctx.windowed_scalar((*shape, "last"), window, newest)
+        first = ctx.windowed_scalar((*shape, "first"), window, oldest)
         if last is None or first is None:
             return None
         change = last - first

@@ -28,20 +28,27 @@ def tenant_mrr(ctx: MeasureContext, at: datetime) -> dict[str, float]:
 
 
 def _tenant_mrr(ctx: MeasureContext, at: datetime) -> dict[str, float]:
+    rows = ctx.windowed_rows(("tenant_mrr",), Window(at, at), lambda w: _mrr_by_tenant(ctx, w.end))
+    return {row["tenant_id"]: float(row["mrr"]) for row in rows if row["mrr"] > 0}
+
+
+def _mrr_by_tenant(ctx: MeasureContext, at: datetime) -> ibis.Table:
     subs = ctx.table("subscriptions")
     known = subs.filter(subs.ts <= ibis.literal(at))
     latest = known.mutate(rank=ibis.row_number().over(group_by="subscription_id", order_by=ibis.desc("ts")))
     current = latest.filter(latest.rank == 0, latest.status.isin(PAYING))
     months = current.interval.cases(*MONTHS.items(), else_=1.0)
     monthly = current.amount * current.quantity.fill_null(1) * (1 - current.discount_pct.fill_null(0) / 100) / months
-    per_tenant = current.mutate(mrr=monthly).group_by("tenant_id").aggregate(mrr=lambda t: t.mrr.sum())
-    return {row["tenant_id"]: float(row["mrr"]) for row in ctx.rows(per_tenant) if row["mrr"] > 0}
+    return current.mutate(mrr=monthly).group_by("tenant_id").aggregate(mrr=lambda t: t.mrr.sum())
 
 
 def total_mrr(ctx: MeasureContext, at: datetime) -> float | None:
     """MRR at `at`, or None when no subscription was ever recorded by then."""
     subs = ctx.table("subscriptions")
-    if not ctx.scalar(subs.filter(subs.ts <= ibis.literal(at)).count()):
+    recorded = ctx.windowed_scalar(
+        ("subscriptions_by",), Window(at, at), lambda w: subs.filter(subs.ts <= ibis.literal(w.end)).count()
+    )
+    if not recorded:
         return None
     return sum(tenant_mrr(ctx, at).values())
 

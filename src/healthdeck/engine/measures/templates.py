@@ -17,6 +17,7 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 CACHE_FILE = "sql-templates.json"
 
@@ -33,9 +34,9 @@ class TemplateCache:
 
     def __init__(self, path: Path | None, stamp: str) -> None:
         self.path, self.stamp, self.dirty = path, stamp, False
-        self.entries: dict[str, str | None] = self._load()
+        self.entries: dict[str, Any] = self._load()
 
-    def _load(self) -> dict[str, str | None]:
+    def _load(self) -> dict[str, Any]:
         if self.path is None:
             return {}
         try:
@@ -44,10 +45,10 @@ class TemplateCache:
             return {}
         return saved.get("entries", {}) if saved.get("fingerprint") == self.stamp else {}
 
-    def get(self, key: str) -> tuple[bool, str | None]:
+    def get(self, key: str) -> tuple[bool, Any]:
         return (key in self.entries, self.entries.get(key))
 
-    def put(self, key: str, sql: str | None) -> None:
+    def put(self, key: str, sql: Any) -> None:
         self.entries[key] = sql
         self.dirty = True
 
