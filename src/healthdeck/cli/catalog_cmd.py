@@ -13,6 +13,7 @@ from rich.table import Table
 from healthdeck.catalog.durations import format_duration
 from healthdeck.cli.console import out, print_json
 from healthdeck.cli.options import CatalogOption, Output
+from healthdeck.engine.measures import MEASURES
 from healthdeck.engine.session import load_checked_catalog
 
 catalog_app = typer.Typer(help="The KPI catalog: shipped packs plus your own YAML.", no_args_is_help=True)
@@ -77,4 +78,5 @@ def show(
     kpi = loaded.get(kpi_id)
     raw = {k: v for k, v in loaded.raw[kpi.id].items() if k != "pack"}
     out.print(f"# pack {kpi.pack}, defined at {kpi.location}", markup=False)
+    out.print(f"# measure {kpi.measure}: {MEASURES[kpi.measure].doc}", markup=False)
     out.print(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), markup=False, end="")

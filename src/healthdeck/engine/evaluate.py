@@ -29,10 +29,6 @@ class KpiResult:
     previous_score: float | None
     problem: str | None = None
 
-    @property
-    def scored(self) -> bool:
-        return self.score is not None
-
 
 def pct_change(current: float | None, before: float | None) -> float | None:
     """(current − before) / |before| × 100; None when either is missing or before is 0."""
