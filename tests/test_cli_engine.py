@@ -62,7 +62,7 @@ def test_health_json_shape(db: Path) -> None:
     assert set(report) >= {"score", "status", "at", "areas", "explanation"}
     assert set(report["areas"]) == {"service", "customer", "business", "capacity"}
     service = report["areas"]["service"]
-    assert set(service) == {"score", "weight", "status", "kpis"} and service["weight"] == 0.35
+    assert set(service) == {"score", "weight", "status", "change", "kpis"} and service["weight"] == 0.35
     kpi = next(k for k in service["kpis"] if k["id"] == "uptime")
     assert {"id", "title", "value", "unit", "status", "score", "threshold"} <= set(kpi)
     assert kpi["value"] == pytest.approx(1439 / 1440 * 100, abs=1e-3)

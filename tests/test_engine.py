@@ -383,3 +383,17 @@ def test_a_service_that_never_failed_has_a_zero_error_rate_not_no_data(store: St
     result = engine.kpi("error_rate_5xx", at=AT)
     assert (result.value, result.status) == (0.0, Status.GOOD)
     assert engine.kpi("error_rate_5xx", at=AT - timedelta(days=1)).status is Status.NO_DATA  # before any traffic
+
+
+def test_change_since_the_previous_period_compares_only_kpis_scored_in_both(store: Store, tmp_path: Path) -> None:
+    # Uptime has two days of samples (both periods); requests exist only in the last 5 minutes.
+    up = [1.0] * 2880
+    up[-10] = 0.0  # one bad minute today: 99.93 % now, 100 % the day before
+    engine = load(store, tmp_path, requests_last_5_minutes() + minute_samples("up", up, {"service": "api"}))
+    report = engine.health(at=AT, areas=["service"])
+    service = report.areas["service"]
+    uptime = next(r for r in service.kpis if r.kpi.id == "uptime")
+    assert uptime.score is not None and uptime.previous_score == 100.0
+    assert service.comparable_score == pytest.approx(uptime.score)  # the only KPI scored in both periods
+    assert report.change == pytest.approx(uptime.score - 100.0)
+    assert service.score != service.comparable_score  # the request KPIs still count in the score itself

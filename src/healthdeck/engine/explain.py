@@ -65,9 +65,7 @@ def explain(report: HealthReport, *, top: int = 5) -> list[str]:
         if area.score is None:
             lines.append(f"{area.area}: no data (left out of the weights)")
             continue
-        lines.append(
-            f"{area.area}: {area.score:.1f} ({area.status}), weight {area.weight:.2f}" + _change(_area_change(area))
-        )
+        lines.append(f"{area.area}: {area.score:.1f} ({area.status}), weight {area.weight:.2f}" + _change(area.change))
     worst = sorted(report.points_lost.items(), key=lambda item: -item[1])[:top]
     by_id = {r.kpi.id: r for r in report.results()}
     for kpi_id, lost in worst:
@@ -77,11 +75,6 @@ def explain(report: HealthReport, *, top: int = 5) -> list[str]:
     if missing:
         lines.append(f"No data (excluded from the weights): {', '.join(missing)}")
     return lines
-
-
-def _area_change(area: object) -> float | None:
-    score, previous = getattr(area, "score", None), getattr(area, "previous_score", None)
-    return None if score is None or previous is None else score - previous
 
 
 def _change(change: float | None) -> str:

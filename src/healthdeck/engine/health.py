@@ -4,6 +4,8 @@ Area score = weighted mean of the sub-scores of its KPIs that have data (catalog
 Overall = weighted mean of the area scores with the specification's weights (service .35,
 customer .25, business .25, capacity .15), renormalised over the areas that have data.
 KPIs and areas without data are listed as such and left out of the weights.
+The change since the previous period compares like with like: it is computed over the KPIs
+that have a score in both periods (young stores have no history for 30-day KPIs).
 Each KPI's `points_lost` is how far it pulled the overall score below 100; they add up to
 100 − score, so the explanation accounts for every point.
 """
@@ -28,11 +30,19 @@ class AreaReport:
     weight: float
     kpis: list[KpiResult]
     score: float | None = None
+    # Over the KPIs scored in both periods: now, and one period earlier.
+    comparable_score: float | None = None
     previous_score: float | None = None
 
     @property
     def status(self) -> Light | None:
         return light(self.score) if self.score is not None else None
+
+    @property
+    def change(self) -> float | None:
+        if self.comparable_score is None or self.previous_score is None:
+            return None
+        return self.comparable_score - self.previous_score
 
     @property
     def scored(self) -> list[KpiResult]:
@@ -46,6 +56,7 @@ class HealthReport:
     at: datetime
     areas: dict[str, AreaReport]
     score: float | None = None
+    comparable_score: float | None = None
     previous_score: float | None = None
     points_lost: dict[str, float] = field(default_factory=dict)
 
@@ -55,9 +66,10 @@ class HealthReport:
 
     @property
     def change(self) -> float | None:
-        if self.score is None or self.previous_score is None:
+        """The change since the previous period, over the KPIs scored in both."""
+        if self.comparable_score is None or self.previous_score is None:
             return None
-        return self.score - self.previous_score
+        return self.comparable_score - self.previous_score
 
     def results(self) -> Iterable[KpiResult]:
         for report in self.areas.values():
@@ -65,21 +77,20 @@ class HealthReport:
 
 
 def _area_score(results: list[KpiResult], *, previous: bool = False) -> float | None:
-    pairs = [
-        (r.previous_score if previous else r.score, r.kpi.weight)
-        for r in results
-        if (r.previous_score if previous else r.score) is not None
-    ]
-    return weighted_mean([(s, w) for s, w in pairs if s is not None])
+    pairs = [(r.previous_score if previous else r.score, r.kpi.weight) for r in results]
+    return weighted_mean([(score, weight) for score, weight in pairs if score is not None])
 
 
-def _overall(areas: dict[str, AreaReport], *, previous: bool = False) -> float | None:
-    pairs = []
-    for report in areas.values():
-        score = report.previous_score if previous else report.score
-        if score is not None:
-            pairs.append((score, report.weight))
-    return weighted_mean(pairs)
+def _overall(areas: dict[str, AreaReport], field_name: str) -> float | None:
+    scores = [(getattr(area, field_name), area.weight) for area in areas.values()]
+    return weighted_mean([(score, weight) for score, weight in scores if score is not None])
+
+
+def _score_area(report: AreaReport) -> None:
+    both = [r for r in report.kpis if r.score is not None and r.previous_score is not None]
+    report.score = _area_score(report.kpis)
+    report.comparable_score = _area_score(both)
+    report.previous_score = _area_score(both, previous=True)
 
 
 def _points_lost(areas: dict[str, AreaReport]) -> dict[str, float]:
@@ -111,8 +122,14 @@ def health(
         for area in chosen
     }
     for report in reports.values():
-        report.score = _area_score(report.kpis)
-        report.previous_score = _area_score(report.kpis, previous=True)
-    result = HealthReport(at, reports, _overall(reports), _overall(reports, previous=True))
+        _score_area(report)
+    comparable = {name: area for name, area in reports.items() if area.previous_score is not None}
+    result = HealthReport(
+        at,
+        reports,
+        _overall(reports, "score"),
+        _overall(comparable, "comparable_score"),
+        _overall(comparable, "previous_score"),
+    )
     result.points_lost = _points_lost(reports)
     return result

@@ -48,6 +48,7 @@ def health_json(report: HealthReport) -> dict[str, Any]:
                 "score": _round(area.score, 2),
                 "weight": area.weight,
                 "status": area.status.value if area.status else None,
+                "change": _round(area.change, 2),
                 "kpis": [kpi_json(r, report.points_lost.get(r.kpi.id)) for r in area.kpis],
             }
             for name, area in report.areas.items()
