@@ -48,3 +48,12 @@ def test_readme_documents_every_command_and_option(command: str, options: list[s
     assert f"healthdeck {command}" in README, f"README does not show `healthdeck {command}`"
     missing = [opt for opt in options if opt not in README]
     assert not missing, f"README does not document {missing} of `healthdeck {command}`"
+
+
+def test_every_environment_variable_the_code_reads_is_documented() -> None:
+    import re
+
+    source = "".join(p.read_text() for p in (ROOT / "src").rglob("*.py"))
+    variables = set(re.findall(r"HEALTHDECK_[A-Z_]+", source))
+    assert variables >= {"HEALTHDECK_DB", "HEALTHDECK_CATALOG", "HEALTHDECK_MEMORY_LIMIT"}
+    assert not [v for v in variables if f"`{v}`" not in README]

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from healthdeck.errors import StoreVersionError
+from healthdeck.errors import HealthdeckError, StoreVersionError
 from healthdeck.store.connection import DEFAULT_DB, open_store, resolve_db_path
 from healthdeck.store.migrations import SCHEMA_VERSION, migrate, stored_version
 
@@ -85,3 +85,13 @@ def test_second_writer_gets_a_clear_error_and_the_store_is_intact(tmp_path: Path
         holder.wait()
     with open_store(path) as store:
         assert store.count("spend") == 0
+
+
+def test_memory_limit_comes_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEALTHDECK_MEMORY_LIMIT", "512MB")
+    with open_store(tmp_path / "m.duckdb") as store:
+        (limit,) = store.con.execute("SELECT current_setting('memory_limit')").fetchall()[0]
+    assert limit in ("512.0 MB", "488.2 MiB"), limit
+    monkeypatch.setenv("HEALTHDECK_MEMORY_LIMIT", "lots'; DROP TABLE x; --")
+    with pytest.raises(HealthdeckError, match="is not a size"):
+        open_store(tmp_path / "m.duckdb")

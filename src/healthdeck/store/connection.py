@@ -15,6 +15,9 @@ from healthdeck.store.migrations import SCHEMA_VERSION, migrate, stored_version
 
 DEFAULT_DB = Path(".healthdeck") / "healthdeck.duckdb"
 DB_ENV = "HEALTHDECK_DB"
+# DuckDB may otherwise use 80% of the machine's memory for its cache on large stores.
+MEMORY_ENV = "HEALTHDECK_MEMORY_LIMIT"
+_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 
 
 def resolve_db_path(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -101,7 +104,18 @@ def _connect(db: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     except duckdb.Error as exc:
         raise HealthdeckError(f"cannot open the store {db}: {exc}") from exc
     con.execute("SET TimeZone = 'UTC'")
+    _limit_memory(con)
     return con
+
+
+def _limit_memory(con: duckdb.DuckDBPyConnection) -> None:
+    limit = os.environ.get(MEMORY_ENV, "").strip()
+    if not limit:
+        return
+    if not _MEMORY.match(limit):
+        con.close()
+        raise HealthdeckError(f"{MEMORY_ENV}={limit!r} is not a size; write e.g. 4GB or 512MB")
+    con.execute(f"SET memory_limit = '{limit}'")  # validated above: digits and a unit only
 
 
 def _read_version(con: duckdb.DuckDBPyConnection) -> int:
