@@ -12,7 +12,7 @@ from healthdeck.cli.console import out, print_json
 from healthdeck.cli.options import DbOption, Output
 from healthdeck.errors import HealthdeckError
 from healthdeck.store.connection import open_store
-from healthdeck.store.migrations import stored_version
+from healthdeck.store.migrations import read_version
 from healthdeck.store.schema import KINDS
 
 store_app = typer.Typer(help="Inspect the event store.", no_args_is_help=True)
@@ -26,7 +26,7 @@ def info(
     """Where the store is, its schema version, and how many records each table holds."""
     with open_store(db, read_only=True) as store:
         counts = {name: store.count(name) for name in KINDS}
-        summary = {"path": str(store.path), "schema_version": stored_version_of(store.con), "tables": counts}
+        summary = {"path": str(store.path), "schema_version": read_version(store.con), "tables": counts}
     if output is Output.json:
         print_json(summary)
         return
@@ -35,11 +35,6 @@ def info(
     for name, count in counts.items():
         table.add_row(name, f"{count:,}")
     out.print(table)
-
-
-def stored_version_of(con: duckdb.DuckDBPyConnection) -> int:
-    row = next(iter(con.execute("SELECT value FROM _healthdeck_meta WHERE key = 'schema_version'").fetchall()), None)
-    return int(row[0]) if row else stored_version(con)
 
 
 def sql(

@@ -11,7 +11,7 @@ from types import TracebackType
 import duckdb
 
 from healthdeck.errors import HealthdeckError, StoreLockedError, StoreVersionError
-from healthdeck.store.migrations import SCHEMA_VERSION, migrate, stored_version
+from healthdeck.store.migrations import SCHEMA_VERSION, migrate, read_version, stored_version
 
 DEFAULT_DB = Path(".healthdeck") / "healthdeck.duckdb"
 DB_ENV = "HEALTHDECK_DB"
@@ -75,7 +75,7 @@ def open_store(path: str | os.PathLike[str] | None = None, *, read_only: bool = 
         db.parent.mkdir(parents=True, exist_ok=True)
     con = _connect(db, read_only=read_only)
     try:
-        version = stored_version(con) if not read_only else _read_version(con)
+        version = stored_version(con) if not read_only else read_version(con)
         _check_not_newer(db, version)
         if version < SCHEMA_VERSION:
             if read_only:
@@ -116,16 +116,6 @@ def _limit_memory(con: duckdb.DuckDBPyConnection) -> None:
         con.close()
         raise HealthdeckError(f"{MEMORY_ENV}={limit!r} is not a size; write e.g. 4GB or 512MB")
     con.execute(f"SET memory_limit = '{limit}'")  # validated above: digits and a unit only
-
-
-def _read_version(con: duckdb.DuckDBPyConnection) -> int:
-    try:
-        row = next(
-            iter(con.execute("SELECT value FROM _healthdeck_meta WHERE key = 'schema_version'").fetchall()), None
-        )
-    except duckdb.CatalogException:
-        return 0
-    return int(row[0]) if row else 0
 
 
 def _check_not_newer(db: Path, version: int) -> None:

@@ -31,10 +31,19 @@ MIGRATIONS: tuple[Migration, ...] = (_create_event_tables, _create_views)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+def read_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The store's schema version without changing anything (0 for a store healthdeck never set up)."""
+    try:
+        rows = con.execute("SELECT value FROM _healthdeck_meta WHERE key = 'schema_version'").fetchall()
+    except duckdb.CatalogException:
+        return 0
+    return int(rows[0][0]) if rows else 0
+
+
 def stored_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The schema version, creating the bookkeeping table on a new store (needs a writable store)."""
     con.execute("CREATE TABLE IF NOT EXISTS _healthdeck_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
-    row = next(iter(con.execute("SELECT value FROM _healthdeck_meta WHERE key = 'schema_version'").fetchall()), None)
-    return int(row[0]) if row else 0
+    return read_version(con)
 
 
 def migrate(con: duckdb.DuckDBPyConnection, *, target: int = SCHEMA_VERSION) -> int:
