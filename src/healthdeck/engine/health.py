@@ -22,43 +22,12 @@ from healthdeck.engine.measures import MeasureContext
 from healthdeck.engine.scoring import Light, light, weighted_mean
 
 
-@dataclass
-class AreaReport:
-    """One area (service, customer, business, capacity): its score and its KPIs."""
+class _Judged:
+    """The light and the change of a score; shared by an area and the overall report."""
 
-    area: str
-    weight: float
-    kpis: list[KpiResult]
-    score: float | None = None
-    # Over the KPIs scored in both periods: now, and one period earlier.
-    comparable_score: float | None = None
-    previous_score: float | None = None
-
-    @property
-    def status(self) -> Light | None:
-        return light(self.score) if self.score is not None else None
-
-    @property
-    def change(self) -> float | None:
-        if self.comparable_score is None or self.previous_score is None:
-            return None
-        return self.comparable_score - self.previous_score
-
-    @property
-    def scored(self) -> list[KpiResult]:
-        return [r for r in self.kpis if r.score is not None]
-
-
-@dataclass
-class HealthReport:
-    """The overall score, its light, its areas, and the explanation of every point."""
-
-    at: datetime
-    areas: dict[str, AreaReport]
-    score: float | None = None
-    comparable_score: float | None = None
-    previous_score: float | None = None
-    points_lost: dict[str, float] = field(default_factory=dict)
+    score: float | None
+    comparable_score: float | None
+    previous_score: float | None
 
     @property
     def status(self) -> Light | None:
@@ -70,6 +39,35 @@ class HealthReport:
         if self.comparable_score is None or self.previous_score is None:
             return None
         return self.comparable_score - self.previous_score
+
+
+@dataclass
+class AreaReport(_Judged):
+    """One area (service, customer, business, capacity): its score and its KPIs."""
+
+    area: str
+    weight: float
+    kpis: list[KpiResult]
+    score: float | None = None
+    # Over the KPIs scored in both periods: now, and one period earlier.
+    comparable_score: float | None = None
+    previous_score: float | None = None
+
+    @property
+    def scored(self) -> list[KpiResult]:
+        return [r for r in self.kpis if r.score is not None]
+
+
+@dataclass
+class HealthReport(_Judged):
+    """The overall score, its light, its areas, and the explanation of every point."""
+
+    at: datetime
+    areas: dict[str, AreaReport]
+    score: float | None = None
+    comparable_score: float | None = None
+    previous_score: float | None = None
+    points_lost: dict[str, float] = field(default_factory=dict)
 
     def results(self) -> Iterable[KpiResult]:
         for report in self.areas.values():
