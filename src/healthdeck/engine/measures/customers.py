@@ -132,9 +132,7 @@ def return_rate(ctx: MeasureContext, params: ReturnParams, window: Window) -> fl
     def cohort(w: Window) -> Any:
         users = ctx.table("users")
         day_n = users.signup_at.truncate("D") + shift
-        return users.filter(
-            day_n >= ibis.literal(w.start), day_n + ibis.interval(days=1) <= ibis.literal(w.end)
-        )
+        return users.filter(day_n >= ibis.literal(w.start), day_n + ibis.interval(days=1) <= ibis.literal(w.end))
 
     def returned(w: Window) -> Any:
         activity = in_window(ctx.table("activity"), "ts", w)

@@ -1,8 +1,9 @@
 """Business measures: MRR and its movements, retention, churn, unit economics, acquisition.
 
 MRR at a moment is the sum, over every subscription whose latest state at that moment (its
-latest record strictly before it: windows are [start, end)) is active or past_due, of amount × quantity × (1 − discount) normalised to a month
-(quarter ÷ 3, year ÷ 12). Trialing, canceled and unpaid subscriptions count 0.
+latest record strictly before it: windows are [start, end)) is active or past_due, of
+amount × quantity × (1 − discount) normalised to a month (quarter ÷ 3, year ÷ 12). Trialing,
+canceled and unpaid subscriptions count 0.
 """
 
 from __future__ import annotations
@@ -170,6 +171,12 @@ def ltv(ctx: MeasureContext, window: Window) -> float | None:
     lifetime = lifetime_months(ctx, window)
     arpu_now = ratio(sum(per_tenant.values()), len(per_tenant))
     return None if arpu_now is None or lifetime is None else arpu_now * lifetime
+
+
+@measure("ltv", NoParams, reads=["subscriptions"])
+def ltv_measure(ctx: MeasureContext, params: NoParams, window: Window) -> float | None:
+    """Customer lifetime value in dollars: ARPU × average lifetime (1 / monthly logo churn)."""
+    return ltv(ctx, window)
 
 
 @measure("ltv_to_cac", SpendParams, reads=["spend", "subscriptions"])
