@@ -219,3 +219,12 @@ def test_watch_says_the_store_is_busy(tmp_path: Path) -> None:
     assert result.returncode == 0
     shown = " ".join(result.stdout.split())
     assert "store busy" in shown and f"process {holder.pid}" in shown and "Retrying every 5 s" in shown
+
+
+def test_mrr_growth_needs_only_the_state_a_month_ago(store: Store, tmp_path: Path) -> None:
+    # Recorded for 45 days: too young for a whole 30-day window 30 days ago, but MRR 30 days ago is known.
+    records = [subscription("A", AT - timedelta(days=45), 100), subscription("B", AT - timedelta(days=10), 20)]
+    mrr = load(store, tmp_path, records).kpi("mrr", at=AT)
+    assert (mrr.value, mrr.previous) == (120.0, 100.0)
+    assert mrr.change_pct == pytest.approx(20.0) and mrr.status is Status.GOOD
+    assert mrr.previous_score is None  # MRR growth in the month before needs MRR 60 days ago: unknown

@@ -492,7 +492,7 @@ def tenant_tiers(ctx: MeasureContext, at: datetime) -> dict[str, str]:
     return {row["tenant_id"]: row["tier"] for row in ctx.rows(latest)}
 
 
-@measure("mrr_by_tier", TierMrrParams, reads=["subscriptions"])
+@measure("mrr_by_tier", TierMrrParams, reads=["subscriptions"], instant=True)
 def mrr_by_tier(ctx: MeasureContext, params: TierMrrParams, window: Window) -> float | None:
     """MRR of the tenants on one plan tier at the window's end (dollars, or % of all MRR)."""
     total = total_mrr(ctx, window.end)

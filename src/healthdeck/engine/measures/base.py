@@ -105,6 +105,8 @@ class Measure:
     doc: str
     # Tables it reads whatever its parameters say (an aggregate's table comes from its parameters).
     reads: tuple[str, ...] = ()
+    # It reads only the state at the window's end (MRR), so the data covers it once it began before then.
+    instant: bool = False
 
     def sources(self, params: Params) -> set[str]:
         """Every table this measure reads with these parameters."""
@@ -140,16 +142,17 @@ def _cache_for(store: Store) -> TemplateCache:
 
 
 def measure(
-    name: str, params: type[P], *, reads: Iterable[str] = ()
+    name: str, params: type[P], *, reads: Iterable[str] = (), instant: bool = False
 ) -> Callable[[Callable[[MeasureContext, P, Window], float | None]], Any]:
     """Register a measure under `name`; its docstring's first line documents it.
 
-    `reads` names the tables it reads besides those its parameters name: they decide which
-    windows the data covers (see `covered`).
+    `reads` names the tables it reads besides those its parameters name, and `instant` says it
+    reads only the state at the window's end: they decide which windows the data covers (`covered`).
     """
 
     def register(fn: Callable[[MeasureContext, P, Window], float | None]) -> Any:
-        MEASURES[name] = Measure(name, params, fn, (fn.__doc__ or "").strip().splitlines()[0], tuple(reads))
+        doc = (fn.__doc__ or "").strip().splitlines()[0]
+        MEASURES[name] = Measure(name, params, fn, doc, tuple(reads), instant)
         return fn
 
     return register
@@ -176,12 +179,13 @@ def covered(ctx: MeasureContext, name: str, params: Params, window: Window, *, w
     A window is covered when every table the measure reads began at or before its start. One
     that began inside it is partially covered: a baseline (`whole`, e.g. the previous period
     of a trend) then has no data, and a current window is measured from the first record on.
-    A window that ends at or before the first record has no data.
+    A window that ends at or before the first record has no data. A measure of the state at the
+    window's end (MRR) needs only records before that instant.
     """
     began = coverage_start(ctx, name, params)
     if began is None or began >= window.end:
         return None
-    if began <= window.start:
+    if began <= window.start or MEASURES[name].instant:
         return window
     return None if whole else Window(began, window.end, clipped=True)
 

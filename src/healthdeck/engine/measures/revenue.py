@@ -58,20 +58,20 @@ class NoParams(Params):
     """This measure takes no parameters."""
 
 
-@measure("mrr", NoParams, reads=["subscriptions"])
+@measure("mrr", NoParams, reads=["subscriptions"], instant=True)
 def mrr(ctx: MeasureContext, params: NoParams, window: Window) -> float | None:
     """Monthly recurring revenue at the window's end (compare: change gives MoM growth over 30d)."""
     return total_mrr(ctx, window.end)
 
 
-@measure("arr", NoParams, reads=["subscriptions"])
+@measure("arr", NoParams, reads=["subscriptions"], instant=True)
 def arr(ctx: MeasureContext, params: NoParams, window: Window) -> float | None:
     """MRR × 12 at the window's end."""
     value = total_mrr(ctx, window.end)
     return None if value is None else value * 12
 
 
-@measure("arpu", NoParams, reads=["subscriptions"])
+@measure("arpu", NoParams, reads=["subscriptions"], instant=True)
 def arpu(ctx: MeasureContext, params: NoParams, window: Window) -> float | None:
     """MRR / active (paying) customers at the window's end."""
     per_tenant = tenant_mrr(ctx, window.end)
