@@ -60,10 +60,10 @@ def evaluate_kpi(ctx: MeasureContext, kpi: KpiSpec, at: datetime, window: timede
     The value is measured over the part of the window the data covers; the previous periods
     behind the trend and the change are baselines, measured only when the data covers them whole.
     """
-    span = Window.ending(at, window or kpi.window)
+    asked = span = Window.ending(at, window or kpi.window)
     try:
-        span = covered(ctx, kpi.measure, _params(ctx, kpi), span, whole=False) or span
-        before = Window.ending(at, window or kpi.window).previous(kpi.baseline)
+        span = covered(ctx, kpi.measure, _params(ctx, kpi), asked, whole=False) or asked
+        before = asked.previous(kpi.baseline)
         values = [_measure(ctx, kpi, span, whole=False), _measure(ctx, kpi, before, whole=True)]
         if kpi.compare == "change":
             values.append(_measure(ctx, kpi, before.previous(kpi.baseline), whole=True))
@@ -78,6 +78,6 @@ def evaluate_kpi(ctx: MeasureContext, kpi: KpiSpec, at: datetime, window: timede
     return KpiResult(kpi, span, value, previous, change, judged, status, score, previous_score)
 
 
-def evaluate_value(ctx: MeasureContext, kpi: KpiSpec, window: Window, *, whole: bool = False) -> float | None:
-    """Just the KPI's value over an explicit window (period comparisons: `whole`, so both are covered)."""
-    return _measure(ctx, kpi, window, whole=whole)
+def evaluate_value(ctx: MeasureContext, kpi: KpiSpec, window: Window) -> float | None:
+    """Just the KPI's value over a period the data covers whole, else None (period comparisons)."""
+    return _measure(ctx, kpi, window, whole=True)

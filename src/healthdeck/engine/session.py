@@ -148,13 +148,10 @@ class Engine:
         ended = [Window(w.start, min(w.end, moment)) for w in asked]
         length = min(w.length for w in ended)
         if length <= timedelta(0):
-            raise HealthdeckError("both periods must begin before now")
+            raise HealthdeckError("a period to compare begins after now; choose periods that have begun")
         used = [Window(w.start, w.start + length) for w in ended]
         ctx = self.context()
-        rows = [
-            Comparison(k, evaluate_value(ctx, k, used[0], whole=True), evaluate_value(ctx, k, used[1], whole=True))
-            for k in kpis
-        ]
+        rows = [Comparison(k, evaluate_value(ctx, k, used[0]), evaluate_value(ctx, k, used[1])) for k in kpis]
         return PeriodComparison(asked, used[0], used[1], rows)
 
 
