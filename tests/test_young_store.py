@@ -16,6 +16,7 @@ import orjson
 import pytest
 
 from healthdeck.engine.scoring import Status
+from healthdeck.engine.serialize import health_json
 from healthdeck.store.connection import Store, open_store
 
 from .conftest import run_cli
@@ -87,6 +88,11 @@ def test_cac_does_not_count_the_starting_book_as_new_customers(store: Store, tmp
     cac = engine.kpi("cac", at=AT)
     assert cac.value == pytest.approx(7000 / 2)  # D and E; with A, B and C it would read 1,400
     assert cac.status is Status.CRITICAL  # > 3000
+    # NRR needs the MRR 30 days ago, before the data: no data, and the explanation says why.
+    nrr = health_json(engine.health(at=AT, areas=["business"]))["areas"]["business"]["kpis"]
+    said = next(k["explanation"] for k in nrr if k["id"] == "net_revenue_retention")
+    why = f"the data begins {began:%Y-%m-%d %H:%M} UTC, inside the window"
+    assert said == f"Net revenue retention: no data ({why}); left out of the score"
 
 
 def test_a_change_at_a_window_start_belongs_to_that_window(store: Store, tmp_path: Path) -> None:

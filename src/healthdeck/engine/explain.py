@@ -91,9 +91,15 @@ def describe_kpi(result: KpiResult) -> str:
             growth = f"growth {result.change_pct:+.1f}% {comparison_period(kpi)}"
             return f"{kpi.title} {shown}: {growth} is {result.status.value} ({_rule(kpi)})"
     if result.status is Status.NO_DATA:
-        reason = result.problem or "no events in the window"
+        reason = result.problem or _no_data_reason(result)
         return f"{kpi.title}: no data ({reason}); left out of the score"
     return f"{kpi.title}: {shown} is {result.status.value} ({describe_threshold(result)})"
+
+
+def _no_data_reason(result: KpiResult) -> str:
+    if result.window.clipped:  # e.g. NRR needs the MRR at a start the data does not reach
+        return f"the data begins {result.window.start:%Y-%m-%d %H:%M} UTC, inside the window"
+    return "no events in the window"
 
 
 def explain(report: HealthReport, *, top: int = 5) -> list[str]:
