@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from healthdeck.engine.evaluate import KpiResult
+from healthdeck.engine.freshness import stale_reason
 from healthdeck.engine.health import HealthReport
 from healthdeck.engine.scoring import Status
 
@@ -48,9 +49,12 @@ def describe_kpi(result: KpiResult) -> str:
     shown = format_value(result.value, kpi.unit)
     if kpi.compare == "change" and result.change_pct is not None:
         shown += f" ({result.change_pct:+.1f}% vs previous)"
+    stale = result.freshness is not None and result.freshness.stale
     if result.status is Status.NO_DATA:
-        reason = result.problem or "no events in the window"
+        reason = result.problem or (stale_reason(result) if stale else "no events in the window")
         return f"{kpi.title}: no data ({reason}); left out of the score"
+    if result.status is Status.STALE:
+        return f"{kpi.title}: {shown} from stale data ({stale_reason(result)}); left out of the score"
     return f"{kpi.title}: {shown} is {result.status.value} ({describe_threshold(result)})"
 
 
