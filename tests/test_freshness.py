@@ -104,7 +104,10 @@ def test_status_and_metrics_get_say_stale(stale_db: Path) -> None:
     status = orjson.loads(_run(stale_db, "status", "--quick", "--at", AT.isoformat(), "-o", "json"))
     assert status["stale"] is True and status["newest_event"].startswith("2026-11-20T11:40:00")
     text = _run(stale_db, "status", "--quick", "--at", AT.isoformat())
-    assert "on stale data" in text and "newest event 2026-11-20 11:40:00 UTC" in text
+    assert (
+        "not confirmed: 1 of 5 panels have fresh data"
+    )  # the 24-hour uptime in text and "newest event 2026-11-20 11:40:00 UTC" in text
+    assert "All systems operational" not in text
     kpi = orjson.loads(_run(stale_db, "metrics", "get", "--name", "request_rate", "--at", AT.isoformat(), "-o", "json"))
     assert kpi["stale"] is True and kpi["status"] == "STALE" and kpi["newest_event"].startswith("2026-11-20T11:40:00")
     text = _run(stale_db, "metrics", "get", "--name", "request_rate", "--at", AT.isoformat())

@@ -38,10 +38,12 @@ def status(
         print_json(health_json(report))
         return
     light = report.status.value if report.status else None
-    line = Text.assemble("Status ", badge(light), f"  {MEANING.get(light or '', 'no data yet')}")
-    if report.stale:
-        line.append("  (on stale data: only the fresh panels are judged)", style="bold yellow")
-    out.print(line)
+    meaning = MEANING.get(light or "", "no data yet")
+    panels = report.areas["service"].kpis
+    if report.stale:  # a light from the few panels still fresh cannot vouch for the rest
+        fresh = [r for r in panels if r.value is not None and r.status is not Status.STALE]
+        meaning = f"not confirmed: {len(fresh)} of {len(panels)} panels have fresh data"
+    out.print(Text.assemble("Status ", badge(light), "  ", (meaning, "bold yellow" if report.stale else "")))
     out.print(freshness_line(report.results(), report.at))
     table = Table("panel", "value", "status", "healthy / critical", "action if critical")
     for r in report.areas["service"].kpis:
