@@ -28,7 +28,7 @@ def _requests(end: datetime, *, minutes: int = 60) -> list[dict[str, Any]]:
     return [
         {
             "kind": "requests",
-            "event_id": f"r{i}",
+            "event_id": f"r{end:%Y%m%d%H%M%S}-{i}",
             "ts": (end - timedelta(seconds=2 * i)).isoformat(),
             "tenant_id": "t1",
             "endpoint": "/v1/infer",
@@ -184,3 +184,12 @@ def test_every_shipped_kpi_has_a_source_table() -> None:
     assert sources["api_calls_per_user"] == ("requests", "activity")  # a measure that names no table
     assert sources["ops_p95_latency_change"] == ("requests",)  # a measure of another measure
     assert sources["tier_free_conversion_rate"] == ("tier_events", "tenants")
+
+
+def test_records_after_the_evaluation_time_are_not_the_newest(tmp_path: Path) -> None:
+    moments = [AT - timedelta(days=2), AT - timedelta(minutes=20), AT + timedelta(hours=1)]
+    db = _store(tmp_path, [r for moment in moments for r in _requests(moment, minutes=1)])
+    with engine(db, None) as hd:
+        assert hd.health(at=AT).newest_event == AT - timedelta(minutes=20)  # found in the last day
+        assert hd.health(at=AT - timedelta(days=1)).newest_event == AT - timedelta(days=2)  # found further back
+        assert hd.health(at=AT + timedelta(hours=2)).newest_event == AT + timedelta(hours=1)

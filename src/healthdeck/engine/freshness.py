@@ -127,21 +127,41 @@ def allowance(kpi: KpiSpec, window: timedelta) -> timedelta:
 
 
 def newest_records(ctx: MeasureContext, at: datetime) -> dict[str, datetime | None]:
-    """Each table's newest event time at or before `at`: one query per report (DuckDB's zone maps keep it cheap)."""
+    """Each table's newest event time at or before `at` (None: the table has none)."""
 
     def query() -> dict[str, datetime | None]:
         tables = ctx.store.con.execute(
             "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
         ).fetchall()
-        names = [name for (name,) in tables if name in KINDS]
-        parts = [
-            f'SELECT \'{name}\', max("{_time_column(name)}") FROM "{name}" WHERE "{_time_column(name)}" <= $at'
-            for name in names
-        ]
-        rows = ctx.store.con.execute(" UNION ALL ".join(parts), {"at": at}).fetchall() if parts else []
-        return dict(rows)
+        # A bare max() is answered from DuckDB's statistics: the usual case (--at now) costs a few ms.
+        newest = _max_times(ctx, [name for (name,) in tables if name in KINDS])
+        late = [name for name, moment in newest.items() if moment is not None and moment > at]
+        if late:  # --at in the past: the last day first, so zone maps skip the older row groups
+            newest |= _max_times(ctx, late, since=at - RECENT, until=at)
+            newest |= _max_times(ctx, [name for name in late if newest[name] is None], until=at)
+        return newest
 
     return ctx.memo(("newest_records", at), query)
+
+
+RECENT = timedelta(days=1)
+
+
+def _max_times(
+    ctx: MeasureContext, tables: list[str], *, since: datetime | None = None, until: datetime | None = None
+) -> dict[str, datetime | None]:
+    """max(time column) of each table, after `since` and up to `until` when given: one query for all."""
+    params = {key: value for key, value in (("since", since), ("until", until)) if value is not None}
+    tests = {"since": "{col} > $since", "until": "{col} <= $until"}
+
+    def select(table: str) -> str:
+        col = f'"{_time_column(table)}"'
+        where = " AND ".join(tests[key].format(col=col) for key in params)
+        return f"SELECT '{table}', max({col}) FROM \"{table}\"" + (f" WHERE {where}" if where else "")
+
+    if not tables:
+        return {}
+    return dict(ctx.store.con.execute(" UNION ALL ".join(map(select, tables)), params).fetchall())
 
 
 def _time_column(table: str) -> str:
