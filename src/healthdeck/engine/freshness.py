@@ -220,10 +220,9 @@ def _lagging(sources: Iterable[SourceAge], at: datetime) -> str:
 
 def stale_reason(result: KpiResult) -> str:
     """Why a KPI has no fresh data: which sources stopped reporting, how long ago, and the allowance."""
-    assert result.freshness is not None
+    assert result.freshness is not None and result.freshness.stale
     stale = result.freshness.stale_sources
-    lag = format_age(stale[0].max_lag) if stale else "?"
-    return f"no fresh data: {_lagging(stale, result.window.end)}, more than the {lag} allowed"
+    return f"no fresh data: {_lagging(stale, result.window.end)}, more than the {format_age(stale[0].max_lag)} allowed"
 
 
 def describe_freshness(results: list[KpiResult], at: datetime) -> str:

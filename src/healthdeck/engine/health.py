@@ -82,9 +82,13 @@ class HealthReport(_Judged):
         return newest_event(self.results())
 
     @property
-    def stale(self) -> list[KpiResult]:
-        """The KPIs whose sources stopped reporting too long before `at` (an empty list: all fresh)."""
+    def stale_kpis(self) -> list[KpiResult]:
+        """The KPIs whose sources stopped reporting too long before `at`."""
         return [r for r in self.results() if r.freshness is not None and r.freshness.stale]
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.stale_kpis)
 
 
 def _area_score(results: list[KpiResult], *, previous: bool = False) -> float | None:

@@ -51,7 +51,7 @@ def health_json(report: HealthReport) -> dict[str, Any]:
         "status": report.status.value if report.status else None,
         "at": report.at.isoformat(),
         "newest_event": _time(report.newest_event),
-        "stale": bool(report.stale),
+        "stale": report.stale,
         "freshness": describe_freshness(list(report.results()), report.at),
         "previous_score": _round(report.previous_score, 2),
         "change": _round(report.change, 2),
