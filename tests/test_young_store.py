@@ -132,7 +132,11 @@ def growing_slowly(tmp_path: Path) -> Path:
         load(
             store,
             tmp_path,
-            [subscription("A", AT - timedelta(days=90), 100), subscription("B", AT - timedelta(days=10), 3.2)],
+            [
+                subscription("A", AT - timedelta(days=90), 100),
+                subscription("B", AT - timedelta(days=10), 3.2),
+                activity("x", AT - timedelta(hours=1)),  # the store is live: MRR's data is not stale
+            ],
         )
     return db
 
@@ -229,7 +233,11 @@ def test_watch_says_the_store_is_busy(tmp_path: Path) -> None:
 
 def test_mrr_growth_needs_only_the_state_a_month_ago(store: Store, tmp_path: Path) -> None:
     # Recorded for 45 days: too young for a whole 30-day window 30 days ago, but MRR 30 days ago is known.
-    records = [subscription("A", AT - timedelta(days=45), 100), subscription("B", AT - timedelta(days=10), 20)]
+    records = [
+        subscription("A", AT - timedelta(days=45), 100),
+        subscription("B", AT - timedelta(days=10), 20),
+        activity("x", AT - timedelta(hours=1)),  # the store is live: MRR's data is not stale
+    ]
     mrr = load(store, tmp_path, records).kpi("mrr", at=AT)
     assert (mrr.value, mrr.previous) == (120.0, 100.0)
     assert mrr.change_pct == pytest.approx(20.0) and mrr.status is Status.GOOD

@@ -18,9 +18,9 @@ from rich.table import Table
 
 from healthdeck.catalog.durations import parse_duration
 from healthdeck.cli.console import err, out, print_json
-from healthdeck.cli.engine_access import engine, window_option
+from healthdeck.cli.engine_access import at_option, engine, window_option
 from healthdeck.cli.options import AtOption, CatalogOption, DbOption, Output, PackOption, WindowOption
-from healthdeck.cli.render import badge, kpi_table
+from healthdeck.cli.render import badge, freshness_line, kpi_table
 from healthdeck.engine.explain import format_value
 from healthdeck.engine.measures import Window
 from healthdeck.engine.serialize import kpi_json
@@ -45,7 +45,7 @@ def get(
 ) -> None:
     """One KPI's value, status, sub-score and trend, and how it is computed."""
     with engine(db, catalog) as hd:
-        result = hd.kpi(name, at=parse_moment(at, label="--at"), window=window_option(window))
+        result = hd.kpi(name, at=at_option(at), window=window_option(window))
     if output is Output.json:
         print_json(kpi_json(result))
         return
@@ -57,6 +57,7 @@ def get(
         markup=False,
     )
     out.print(f"measure {kpi.measure} {kpi.params}", markup=False)
+    out.print(freshness_line([result], result.window.end))
     for label, text in (
         ("about", kpi.description),
         ("source", kpi.source),

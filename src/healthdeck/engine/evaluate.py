@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -11,6 +12,9 @@ from healthdeck.catalog.models import KpiSpec
 from healthdeck.engine.measures import MeasureContext, Window
 from healthdeck.engine.measures.base import Params, compute, covered, parse_params
 from healthdeck.engine.scoring import Status, judge, sub_score
+
+if TYPE_CHECKING:
+    from healthdeck.engine.freshness import Freshness
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,8 @@ class KpiResult:
     score: float | None
     previous_score: float | None
     problem: str | None = None
+    # How fresh the sources are at the evaluation instant (set by engine/freshness.py).
+    freshness: Freshness | None = None
 
 
 def pct_change(current: float | None, before: float | None) -> float | None:

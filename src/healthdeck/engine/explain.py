@@ -8,6 +8,7 @@ from healthdeck.catalog.conditions import Condition
 from healthdeck.catalog.durations import format_duration
 from healthdeck.catalog.models import KpiSpec
 from healthdeck.engine.evaluate import KpiResult
+from healthdeck.engine.freshness import stale_reason
 from healthdeck.engine.health import HealthReport
 from healthdeck.engine.scoring import Status
 
@@ -83,6 +84,8 @@ def describe_kpi(result: KpiResult) -> str:
     """One line: what was judged, its status, the rule; a trend KPI names its growth, not its value."""
     kpi = result.kpi
     shown = format_value(result.value, kpi.unit)
+    if result.status is Status.STALE:
+        return f"{kpi.title}: {shown} from stale data ({stale_reason(result)}); left out of the score"
     if kpi.compare == "change" and result.value is not None:
         if result.change_pct is None:
             unjudged = f"no growth {comparison_period(kpi)} to judge yet (no data for the period before)"
@@ -91,7 +94,8 @@ def describe_kpi(result: KpiResult) -> str:
             growth = f"growth {result.change_pct:+.1f}% {comparison_period(kpi)}"
             return f"{kpi.title} {shown}: {growth} is {result.status.value} ({_rule(kpi)})"
     if result.status is Status.NO_DATA:
-        reason = result.problem or _no_data_reason(result)
+        stale = result.freshness is not None and result.freshness.stale
+        reason = result.problem or (stale_reason(result) if stale else _no_data_reason(result))
         return f"{kpi.title}: no data ({reason}); left out of the score"
     return f"{kpi.title}: {shown} is {result.status.value} ({describe_threshold(result)})"
 

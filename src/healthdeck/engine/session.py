@@ -13,6 +13,7 @@ from pathlib import Path
 from healthdeck.catalog.loader import Catalog, load_catalog
 from healthdeck.catalog.models import AREAS, KpiSpec
 from healthdeck.engine.evaluate import KpiResult, evaluate_kpi, evaluate_value, pct_change
+from healthdeck.engine.freshness import evaluate_fresh
 from healthdeck.engine.health import HealthReport, health
 from healthdeck.engine.measures import MeasureContext, Window
 from healthdeck.engine.measures.base import param_problems, save_templates
@@ -116,10 +117,10 @@ class Engine:
     ) -> list[KpiResult]:
         """Several KPIs at one moment, sharing one cache."""
         ctx, moment = self.context(), at or now()
-        return [evaluate_kpi(ctx, k, moment, window) for k in kpis]
+        return [evaluate_fresh(ctx, k, moment, window) for k in kpis]
 
     def kpi(self, kpi_id: str, *, at: datetime | None = None, window: timedelta | None = None) -> KpiResult:
-        return evaluate_kpi(self.context(), self.catalog.get(kpi_id), at or now(), window)
+        return self.evaluate([self.catalog.get(kpi_id)], at=at, window=window)[0]
 
     def export(self, kpis: Sequence[KpiSpec], *, start: datetime, end: datetime, step: timedelta) -> list[ExportRow]:
         """Each KPI at start, start + step, … up to and including end, exactly as `kpi` evaluates it there."""
