@@ -71,10 +71,10 @@ def parse_moment(text: str, *, now: datetime | None = None, label: str = "time")
     if match := _LENGTH.match(phrase):
         # "30 days" is how long, not when: say which moment was probably meant rather than guess.
         count, unit = match.groups()
-        ago = f"{count} {unit}{'' if count == '1' else 's'} ago"
+        length = f"{count} {unit}{'' if count == '1' else 's'}"
         raise HealthdeckError(
-            f"cannot read {label} {text!r}: that is a length of time, not a moment; for the moment {ago.removesuffix(' ago')} "
-            f'before now write "{ago}"'
+            f"cannot read {label} {text!r}: that is a length of time, not a moment; "
+            f'for the moment {length} before now write "{length} ago"'
         )
     raise HealthdeckError(f"cannot read {label} {text!r}: {MOMENT_HELP}")
 
