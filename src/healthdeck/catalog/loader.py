@@ -83,37 +83,48 @@ def check_expansion(root: yaml.Node, name: str) -> None:
     """Refuse a document whose aliases expand past MAX_VALUES, that contains itself, or nests past MAX_DEPTH.
 
     Aliases share one node, so the composed document stays small; its expanded size is counted
-    once per node (depth first, without recursion), before anything walks or copies it.
+    once per node, before anything walks or copies it.
     """
-    size: dict[int, int] = {}
-    depth: dict[int, int] = {}
-    open_nodes: set[int] = set()
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:
-        node, children_done = stack.pop()
+    _Expansion(name).measure(root, depth=1)
+
+
+class _Expansion:
+    """The expanded size and height of each collection node, counted once however often it is aliased."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.known: dict[int, tuple[int, int]] = {}  # id(node) -> (values, levels)
+        self.open: set[int] = set()  # the nodes being measured: meeting one again means a cycle
+
+    def measure(self, node: yaml.Node, *, depth: int) -> tuple[int, int]:
+        if isinstance(node, yaml.ScalarNode):
+            return 1, 1
         key = id(node)
-        if children_done:
-            open_nodes.discard(key)
-            children = _children(node)
-            size[key] = 1 + sum(size[id(child)] for child in children)
-            depth[key] = 1 + max((depth[id(child)] for child in children), default=0)
-            _check_bounds(node, size[key], depth[key], name)
-        elif key not in size:
-            open_nodes.add(key)
-            stack.append((node, True))
-            for child in _children(node):
-                if id(child) in open_nodes:
-                    raise CatalogError([f"{name}:{_line(child)}: a YAML alias refers to a value that contains it"])
-                stack.append((child, False))
+        if key in self.open:
+            raise CatalogError([f"{self.name}:{_line(node)}: a YAML alias refers to a value that contains it"])
+        if key not in self.known:
+            self.known[key] = self._measure_children(node, depth)
+        values, levels = self.known[key]
+        if depth + levels - 1 > MAX_DEPTH:
+            raise self._too_deep(node)
+        return values, levels
 
+    def _measure_children(self, node: yaml.Node, depth: int) -> tuple[int, int]:
+        if depth > MAX_DEPTH:  # checked before descending, so the recursion stays shallow
+            raise self._too_deep(node)
+        self.open.add(id(node))
+        values, levels = 1, 1
+        for child in _children(node):
+            child_values, child_levels = self.measure(child, depth=depth + 1)
+            values, levels = values + child_values, max(levels, child_levels + 1)
+        self.open.discard(id(node))
+        if values > MAX_VALUES:
+            expands = f"YAML aliases here expand to over {MAX_VALUES:,} values; write the values out"
+            raise CatalogError([f"{self.name}:{_line(node)}: {expands}"])
+        return values, levels
 
-def _check_bounds(node: yaml.Node, size: int, depth: int, name: str) -> None:
-    if size > MAX_VALUES:
-        raise CatalogError(
-            [f"{name}:{_line(node)}: YAML aliases here expand to over {MAX_VALUES:,} values; write the values out"]
-        )
-    if depth > MAX_DEPTH:
-        raise CatalogError([f"{name}:{_line(node)}: values nest more than {MAX_DEPTH} levels deep"])
+    def _too_deep(self, node: yaml.Node) -> CatalogError:
+        return CatalogError([f"{self.name}:{_line(node)}: values nest more than {MAX_DEPTH} levels deep"])
 
 
 def _yaml_problem(exc: yaml.YAMLError, text: str, name: str) -> str:
