@@ -6,16 +6,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from healthdeck.catalog.durations import parse_duration
-from healthdeck.engine.session import Engine, load_checked_catalog
 from healthdeck.errors import HealthdeckError
-from healthdeck.store.connection import open_store
+
+if TYPE_CHECKING:
+    from healthdeck.engine.session import Engine
 
 
 @contextmanager
 def engine(db: Path | None, catalog: list[Path] | None) -> Iterator[Engine]:
     """An engine over the store (read-only) and the catalog plus the user's files."""
+    from healthdeck.engine.session import Engine, load_checked_catalog  # Ibis and DuckDB: only when used
+    from healthdeck.store.connection import open_store
+
     checked = load_checked_catalog(catalog or [])
     with open_store(db, read_only=True) as store:
         hd = Engine(store, checked)

@@ -8,10 +8,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import typer
 from rich.live import Live
 from rich.table import Table
@@ -21,12 +19,11 @@ from healthdeck.cli.console import err, out, print_json
 from healthdeck.cli.engine_access import engine, window_option
 from healthdeck.cli.options import AtOption, CatalogOption, DbOption, Output, PackOption, WindowOption
 from healthdeck.cli.render import badge, kpi_table
-from healthdeck.engine.explain import format_value
-from healthdeck.engine.measures import Window
-from healthdeck.engine.serialize import kpi_json
-from healthdeck.engine.session import ExportRow
 from healthdeck.errors import HealthdeckError, StoreLockedError
 from healthdeck.timephrases import parse_moment, parse_period
+
+if TYPE_CHECKING:
+    from healthdeck.engine.session import ExportRow
 
 metrics_app = typer.Typer(
     help="Look at individual KPIs: now, live, over time, or between two periods.", no_args_is_help=True
@@ -44,6 +41,9 @@ def get(
     db: DbOption = None,
 ) -> None:
     """One KPI's value, status, sub-score and trend, and how it is computed."""
+    from healthdeck.engine.explain import format_value  # the engine loads only when a command runs
+    from healthdeck.engine.serialize import kpi_json
+
     with engine(db, catalog) as hd:
         result = hd.kpi(name, at=parse_moment(at, label="--at"), window=window_option(window))
     if output is Output.json:
@@ -151,6 +151,9 @@ def _write_export(rows: list[ExportRow], fmt: ExportFormat, out_file: Path | Non
     records = _export_records(rows)
     if fmt is ExportFormat.parquet:
         assert out_file is not None
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         pq.write_table(pa.Table.from_pylist(records), out_file)
         return
     stream = open(out_file, "w", newline="") if out_file else sys.stdout  # noqa: SIM115
@@ -179,6 +182,9 @@ def compare(
     db: DbOption = None,
 ) -> None:
     """Each KPI measured over two whole periods, side by side, with the change."""
+    from healthdeck.engine.explain import format_value
+    from healthdeck.engine.measures import Window
+
     first = Window(*parse_period(period1, label="--period1"))
     second = Window(*parse_period(period2, label="--period2"))
     with engine(db, catalog) as hd:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Group
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from healthdeck.engine.evaluate import KpiResult
-from healthdeck.engine.explain import describe_threshold, explain, format_value
-from healthdeck.engine.health import HealthReport
+if TYPE_CHECKING:
+    from healthdeck.engine.evaluate import KpiResult
+    from healthdeck.engine.health import HealthReport
 
 COLOURS = {
     "GREEN": "green",
@@ -49,6 +51,8 @@ def _trend(result: KpiResult) -> str:
 
 
 def kpi_table(results: list[KpiResult], title: str | None = None) -> Table:
+    from healthdeck.engine.explain import describe_threshold, format_value  # the engine loads only when used
+
     table = Table("KPI", "value", "status", "score", "threshold", "trend", title=title, title_justify="left")
     for r in results:
         table.add_row(
@@ -64,6 +68,8 @@ def kpi_table(results: list[KpiResult], title: str | None = None) -> Table:
 
 def health_view(report: HealthReport, *, full: bool) -> Group:
     """The score with its light, one row per area, the KPIs when asked, and the explanation."""
+    from healthdeck.engine.explain import explain
+
     status = report.status.value if report.status else None
     change = "" if report.change is None else f"  ({report.change:+.1f} since the previous period)"
     header = Text.assemble("Health ", (_score(report.score), "bold"), "/100  ", badge(status), change)
@@ -86,6 +92,8 @@ def health_view(report: HealthReport, *, full: bool) -> Group:
 
 
 def health_markdown(report: HealthReport, *, full: bool) -> str:
+    from healthdeck.engine.explain import describe_threshold, explain, format_value
+
     status = report.status.value if report.status else "NO DATA"
     lines = [
         f"# Health {_score(report.score)}/100 — {status}",
