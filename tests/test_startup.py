@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import orjson
 
+from healthdeck.store.connection import open_store
 from healthdeck.store.ingest import BATCH_ROWS
 
 from .conftest import run_cli
@@ -38,3 +40,28 @@ def test_ingest_help_states_the_batch_size_the_ingester_uses() -> None:
     # The default is stated in the help text, so the help need not import the ingester to show it.
     result = run_cli("ingest", "--help", env={"COLUMNS": "200"})
     assert f"{BATCH_ROWS:,} by default" in result.stdout
+
+
+# A health check in-process, then which of the libraries it should not need were loaded.
+RUN_HEALTH = """
+import json, sys
+from healthdeck.cli.app import app
+try:
+    app(["health", "--db", sys.argv[1]])
+except SystemExit as done:
+    assert not done.code, done.code
+print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] in ("pyarrow", "pandas", "dateparser"))))
+"""
+
+
+def test_a_health_check_needs_neither_pyarrow_nor_pandas(tmp_path: Path) -> None:
+    with open_store(tmp_path / "store.duckdb"):
+        pass
+    result = subprocess.run(
+        [sys.executable, "-c", RUN_HEALTH, str(tmp_path / "store.duckdb")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert orjson.loads(result.stdout.splitlines()[-1]) == []
