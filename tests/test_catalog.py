@@ -219,7 +219,8 @@ def test_good_and_critical_that_overlap_are_refused_at_the_critical_line(tmp_pat
     [
         ("> 99.9", "> 99.5", "> 99.9"),
         ("<= 0", ">= 0", "== 0"),
-        ("0.1..10", "< 1 or > 100", "0.1..1"),
+        ("0.1..10", "<= 1 or > 100", "from 0.1 to 1"),
+        ("< 250", "> 200", "between 200 and 250"),
         ("< 200", "< 500", "< 200"),
         ("== 3", "2..4", "== 3"),
     ],
@@ -236,3 +237,15 @@ def test_overlapping_conditions_name_the_values_judged_both_ways(good: str, crit
 def test_conditions_on_either_side_are_accepted(good: str, critical: str) -> None:
     threshold = Threshold(good=good, critical=critical)  # type: ignore[arg-type]
     assert str(threshold.critical) == str(Condition.parse(critical))
+
+
+def test_an_override_that_makes_good_overlap_the_shipped_critical_is_refused(tmp_path: Path) -> None:
+    # The shipped p95 latency is critical above 200 ms: good below 250 would make 220 ms both.
+    path = tmp_path / "mine.yaml"
+    path.write_text("kpis:\n  - id: api_latency_p95\n    thresholds: {good: '< 250'}\n")
+    with pytest.raises(CatalogError) as caught:
+        load_catalog([path])
+    assert caught.value.problems == [
+        f'{path}:3: thresholds.critical: good "< 250" and critical "> 200" overlap: a value between 200 and 250 '
+        'would be both; critical must lie on the other side of good (e.g. good "> 99.9", critical "< 99.5")'
+    ]

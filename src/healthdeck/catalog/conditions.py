@@ -128,7 +128,9 @@ class _Interval:
             return f"{'<=' if self.high_closed else '<'} {self.high:g}"
         if self.high == math.inf:
             return f"{'>=' if self.low_closed else '>'} {self.low:g}"
-        return f"{self.low:g}..{self.high:g}"
+        if self.low_closed and self.high_closed:
+            return f"from {self.low:g} to {self.high:g}"
+        return f"between {self.low:g} and {self.high:g}"
 
 
 def overlap(first: Condition, second: Condition) -> str | None:
