@@ -159,7 +159,7 @@ def test_a_self_referring_alias_and_deep_nesting_are_refused(tmp_path: Path) -> 
 def test_a_file_over_one_mib_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "big.yaml"
     path.write_text("kpis: []\n" + "#" * 1024 * 1024 + "\n")
-    with pytest.raises(CatalogError, match=rf"{path}: larger than 1024 KiB; split it"):
+    with pytest.raises(CatalogError, match=rf"{path}: larger than 1 MiB; split it"):
         load_catalog([path])
 
 

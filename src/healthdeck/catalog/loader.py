@@ -261,7 +261,7 @@ class Catalog:
 def shipped_pack_files() -> list[tuple[str, str]]:
     """(name, text) of every pack that ships inside the package, in a stable order."""
     folder = resources.files("healthdeck.catalog") / "packs"
-    return sorted((f"packs/{p.name}", p.read_text()) for p in folder.iterdir() if p.name.endswith(".yaml"))
+    return sorted((f"packs/{p.name}", p.read_text("utf-8")) for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
 def _read(path: Path) -> str:
@@ -272,7 +272,7 @@ def _read(path: Path) -> str:
     except OSError as exc:
         raise CatalogError([f"{path}: cannot read: {exc.strerror}"]) from exc
     if len(raw) > MAX_FILE_BYTES:
-        raise CatalogError([f"{path}: larger than {MAX_FILE_BYTES // 1024} KiB; split it into several catalog files"])
+        raise CatalogError([f"{path}: larger than {MAX_FILE_BYTES // 2**20} MiB; split it into several catalog files"])
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
