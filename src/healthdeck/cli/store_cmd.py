@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import duckdb
 import typer
 from rich.table import Table
 
 from healthdeck.cli.console import out, print_json
 from healthdeck.cli.options import DbOption, Output
 from healthdeck.errors import HealthdeckError
-from healthdeck.store.connection import open_store
-from healthdeck.store.migrations import read_version
 from healthdeck.store.schema import KINDS
 
 store_app = typer.Typer(help="Inspect the event store.", no_args_is_help=True)
@@ -24,6 +21,9 @@ def info(
     db: DbOption = None,
 ) -> None:
     """Where the store is, its schema version, and how many records each table holds."""
+    from healthdeck.store.connection import open_store  # DuckDB loads only when a command runs
+    from healthdeck.store.migrations import read_version
+
     with open_store(db, read_only=True) as store:
         counts = {name: store.count(name) for name in KINDS}
         summary = {"path": str(store.path), "schema_version": read_version(store.con), "tables": counts}
@@ -43,6 +43,10 @@ def sql(
     db: DbOption = None,
 ) -> None:
     """Run your own SQL (DuckDB dialect) against the store, read-only."""
+    import duckdb
+
+    from healthdeck.store.connection import open_store
+
     with open_store(db, read_only=True) as store:
         try:
             cursor = store.con.execute(query)
