@@ -21,7 +21,7 @@ def demo(
     db: DbOption = None,
 ) -> None:
     """Fill an empty store with a simulated 30-day SaaS, then print its health (the `make demo` job)."""
-    with open_store(db) as store:
+    with open_store(db, create=True) as store:
         empty = store.count("requests") == 0
         if empty:
             from healthdeck.sim import simulate  # numpy-heavy: load only when needed

@@ -37,7 +37,7 @@ def ingest(
 ) -> None:
     """Validate records and add the new ones to the store; exit 1 when any were rejected."""
     total = sum(os.path.getsize(f) for f in files if f != "-" and os.path.exists(f))
-    with open_store(db) as store, progress_bar("ingesting", total or None) as bar:
+    with open_store(db, create=True) as store, progress_bar("ingesting", total or None) as bar:
         advance = (lambda n: bar.advance(bar.task_ids[0], n)) if bar else None
         report = ingest_files(store, files, kind=kind, rejects_path=rejects, batch_rows=batch_rows, progress=advance)
     if output is Output.json:
