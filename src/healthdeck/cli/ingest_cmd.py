@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from healthdeck.cli.console import err, out, print_json, progress_bar
 from healthdeck.cli.options import DbOption, Output
+from healthdeck.errors import HealthdeckError
 from healthdeck.store.connection import open_store
 from healthdeck.store.ingest import BATCH_ROWS, IngestReport, ingest_files
 from healthdeck.store.schema import KINDS
@@ -36,6 +37,7 @@ def ingest(
     db: DbOption = None,
 ) -> None:
     """Validate records and add the new ones to the store; exit 1 when any were rejected."""
+    _check_rejects_path(rejects)
     total = sum(os.path.getsize(f) for f in files if f != "-" and os.path.exists(f))
     with open_store(db, create=True) as store, progress_bar("ingesting", total or None) as bar:
         advance = (lambda n: bar.advance(bar.task_ids[0], n)) if bar else None
@@ -46,6 +48,14 @@ def ingest(
         _print_report(report)
     if report.rejected:
         raise typer.Exit(1)
+
+
+def _check_rejects_path(rejects: Path | None) -> None:
+    # Checked before any batch is stored: the rejects file is only opened at the first reject.
+    if rejects is not None and rejects.is_dir():
+        raise HealthdeckError(
+            f"--rejects {rejects} is a directory; give the file to write rejects to, e.g. {rejects / 'rejects.jsonl'}"
+        )
 
 
 def _print_report(report: IngestReport) -> None:

@@ -105,6 +105,7 @@ def open_store(path: str | os.PathLike[str] | None = None, *, read_only: bool = 
         raise NotAStoreError(_foreign_message(db, kind))
     elif not read_only:
         _probe(db)  # a read-only look first: a foreign DuckDB file opened for writing could be changed
+        _check_writable(db)
     con = _connect(db, read_only=read_only)
     try:
         _check_version(db, con, read_only=read_only)
@@ -193,6 +194,16 @@ def _probe(db: Path) -> None:
             raise NotAStoreError(_foreign_message(db, "a DuckDB database that healthdeck did not create"))
     finally:
         con.close()
+
+
+def _check_writable(db: Path) -> None:
+    # DuckDB writes a journal (.wal) beside the store: a writer needs the directory too.
+    for place in (db, db.parent.absolute()):
+        if not os.access(place, os.W_OK):
+            raise HealthdeckError(
+                f"the store {db} cannot be written: no write permission on {place}. Read commands still work; "
+                "to add data, make the store and its directory writable, or use --db for another store."
+            )
 
 
 def _check_version(db: Path, con: duckdb.DuckDBPyConnection, *, read_only: bool) -> None:
