@@ -41,8 +41,8 @@ def check_query(con: duckdb.DuckDBPyConnection, text: str) -> str:
     kind = statements[0].type
     if kind != duckdb.StatementType.SELECT:
         raise HealthdeckError(
-            f"`healthdeck sql` only reads: the query is a {kind.name} statement; "
-            "write a SELECT (or WITH … SELECT) over the store's tables and views"
+            f"`healthdeck sql` only reads, and this query is not a SELECT (DuckDB parses it as {kind.name}); "
+            "write one SELECT (or WITH … SELECT) over the store's tables and views"
         )
     return text
 
@@ -55,15 +55,16 @@ def run_query(store: Store, text: str, *, timeout: float = DEFAULT_TIMEOUT_S) ->
     result = QueryResult()
     # DuckDB does not look at signals while it computes, so the query runs in a worker thread
     # and this thread waits, free to react to the time limit or to Ctrl-C by interrupting it.
-    worker = threading.Thread(target=_execute, args=(store.con, query, result), daemon=True)
-    worker.start()
+    # It waits on an event, not on join(): a join broken by Ctrl-C forgets the thread is alive.
+    done = threading.Event()
+    threading.Thread(target=_execute, args=(store.con, query, result, done), daemon=True).start()
     try:
-        worker.join(timeout)
+        finished = done.wait(timeout)
     except KeyboardInterrupt:
-        _stop(store.con, worker)
+        _stop(store.con, done)
         raise QueryInterruptedError("the query was interrupted (Ctrl-C); the store is unchanged") from None
-    if worker.is_alive():
-        _stop(store.con, worker)
+    if not finished:
+        _stop(store.con, done)
         raise QueryStoppedError(
             f"the query was stopped after {timeout:g} s (--timeout); narrow it with WHERE or LIMIT, "
             "or give it more time with --timeout"
@@ -73,15 +74,19 @@ def run_query(store: Store, text: str, *, timeout: float = DEFAULT_TIMEOUT_S) ->
     return result
 
 
-def _execute(con: duckdb.DuckDBPyConnection, query: str, result: QueryResult) -> None:
+def _execute(con: duckdb.DuckDBPyConnection, query: str, result: QueryResult, done: threading.Event) -> None:
     try:
         cursor = con.execute(query)
         result.columns = [d[0] for d in cursor.description or []]
         result.rows = cursor.fetchall()
     except Exception as exc:  # reported by the waiting thread, which raises it as a user error
         result.error = exc
+    finally:
+        done.set()
 
 
-def _stop(con: duckdb.DuckDBPyConnection, worker: threading.Thread) -> None:
-    con.interrupt()
-    worker.join()
+def _stop(con: duckdb.DuckDBPyConnection, done: threading.Event) -> None:
+    # An interrupt that comes while DuckDB is still starting the query is lost: repeat until it ends.
+    while not done.is_set():
+        con.interrupt()
+        done.wait(0.05)
