@@ -19,7 +19,7 @@ from healthdeck.errors import (
     StoreMissingError,
     StoreVersionError,
 )
-from healthdeck.store.migrations import SCHEMA_VERSION, is_healthdeck_store, migrate, read_version
+from healthdeck.store.migrations import SCHEMA_VERSION, migrate, stored_version
 
 if TYPE_CHECKING:
     from ibis.backends.duckdb import Backend
@@ -190,10 +190,23 @@ def _move_into_place(draft: Path, db: Path) -> None:
 def _probe(db: Path) -> None:
     con = _connect(db, read_only=True)
     try:
-        if not is_healthdeck_store(con):
-            raise NotAStoreError(_foreign_message(db, "a DuckDB database that healthdeck did not create"))
+        _version(db, con)
     finally:
         con.close()
+
+
+def _version(db: Path, con: duckdb.DuckDBPyConnection) -> int:
+    """The store's schema version; a clear error when it is not a healthdeck store or not a number."""
+    try:
+        version = stored_version(con)
+    except ValueError as exc:
+        raise StoreVersionError(
+            f"the store {db} has a schema version that is not a number ({exc}); "
+            "restore the store from a backup, or use --db for another store"
+        ) from exc
+    if version is None:
+        raise NotAStoreError(_foreign_message(db, "a DuckDB database that healthdeck did not create"))
+    return version
 
 
 def _check_writable(db: Path) -> None:
@@ -207,15 +220,7 @@ def _check_writable(db: Path) -> None:
 
 
 def _check_version(db: Path, con: duckdb.DuckDBPyConnection, *, read_only: bool) -> None:
-    if not is_healthdeck_store(con):
-        raise NotAStoreError(_foreign_message(db, "a DuckDB database that healthdeck did not create"))
-    try:
-        version = read_version(con)
-    except ValueError as exc:
-        raise StoreVersionError(
-            f"the store {db} has a schema version that is not a number ({exc}); "
-            "restore the store from a backup, or use --db for another store"
-        ) from exc
+    version = _version(db, con)
     if version > SCHEMA_VERSION:
         raise StoreVersionError(
             f"the store {db} has schema version {version}, newer than this healthdeck "

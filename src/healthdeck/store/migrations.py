@@ -32,30 +32,27 @@ MIGRATIONS: tuple[Migration, ...] = (_create_event_tables, _create_views)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def is_healthdeck_store(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether healthdeck set this database up: only it creates the bookkeeping table."""
-    row = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-        "AND schema_name = 'main' AND table_name = ?",
-        [META_TABLE],
-    ).fetchone()
-    return bool(row and row[0])
+def stored_version(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The schema version, or None when healthdeck did not set this database up (only it makes the table).
 
-
-def read_version(con: duckdb.DuckDBPyConnection) -> int:
-    """The store's schema version without changing anything (0 before the first migration).
-
-    Raises ValueError when the stored version is not a whole number (the table was edited).
+    0 means set up but before the first migration. Raises ValueError when the stored version is
+    not a whole number (the table was edited).
     """
-    if not is_healthdeck_store(con):
-        return 0
-    rows = con.execute(f"SELECT value FROM {META_TABLE} WHERE key = 'schema_version'").fetchall()
+    try:
+        rows = con.execute(f"SELECT value FROM main.{META_TABLE} WHERE key = 'schema_version'").fetchall()
+    except duckdb.CatalogException:
+        return None
     if not rows:
         return 0
     value = rows[0][0]
     if not (isinstance(value, str) and value.isascii() and value.isdigit()):
         raise ValueError(repr(value))
     return int(value)
+
+
+def read_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The store's schema version without changing anything (0 for a database healthdeck never set up)."""
+    return stored_version(con) or 0
 
 
 def migrate(con: duckdb.DuckDBPyConnection, *, target: int = SCHEMA_VERSION) -> int:
