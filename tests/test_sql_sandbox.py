@@ -191,6 +191,7 @@ def test_a_query_starting_with_a_comment_comes_from_a_file_stdin_or_after_a_lone
     _refused(_sql(db, "--file", str(SEED_QUERY.with_name("missing.sql"))), "cannot read the query from --file")
     _refused(_sql(db, "SELECT 1", "--file", str(SEED_QUERY)), "not both")
     _refused(_sql(db), "no query")
+    _refused(_sql(db, "-", stdin="-- only a comment\n"), "the query is empty")
 
 
 def test_a_runaway_query_is_stopped_by_the_timeout_and_the_store_stays_usable(db: Path, tmp_path: Path) -> None:

@@ -34,6 +34,8 @@ def check_query(con: duckdb.DuckDBPyConnection, text: str) -> str:
         statements = con.extract_statements(text)
     except duckdb.Error as exc:
         raise HealthdeckError(f"the query is not valid SQL: {exc}") from exc
+    if not statements:
+        raise HealthdeckError("the query is empty: write one SELECT over the store's tables and views")
     if len(statements) != 1:
         raise HealthdeckError(
             f"`healthdeck sql` runs one statement, and the query holds {len(statements)}; run them one at a time"
