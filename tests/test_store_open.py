@@ -134,7 +134,7 @@ def test_read_commands_on_a_mistyped_path_say_no_store_and_create_nothing(tmp_pa
 def test_an_empty_file_is_no_store_for_readers_and_becomes_one_for_writers(tmp_path: Path, good: Path) -> None:
     path = tmp_path / "empty.duckdb"
     path.touch()
-    with pytest.raises(StoreMissingError, match="there is an empty file"):
+    with pytest.raises(StoreMissingError, match="the file is empty"):
         open_store(path, read_only=True)
     assert path.stat().st_size == 0
     result = run_cli("ingest", str(good), "--db", str(path))
@@ -219,6 +219,6 @@ def test_a_store_in_a_read_only_directory_reads_and_refuses_writes_clearly(share
         writer = _run_unprivileged(*command)
         assert writer.returncode == 2, writer.stderr
         assert "Traceback" not in writer.stderr
-        assert "no write permission" in writer.stderr or "Permission denied" in writer.stderr, writer.stderr
+        assert "no write permission on" in writer.stderr, writer.stderr
     assert _sha256(path) == before
     assert sorted(p.name for p in store_dir.iterdir()) == ["store.duckdb"]

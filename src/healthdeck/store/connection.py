@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import re
@@ -138,9 +139,9 @@ def file_kind(db: Path) -> str:
 
 
 def _missing_message(db: Path, kind: str) -> str:
-    what = "an empty file" if kind == "empty" else "nothing"
+    what = "the file is empty" if kind == "empty" else "no such file"
     return (
-        f"no store at {db} (there is {what}): create one with `healthdeck ingest FILE --db {db}` or "
+        f"no store at {db} ({what}): create one with `healthdeck ingest FILE --db {db}` or "
         f"`healthdeck simulate --db {db}`, or check --db and ${DB_ENV}"
     )
 
@@ -160,6 +161,8 @@ def _create(db: Path) -> None:
     draft = db.with_name(f".{db.name}.creating-{os.getpid()}")
     try:
         db.parent.mkdir(parents=True, exist_ok=True)
+        if not os.access(db.parent.absolute(), os.W_OK):
+            raise PermissionError(errno.EACCES, f"no write permission on {db.parent.absolute()}")
         draft.unlink(missing_ok=True)
         con = _connect(draft, read_only=False)
         try:
