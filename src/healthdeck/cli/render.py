@@ -9,7 +9,8 @@ from rich.text import Text
 
 from healthdeck.engine.evaluate import KpiResult
 from healthdeck.engine.explain import describe_threshold, explain, format_value
-from healthdeck.engine.health import HealthReport
+from healthdeck.engine.health import AreaReport, HealthReport
+from healthdeck.engine.scoring import Status
 
 COLOURS = {
     "GREEN": "green",
@@ -62,6 +63,12 @@ def kpi_table(results: list[KpiResult], title: str | None = None) -> Table:
     return table
 
 
+def _with_data(area: AreaReport) -> str:
+    """How many KPIs have a value judged or shown (INFO ones too), out of the area's KPIs."""
+    measured = sum(1 for r in area.kpis if r.status is not Status.NO_DATA)
+    return f"{measured}/{len(area.kpis)}"
+
+
 def health_view(report: HealthReport, *, full: bool) -> Group:
     """The score with its light, one row per area, the KPIs when asked, and the explanation."""
     status = report.status.value if report.status else None
@@ -74,7 +81,7 @@ def health_view(report: HealthReport, *, full: bool) -> Group:
             _score(area.score),
             badge(area.status.value if area.status else None),
             f"{area.weight:.2f}",
-            f"{len(area.scored)}/{len(area.kpis)}",
+            _with_data(area),
         )
     parts: list[object] = [header, areas]
     if full or len(report.areas) == 1:
