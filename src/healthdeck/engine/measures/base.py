@@ -17,7 +17,7 @@ from ibis.expr.types import Scalar, Table
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from healthdeck.engine.measures.templates import CACHE_FILE, TemplateCache, fingerprint
-from healthdeck.store.connection import Store
+from healthdeck.store.connection import Store, ibis_backend
 from healthdeck.store.migrations import SCHEMA_VERSION
 
 
@@ -224,7 +224,7 @@ class MeasureContext:
     cache: dict[Hashable, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.db = ibis.duckdb.from_connection(self.store.con)
+        self.db = ibis_backend(self.store.con)
 
     def table(self, name: str) -> Table:
         # Looking a table up asks DuckDB for its schema; once per evaluation is enough.
