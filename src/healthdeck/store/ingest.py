@@ -113,7 +113,7 @@ def ingest_table(
         con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {query}")
         rejected = con.execute("SELECT _line, _errors FROM _checked WHERE _errors <> '' ORDER BY _line").fetchall()
         valid = _count(con, "SELECT count(*) FROM _checked WHERE _errors = ''")
-        stored, conflicts = _store_entities(store, kind) if kind.entity else _store_events(store, kind)
+        stored, conflicts = _store_entities(store, kind) if kind.entity else _store_events(store, kind, valid)
         con.execute("DROP TABLE _checked")
         con.unregister("_staged")
         con.execute("COMMIT")
@@ -145,59 +145,61 @@ def _content_hash(kind: Kind) -> str:
     return f"md5(concat_ws(chr(31), {', '.join(parts)}))"
 
 
-def _store_events(store: Store, kind: Kind) -> tuple[int, list[tuple[int, str]]]:
+def _store_events(store: Store, kind: Kind, valid: int) -> tuple[int, list[tuple[int, str]]]:
     """Insert the valid events of `_checked` whose id is new; return how many, and the conflicts.
 
     An event is an immutable fact, so a re-sent `event_id` must carry the same content (typed
     values: `Z` and `+00:00` spellings of one instant are one content). Identical, it is a
     duplicate; different, a conflict, rejected: the stored record, or the first line of the batch
-    with that id, is kept.
+    with that id, is kept. Repeats are looked at only when there are some, which keeps the usual
+    all-new batch to one statement.
     """
     con = store.con
     table, columns = quote(kind.name), ", ".join(quote(f.name) for f in kind.fields)
+    before = store.count(kind.name)
+    con.execute(
+        f"INSERT INTO {table} ({columns}, _ingested_at) "
+        f"SELECT {columns}, now() FROM ({_valid_events(kind)}) AS fresh "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS stored WHERE stored.event_id = fresh.event_id) "
+        "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _line) = 1"
+    )
+    inserted = store.count(kind.name) - before
+    return inserted, _event_conflicts(con, kind) if inserted < valid else []
+
+
+def _valid_events(kind: Kind) -> str:
+    """The valid rows of `_checked`, an event without an id taking the hash of its content as id."""
     values = ", ".join(
         f"coalesce(event_id, {_content_hash(kind)}) AS event_id" if f.name == "event_id" else quote(f.name)
         for f in kind.fields
     )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _fresh AS SELECT *, "
-        "row_number() OVER (PARTITION BY event_id ORDER BY _line) AS _nth, "
-        f"event_id IN (SELECT event_id FROM {table}) AS _known "
-        f"FROM (SELECT {values}, _line FROM _checked WHERE _errors = '') AS valid"
-    )
-    con.execute(
-        f"INSERT INTO {table} ({columns}, _ingested_at) "
-        f"SELECT {columns}, now() FROM _fresh WHERE _nth = 1 AND NOT _known"
-    )
-    new, repeated = con.execute(
-        "SELECT count(*) FILTER (WHERE _nth = 1 AND NOT _known), count(*) FILTER (WHERE _nth > 1 OR _known) FROM _fresh"
-    ).fetchone() or (0, 0)
-    conflicts = _event_conflicts(con, kind) if repeated else []
-    con.execute("DROP TABLE _fresh")
-    return int(new), conflicts
+    return f"SELECT {values}, _line FROM _checked WHERE _errors = ''"
 
 
 def _event_conflicts(con: Any, kind: Kind) -> list[tuple[int, str]]:
-    """(line, reason) of each repeated event of `_fresh` whose content differs from the kept one."""
+    """(line, reason) of each valid event of the batch whose content differs from the one kept for its id.
+
+    Run after the insert: the kept record is in the table, either from an earlier batch or just
+    inserted from this one. Rows inserted by this transaction carry its `now()`, earlier ones an
+    earlier time, which tells "conflicts with line N" from "conflicts with the stored record".
+    """
     content = [f for f in kind.fields if f.name != "event_id"]
     differs = " OR ".join(f"fresh.{quote(f.name)} IS DISTINCT FROM kept.{quote(f.name)}" for f in content)
     names = ", ".join(
         f"CASE WHEN fresh.{quote(f.name)} IS DISTINCT FROM kept.{quote(f.name)} THEN {literal(f.name)} END"
         for f in content
     )
-    same_id = (
-        "'(same event_id \"' || left(fresh.event_id, 80) || '\", different ' || concat_ws(', ', " + names + ") || ')'"
+    kept_as = (
+        "CASE WHEN kept._ingested_at = now() THEN 'conflicts with line ' || fresh._first "
+        "ELSE 'conflicts with the stored record' END"
     )
-    stored = (
-        f"SELECT fresh._line, 'conflicts with the stored record ' || {same_id} FROM _fresh AS fresh "
-        f"JOIN {quote(kind.name)} AS kept ON kept.event_id = fresh.event_id WHERE fresh._known AND ({differs})"
-    )
-    in_batch = (
-        f"SELECT fresh._line, 'conflicts with line ' || kept._line || ' ' || {same_id} FROM _fresh AS fresh "
-        "JOIN _fresh AS kept ON kept.event_id = fresh.event_id AND kept._nth = 1 "
-        f"WHERE fresh._nth > 1 AND NOT fresh._known AND ({differs})"
-    )
-    return [(int(line), str(reason)) for line, reason in con.execute(f"{stored} UNION ALL {in_batch}").fetchall()]
+    detail = f"' (same event_id \"' || left(fresh.event_id, 80) || '\", different ' || concat_ws(', ', {names}) || ')'"
+    rows = con.execute(
+        f"SELECT fresh._line, {kept_as} || {detail} "
+        f"FROM (SELECT *, min(_line) OVER (PARTITION BY event_id) AS _first FROM ({_valid_events(kind)})) AS fresh "
+        f"JOIN {quote(kind.name)} AS kept ON kept.event_id = fresh.event_id WHERE {differs}"
+    ).fetchall()
+    return [(int(line), str(reason)) for line, reason in rows]
 
 
 def _store_entities(store: Store, kind: Kind) -> tuple[int, list[tuple[int, str]]]:

@@ -167,14 +167,21 @@ def _value_errors(f: Field, source_type: str) -> Iterable[str]:
     if f.type == "TIMESTAMPTZ" and not f.future_ok:
         yield _when(f"{typed} > now() + INTERVAL 1 DAY", name, literal("is more than a day in the future: "), given)
     if f.identifier:
-        trimmed = f"trim({typed}, {literal(BLANKS)})"
-        yield _when(f"{trimmed} = ''", name, literal("an id must not be empty or blank"))
-        yield _when(
-            f"{trimmed} <> '' AND {trimmed} <> {typed}",
-            name,
-            literal("an id must not start or end with spaces; got "),
-            f"'\"' || {given} || '\"'",
-        )
+        yield _when(_blank_or_padded(typed), name, _id_problem(typed, given))
+
+
+def _blank_or_padded(value: str) -> str:
+    # Looking at the first and last character is several times cheaper than trim() on millions of ids.
+    edges = ", ".join(str(ord(c)) for c in BLANKS)
+    return f"({value} = '' OR ascii({value}) IN ({edges}) OR ascii(right({value}, 1)) IN ({edges}))"
+
+
+def _id_problem(value: str, given: str) -> str:
+    blank, padded = (
+        literal("an id must not be empty or blank"),
+        literal("an id must not start or end with spaces; got "),
+    )
+    return f"CASE WHEN trim({value}, {literal(BLANKS)}) = '' THEN {blank} ELSE {padded} || '\"' || {given} || '\"' END"
 
 
 def _required_errors(kind: Kind, f: Field, types: dict[str, str]) -> Iterable[str]:
