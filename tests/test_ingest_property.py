@@ -55,7 +55,7 @@ def _record(prefix: str, i: int) -> dict[str, Any]:
     }
 
 
-def _bad(action: str, prefix: str, i: int, earlier: dict[str, Any]) -> dict[str, Any] | bytes:
+def _bad(action: str, prefix: str, i: int, earlier: dict[str, Any], fmt: str) -> dict[str, Any] | bytes:
     record = _record(prefix, i)
     changes = {
         "conflict": {**earlier, "latency_ms": "9999.5"},
@@ -65,16 +65,17 @@ def _bad(action: str, prefix: str, i: int, earlier: dict[str, Any]) -> dict[str,
         "padded_tenant": {**record, "tenant_id": " t1"},
         "bad_method": {**record, "method": "FETCH"},
     }
-    if action == "not_utf8":
-        return ",".join(record[c] for c in COLUMNS).replace("/v1/a", "/v1/caf\udce9").encode("utf-8", "surrogateescape")
+    if action == "not_utf8":  # an endpoint with a Latin-1 byte, in the file's own format
+        text = orjson.dumps(record) if fmt == "jsonl" else ",".join(record[c] for c in COLUMNS).encode()
+        return text.replace(b"/v1/a", b"/v1/caf\xe9")
     return changes[action]
 
 
 def build(actions: list[str], prefix: str, fmt: str) -> Input:
     made, kept = Input(), []
     for i, action in enumerate(actions):
-        if action == "not_utf8" and fmt != "csv":
-            action = "hex"  # only a text file can hold bytes that are not UTF-8
+        if action == "not_utf8" and fmt == "parquet":
+            action = "hex"  # Parquet strings are UTF-8 by construction
         if action in ("repeat", "respelled", "conflict") and not kept:
             action = "new"
         if action == "new":
@@ -86,13 +87,13 @@ def build(actions: list[str], prefix: str, fmt: str) -> Input:
             ts = datetime.fromisoformat(earlier["ts"]).strftime("%Y-%m-%dT%H:%M:%SZ")
             made.add({**earlier, "ts": ts} if action == "respelled" else earlier, good=True)
         else:
-            made.add(_bad(action, prefix, i, kept[i % len(kept)] if kept else {}), good=False)
+            made.add(_bad(action, prefix, i, kept[i % len(kept)] if kept else {}, fmt), good=False)
     return made
 
 
 def write(rows: list[dict[str, Any] | bytes], path: Path, fmt: str) -> None:
     if fmt == "jsonl":
-        path.write_bytes(b"".join(orjson.dumps(row) + b"\n" for row in rows))
+        path.write_bytes(b"".join((row if isinstance(row, bytes) else orjson.dumps(row)) + b"\n" for row in rows))
     elif fmt == "csv":
         lines = [row if isinstance(row, bytes) else ",".join(row[c] for c in COLUMNS).encode() for row in rows]
         path.write_bytes(",".join(COLUMNS).encode() + b"\n" + b"".join(line + b"\n" for line in lines))
