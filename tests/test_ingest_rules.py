@@ -305,3 +305,31 @@ def test_record_with_a_staging_field_name_or_a_list_for_kind_is_rejected(store: 
         (2, "unknown kind ['requests']; known kinds: " + ", ".join(KINDS)),
     ]
     assert stored_ids(store) == ["r3"]
+
+
+def test_parquet_damaged_in_its_second_row_group_keeps_the_first_and_reports_the_rest(
+    store: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "damaged.parquet"
+    rows = 2000
+    table = pa.table(
+        {
+            "event_id": [f"p{i}" for i in range(rows)],
+            "ts": [NOW.isoformat()] * rows,
+            "tenant_id": ["t1"] * rows,
+            "endpoint": ["/v1/a"] * rows,
+            "method": ["GET"] * rows,
+            "status": [200] * rows,
+            "latency_ms": [1.5] * rows,
+        }
+    )
+    pq.write_table(table, path, row_group_size=1000, use_dictionary=False)
+    column = pq.ParquetFile(path).metadata.row_group(1).column(0)
+    data = bytearray(path.read_bytes())
+    start, end = column.data_page_offset + 30, column.data_page_offset + column.total_compressed_size - 5
+    data[start:end] = b"A" * (end - start)
+    path.write_bytes(bytes(data))
+    report = ingest(store, path, kind="requests", batch_rows=1000)
+    assert report.accepted == 1000 and store.count("requests") == 1000
+    [reason] = reasons(report)
+    assert reason.startswith(f"{path}: unreadable from row 1001 on; those rows were not stored: ")

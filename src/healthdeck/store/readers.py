@@ -123,7 +123,7 @@ def _csv_record(line: int, header: list[str], row: list[str]) -> tuple[RawRecord
     try:
         joined.encode("utf-8")
     except UnicodeEncodeError:  # a surrogate: bytes that were not UTF-8
-        joined, problem = joined.encode("utf-8", "surrogateescape").decode("utf-8", "replace"), _not_utf8(header, row)
+        joined, problem = _readable(joined), _not_utf8(header, row)
     raw = _clip(joined)
     size = len(raw) + 1
     if not any(cell.strip() for cell in row):
@@ -143,10 +143,14 @@ def _not_utf8(header: list[str], row: list[str]) -> str | None:
             cell.encode("utf-8")
         except UnicodeEncodeError as exc:
             byte = cell[exc.start].encode("utf-8", "surrogateescape")[0]
-            name = header[number][:80].encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-            column = f'"{name}"' if number < len(header) else f"{number + 1}"
+            column = f'"{_readable(header[number][:80])}"' if number < len(header) else f"{number + 1}"
             return f"not UTF-8 text: byte 0x{byte:02x} in column {column}"
     return None
+
+
+def _readable(text: str) -> str:
+    """Text decoded with surrogate escapes, with each undecodable byte shown as U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def read_parquet(path: str, *, batch_rows: int) -> Iterator[ArrowChunk]:
@@ -163,7 +167,8 @@ def read_parquet(path: str, *, batch_rows: int) -> Iterator[ArrowChunk]:
         except StopIteration:
             return
         except (pa.ArrowException, OSError) as exc:
-            raise HealthdeckError(f"unreadable from row {line} on, which was not stored: {exc}") from exc
+            reason = " ".join(str(exc).split())
+            raise HealthdeckError(f"unreadable from row {line} on; those rows were not stored: {reason}") from exc
         table = pa.Table.from_batches([batch])
         yield ArrowChunk(table, line)
         line += table.num_rows
