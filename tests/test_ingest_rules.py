@@ -333,3 +333,11 @@ def test_parquet_damaged_in_its_second_row_group_keeps_the_first_and_reports_the
     assert report.accepted == 1000 and store.count("requests") == 1000
     [reason] = reasons(report)
     assert reason.startswith(f"{path}: unreadable from row 1001 on; those rows were not stored: ")
+
+
+def test_csv_byte_that_is_not_utf8_beyond_the_header_columns_is_named_by_position(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "extra.csv"
+    path.write_bytes(CSV_HEADER + csv_row(1).rstrip(b"\n") + b",caf\xe9\n" + csv_row(2))
+    report = ingest(store, path, kind="requests")
+    assert reasons(report) == [f"{path}:2: not UTF-8 text: byte 0xe9 in column 8; save the file as UTF-8"]
+    assert stored_ids(store) == ["c2"]
