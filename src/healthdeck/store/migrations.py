@@ -26,8 +26,16 @@ def _create_views(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(sql)
 
 
+def _create_api_tokens(con: duckdb.DuckDBPyConnection) -> None:
+    """The bearer tokens of `healthdeck serve` (api/tokens.py): only a hash of each secret is kept."""
+    con.execute(
+        "CREATE TABLE api_tokens (token_id VARCHAR PRIMARY KEY, name VARCHAR, role VARCHAR NOT NULL, "
+        "project VARCHAR, token_hash VARCHAR NOT NULL, created_at TIMESTAMPTZ NOT NULL, revoked_at TIMESTAMPTZ)"
+    )
+
+
 # Index i holds the migration that brings a store from version i to i + 1.
-MIGRATIONS: tuple[Migration, ...] = (_create_event_tables, _create_views)
+MIGRATIONS: tuple[Migration, ...] = (_create_event_tables, _create_views, _create_api_tokens)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

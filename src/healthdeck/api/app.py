@@ -1,0 +1,32 @@
+"""The FastAPI application: the store's owner, the ingest queue, the metrics, and the routes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from healthdeck import __version__
+from healthdeck.api.errors import install_error_handlers
+from healthdeck.api.ingest_queue import IngestQueue
+from healthdeck.api.owner import StoreOwner
+from healthdeck.api.prometheus import ServerMetrics
+from healthdeck.api.routes import events, metrics, probes, projects, reports, tokens
+from healthdeck.api.settings import ServeSettings
+
+
+def create_app(owner: StoreOwner, settings: ServeSettings, *, spool_dir: Path) -> FastAPI:
+    """The API over an open store; request bodies are spooled to `spool_dir` while they are ingested."""
+    app = FastAPI(
+        title="healthdeck",
+        version=__version__,
+        description="Product health for multi-tenant SaaS: ingest events, read the score and why.",
+    )
+    app.state.owner, app.state.settings = owner, settings
+    app.state.queue = IngestQueue(settings.ingest_queue)
+    app.state.metrics = ServerMetrics(owner)
+    app.state.spool_dir = spool_dir
+    install_error_handlers(app)
+    for module in (probes, events, reports, projects, tokens, metrics):
+        app.include_router(module.router)
+    return app

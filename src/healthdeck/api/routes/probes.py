@@ -1,0 +1,55 @@
+"""Open routes: `/health` (the morning check, seed 001), `/livez` and `/readyz` for probes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from healthdeck.api.owner import StoreOwner
+from healthdeck.cli.status_cmd import MORNING_PACK
+from healthdeck.engine.serialize import kpi_json
+from healthdeck.store.connection import Store
+from healthdeck.store.schema import KINDS
+
+router = APIRouter(tags=["probes"])
+
+
+@router.get("/health")
+def quick_health(request: Request) -> dict[str, Any]:
+    """The morning check without a token: the light, the score, the newest event and the panels."""
+    owner: StoreOwner = request.app.state.owner
+    with owner.engine() as hd:
+        report = hd.health(pack=MORNING_PACK, areas=["service"])
+        newest = newest_event(hd.store)
+    return {
+        "status": report.status.value if report.status else None,
+        "score": None if report.score is None else round(report.score, 2),
+        "newest_event": newest.isoformat() if newest else None,
+        "panels": [kpi_json(r) for r in report.areas["service"].kpis],
+        "auth": "on" if request.app.state.settings.auth else "off (--no-auth: anyone on this machine may do anything)",
+    }
+
+
+def newest_event(store: Store) -> datetime | None:
+    """The latest `ts` of any event kind: how fresh the data behind the panels is."""
+    tables = [name for name, kind in KINDS.items() if "ts" in kind.columns]
+    union = " UNION ALL ".join(f'SELECT max(ts) AS ts FROM "{name}"' for name in tables)
+    row = store.con.execute(f"SELECT max(ts) FROM ({union})").fetchone()
+    return row[0] if row else None
+
+
+@router.get("/livez")
+def livez() -> dict[str, str]:
+    """The process answers."""
+    return {"status": "alive"}
+
+
+@router.get("/readyz", response_model=None)
+def readyz(request: Request) -> dict[str, str] | JSONResponse:
+    """The store is open and the catalog loaded: requests can be served."""
+    if not request.app.state.owner.open:
+        return JSONResponse({"status": "stopping"}, status_code=503)
+    return {"status": "ready"}
