@@ -21,7 +21,6 @@ from healthdeck.engine.health import HealthReport
 from healthdeck.engine.scoring import Status
 from healthdeck.store.ingest import IngestReport
 
-
 # A `_created` series per counter only doubles the output; Prometheus does not need it.
 disable_created_metrics()
 
