@@ -1,0 +1,201 @@
+"""`healthdeck serve` as a real process: start, stop, crash, restart, tokens, --no-auth.
+
+`Server` (used by every test_serve_* module) runs `python -m healthdeck serve` on a free
+loopback port and talks real HTTP to it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from healthdeck.api.tokens import Role, create_token
+from healthdeck.store.connection import open_store
+from tests.conftest import run_cli
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """A running `healthdeck serve` subprocess on a free loopback port."""
+
+    def __init__(self, db: Path, *options: str) -> None:
+        self.db, self.options = db, options
+        self.port = free_port()
+        self.url = f"http://{HOST}:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Server:
+        command = ["serve", "--port", str(self.port), "--db", str(self.db), *self.options]
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "healthdeck", *command],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ},
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"serve exited: {self.process.stderr.read().decode()}")  # type: ignore[union-attr]
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise AssertionError("serve did not become ready in 30 s")
+
+    def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
+        assert self.process is not None
+        self.process.send_signal(sig)
+        _, stderr = self.process.communicate(timeout=30)
+        return self.process.returncode, stderr.decode()
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+
+def make_tokens(db: Path, *specs: tuple[Role, str | None]) -> list[str]:
+    """Create the store (if new) and one token per (role, project); return their texts."""
+    with open_store(db) as store:
+        return [create_token(store.con, role=role, project=project)[1] for role, project in specs]
+
+
+def jsonl(records: list[Any]) -> bytes:
+    return b"".join((r.encode() if isinstance(r, str) else orjson.dumps(r)) + b"\n" for r in records)
+
+
+NDJSON = {"Content-Type": "application/x-ndjson"}
+
+
+def tenant(tenant_id: str, **changes: Any) -> dict[str, Any]:
+    record = {
+        "kind": "tenants",
+        "tenant_id": tenant_id,
+        "name": f"Tenant {tenant_id}",
+        "tier": "PRO",
+        "plan": "pro-monthly",
+        "created_at": "2026-10-01T09:30:00Z",
+        "enterprise": False,
+    }
+    return {**record, **changes}
+
+
+def request_event(n: int, tenant_id: str = "t-1") -> dict[str, Any]:
+    return {
+        "kind": "requests",
+        "event_id": f"r-{n}",
+        "ts": "2026-11-25T10:00:00Z",
+        "tenant_id": tenant_id,
+        "endpoint": "/v1/things",
+        "method": "GET",
+        "status": 200,
+        "latency_ms": 12.5,
+    }
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[Server, str]]:
+    db = tmp_path / "store.duckdb"
+    [token] = make_tokens(db, (Role.operator, None))
+    server = Server(db).start()
+    try:
+        yield server, token
+    finally:
+        if server.process and server.process.poll() is None:
+            server.stop(signal.SIGKILL)
+
+
+def test_sigterm_drains_checkpoints_and_releases_the_store(served: tuple[Server, str]) -> None:
+    server, token = served
+    with server.client(token) as http:
+        answer = http.post("/v1/events", content=jsonl([request_event(n) for n in range(500)]), headers=NDJSON)
+    assert answer.status_code == 200 and answer.json()["accepted"] == 500
+    code, stderr = server.stop()
+    assert code == 0, stderr
+    assert "Traceback" not in stderr
+    assert not Path(f"{server.db}.wal").exists(), "the store was not checkpointed on SIGTERM"
+    with open_store(server.db) as store:  # released: a writer may open it again
+        assert store.count("requests") == 500
+
+
+def test_kill_9_loses_no_acknowledged_record(served: tuple[Server, str]) -> None:
+    server, token = served
+    acknowledged = 0
+    with server.client(token) as http:
+        for batch in range(5):
+            records = [request_event(batch * 1000 + n) for n in range(1000)]
+            acknowledged += http.post("/v1/events", content=jsonl(records), headers=NDJSON).json()["accepted"]
+    server.stop(signal.SIGKILL)
+    restarted = Server(server.db).start()
+    try:
+        with restarted.client(token) as http:
+            assert http.get("/v1/store").json()["tables"]["requests"] == acknowledged == 5000
+            again = http.post("/v1/events", content=jsonl([request_event(4999)]), headers=NDJSON).json()
+            assert (again["accepted"], again["duplicates"]) == (0, 1)  # a client retrying after the crash
+    finally:
+        assert restarted.stop()[0] == 0
+
+
+def test_no_auth_says_so_on_start_and_in_health(tmp_path: Path) -> None:
+    server = Server(tmp_path / "store.duckdb", "--no-auth").start()
+    try:
+        with server.client() as http:
+            assert http.get("/health").json()["auth"].startswith("off")
+            assert http.get("/v1/store").status_code == 200
+    finally:
+        code, stderr = server.stop()
+    assert code == 0
+    assert "warning: --no-auth" in stderr
+
+
+def test_no_auth_is_refused_beyond_loopback(tmp_path: Path) -> None:
+    # 192.0.2.1 is a documentation address: even a broken check could not bind it.
+    result = run_cli("serve", "--no-auth", "--host", "192.0.2.1", "--db", str(tmp_path / "s.duckdb"))
+    assert result.returncode == 2
+    assert "not a loopback address" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_tokens_commands_create_list_revoke_and_the_server_honours_them(tmp_path: Path) -> None:
+    db = str(tmp_path / "store.duckdb")
+    created = run_cli("tokens", "create", "--role", "admin", "--name", "ops", "--output", "json", "--db", db)
+    assert created.returncode == 0, created.stderr
+    admin = orjson.loads(created.stdout)
+    assert admin["role"] == "admin" and admin["token"].startswith("hd_")
+    server = Server(tmp_path / "store.duckdb").start()
+    try:
+        with server.client(admin["token"]) as http:
+            viewer = http.post("/v1/tokens", json={"role": "viewer", "project": "t-1"}).json()
+            assert viewer["project"] == "t-1"
+            assert httpx.get(f"{server.url}/v1/projects/t-1", headers=_bearer(viewer["token"])).status_code == 404
+            assert http.delete(f"/v1/tokens/{viewer['id']}").json()["revoked_at"] is not None
+            assert httpx.get(f"{server.url}/v1/projects/t-1", headers=_bearer(viewer["token"])).status_code == 401
+    finally:
+        server.stop()
+    listed = run_cli("tokens", "list", "--output", "json", "--db", db)
+    assert [(t["name"], t["revoked_at"] is None) for t in orjson.loads(listed.stdout)] == [("ops", True), (None, False)]
+    assert admin["token"] not in listed.stdout
+    assert run_cli("tokens", "revoke", admin["id"], "--db", db).returncode == 0
+    missing = run_cli("tokens", "revoke", "nope", "--db", db)
+    assert missing.returncode == 2 and "no token with id 'nope'" in missing.stderr
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
