@@ -12,7 +12,7 @@ import uvicorn
 
 from healthdeck.api.app import create_app
 from healthdeck.api.owner import StoreOwner
-from healthdeck.api.settings import ServeSettings
+from healthdeck.api.settings import SHUTDOWN_GRACE_SECONDS, ServeSettings
 from healthdeck.engine.session import load_checked_catalog
 from healthdeck.store.connection import open_store
 
@@ -26,7 +26,13 @@ def serve(db: Path | None, settings: ServeSettings, *, announce: Callable[[str],
         with tempfile.TemporaryDirectory(prefix="healthdeck-serve-") as spool:
             app = create_app(owner, settings, spool_dir=Path(spool))
             config = uvicorn.Config(
-                app, host=settings.host, port=settings.port, log_level="warning", access_log=False, lifespan="off"
+                app,
+                host=settings.host,
+                port=settings.port,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+                timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
             )
             for line in start_lines(owner, settings):
                 announce(line)

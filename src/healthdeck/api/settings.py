@@ -15,6 +15,8 @@ DEFAULT_MAX_BODY_MB = 64
 # Ingest batches admitted at once (being received, waiting for the writer, or being written).
 DEFAULT_INGEST_QUEUE = 16
 RETRY_AFTER_SECONDS = 1
+# On SIGTERM, requests in flight get this long to finish; a client stalled mid-upload cannot hold the store.
+SHUTDOWN_GRACE_SECONDS = 30
 # /metrics evaluates the scored KPIs at most this often; scrapes in between read the last result.
 METRICS_MAX_AGE_SECONDS = 15.0
 
