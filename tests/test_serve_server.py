@@ -123,11 +123,21 @@ def served(tmp_path: Path) -> Iterator[tuple[Server, str]]:
             server.stop(signal.SIGKILL)
 
 
-def test_sigterm_drains_checkpoints_and_releases_the_store(served: tuple[Server, str]) -> None:
+def test_one_server_per_store_and_port_then_sigterm_checkpoints_and_releases_the_store(
+    served: tuple[Server, str], tmp_path: Path
+) -> None:
     server, token = served
     with server.client(token) as http:
         answer = http.post("/v1/events", content=jsonl([request_event(n) for n in range(500)]), headers=NDJSON)
     assert answer.status_code == 200 and answer.json()["accepted"] == 500
+    same_store = run_cli("serve", "--port", str(free_port()), "--db", str(server.db))
+    assert same_store.returncode == 2
+    assert "being written by another healthdeck process" in same_store.stderr
+    same_port = run_cli("serve", "--port", str(server.port), "--db", str(tmp_path / "other.duckdb"))
+    assert same_port.returncode == 2
+    assert f"cannot listen on {HOST}:{server.port}" in same_port.stderr
+    assert "healthdeck serves" not in same_port.stderr  # it never said it was serving
+    assert "Traceback" not in same_store.stderr + same_port.stderr
     code, stderr = server.stop()
     assert code == 0, stderr
     assert "Traceback" not in stderr
@@ -193,8 +203,6 @@ def test_tokens_commands_create_list_revoke_and_the_server_honours_them(tmp_path
     assert [(t["name"], t["revoked_at"] is None) for t in orjson.loads(listed.stdout)] == [("ops", True), (None, False)]
     assert admin["token"] not in listed.stdout
     assert run_cli("tokens", "revoke", admin["id"], "--db", db).returncode == 0
-    missing = run_cli("tokens", "revoke", "nope", "--db", db)
-    assert missing.returncode == 2 and "no token with id 'nope'" in missing.stderr
 
 
 def _bearer(token: str) -> dict[str, str]:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import signal
+import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
 
 from healthdeck.api.app import create_app
 from healthdeck.api.owner import StoreOwner
 from healthdeck.api.settings import SHUTDOWN_GRACE_SECONDS, ServeSettings
 from healthdeck.engine.session import load_checked_catalog
+from healthdeck.errors import HealthdeckError
 from healthdeck.store.connection import open_store
 
 
@@ -25,29 +28,45 @@ def serve(db: Path | None, settings: ServeSettings, *, announce: Callable[[str],
     try:
         with tempfile.TemporaryDirectory(prefix="healthdeck-serve-") as spool:
             app = create_app(owner, settings, spool_dir=Path(spool))
-            config = uvicorn.Config(
-                app,
-                host=settings.host,
-                port=settings.port,
-                log_level="warning",
-                access_log=False,
-                lifespan="off",
-                timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
-            )
-            for line in start_lines(owner, settings):
-                announce(line)
-            # uvicorn stops accepting on SIGTERM/SIGINT and returns once every request in flight has been answered.
-            _Server(config).run()
+            server = _Server(_config(app, settings), on_start=lambda: _announce(announce, owner, settings))
+            try:
+                # Returns once every request in flight has been answered, after SIGTERM or Ctrl-C.
+                server.run()
+            except SystemExit as exc:  # uvicorn exits when it cannot listen, after saying why
+                raise HealthdeckError(
+                    f"cannot listen on {settings.host}:{settings.port} (see above); choose another --port"
+                ) from exc
     finally:
         owner.close()
 
 
+def _config(app: FastAPI, settings: ServeSettings) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+    )
+
+
 class _Server(uvicorn.Server):
-    """uvicorn's server, except that a stopping signal ends `run()` normally.
+    """uvicorn's server, announcing itself once it listens, and returning normally when stopped.
 
     uvicorn re-raises SIGTERM after its graceful shutdown, which would kill the process
     before the store is checkpointed and closed; here the caller gets control back.
     """
+
+    def __init__(self, config: uvicorn.Config, *, on_start: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.on_start = on_start
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self.on_start()
 
     @contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -57,6 +76,11 @@ class _Server(uvicorn.Server):
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+def _announce(announce: Callable[[str], None], owner: StoreOwner, settings: ServeSettings) -> None:
+    for line in start_lines(owner, settings):
+        announce(line)
 
 
 def start_lines(owner: StoreOwner, settings: ServeSettings) -> list[str]:
