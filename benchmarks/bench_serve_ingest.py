@@ -13,6 +13,7 @@ import argparse
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -87,7 +88,17 @@ def _post_all(url: str, token: str, bodies: list[bytes], retried: list[int]) -> 
             answer.raise_for_status()
 
 
-def _over_http(lines: list[bytes], folder: Path, *, batch: int, clients: int) -> tuple[float, int, int]:
+def _read_while_ingesting(url: str, token: str, done: threading.Event, latencies: list[float]) -> None:
+    """GET /v1/store over and over while the clients ingest: reads are not queued behind the writer."""
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=600) as http:
+        while not done.is_set():
+            started = time.perf_counter()
+            http.get("/v1/store").raise_for_status()
+            latencies.append(time.perf_counter() - started)
+            time.sleep(0.05)
+
+
+def _over_http(lines: list[bytes], folder: Path, *, batch: int, clients: int) -> tuple[float, int, int, list[float]]:
     db = folder / "serve.duckdb"
     with open_store(db) as store:
         _, token = create_token(store.con, role=Role.operator, name="bench")
@@ -97,17 +108,22 @@ def _over_http(lines: list[bytes], folder: Path, *, batch: int, clients: int) ->
     shares, retried = [bodies[c::clients] for c in range(clients)], []  # type: ignore[var-annotated]
     url = f"http://{HOST}:{port}"
     threads = [threading.Thread(target=_post_all, args=(url, token, share, retried)) for share in shares]
+    done, reads = threading.Event(), []  # type: ignore[var-annotated]
+    reader = threading.Thread(target=_read_while_ingesting, args=(url, token, done, reads))
     started = time.perf_counter()
+    reader.start()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
+    done.set()
+    reader.join()
     headers = {"Authorization": f"Bearer {token}"}
     stored = httpx.get(f"{url}/v1/store", headers=headers).json()["tables"]["requests"]
     server.send_signal(signal.SIGTERM)
     server.wait(timeout=120)
-    return elapsed, int(stored), len(retried)
+    return elapsed, int(stored), len(retried), reads
 
 
 def main() -> None:
@@ -125,7 +141,7 @@ def main() -> None:
             f"{args.events:,} request events, {file.stat().st_size / 1e6:.1f} MB of JSON Lines; {os.cpu_count()} cores"
         )
         cli = _baseline(file, folder)
-        http, stored, retried = _over_http(lines, folder, batch=args.batch, clients=args.clients)
+        http, stored, retried, reads = _over_http(lines, folder, batch=args.batch, clients=args.clients)
     assert stored == args.events, f"the server stored {stored:,} of {args.events:,}"
     print(f"baseline `healthdeck ingest FILE`: {cli:.2f} s, {args.events / cli:,.0f} events/s (with start-up)")
     print(
@@ -133,6 +149,10 @@ def main() -> None:
         f"({retried} answers 429, retried)"
     )
     print(f"ratio HTTP / CLI events/s: {cli / http:.2f}")
+    print(
+        f"GET /v1/store during the ingest: {len(reads)} reads, median {statistics.median(reads) * 1000:.0f} ms, "
+        f"max {max(reads) * 1000:.0f} ms"
+    )
 
 
 if __name__ == "__main__":
