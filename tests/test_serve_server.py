@@ -112,56 +112,51 @@ def request_event(n: int, tenant_id: str = "t-1") -> dict[str, Any]:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Server, str]]:
-    db = tmp_path / "store.duckdb"
-    [token] = make_tokens(db, (Role.operator, None))
-    server = Server(db).start()
-    try:
-        yield server, token
-    finally:
+def stopped_at_the_end(tmp_path: Path) -> Iterator[list[Server]]:
+    """Servers a test starts; any still running at its end are killed."""
+    servers: list[Server] = []
+    yield servers
+    for server in servers:
         if server.process and server.process.poll() is None:
             server.stop(signal.SIGKILL)
 
 
-def test_one_server_per_store_and_port_then_sigterm_checkpoints_and_releases_the_store(
-    served: tuple[Server, str], tmp_path: Path
+def test_a_server_killed_with_9_loses_nothing_and_a_stopped_one_releases_the_store(
+    stopped_at_the_end: list[Server], tmp_path: Path
 ) -> None:
-    server, token = served
-    with server.client(token) as http:
-        answer = http.post("/v1/events", content=jsonl([request_event(n) for n in range(500)]), headers=NDJSON)
-    assert answer.status_code == 200 and answer.json()["accepted"] == 500
-    same_store = run_cli("serve", "--port", str(free_port()), "--db", str(server.db))
-    assert same_store.returncode == 2
-    assert "being written by another healthdeck process" in same_store.stderr
-    same_port = run_cli("serve", "--port", str(server.port), "--db", str(tmp_path / "other.duckdb"))
-    assert same_port.returncode == 2
-    assert f"cannot listen on {HOST}:{server.port}" in same_port.stderr
-    assert "healthdeck serves" not in same_port.stderr  # it never said it was serving
-    assert "Traceback" not in same_store.stderr + same_port.stderr
-    code, stderr = server.stop()
-    assert code == 0, stderr
-    assert "Traceback" not in stderr
-    assert not Path(f"{server.db}.wal").exists(), "the store was not checkpointed on SIGTERM"
-    with open_store(server.db) as store:  # released: a writer may open it again
-        assert store.count("requests") == 500
-
-
-def test_kill_9_loses_no_acknowledged_record(served: tuple[Server, str]) -> None:
-    server, token = served
+    db = tmp_path / "store.duckdb"
+    [token] = make_tokens(db, (Role.operator, None))
+    first = Server(db).start()
+    stopped_at_the_end.append(first)
     acknowledged = 0
-    with server.client(token) as http:
+    with first.client(token) as http:
         for batch in range(5):
             records = [request_event(batch * 1000 + n) for n in range(1000)]
             acknowledged += http.post("/v1/events", content=jsonl(records), headers=NDJSON).json()["accepted"]
-    server.stop(signal.SIGKILL)
-    restarted = Server(server.db).start()
-    try:
-        with restarted.client(token) as http:
-            assert http.get("/v1/store").json()["tables"]["requests"] == acknowledged == 5000
-            again = http.post("/v1/events", content=jsonl([request_event(4999)]), headers=NDJSON).json()
-            assert (again["accepted"], again["duplicates"]) == (0, 1)  # a client retrying after the crash
-    finally:
-        assert restarted.stop()[0] == 0
+    first.stop(signal.SIGKILL)
+    second = Server(db).start()
+    stopped_at_the_end.append(second)
+    with second.client(token) as http:
+        assert http.get("/v1/store").json()["tables"]["requests"] == acknowledged == 5000
+        again = http.post("/v1/events", content=jsonl([request_event(4999)]), headers=NDJSON).json()
+        assert (again["accepted"], again["duplicates"]) == (0, 1)  # a client retrying after the crash
+    _only_one_server_per_store_and_port(second, tmp_path / "other.duckdb")
+    code, stderr = second.stop()
+    assert code == 0 and "Traceback" not in stderr, stderr
+    assert not Path(f"{db}.wal").exists(), "the store was not checkpointed on SIGTERM"
+    with open_store(db) as store:  # released: a writer may open it again
+        assert store.count("requests") == 5000
+
+
+def _only_one_server_per_store_and_port(running: Server, other_db: Path) -> None:
+    same_store = run_cli("serve", "--port", str(free_port()), "--db", str(running.db))
+    assert same_store.returncode == 2
+    assert "being written by another healthdeck process" in same_store.stderr
+    same_port = run_cli("serve", "--port", str(running.port), "--db", str(other_db))
+    assert same_port.returncode == 2
+    assert f"cannot listen on {HOST}:{running.port}" in same_port.stderr
+    assert "healthdeck serves" not in same_port.stderr  # it never said it was serving
+    assert "Traceback" not in same_store.stderr + same_port.stderr
 
 
 def test_no_auth_says_so_on_start_and_in_health(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -11,8 +12,10 @@ from healthdeck.api.errors import install_error_handlers
 from healthdeck.api.ingest_queue import IngestQueue
 from healthdeck.api.owner import StoreOwner
 from healthdeck.api.prometheus import ServerMetrics
+from healthdeck.api.recent import Recent
 from healthdeck.api.routes import events, metrics, probes, projects, reports, tokens
-from healthdeck.api.settings import ServeSettings
+from healthdeck.api.routes.probes import morning_check
+from healthdeck.api.settings import HEALTH_MAX_AGE_SECONDS, ServeSettings
 
 
 def create_app(owner: StoreOwner, settings: ServeSettings, *, spool_dir: Path) -> FastAPI:
@@ -25,6 +28,7 @@ def create_app(owner: StoreOwner, settings: ServeSettings, *, spool_dir: Path) -
     app.state.owner, app.state.settings = owner, settings
     app.state.queue = IngestQueue(settings.ingest_queue)
     app.state.metrics = ServerMetrics(owner)
+    app.state.quick_health = Recent(partial(morning_check, owner), max_age=HEALTH_MAX_AGE_SECONDS)
     app.state.spool_dir = spool_dir
     install_error_handlers(app)
     for module in (probes, events, reports, projects, tokens, metrics):

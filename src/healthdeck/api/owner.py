@@ -32,7 +32,6 @@ class StoreOwner:
         self._cursor_lock = threading.Lock()
         # One evaluation at a time: they share the compiled-SQL cache, and the machine's cores.
         self._evaluation_lock = threading.Lock()
-        self.open = True
 
     async def write(self, job: Callable[[Store], T]) -> T:
         """Run `job` on the writer thread, after every job submitted before it."""
@@ -60,7 +59,6 @@ class StoreOwner:
 
     def close(self) -> None:
         """Finish the writes in flight, checkpoint the store and release it."""
-        self.open = False
         self._writer.shutdown(wait=True)
         self.store.con.execute("CHECKPOINT")
         self._cursors.close()

@@ -7,8 +7,6 @@ the series count is fixed by the catalog and the schema, whatever the data.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
@@ -16,6 +14,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from healthdeck.api.owner import StoreOwner
+from healthdeck.api.recent import Recent
 from healthdeck.api.settings import METRICS_MAX_AGE_SECONDS
 from healthdeck.engine.health import HealthReport
 from healthdeck.engine.scoring import Status
@@ -46,8 +45,7 @@ class ServerMetrics:
             "healthdeck_evaluation_seconds", "Time to evaluate the scored KPIs.", registry=self.registry
         )
         self.registry.register(_HealthCollector(self))
-        self._latest: tuple[float, HealthReport] | None = None
-        self._lock = threading.Lock()
+        self.latest_health = Recent(self._evaluate, max_age=METRICS_MAX_AGE_SECONDS)
 
     def count_ingest(self, report: IngestReport) -> None:
         for kind, stored in report.by_kind.items():
@@ -55,13 +53,9 @@ class ServerMetrics:
         self.duplicates.inc(report.duplicates)
         self.rejected.inc(report.rejected)
 
-    def latest_health(self) -> HealthReport:
-        """The scored KPIs' report, evaluated again only when the last one is older than the maximum age."""
-        with self._lock:
-            if self._latest is None or time.monotonic() - self._latest[0] > METRICS_MAX_AGE_SECONDS:
-                with self.evaluation.time(), self.owner.engine() as hd:
-                    self._latest = (time.monotonic(), hd.health())
-            return self._latest[1]
+    def _evaluate(self) -> HealthReport:
+        with self.evaluation.time(), self.owner.engine() as hd:
+            return hd.health()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -74,7 +68,7 @@ class _HealthCollector(Collector):
         self.metrics = metrics
 
     def collect(self) -> Iterator[Metric]:
-        report = self.metrics.latest_health()
+        report = self.metrics.latest_health.get()
         score = GaugeMetricFamily("healthdeck_score", "The overall health score (0-100).")
         if report.score is not None:
             score.add_metric([], report.score)

@@ -6,7 +6,7 @@ import signal
 import socket
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import uvicorn
@@ -24,20 +24,21 @@ def serve(db: Path | None, settings: ServeSettings, *, announce: Callable[[str],
     """Serve the store at `db` (the one writer) until stopped; `announce(text)` prints start-up lines."""
     settings.check()
     catalog = load_checked_catalog(settings.catalog_files)
-    owner = StoreOwner(open_store(db), catalog)
-    try:
-        with tempfile.TemporaryDirectory(prefix="healthdeck-serve-") as spool:
-            app = create_app(owner, settings, spool_dir=Path(spool))
-            server = _Server(_config(app, settings), on_start=lambda: _announce(announce, owner, settings))
-            try:
-                # Returns once every request in flight has been answered, after SIGTERM or Ctrl-C.
-                server.run()
-            except SystemExit as exc:  # uvicorn exits when it cannot listen, after saying why
-                raise HealthdeckError(
-                    f"cannot listen on {settings.host}:{settings.port} (see above); choose another --port"
-                ) from exc
-    finally:
-        owner.close()
+    with ExitStack() as stack:
+        spool = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="healthdeck-serve-")))
+        owner = StoreOwner(open_store(db), catalog)
+        stack.callback(owner.close)  # before the spool folder goes: queued batches still read their files
+        server = _Server(
+            _config(create_app(owner, settings, spool_dir=spool), settings),
+            on_start=lambda: _announce(announce, owner, settings),
+        )
+        try:
+            # Returns once every request in flight has been answered, after SIGTERM or Ctrl-C.
+            server.run()
+        except SystemExit as exc:  # uvicorn exits when it cannot listen, after saying why
+            raise HealthdeckError(
+                f"cannot listen on {settings.host}:{settings.port} (see above); choose another --port"
+            ) from exc
 
 
 def _config(app: FastAPI, settings: ServeSettings) -> uvicorn.Config:

@@ -19,6 +19,8 @@ RETRY_AFTER_SECONDS = 1
 SHUTDOWN_GRACE_SECONDS = 30
 # /metrics evaluates the scored KPIs at most this often; scrapes in between read the last result.
 METRICS_MAX_AGE_SECONDS = 15.0
+# /health (open to anyone) evaluates the morning panels at most this often.
+HEALTH_MAX_AGE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 
 from healthdeck.api.owner import StoreOwner
+from healthdeck.api.recent import Recent
 from healthdeck.engine.serialize import kpi_json
 from healthdeck.store.connection import Store
 from healthdeck.store.schema import KINDS
@@ -20,8 +20,14 @@ MORNING_PACK = "daily_ops_morning"
 
 @router.get("/health")
 def quick_health(request: Request) -> dict[str, Any]:
-    """The morning check without a token: the light, the score, the newest event and the panels."""
-    owner: StoreOwner = request.app.state.owner
+    """The morning check without a token: the light, the score, the newest event and the panels (cached 5 s)."""
+    check: Recent[dict[str, Any]] = request.app.state.quick_health
+    auth = "on" if request.app.state.settings.auth else "off (--no-auth: anyone on this machine may do anything)"
+    return {**check.get(), "auth": auth}
+
+
+def morning_check(owner: StoreOwner) -> dict[str, Any]:
+    """What `healthdeck status --quick --output json` reports, in seed 001's shape."""
     with owner.engine() as hd:
         report = hd.health(pack=MORNING_PACK, areas=["service"])
         newest = newest_event(hd.store)
@@ -30,7 +36,6 @@ def quick_health(request: Request) -> dict[str, Any]:
         "score": None if report.score is None else round(report.score, 2),
         "newest_event": newest.isoformat() if newest else None,
         "panels": [kpi_json(r) for r in report.areas["service"].kpis],
-        "auth": "on" if request.app.state.settings.auth else "off (--no-auth: anyone on this machine may do anything)",
     }
 
 
@@ -48,9 +53,7 @@ def livez() -> dict[str, str]:
     return {"status": "alive"}
 
 
-@router.get("/readyz", response_model=None)
-def readyz(request: Request) -> dict[str, str] | JSONResponse:
-    """The store is open and the catalog loaded: requests can be served."""
-    if not request.app.state.owner.open:
-        return JSONResponse({"status": "stopping"}, status_code=503)
+@router.get("/readyz")
+def readyz() -> dict[str, str]:
+    """The store is open and the catalog loaded: uvicorn accepts requests only from then on."""
     return {"status": "ready"}
