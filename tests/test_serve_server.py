@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,9 @@ class Server:
     """A running `healthdeck serve` subprocess on a free loopback port."""
 
     def __init__(self, db: Path, *options: str) -> None:
-        self.db, self.options = db, options
+        # Scheduled evaluation costs a full evaluation at start; only the tests of it turn it on.
+        scheduled = "--evaluate-every" in options
+        self.db, self.options = db, options if scheduled else (*options, "--evaluate-every", "off")
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -159,16 +162,34 @@ def _only_one_server_per_store_and_port(running: Server, other_db: Path) -> None
     assert "Traceback" not in same_store.stderr + same_port.stderr
 
 
-def test_no_auth_says_so_on_start_and_in_health(tmp_path: Path) -> None:
-    server = Server(tmp_path / "store.duckdb", "--no-auth").start()
+def test_a_demo_server_says_it_has_no_auth_evaluates_on_schedule_and_keeps_history(tmp_path: Path) -> None:
+    server = Server(tmp_path / "store.duckdb", "--no-auth", "--evaluate-every", "1s").start()
     try:
         with server.client() as http:
             assert http.get("/health").json()["auth"].startswith("off")
-            assert http.get("/v1/store").status_code == 200
+            recent = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+            records = [{**request_event(n), "ts": recent} for n in range(20)]
+            assert http.post("/v1/events", content=jsonl(records), headers=NDJSON).status_code == 200
+            history = _history_with(http, points=3)
     finally:
         code, stderr = server.stop()
     assert code == 0
     assert "warning: --no-auth" in stderr
+    assert set(history["areas"]) == {"service", "customer", "business", "capacity"}
+    assert len(history["kpi"]["points"]) == 1  # its catalog frequency is 1m: one row a minute, not one a cycle
+    with open_store(server.db) as store:  # kept in the store, for the next start
+        assert store.count("health_history") > 0
+
+
+def _history_with(http: httpx.Client, *, points: int) -> dict[str, Any]:
+    """The history once it holds `points` evaluations with a score (the first ones may predate the ingest)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        history = http.get("/v1/history", params={"since": "1h", "kpi": "api_latency_p95"}).json()
+        if sum(p["score"] is not None for p in history["overall"]) >= points:
+            return dict(history)
+        time.sleep(0.2)
+    raise AssertionError(f"fewer than {points} scheduled evaluations in 30 s")
 
 
 def test_no_auth_is_refused_beyond_loopback(tmp_path: Path) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
 
@@ -13,8 +16,9 @@ from healthdeck.api.ingest_queue import IngestQueue
 from healthdeck.api.owner import StoreOwner
 from healthdeck.api.prometheus import ServerMetrics
 from healthdeck.api.recent import Recent
-from healthdeck.api.routes import events, metrics, probes, projects, reports, tokens
+from healthdeck.api.routes import events, history, metrics, probes, projects, reports, tokens
 from healthdeck.api.routes.probes import morning_check
+from healthdeck.api.scheduler import Scheduler
 from healthdeck.api.settings import HEALTH_MAX_AGE_SECONDS, ServeSettings
 
 
@@ -24,6 +28,7 @@ def create_app(owner: StoreOwner, settings: ServeSettings, *, spool_dir: Path) -
         title="healthdeck",
         version=__version__,
         description="Product health for multi-tenant SaaS: ingest events, read the score and why.",
+        lifespan=_scheduled_evaluation,
     )
     app.state.owner, app.state.settings = owner, settings
     app.state.queue = IngestQueue(settings.ingest_queue)
@@ -31,6 +36,24 @@ def create_app(owner: StoreOwner, settings: ServeSettings, *, spool_dir: Path) -
     app.state.quick_health = Recent(partial(morning_check, owner), max_age=HEALTH_MAX_AGE_SECONDS)
     app.state.spool_dir = spool_dir
     install_error_handlers(app)
-    for module in (probes, events, reports, projects, tokens, metrics):
+    for module in (probes, events, reports, history, projects, tokens, metrics):
         app.include_router(module.router)
     return app
+
+
+@asynccontextmanager
+async def _scheduled_evaluation(app: FastAPI) -> AsyncIterator[None]:
+    """Evaluate on schedule while the server runs; on stop, let the cycle in progress finish."""
+    settings: ServeSettings = app.state.settings
+    if settings.evaluate_every is None:
+        yield
+        return
+    scheduler = Scheduler(
+        app.state.owner, app.state.metrics, every=settings.evaluate_every, retention=settings.history_retention
+    )
+    task = asyncio.create_task(scheduler.run())
+    try:
+        yield
+    finally:
+        scheduler.stop()
+        await task

@@ -45,7 +45,7 @@ class ServerMetrics:
             "healthdeck_evaluation_seconds", "Time to evaluate the scored KPIs.", registry=self.registry
         )
         self.registry.register(_HealthCollector(self))
-        self.latest_health = Recent(self._evaluate, max_age=METRICS_MAX_AGE_SECONDS)
+        self.latest_health = Recent(self.evaluate, max_age=METRICS_MAX_AGE_SECONDS)
 
     def count_ingest(self, report: IngestReport) -> None:
         for kind, stored in report.by_kind.items():
@@ -53,7 +53,8 @@ class ServerMetrics:
         self.duplicates.inc(report.duplicates)
         self.rejected.inc(report.rejected)
 
-    def _evaluate(self) -> HealthReport:
+    def evaluate(self) -> HealthReport:
+        """The scored KPIs evaluated now, timed into `healthdeck_evaluation_seconds`."""
         with self.evaluation.time(), self.owner.engine() as hd:
             return hd.health()
 

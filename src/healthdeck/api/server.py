@@ -48,7 +48,7 @@ def _config(app: FastAPI, settings: ServeSettings) -> uvicorn.Config:
         port=settings.port,
         log_level="warning",
         access_log=False,
-        lifespan="off",
+        lifespan="on",
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
 

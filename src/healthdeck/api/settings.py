@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from healthdeck.errors import HealthdeckError
@@ -33,6 +34,9 @@ class ServeSettings:
     max_body_bytes: int = DEFAULT_MAX_BODY_MB << 20
     ingest_queue: int = DEFAULT_INGEST_QUEUE
     catalog_files: list[Path] = field(default_factory=list)
+    # None: no scheduled evaluation (and no history kept).
+    evaluate_every: timedelta | None = timedelta(minutes=1)
+    history_retention: timedelta = timedelta(days=30)
 
     def check(self) -> None:
         """Refuse what would expose the store: no authentication beyond this machine."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 import typer
 
+from healthdeck.catalog.durations import parse_duration
 from healthdeck.cli.console import err
 from healthdeck.cli.options import CatalogOption, DbOption
+from healthdeck.errors import HealthdeckError
 
 
 def serve(
@@ -22,6 +25,13 @@ def serve(
     ingest_queue: Annotated[
         int, typer.Option("--ingest-queue", min=1, help="Ingest batches admitted at once; more get 429.")
     ] = 16,
+    evaluate_every: Annotated[
+        str,
+        typer.Option("--evaluate-every", help="Evaluate the scored KPIs and keep the result this often; off: never."),
+    ] = "1m",
+    history_retention: Annotated[
+        str, typer.Option("--history-retention", help="Keep evaluations this long, e.g. 30d.")
+    ] = "30d",
     catalog: CatalogOption = None,
     db: DbOption = None,
 ) -> None:
@@ -37,5 +47,14 @@ def serve(
         max_body_bytes=max_body_mb << 20,
         ingest_queue=ingest_queue,
         catalog_files=catalog or [],
+        evaluate_every=None if evaluate_every == "off" else _duration("--evaluate-every", evaluate_every),
+        history_retention=_duration("--history-retention", history_retention),
     )
     run(db, settings, announce=lambda line: err.print(line, markup=False))
+
+
+def _duration(option: str, text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise HealthdeckError(f"{option}: {exc}") from exc

@@ -34,8 +34,16 @@ def _create_api_tokens(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _create_health_history(con: duckdb.DuckDBPyConnection) -> None:
+    """What `healthdeck serve` evaluated on its schedule (api/history.py): the score, each area, each KPI."""
+    con.execute(
+        "CREATE TABLE health_history (evaluated_at TIMESTAMPTZ NOT NULL, level VARCHAR NOT NULL, "
+        "name VARCHAR NOT NULL, area VARCHAR, value DOUBLE, status VARCHAR, score DOUBLE)"
+    )
+
+
 # Index i holds the migration that brings a store from version i to i + 1.
-MIGRATIONS: tuple[Migration, ...] = (_create_event_tables, _create_views, _create_api_tokens)
+MIGRATIONS: tuple[Migration, ...] = (_create_event_tables, _create_views, _create_api_tokens, _create_health_history)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
