@@ -73,6 +73,7 @@ ROUTES = [
     ("GET", "/v1/kpis/api_latency_p95", Role.viewer),
     ("GET", "/v1/catalog", Role.viewer),
     ("GET", "/v1/store", Role.viewer),
+    ("GET", "/v1/history", Role.viewer),
     ("GET", "/metrics", Role.viewer),
     ("POST", "/v1/events", Role.operator),
     ("GET", "/v1/tokens", Role.admin),
