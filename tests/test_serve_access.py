@@ -21,6 +21,8 @@ CALLERS = ("none", "viewer", "operator", "admin", "viewer@t-1", "operator@t-1", 
 class Deployment:
     server: Server
     tokens: dict[str, str]
+    # When the fixture's requests happened: ten minutes ago, whole seconds.
+    events_at: datetime
 
     def call(
         self, caller: str, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
@@ -46,9 +48,9 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     [tokens["revoked"]] = make_tokens(db, (Role.admin, None))
     tokens["forged"] = tokens["admin"][:-4] + "AAAA"
     server = Server(db).start()
-    deployed = Deployment(server, tokens)
-    recent = (datetime.now(UTC) - timedelta(minutes=2)).isoformat()
-    records = [tenant("t-1"), tenant("t-2")] + [{**request_event(n, f"t-{1 + n % 2}"), "ts": recent} for n in range(40)]
+    deployed = Deployment(server, tokens, (datetime.now(UTC) - timedelta(minutes=10)).replace(microsecond=0))
+    at = deployed.events_at.isoformat()
+    records = [tenant("t-1"), tenant("t-2")] + [{**request_event(n, f"t-{1 + n % 2}"), "ts": at} for n in range(40)]
     assert deployed.call("operator", "POST", "/v1/events", content=jsonl(records), headers=NDJSON).status_code == 200
     revoked_id = tokens["revoked"].split("_")[1]
     assert deployed.call("admin", "DELETE", f"/v1/tokens/{revoked_id}").status_code == 200
@@ -138,7 +140,8 @@ def test_health_report_matches_the_cli_shape_and_takes_its_parameters(deployment
 
 
 def test_kpi_catalog_and_store_routes(deployment: Deployment) -> None:
-    kpi = deployment.call("viewer", "GET", "/v1/kpis/api_latency_p95").json()
+    just_after = (deployment.events_at + timedelta(minutes=1)).isoformat()
+    kpi = deployment.call("viewer", "GET", "/v1/kpis/api_latency_p95", params={"at": just_after}).json()
     assert kpi["id"] == "api_latency_p95" and kpi["value"] == 12.5
     missing = deployment.call("viewer", "GET", "/v1/kpis/nope")
     assert missing.status_code == 404 and "nope" in missing.json()["error"]
@@ -163,3 +166,43 @@ def test_prometheus_metrics_are_bounded_and_count_ingest(deployment: Deployment)
     assert 'healthdeck_kpi_status{kpi="api_latency_p95",status="GOOD"}' in text
     assert "healthdeck_evaluation_seconds_count" in text
     assert "t-1" not in text and "tenant_id" not in text  # no per-tenant series
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("project", ["_all", "t-1", "t-2", "t-404"])
+def test_dashboard_routes_by_scope(deployment: Deployment, caller: str, project: str) -> None:
+    answer = deployment.call(caller, "GET", f"/api/projects/{project}/metrics/dashboard")
+    expected = _expected(caller, Role.viewer, every_tenant=False)
+    scope = caller.partition("@")[2]
+    if expected == 200 and (project == "t-404" or (scope and project != scope)):
+        expected = 404
+    elif expected == 200 and project != "_all":
+        expected = 501  # a tenant the caller may see, but KPIs per tenant are not computed yet
+    assert answer.status_code == expected, answer.text
+    if expected == 404:
+        assert answer.json() == {"error": f"no project {project!r}"}
+    if expected == 200:
+        assert set(answer.json()) == {"project", "at", "score", "status", "areas", "kpis"}
+
+
+def test_query_and_query_range_over_every_tenant(deployment: Deployment) -> None:
+    base, at = "/api/projects/_all/metrics", deployment.events_at
+    one = deployment.call(
+        "viewer",
+        "GET",
+        f"{base}/query",
+        params={"kpi": "api_latency_p95", "at": (at + timedelta(minutes=1)).isoformat()},
+    )
+    assert one.json()["value"] == 12.5
+    span = {"start": (at - timedelta(minutes=5)).isoformat(), "end": (at + timedelta(minutes=5)).isoformat()}
+    curve = deployment.call(
+        "viewer", "GET", f"{base}/query_range", params={"kpi": "api_latency_p95", "step": "5m", **span}
+    )
+    assert [p["value"] for p in curve.json()["points"]] == [None, 12.5]  # windows are [start, end)
+    assert deployment.call("viewer", "GET", f"{base}/query", params={"kpi": "nope"}).status_code == 404
+    backwards = {"start": span["end"], "end": span["start"]}
+    backwards_answer = deployment.call(
+        "viewer", "GET", f"{base}/query_range", params={"kpi": "api_latency_p95", **backwards}
+    )
+    assert backwards_answer.status_code == 400 and "end must be after its start" in backwards_answer.json()["error"]
+    assert deployment.call("viewer@t-1", "GET", f"{base}/query", params={"kpi": "api_latency_p95"}).status_code == 404

@@ -16,10 +16,10 @@ from healthdeck.api.ingest_queue import IngestQueue
 from healthdeck.api.owner import StoreOwner
 from healthdeck.api.prometheus import ServerMetrics
 from healthdeck.api.recent import Recent
-from healthdeck.api.routes import events, history, metrics, probes, projects, reports, tokens
+from healthdeck.api.routes import dashboard, events, history, metrics, probes, projects, reports, tokens
 from healthdeck.api.routes.probes import morning_check
 from healthdeck.api.scheduler import Scheduler
-from healthdeck.api.settings import HEALTH_MAX_AGE_SECONDS, ServeSettings
+from healthdeck.api.settings import DASHBOARD_MAX_AGE_SECONDS, HEALTH_MAX_AGE_SECONDS, ServeSettings
 
 
 def create_app(owner: StoreOwner, settings: ServeSettings, *, spool_dir: Path) -> FastAPI:
@@ -34,9 +34,10 @@ def create_app(owner: StoreOwner, settings: ServeSettings, *, spool_dir: Path) -
     app.state.queue = IngestQueue(settings.ingest_queue)
     app.state.metrics = ServerMetrics(owner)
     app.state.quick_health = Recent(partial(morning_check, owner), max_age=HEALTH_MAX_AGE_SECONDS)
+    app.state.dashboard = Recent(app.state.metrics.evaluate, max_age=DASHBOARD_MAX_AGE_SECONDS)
     app.state.spool_dir = spool_dir
     install_error_handlers(app)
-    for module in (probes, events, reports, history, projects, tokens, metrics):
+    for module in (probes, events, reports, history, projects, dashboard, tokens, metrics):
         app.include_router(module.router)
     return app
 

@@ -22,6 +22,8 @@ SHUTDOWN_GRACE_SECONDS = 30
 METRICS_MAX_AGE_SECONDS = 15.0
 # /health (open to anyone) evaluates the morning panels at most this often.
 HEALTH_MAX_AGE_SECONDS = 5.0
+# Seed 003 §2.7: the dashboard's metrics are cached 5 s.
+DASHBOARD_MAX_AGE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
