@@ -15,6 +15,7 @@ import httpx
 import orjson
 import pytest
 
+from healthdeck.api.ingest import SHOWN_REASONS
 from healthdeck.api.tokens import Role
 from tests.test_serve_server import HOST, NDJSON, Server, jsonl, make_tokens, request_event, tenant
 
@@ -63,6 +64,15 @@ def test_a_json_array_is_numbered_by_position_and_resending_gives_duplicates(
     assert first["rejects"][0]["line"] == 4
     again = http.post("/v1/events", json=records[:3]).json()
     assert (again["accepted"], again["duplicates"], again["rejected"]) == (0, 3, 0)
+
+
+def test_reasons_are_capped_but_every_reject_is_counted(server: tuple[Server, httpx.Client]) -> None:
+    _, http = server
+    answer = http.post("/v1/events", content=b"{}\n" * (SHOWN_REASONS + 500), headers=NDJSON).json()
+    assert (answer["accepted"], answer["rejected"]) == (0, SHOWN_REASONS + 500)
+    assert len(answer["rejects"]) == SHOWN_REASONS
+    assert answer["rejects"][0] == {"line": 1, "error": answer["rejects"][0]["error"]}
+    assert "no kind given" in answer["rejects"][0]["error"]
 
 
 def test_kind_comes_from_the_query_like_ingest_kind(server: tuple[Server, httpx.Client]) -> None:

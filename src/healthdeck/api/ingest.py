@@ -2,13 +2,14 @@
 
 The body, spooled to a JSON Lines file, is ingested as that file would be from the
 command line: same validation, same deduplication, same transactions. Rejects go to a
-file of their own that is read back into the response, so the caller learns every
-record's reason (its line, and the fields named in the reason).
+file of their own that is read back into the response, so the caller learns each
+record's reason (its line, and the fields named in the reason), up to `SHOWN_REASONS`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,9 @@ import orjson
 
 from healthdeck.store.connection import Store
 from healthdeck.store.ingest import IngestReport, ingest_files
+
+# A body of a million bad lines must not become a response of a million reasons; `rejected` counts them all.
+SHOWN_REASONS = 1000
 
 
 @dataclass(frozen=True)
@@ -46,5 +50,6 @@ def _read_rejects(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     with open(path, "rb") as f:
-        rejects = [{"line": entry["line"], "error": entry["error"]} for entry in map(orjson.loads, f)]
+        entries = map(orjson.loads, islice(f, SHOWN_REASONS))
+        rejects = [{"line": entry["line"], "error": entry["error"]} for entry in entries]
     return sorted(rejects, key=lambda reject: reject["line"] or 0)
