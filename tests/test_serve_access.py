@@ -136,6 +136,8 @@ def test_health_report_matches_the_cli_shape_and_takes_its_parameters(deployment
     bad = deployment.call("viewer", "GET", "/v1/health", params={"area": "moon"})
     assert bad.status_code == 400 and "moon" in bad.json()["error"]
     assert deployment.call("viewer", "GET", "/v1/health", params={"at": "soonish"}).status_code == 400
+    future = deployment.call("viewer", "GET", "/v1/health", params={"at": "2999-01-01T00:00:00Z"})
+    assert future.status_code == 400 and "in the future" in future.json()["error"]
     assert deployment.call("viewer", "GET", "/v1/health", params={"pack": "nope"}).status_code == 400
 
 
@@ -153,7 +155,7 @@ def test_kpi_catalog_and_store_routes(deployment: Deployment) -> None:
 
 def test_quick_health_is_the_morning_check(deployment: Deployment) -> None:
     quick = deployment.call("none", "GET", "/health").json()
-    assert set(quick) == {"status", "score", "newest_event", "panels", "auth"}
+    assert set(quick) == {"status", "score", "newest_event", "stale", "panels", "auth"}
     assert quick["auth"] == "on"
     assert quick["newest_event"] is not None
     assert {p["id"] for p in quick["panels"]} >= {"morning_api_uptime_24h", "morning_error_rate_1h"}
@@ -162,7 +164,7 @@ def test_quick_health_is_the_morning_check(deployment: Deployment) -> None:
 def test_prometheus_metrics_are_bounded_and_count_ingest(deployment: Deployment) -> None:
     text = deployment.call("viewer", "GET", "/metrics").text
     assert 'healthdeck_records_ingested_total{kind="requests"}' in text
-    assert "healthdeck_score" in text and 'healthdeck_area_score{area="service"}' in text
+    assert "# TYPE healthdeck_score gauge" in text and "# TYPE healthdeck_area_score gauge" in text
     assert 'healthdeck_kpi_status{kpi="api_latency_p95",status="GOOD"}' in text
     assert "healthdeck_evaluation_seconds_count" in text
     assert "t-1" not in text and "tenant_id" not in text  # no per-tenant series
@@ -198,7 +200,7 @@ def test_query_and_query_range_over_every_tenant(deployment: Deployment) -> None
     curve = deployment.call(
         "viewer", "GET", f"{base}/query_range", params={"kpi": "api_latency_p95", "step": "5m", **span}
     )
-    assert [p["value"] for p in curve.json()["points"]] == [None, 12.5]  # windows are [start, end)
+    assert [p["value"] for p in curve.json()["points"]] == [None, None, 12.5]  # from start to end; windows [start, end)
     assert deployment.call("viewer", "GET", f"{base}/query", params={"kpi": "nope"}).status_code == 404
     backwards = {"start": span["end"], "end": span["start"]}
     backwards_answer = deployment.call(

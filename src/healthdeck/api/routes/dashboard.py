@@ -18,6 +18,7 @@ from healthdeck.api.owner import StoreOwner
 from healthdeck.api.recent import Recent
 from healthdeck.api.tokens import ALL_PROJECTS, Role
 from healthdeck.catalog.durations import parse_duration
+from healthdeck.cli.engine_access import at_option  # the CLI's rule for --at: not in the future
 from healthdeck.engine.health import HealthReport
 from healthdeck.engine.scoring import Light
 from healthdeck.engine.serialize import kpi_json
@@ -76,7 +77,7 @@ def query(
 ) -> dict[str, Any]:
     """One KPI at an instant, as `GET /v1/kpis/{id}`."""
     owner = _operator_wide(request, caller, project)
-    moment = parse_moment(at, label="at")
+    moment = at_option(at, label="at")
     with owner.engine() as hd:
         return kpi_json(hd.kpi(_kpi(owner, kpi), at=moment))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -10,8 +9,6 @@ from fastapi import APIRouter, Request
 from healthdeck.api.owner import StoreOwner
 from healthdeck.api.recent import Recent
 from healthdeck.engine.serialize import kpi_json
-from healthdeck.store.connection import Store
-from healthdeck.store.schema import KINDS
 
 router = APIRouter(tags=["probes"])
 # The pack `healthdeck status --quick` shows (seed 001's morning check); tests pin its panels.
@@ -30,21 +27,14 @@ def morning_check(owner: StoreOwner) -> dict[str, Any]:
     """What `healthdeck status --quick --output json` reports, in seed 001's shape."""
     with owner.engine() as hd:
         report = hd.health(pack=MORNING_PACK, areas=["service"])
-        newest = newest_event(hd.store)
+    newest = report.newest_event
     return {
         "status": report.status.value if report.status else None,
         "score": None if report.score is None else round(report.score, 2),
         "newest_event": newest.isoformat() if newest else None,
+        "stale": report.stale,
         "panels": [kpi_json(r) for r in report.areas["service"].kpis],
     }
-
-
-def newest_event(store: Store) -> datetime | None:
-    """The latest `ts` of any event kind: how fresh the data behind the panels is."""
-    tables = [name for name, kind in KINDS.items() if "ts" in kind.columns]
-    union = " UNION ALL ".join(f'SELECT max(ts) AS ts FROM "{name}"' for name in tables)
-    row = store.con.execute(f"SELECT max(ts) FROM ({union})").fetchone()
-    return row[0] if row else None
 
 
 @router.get("/livez")

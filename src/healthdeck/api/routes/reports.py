@@ -16,11 +16,11 @@ from healthdeck.api.owner import StoreOwner
 from healthdeck.api.tokens import Role
 from healthdeck.catalog.durations import parse_duration
 from healthdeck.catalog.models import AREAS
+from healthdeck.cli.engine_access import at_option  # the CLI's rule for --at: not in the future
 from healthdeck.engine.serialize import health_json, kpi_json
 from healthdeck.errors import HealthdeckError
 from healthdeck.store.migrations import read_version
 from healthdeck.store.schema import KINDS
-from healthdeck.timephrases import parse_moment
 
 router = APIRouter(tags=["reports"], dependencies=[Depends(needs(Role.viewer))])
 AtQuery = Annotated[str, Query(description='Evaluate as of this time: "now", "8 hours ago", "yesterday", ISO 8601.')]
@@ -53,7 +53,7 @@ def full_health(
     unknown = [a for a in area or [] if a not in AREAS]
     if unknown:
         raise ApiError(400, f"area: unknown {', '.join(unknown)}; areas: {', '.join(AREAS)}")
-    moment, span = parse_moment(at, label="at"), _window(window)
+    moment, span = at_option(at, label="at"), _window(window)
     with _owner(request).engine() as hd:
         return health_json(hd.health(at=moment, window=span, pack=pack, areas=area or list(AREAS)))
 
@@ -64,7 +64,7 @@ def one_kpi(request: Request, kpi_id: str, at: AtQuery = "now", window: WindowQu
     owner = _owner(request)
     if kpi_id not in owner.catalog.kpis:
         raise ApiError(404, f"no KPI with id {kpi_id!r}; GET /v1/catalog lists them")
-    moment, span = parse_moment(at, label="at"), _window(window)
+    moment, span = at_option(at, label="at"), _window(window)
     with owner.engine() as hd:
         return kpi_json(hd.kpi(kpi_id, at=moment, window=span))
 
