@@ -192,11 +192,20 @@ def _history_with(http: httpx.Client, *, points: int) -> dict[str, Any]:
     raise AssertionError(f"fewer than {points} scheduled evaluations in 30 s")
 
 
-def test_no_auth_is_refused_beyond_loopback(tmp_path: Path) -> None:
-    # 192.0.2.1 is a documentation address: even a broken check could not bind it.
-    result = run_cli("serve", "--no-auth", "--host", "192.0.2.1", "--db", str(tmp_path / "s.duckdb"))
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        # 192.0.2.1 is a documentation address: even a broken check could not bind it.
+        (["--no-auth", "--host", "192.0.2.1"], "not a loopback address"),
+        (["--evaluate-every", "soon"], "--evaluate-every: cannot read duration 'soon'"),
+    ],
+    ids=["no-auth-beyond-loopback", "bad-schedule"],
+)
+def test_unsafe_or_unreadable_options_are_refused(tmp_path: Path, options: list[str], message: str) -> None:
+    result = run_cli("serve", *options, "--db", str(tmp_path / "s.duckdb"))
     assert result.returncode == 2
-    assert "not a loopback address" in result.stderr and "Traceback" not in result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "s.duckdb").exists()  # refused before the store is touched
 
 
 def test_tokens_commands_create_list_revoke_and_the_server_honours_them(tmp_path: Path) -> None:
