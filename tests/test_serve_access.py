@@ -49,16 +49,21 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     tokens["forged"] = tokens["admin"][:-4] + "AAAA"
     server = Server(db).start()
     deployed = Deployment(server, tokens, (datetime.now(UTC) - timedelta(minutes=10)).replace(microsecond=0))
-    at = deployed.events_at.isoformat()
-    records = [tenant("t-1"), tenant("t-2")] + [{**request_event(n, f"t-{1 + n % 2}"), "ts": at} for n in range(40)]
-    assert deployed.call("operator", "POST", "/v1/events", content=jsonl(records), headers=NDJSON).status_code == 200
-    revoked_id = tokens["revoked"].split("_")[1]
-    assert deployed.call("admin", "DELETE", f"/v1/tokens/{revoked_id}").status_code == 200
     try:
+        _seed(deployed)
         yield deployed
     finally:
         code, stderr = server.stop(signal.SIGTERM)
         assert code == 0, stderr
+
+
+def _seed(deployed: Deployment) -> None:
+    """Two tenants, 20 requests each at `events_at`, and the revoked token revoked."""
+    at = deployed.events_at.isoformat()
+    records = [tenant("t-1"), tenant("t-2")] + [{**request_event(n, f"t-{1 + n % 2}"), "ts": at} for n in range(40)]
+    assert deployed.call("operator", "POST", "/v1/events", content=jsonl(records), headers=NDJSON).status_code == 200
+    revoked_id = deployed.tokens["revoked"].split("_")[1]
+    assert deployed.call("admin", "DELETE", f"/v1/tokens/{revoked_id}").status_code == 200
 
 
 def _expected(caller: str, needed: Role, every_tenant: bool) -> int:

@@ -62,6 +62,8 @@ class Server:
                     return self
             except httpx.TransportError:
                 time.sleep(0.05)
+        self.process.kill()  # never leave a server behind
+        self.process.communicate()
         raise AssertionError("serve did not become ready in 30 s")
 
     def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
