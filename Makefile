@@ -30,6 +30,7 @@ check: lint test  ## linters, type checks and tests
 bench: install  ## performance benchmarks (figures and ratios against an in-run baseline)
 	$(PY) benchmarks/bench_simulate.py
 	$(PY) benchmarks/bench_health.py
+	$(PY) benchmarks/bench_startup.py
 	$(PY) benchmarks/bench_serve_ingest.py
 
 clean:

@@ -100,7 +100,7 @@ def _read_while_ingesting(url: str, token: str, done: threading.Event, latencies
 
 def _over_http(lines: list[bytes], folder: Path, *, batch: int, clients: int) -> tuple[float, int, int, list[float]]:
     db = folder / "serve.duckdb"
-    with open_store(db) as store:
+    with open_store(db, create=True) as store:
         _, token = create_token(store.con, role=Role.operator, name="bench")
     port = _free_port()
     server = _start_server(db, port)

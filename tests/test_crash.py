@@ -47,7 +47,7 @@ def _ingest(path: Path, db: Path) -> subprocess.Popen[bytes]:
 def test_sigkill_mid_ingest_then_rerun_gives_exact_totals(tmp_path: Path) -> None:
     data, db = tmp_path / "requests.jsonl", tmp_path / "crash.duckdb"
     _write_requests(data)
-    with open_store(db):
+    with open_store(db, create=True):
         pass
     initial = _written_bytes(db)
     victim = _ingest(data, db)

@@ -37,10 +37,11 @@ def free_port() -> int:
 class Server:
     """A running `healthdeck serve` subprocess on a free loopback port."""
 
-    def __init__(self, db: Path, *options: str) -> None:
+    def __init__(self, db: Path, *options: str, env: dict[str, str] | None = None) -> None:
         # Scheduled evaluation costs a full evaluation at start; only the tests of it turn it on.
         scheduled = "--evaluate-every" in options
         self.db, self.options = db, options if scheduled else (*options, "--evaluate-every", "off")
+        self.env = {**os.environ, **(env or {})}
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -51,7 +52,7 @@ class Server:
             [sys.executable, "-m", "healthdeck", *command],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env={**os.environ},
+            env=self.env,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -79,7 +80,7 @@ class Server:
 
 def make_tokens(db: Path, *specs: tuple[Role, str | None]) -> list[str]:
     """Create the store (if new) and one token per (role, project); return their texts."""
-    with open_store(db) as store:
+    with open_store(db, create=True) as store:
         return [create_token(store.con, role=role, project=project)[1] for role, project in specs]
 
 
@@ -156,7 +157,7 @@ def test_a_server_killed_with_9_loses_nothing_and_a_stopped_one_releases_the_sto
 def _only_one_server_per_store_and_port(running: Server, other_db: Path) -> None:
     same_store = run_cli("serve", "--port", str(free_port()), "--db", str(running.db))
     assert same_store.returncode == 2
-    assert "being written by another healthdeck process" in same_store.stderr
+    assert "is being written by another process" in same_store.stderr
     same_port = run_cli("serve", "--port", str(running.port), "--db", str(other_db))
     assert same_port.returncode == 2
     assert f"cannot listen on {HOST}:{running.port}" in same_port.stderr
@@ -165,7 +166,9 @@ def _only_one_server_per_store_and_port(running: Server, other_db: Path) -> None
 
 
 def test_a_demo_server_says_it_has_no_auth_evaluates_on_schedule_and_keeps_history(tmp_path: Path) -> None:
-    server = Server(tmp_path / "store.duckdb", "--no-auth", "--evaluate-every", "1s").start()
+    # A local time zone must not leak into the server's reads: its cursors evaluate in UTC too.
+    new_york = {"TZ": "America/New_York"}
+    server = Server(tmp_path / "store.duckdb", "--no-auth", "--evaluate-every", "1s", env=new_york).start()
     try:
         with server.client() as http:
             assert http.get("/health").json()["auth"].startswith("off")
@@ -179,6 +182,7 @@ def test_a_demo_server_says_it_has_no_auth_evaluates_on_schedule_and_keeps_histo
     assert "warning: --no-auth" in stderr
     assert set(history["areas"]) == {"service", "customer", "business", "capacity"}
     assert len(history["kpi"]["points"]) == 1  # its catalog frequency is 1m: one row a minute, not one a cycle
+    assert {p["at"][-6:] for p in history["overall"]} == {"+00:00"}
     with open_store(server.db) as store:  # kept in the store, for the next start
         assert store.count("health_history") > 0
 
@@ -208,6 +212,17 @@ def test_unsafe_or_unreadable_options_are_refused(tmp_path: Path, options: list[
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "s.duckdb").exists()  # refused before the store is touched
+
+
+WEB_STACK = ("fastapi", "starlette", "uvicorn", "prometheus_client", "httpx")
+BUILD_THE_CLI = (
+    "import sys, typer.main; from healthdeck.cli.app import app; typer.main.get_command(app); print(*sys.modules)"
+)
+
+
+def test_building_the_cli_does_not_import_the_web_stack() -> None:
+    loaded = subprocess.run([sys.executable, "-c", BUILD_THE_CLI], capture_output=True, text=True, check=True)
+    assert not [name for name in loaded.stdout.split() if name.split(".")[0] in WEB_STACK]
 
 
 def test_tokens_commands_create_list_revoke_and_the_server_honours_them(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ def serve(db: Path | None, settings: ServeSettings, *, announce: Callable[[str],
     catalog = load_checked_catalog(settings.catalog_files)
     with ExitStack() as stack:
         spool = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="healthdeck-serve-")))
-        owner = StoreOwner(open_store(db), catalog)
+        owner = StoreOwner(open_store(db, create=True), catalog)  # it ingests, like `healthdeck ingest`
         stack.callback(owner.close)  # before the spool folder goes: queued batches still read their files
         server = _Server(
             _config(create_app(owner, settings, spool_dir=spool), settings),

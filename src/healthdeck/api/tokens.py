@@ -14,11 +14,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from healthdeck.errors import HealthdeckError
+
+if TYPE_CHECKING:
+    import duckdb
 
 PREFIX = "hd_"
 # The API's name for "every tenant"; a token over every tenant simply has no project.

@@ -11,7 +11,6 @@ from healthdeck.cli.console import err, out
 from healthdeck.cli.engine_access import engine
 from healthdeck.cli.options import DbOption
 from healthdeck.cli.render import health_view
-from healthdeck.store.connection import open_store
 
 
 def demo(
@@ -21,7 +20,9 @@ def demo(
     db: DbOption = None,
 ) -> None:
     """Fill an empty store with a simulated 30-day SaaS, then print its health (the `make demo` job)."""
-    with open_store(db) as store:
+    from healthdeck.store.connection import open_store  # DuckDB loads only when a command runs
+
+    with open_store(db, create=True) as store:
         empty = store.count("requests") == 0
         if empty:
             from healthdeck.sim import simulate  # numpy-heavy: load only when needed

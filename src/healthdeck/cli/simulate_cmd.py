@@ -12,7 +12,6 @@ import typer
 from healthdeck.cli.console import err, out, print_json
 from healthdeck.cli.options import DbOption, Output
 from healthdeck.errors import HealthdeckError
-from healthdeck.store.connection import open_store
 
 
 def simulate(
@@ -30,10 +29,11 @@ def simulate(
 ) -> None:
     """Simulate a multi-tenant SaaS (traffic, billing, support, tiers, jobs, infrastructure) into the store."""
     from healthdeck.sim import simulate as run_simulation  # numpy-heavy: load only when used
+    from healthdeck.store.connection import open_store
 
     end_at = _parse_end(end)
     started = time.perf_counter()
-    with open_store(db) as store:
+    with open_store(db, create=True) as store:
         report = run_simulation(
             store,
             tenants=tenants,

@@ -7,10 +7,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from healthdeck.api.tokens import Role, create_token, list_tokens, revoke_token
+from healthdeck.api.tokens import Role
 from healthdeck.cli.console import err, out, print_json
 from healthdeck.cli.options import DbOption, Output
-from healthdeck.store.connection import open_store
 
 tokens_app = typer.Typer(
     help="Bearer tokens for `healthdeck serve`: viewer reads, operator also ingests, admin also manages tokens.",
@@ -29,7 +28,10 @@ def create(
     db: DbOption = None,
 ) -> None:
     """Create a token and print it once; only its hash is kept, so copy it now."""
-    with open_store(db) as store:
+    from healthdeck.api.tokens import create_token  # DuckDB loads only when a command runs
+    from healthdeck.store.connection import open_store
+
+    with open_store(db, create=True) as store:  # the first token comes before the first `serve`
         token, text = create_token(store.con, role=role, project=project, name=name)
     if output is Output.json:
         print_json({"token": text, **token.as_json()})
@@ -44,6 +46,9 @@ def list_(
     db: DbOption = None,
 ) -> None:
     """Every token with its id, role, project and dates (never the secret)."""
+    from healthdeck.api.tokens import list_tokens
+    from healthdeck.store.connection import open_store
+
     with open_store(db, read_only=True) as store:
         tokens = list_tokens(store.con)
     if output is Output.json:
@@ -64,6 +69,9 @@ def revoke(
     db: DbOption = None,
 ) -> None:
     """Revoke a token: every request with it is refused from now on."""
+    from healthdeck.api.tokens import revoke_token
+    from healthdeck.store.connection import open_store
+
     with open_store(db) as store:
         token = revoke_token(store.con, token_id)
     out.print(f"revoked {token.token_id}", markup=False)
