@@ -23,3 +23,8 @@ class Recent(Generic[T]):
             if self._value is None or time.monotonic() - self._value[0] > self.max_age:
                 self._value = (time.monotonic(), self.compute())
             return self._value[1]
+
+    def put(self, value: T) -> None:
+        """Keep `value`, computed elsewhere just now. Takes no lock: the event loop calls it, and must
+        not wait for a computation in progress (which, when it ends, keeps its own fresh result)."""
+        self._value = (time.monotonic(), value)

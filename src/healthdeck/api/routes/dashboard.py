@@ -30,7 +30,7 @@ Viewer = Annotated[Caller, Depends(needs(Role.viewer, every_tenant=False))]
 KpiQuery = Annotated[str, Query(description="The KPI id (GET /v1/catalog lists them).")]
 
 
-def _operator_wide(request: Request, caller: Caller, project: str) -> StoreOwner:
+def project_owner(request: Request, caller: Caller, project: str) -> StoreOwner:
     """The store's owner, once the project is `_all` and the caller may see every tenant."""
     check_project(caller, project)
     owner: StoreOwner = request.app.state.owner
@@ -52,7 +52,7 @@ def _kpi(owner: StoreOwner, kpi_id: str) -> str:
 @router.get("/api/projects/{project}/metrics/dashboard")
 def dashboard(request: Request, project: str, caller: Viewer) -> dict[str, Any]:
     """The score, each area and each scored KPI's value and status, evaluated at most every 5 s."""
-    _operator_wide(request, caller, project)
+    project_owner(request, caller, project)
     cached: Recent[HealthReport] = request.app.state.dashboard
     report = cached.get()
     return {
@@ -76,7 +76,7 @@ def query(
     request: Request, project: str, caller: Viewer, kpi: KpiQuery, at: Annotated[str, Query()] = "now"
 ) -> dict[str, Any]:
     """One KPI at an instant, as `GET /v1/kpis/{id}`."""
-    owner = _operator_wide(request, caller, project)
+    owner = project_owner(request, caller, project)
     moment = at_option(at, label="at")
     with owner.engine() as hd:
         return kpi_json(hd.kpi(_kpi(owner, kpi), at=moment))
@@ -93,7 +93,7 @@ def query_range(
     step: Annotated[str, Query(description="Time between points, e.g. 5m, 1h.")] = "1h",
 ) -> dict[str, Any]:
     """One KPI's value (over its own window) at every step from start to end, as `metrics export`."""
-    owner = _operator_wide(request, caller, project)
+    owner = project_owner(request, caller, project)
     begin, finish, every = parse_moment(start, label="start"), parse_moment(end, label="end"), _step(step)
     with owner.engine() as hd:
         rows = hd.export([hd.catalog.get(_kpi(owner, kpi))], start=begin, end=finish, step=every)
