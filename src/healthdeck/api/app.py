@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -40,6 +41,7 @@ def create_app(owner: StoreOwner, settings: ServeSettings, *, spool_dir: Path) -
     app.state.live = Live()
     app.state.spool_dir = spool_dir
     install_error_handlers(app)
+    app.openapi = partial(_openapi_without_422, app)  # type: ignore[method-assign]
     for module in (probes, events, reports, history, projects, dashboard, stream, tokens, metrics):
         app.include_router(module.router)
     return app
@@ -65,6 +67,19 @@ async def _scheduled_evaluation(app: FastAPI) -> AsyncIterator[None]:
     finally:
         scheduler.stop()
         await task
+
+
+def _openapi_without_422(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, less the 422 it documents for bad parameters: they are answered 400 (errors.py)."""
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    schema = FastAPI.openapi(app)  # kept by FastAPI as app.openapi_schema: trimmed once
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            operation["responses"].pop("422", None)
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schema.get("components", {}).get("schemas", {}).pop(unused, None)
+    return schema
 
 
 def _evaluated(app: FastAPI, report: HealthReport) -> None:

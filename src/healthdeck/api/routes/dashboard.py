@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from healthdeck.api.auth import Caller, check_project, needs, no_such_project
-from healthdeck.api.errors import ApiError
+from healthdeck.api.errors import ApiError, documented
 from healthdeck.api.owner import StoreOwner
 from healthdeck.api.recent import Recent
 from healthdeck.api.tokens import ALL_PROJECTS, Role
@@ -25,7 +25,7 @@ from healthdeck.engine.serialize import kpi_json
 from healthdeck.errors import HealthdeckError
 from healthdeck.timephrases import parse_moment
 
-router = APIRouter(tags=["dashboard"])
+router = APIRouter(tags=["dashboard"], responses=documented(400, 401, 403, 404, 501))
 Viewer = Annotated[Caller, Depends(needs(Role.viewer, every_tenant=False))]
 KpiQuery = Annotated[str, Query(description="The KPI id (GET /v1/catalog lists them).")]
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from healthdeck.api.auth import needs
-from healthdeck.api.errors import ApiError
+from healthdeck.api.errors import ApiError, documented
 from healthdeck.api.owner import StoreOwner
 from healthdeck.api.tokens import Role
 from healthdeck.catalog.durations import parse_duration
@@ -22,7 +22,9 @@ from healthdeck.errors import HealthdeckError
 from healthdeck.store.migrations import read_version
 from healthdeck.store.schema import KINDS
 
-router = APIRouter(tags=["reports"], dependencies=[Depends(needs(Role.viewer))])
+router = APIRouter(
+    tags=["reports"], dependencies=[Depends(needs(Role.viewer))], responses=documented(400, 401, 403, 404)
+)
 AtQuery = Annotated[str, Query(description='Evaluate as of this time: "now", "8 hours ago", "yesterday", ISO 8601.')]
 WindowQuery = Annotated[str | None, Query(description="Override every KPI's window, e.g. 5m, 1h, 24h, 30d.")]
 

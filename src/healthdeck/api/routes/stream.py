@@ -16,12 +16,12 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from healthdeck.api.auth import Caller, needs
-from healthdeck.api.errors import ApiError
+from healthdeck.api.errors import ApiError, documented
 from healthdeck.api.live import Live, Subscription
 from healthdeck.api.routes.dashboard import project_owner
 from healthdeck.api.tokens import Role
 
-router = APIRouter(tags=["dashboard"])
+router = APIRouter(tags=["dashboard"], responses=documented(400, 401, 403, 404, 501))
 END_GRACE_SECONDS = 1.0
 Viewer = Annotated[Caller, Depends(needs(Role.viewer, every_tenant=False))]
 LastEventId = Annotated[
