@@ -7,8 +7,12 @@ shared with other work the CPU column is the steadier one), of
 - `python -m healthdeck health` on a small simulated store, and the engine's own time for the same
   health check in a warm process (Engine.health, imports and catalog already loaded).
 The difference between the last two is the start-up overhead: imports, catalog loading, opening the store.
+Each command runs once first, so the store's SQL templates are compiled (the warm cache every run
+after the first finds) and Python's bytecode is cached, as in an installed copy: the commands run
+with their bytecode cache in a temporary folder even when PYTHONDONTWRITEBYTECODE is set (pass
+--no-bytecode-cache to measure a checkout that compiles every module from source on every run).
 
-    .venv/bin/python benchmarks/bench_startup.py [--db PATH] [--repeat 7]
+    .venv/bin/python benchmarks/bench_startup.py [--db PATH] [--repeat 7] [--no-bytecode-cache]
 
 Without --db it simulates a small store (5 tenants × 3 days) in a temporary folder first.
 """
@@ -16,6 +20,7 @@ Without --db it simulates a small store (5 tenants × 3 days) in a temporary fol
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import subprocess
@@ -46,8 +51,17 @@ def _median(repeat: int, action: Callable[[], object], cpu_clock: Callable[[], f
 
 def _command(repeat: int, *args: str) -> Timing:
     """A Python command in a fresh process."""
-    run = lambda: subprocess.run([sys.executable, *args], check=True, capture_output=True)  # noqa: E731
+    run = lambda: subprocess.run([sys.executable, *args], check=True, capture_output=True, env=ENV)  # noqa: E731
     return _median(repeat, run, _children_cpu)
+
+
+ENV = dict(os.environ)
+
+
+def _cache_bytecode() -> None:
+    """Let the commands keep their compiled bytecode (outside the source tree) as an installed copy does."""
+    ENV.pop("PYTHONDONTWRITEBYTECODE", None)
+    ENV["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="pycache-")
 
 
 def _small_store() -> Path:
@@ -82,9 +96,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--no-bytecode-cache", action="store_true", help="leave PYTHONDONTWRITEBYTECODE as it is")
     args = parser.parse_args()
+    if not args.no_bytecode_cache:
+        _cache_bytecode()
     db = args.db or _small_store()
-    _command(1, "-m", "healthdeck", "health", "--db", str(db))  # compiles the store's SQL templates once
+    for warm_up in (["--help"], ["health", "--db", str(db)]):  # bytecode, and the store's SQL templates
+        _command(1, "-m", "healthdeck", *warm_up)
     figures = {
         "python -c pass (floor)": _command(args.repeat, "-c", "pass"),
         "python -c 'import duckdb'": _command(args.repeat, "-c", "import duckdb"),
@@ -94,7 +112,8 @@ def main() -> None:
     }
     health, engine = figures["healthdeck health (small store)"], figures["engine alone (Engine.health, warm process)"]
     figures["health start-up overhead (health - engine)"] = (health[0] - engine[0], health[1] - engine[1])
-    print(f"medians of {args.repeat} runs; store {db}\n{'':<44} {'wall':>9} {'cpu':>9}")
+    bytecode = "not cached" if args.no_bytecode_cache else "cached"
+    print(f"medians of {args.repeat} runs; store {db}; bytecode {bytecode}\n{'':<44} {'wall':>9} {'cpu':>9}")
     for label, timing in figures.items():
         _line(label, timing)
     print(f"ratio health / engine alone: {health[0] / engine[0]:.1f} (wall), {health[1] / engine[1]:.1f} (cpu)")
