@@ -70,7 +70,7 @@ def _arguments() -> argparse.Namespace:
 
 
 def _time_simulate(path: Path, options: dict[str, Any]) -> tuple[float, IngestReport]:
-    with open_store(path) as store:
+    with open_store(path, create=True) as store:
         started = time.perf_counter()
         report = simulate(store, **options)
         return time.perf_counter() - started, report
@@ -82,7 +82,7 @@ def _time_baseline(path: Path, options: dict[str, Any]) -> tuple[float, float, i
     world = build_world(make_config(**options))
     generated = inserted = 0.0
     rows = 0
-    with open_store(path) as store:
+    with open_store(path, create=True) as store:
         for day in range(world.cfg.days):
             started = time.perf_counter()
             batch = day_requests(world, day).table

@@ -69,7 +69,7 @@ def _small_store() -> Path:
     from healthdeck.store.connection import open_store
 
     db = Path(tempfile.mkdtemp()) / "startup.duckdb"
-    with open_store(db) as store:
+    with open_store(db, create=True) as store:
         simulate(store, tenants=5, days=3)
     return db
 

@@ -64,7 +64,7 @@ RESOURCES = {"api_pods", "cpu_cores", "memory_gb", "gpu", "db_connections", "sto
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, IngestReport]]:
     """One small simulated month-let, shared by the read-only tests of this module."""
-    store = open_store(tmp_path_factory.mktemp("sim") / "store.duckdb")
+    store = open_store(tmp_path_factory.mktemp("sim") / "store.duckdb", create=True)
     report = simulate(store, **SMALL)
     yield store, report
     store.close()
@@ -256,7 +256,7 @@ def test_enterprise_tenants_never_cold_start(simulated: tuple[Store, IngestRepor
 
 def test_same_arguments_give_the_same_store(simulated: tuple[Store, IngestReport], tmp_path: Path) -> None:
     first, _ = simulated
-    with open_store(tmp_path / "again.duckdb") as second:
+    with open_store(tmp_path / "again.duckdb", create=True) as second:
         simulate(second, **SMALL)
         again = contents(second)
     for name, table in contents(first).items():
@@ -265,7 +265,7 @@ def test_same_arguments_give_the_same_store(simulated: tuple[Store, IngestReport
 
 def test_another_seed_gives_other_data(simulated: tuple[Store, IngestReport], tmp_path: Path) -> None:
     first, _ = simulated
-    with open_store(tmp_path / "other.duckdb") as other:
+    with open_store(tmp_path / "other.duckdb", create=True) as other:
         simulate(other, **{**SMALL, "seed": 8})
         different = contents(other)
     same = [name for name, table in contents(first).items() if table.equals(different[name])]
@@ -280,7 +280,7 @@ def test_running_twice_on_one_store_adds_nothing(tmp_path: Path) -> None:
         "end": END - timedelta(hours=10, minutes=23),
         "requests_per_day": 3_000,
     }
-    with open_store(tmp_path / "twice.duckdb") as store:
+    with open_store(tmp_path / "twice.duckdb", create=True) as store:
         first = simulate(store, **small)
         counts = {name: store.count(name) for name in KINDS}
         second = simulate(store, **small)
@@ -291,7 +291,7 @@ def test_running_twice_on_one_store_adds_nothing(tmp_path: Path) -> None:
 
 def test_progress_reports_every_ingested_row(tmp_path: Path) -> None:
     seen: list[tuple[str, int]] = []
-    with open_store(tmp_path / "progress.duckdb") as store:
+    with open_store(tmp_path / "progress.duckdb", create=True) as store:
         report = simulate(
             store,
             tenants=6,
@@ -306,7 +306,7 @@ def test_progress_reports_every_ingested_row(tmp_path: Path) -> None:
 
 
 def test_churn_signals_show_in_a_longer_window(tmp_path: Path) -> None:
-    with open_store(tmp_path / "churn.duckdb") as store:
+    with open_store(tmp_path / "churn.duckdb", create=True) as store:
         simulate(store, tenants=30, days=12, seed=5, end=END + timedelta(hours=13), requests_per_day=4_000)
         silent = one(
             store,
@@ -338,7 +338,7 @@ def test_churn_signals_show_in_a_longer_window(tmp_path: Path) -> None:
     ],
 )
 def test_bad_arguments_are_explained(tmp_path: Path, changes: dict[str, object], message: str) -> None:
-    with open_store(tmp_path / "bad.duckdb") as store, pytest.raises(HealthdeckError, match=message):
+    with open_store(tmp_path / "bad.duckdb", create=True) as store, pytest.raises(HealthdeckError, match=message):
         simulate(store, **{**SMALL, **changes})
 
 

@@ -59,7 +59,7 @@ print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] in ("
 
 
 def test_a_health_check_needs_neither_pyarrow_nor_pandas(tmp_path: Path) -> None:
-    with open_store(tmp_path / "store.duckdb"):
+    with open_store(tmp_path / "store.duckdb", create=True):
         pass
     result = subprocess.run(
         [sys.executable, "-c", RUN_HEALTH, str(tmp_path / "store.duckdb")],

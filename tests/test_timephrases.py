@@ -91,7 +91,7 @@ def test_each_error_lists_only_forms_its_own_option_accepts(text: str) -> None:
 
 
 def test_the_cli_says_how_to_write_30_days_ago(tmp_path: Path) -> None:
-    with open_store(tmp_path / "store.duckdb"):
+    with open_store(tmp_path / "store.duckdb", create=True):
         pass
     result = run_cli("health", "--at", "30 days", "--db", str(tmp_path / "store.duckdb"))
     assert result.returncode == 2

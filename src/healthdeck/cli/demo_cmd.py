@@ -22,7 +22,7 @@ def demo(
     """Fill an empty store with a simulated 30-day SaaS, then print its health (the `make demo` job)."""
     from healthdeck.store.connection import open_store  # DuckDB loads only when a command runs
 
-    with open_store(db) as store:
+    with open_store(db, create=True) as store:
         empty = store.count("requests") == 0
         if empty:
             from healthdeck.sim import simulate  # numpy-heavy: load only when needed

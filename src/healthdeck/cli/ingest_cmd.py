@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from healthdeck.cli.console import err, out, print_json, progress_bar
 from healthdeck.cli.options import DbOption, Output
+from healthdeck.errors import HealthdeckError
 from healthdeck.store.schema import KINDS
 
 if TYPE_CHECKING:
@@ -42,8 +43,9 @@ def ingest(
     from healthdeck.store.ingest import BATCH_ROWS, ingest_files
 
     batch_rows = batch_rows or BATCH_ROWS
+    _check_rejects_path(rejects)
     total = sum(os.path.getsize(f) for f in files if f != "-" and os.path.exists(f))
-    with open_store(db) as store, progress_bar("ingesting", total or None) as bar:
+    with open_store(db, create=True) as store, progress_bar("ingesting", total or None) as bar:
         advance = (lambda n: bar.advance(bar.task_ids[0], n)) if bar else None
         report = ingest_files(store, files, kind=kind, rejects_path=rejects, batch_rows=batch_rows, progress=advance)
     if output is Output.json:
@@ -52,6 +54,14 @@ def ingest(
         _print_report(report)
     if report.rejected:
         raise typer.Exit(1)
+
+
+def _check_rejects_path(rejects: Path | None) -> None:
+    # Checked before any batch is stored: the rejects file is only opened at the first reject.
+    if rejects is not None and rejects.is_dir():
+        raise HealthdeckError(
+            f"--rejects {rejects} is a directory; give the file to write rejects to, e.g. {rejects / 'rejects.jsonl'}"
+        )
 
 
 def _print_report(report: IngestReport) -> None:

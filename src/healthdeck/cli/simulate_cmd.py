@@ -33,7 +33,7 @@ def simulate(
 
     end_at = _parse_end(end)
     started = time.perf_counter()
-    with open_store(db) as store:
+    with open_store(db, create=True) as store:
         report = run_simulation(
             store,
             tenants=tenants,

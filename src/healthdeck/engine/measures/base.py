@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from healthdeck.engine.measures.lazy import lazy_module
 from healthdeck.engine.measures.templates import CACHE_FILE, PER_LENGTH, TemplateCache, bind, fingerprint
-from healthdeck.store.connection import Store
+from healthdeck.store.connection import Store, ibis_backend
 from healthdeck.store.migrations import SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -230,7 +230,7 @@ class MeasureContext:
     @cached_property
     def db(self) -> Backend:
         """Ibis's DuckDB backend: set up only when a query has to be compiled."""
-        return ibis.duckdb.from_connection(self.store.con)
+        return ibis_backend(self.store.con)
 
     def table(self, name: str) -> Table:
         # Looking a table up asks DuckDB for its schema; once per evaluation is enough.
