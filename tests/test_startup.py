@@ -118,10 +118,11 @@ def test_a_warm_health_check_does_not_import_ibis(young_store: tuple[Path, str])
 def test_cold_warm_and_untemplated_runs_give_the_same_report(young_store: tuple[Path, str]) -> None:
     db, at = young_store
     shutil.rmtree(db.parent / "cache", ignore_errors=True)
-    cold = _health(db, at).stdout
-    warm = _health(db, at).stdout
     # Every query compiled by Ibis for its own window, as if there were no templates at all.
     untemplated = _health(db, at, env={"HEALTHDECK_SQL_TEMPLATES": "off"}).stdout
+    assert not (db.parent / "cache").exists(), "without templates, none is written"
+    cold = _health(db, at).stdout
+    warm = _health(db, at).stdout
     report = orjson.loads(warm)
     assert sum(k["value"] is not None for area in report["areas"].values() for k in area["kpis"]) > 30
     assert warm == cold

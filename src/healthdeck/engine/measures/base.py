@@ -1,5 +1,5 @@
 """The measure library's frame: a registry of named measures, their typed parameters, and the
-context they run in (an Ibis connection over the store, plus a per-evaluation cache)."""
+context they run in (the store, its queries compiled once into SQL templates, a per-evaluation cache)."""
 
 from __future__ import annotations
 
@@ -129,7 +129,12 @@ TEMPLATES_ENV = "HEALTHDECK_SQL_TEMPLATES"
 
 def save_templates(store: Store) -> None:
     """Keep what this process compiled for the next one (a no-op when nothing is new)."""
-    _cache_for(store).save()
+    if not _templates_off():
+        _cache_for(store).save()
+
+
+def _templates_off() -> bool:
+    return os.environ.get(TEMPLATES_ENV, "").strip().lower() == "off"
 
 
 def _cache_for(store: Store) -> TemplateCache:
@@ -279,37 +284,36 @@ class MeasureContext:
 
     def _template(self, shape: Hashable, window: Window, build: Callable[[Window], Any]) -> dict[str, Any] | None:
         """The shape's template from the cache, learnt (and cached) on a miss; None: compile this window."""
-        if os.environ.get(TEMPLATES_ENV, "").strip().lower() == "off":
+        if _templates_off():
             return None
         cache = _cache_for(self.store)
-        key = repr(shape)
-        known, entry = cache.get(key)
+        known, entry = cache.get(repr(shape))
         if known and entry != PER_LENGTH:
             return entry
-        length_key = repr((shape, window.length.total_seconds()))
-        if cache.get(length_key)[0]:
-            return cache.get(length_key)[1]
+        known_length, fixed = cache.get(repr((shape, window.length.total_seconds())))
+        if known_length:
+            return fixed
         if known and window.clipped:
             return None  # an irregular length: a template for it would only bloat the cache file
-        template, any_length = self._learn(build, window.length, any_length=not known)
-        if any_length:
-            cache.put(key, template)
-            return template
-        cache.put(key, PER_LENGTH)
-        if window.clipped:
-            return None
-        cache.put(length_key, template)
-        return template
+        return self._learn(cache, shape, window, build, any_length=not known)
 
     def _learn(
-        self, build: Callable[[Window], Any], length: timedelta, *, any_length: bool
-    ) -> tuple[dict[str, Any] | None, bool]:
+        self, cache: TemplateCache, shape: Hashable, window: Window, build: Callable[[Window], Any], *, any_length: bool
+    ) -> dict[str, Any] | None:
+        """Compile the shape's template (for any length if `any_length` and the SQL allows) and cache it."""
         from healthdeck.engine.measures.parametrize import learn  # SQLGlot: only on a cache miss
 
         def compile_for(span: tuple[datetime, datetime]) -> Any:
             return self.db.compiler.to_sqlglot(build(Window(*span)))
 
-        return learn(compile_for, length, dialect=self.db.dialect, any_length=any_length)
+        template, any_length = learn(compile_for, window.length, dialect=self.db.dialect, any_length=any_length)
+        cache.put(repr(shape), template if any_length else PER_LENGTH)
+        if any_length:
+            return template
+        if window.clipped:
+            return None
+        cache.put(repr((shape, window.length.total_seconds())), template)
+        return template
 
     def _compile(self, expr: Scalar | Table) -> str:
         # Compiling is the costly step, so it happens once; the text keys the cache and is what runs.
