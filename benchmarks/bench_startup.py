@@ -58,17 +58,17 @@ def _command(repeat: int, *args: str) -> Timing:
 ENV = dict(os.environ)
 
 
-def _cache_bytecode() -> None:
+def _cache_bytecode(scratch: Path) -> None:
     """Let the commands keep their compiled bytecode (outside the source tree) as an installed copy does."""
     ENV.pop("PYTHONDONTWRITEBYTECODE", None)
-    ENV["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="pycache-")
+    ENV["PYTHONPYCACHEPREFIX"] = str(scratch / "pycache")
 
 
-def _small_store() -> Path:
+def _small_store(scratch: Path) -> Path:
     from healthdeck.sim import simulate
     from healthdeck.store.connection import open_store
 
-    db = Path(tempfile.mkdtemp()) / "startup.duckdb"
+    db = scratch / "startup.duckdb"
     with open_store(db, create=True) as store:
         simulate(store, tenants=5, days=3)
     return db
@@ -82,7 +82,7 @@ def _engine(db: Path, repeat: int) -> Timing:
     catalog = load_checked_catalog()
     with open_store(db, read_only=True) as store:
         engine = Engine(store, catalog)
-        engine.health()  # the first evaluation in a process sets Ibis up; not part of the steady cost
+        engine.health()  # the first evaluation in a process reads the template file; not the steady cost
         timing = _median(repeat, engine.health, time.process_time)
         engine.save_compiled()
     return timing
@@ -98,9 +98,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--no-bytecode-cache", action="store_true", help="leave PYTHONDONTWRITEBYTECODE as it is")
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-startup-") as scratch:
+        _measure(args, Path(scratch))
+
+
+def _measure(args: argparse.Namespace, scratch: Path) -> None:
     if not args.no_bytecode_cache:
-        _cache_bytecode()
-    db = args.db or _small_store()
+        _cache_bytecode(scratch)
+    db = args.db or _small_store(scratch)
     for warm_up in (["--help"], ["health", "--db", str(db)]):  # bytecode, and the store's SQL templates
         _command(1, "-m", "healthdeck", *warm_up)
     figures = {
@@ -118,8 +123,11 @@ def main() -> None:
         _line(label, timing)
     print(f"ratio health / engine alone: {health[0] / engine[0]:.1f} (wall), {health[1] / engine[1]:.1f} (cpu)")
     for label in ("healthdeck --help", "health start-up overhead (health - engine)"):
-        wall = figures[label][0]
-        print(f"{label}: {'within' if wall <= TARGET_SECONDS else 'OVER'} the {TARGET_SECONDS} s target (wall)")
+        verdicts = [
+            f"{'within' if t <= TARGET_SECONDS else 'OVER'} ({kind})"
+            for kind, t in zip(("wall", "cpu"), figures[label], strict=True)
+        ]
+        print(f"{label}: {', '.join(verdicts)} the {TARGET_SECONDS} s target")
 
 
 if __name__ == "__main__":
