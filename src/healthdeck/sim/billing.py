@@ -219,7 +219,10 @@ def _choose_moves(rng: np.random.Generator, cfg: SimConfig, pop: Population, sub
     per_window = len(subs) * cfg.days / 30
     pool = sorted(subs)
     triable = [t for t in pool if subs[t].tier < plans.ENTERPRISE and not risky[t]]
-    trial = _pick(rng, triable, np.ones(len(triable)), at_least_one(rng, 0.02 * len(pool), len(triable)))
+    # Trials are rather taken from subscriptions not renewing in the window, which may fail a payment instead.
+    later = np.array([subs[t].renew_us >= cfg.end_us - US_PER_HOUR for t in triable], dtype=bool)
+    weight = later.astype(float) if later.any() else np.ones(len(triable))
+    trial = _pick(rng, triable, weight, at_least_one(rng, 0.02 * len(pool), int(weight.astype(bool).sum())))
     pool = [t for t in pool if t not in trial]
     renewing = [t for t in pool if subs[t].renew_us < cfg.end_us - US_PER_HOUR]
     count = at_least_one(rng, FAIL_RATE * len(renewing), len(renewing))
