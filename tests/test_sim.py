@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import pty
 import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -295,21 +300,45 @@ def test_another_seed_gives_other_data(simulated: tuple[Store, IngestReport], tm
     assert same == []
 
 
-def test_running_twice_on_one_store_adds_nothing(tmp_path: Path) -> None:
-    small = {
-        "tenants": 8,
-        "days": 2,
-        "seed": 3,
-        "end": END - timedelta(hours=10, minutes=23),
-        "requests_per_day": 3_000,
-    }
+class Interrupted(Exception):
+    """Stands for a Ctrl-C or a crash in the middle of a run."""
+
+
+@dataclass
+class InterruptAfter:
+    """A progress listener that stops the run once `limit` rows of `kind` were ingested."""
+
+    kind: str
+    limit: int
+
+    def begin(self, days: int, requests: int) -> None:
+        pass
+
+    def rows(self, kind: str, count: int) -> None:
+        if kind == self.kind:
+            self.limit -= count
+            if self.limit <= 0:
+                raise Interrupted
+
+    def day(self) -> None:
+        pass
+
+
+def test_running_it_again_completes_an_interrupted_run(tmp_path: Path) -> None:
+    end = END - timedelta(hours=10, minutes=23)
+    small = {"tenants": 8, "days": 3, "seed": 3, "end": end, "requests_per_day": 3_000}
+    with open_store(tmp_path / "whole.duckdb") as store:
+        whole = simulate(store, **small)
+        expected = {name: store.count(name) for name in KINDS}
+        assert simulate(store, **small).accepted == 0  # complete: nothing to add
     with open_store(tmp_path / "twice.duckdb") as store:
-        first = simulate(store, **small)
-        counts = {name: store.count(name) for name in KINDS}
-        second = simulate(store, **small)
-        assert (second.accepted, second.rejected) == (0, 0)
-        assert second.duplicates == first.accepted
-        assert {name: store.count(name) for name in KINDS} == counts
+        with pytest.raises(Interrupted):
+            simulate(store, **small, progress=InterruptAfter("requests", 1))
+        assert 0 < sum(store.count(name) for name in KINDS) < sum(expected.values())
+        again = simulate(store, **small)
+        assert again.rejected == 0 and again.accepted + again.duplicates == whole.accepted
+        assert again.duplicates > 0  # what the interrupted run stored is recognised, not stored twice
+        assert {name: store.count(name) for name in KINDS} == expected
 
 
 @dataclass
@@ -427,8 +456,7 @@ def test_the_same_simulation_again_adds_nothing_and_another_needs_append(tmp_pat
     again = simulate_cli(db, "--seed", "3")
     assert again.returncode == 0, again.stderr
     repeated = orjson.loads(again.stdout)
-    assert (repeated["mode"], repeated["accepted"]) == ("again", 0)
-    assert repeated["duplicates"] == orjson.loads(first.stdout)["accepted"]
+    assert (repeated["mode"], repeated["accepted"]) == ("complete", 0)
     assert store_counts(db) == counts
 
     other = simulate_cli(db, "--seed", "4")
@@ -454,11 +482,16 @@ def test_a_store_with_other_data_is_refused_without_append(tmp_path: Path) -> No
 
 def test_data_ingested_after_a_simulation_makes_the_same_run_need_append(tmp_path: Path) -> None:
     db = tmp_path / "store.duckdb"
-    assert simulate_cli(db, "--seed", "3").returncode == 0
+    first = simulate_cli(db, "--seed", "3")
     record = {"kind": "spend", "ts": "2026-10-01T00:00:00Z", "category": "marketing", "amount": 10.0}
     assert run_cli("ingest", str(write_jsonl(tmp_path / "spend.jsonl", [record])), "--db", str(db)).returncode == 0
+    counts = store_counts(db)
     refused = simulate_cli(db, "--seed", "3")
     assert refused.returncode == 2 and "data written since" in refused.stderr
+    # Appended anyway, the same run regenerates identical records of every kind: all deduplicated.
+    appended = orjson.loads(simulate_cli(db, "--seed", "3", "--append").stdout)
+    assert (appended["accepted"], appended["duplicates"]) == (0, orjson.loads(first.stdout)["accepted"])
+    assert store_counts(db) == counts
 
 
 def test_the_run_is_recorded_in_the_store(tmp_path: Path) -> None:
@@ -541,3 +574,37 @@ def test_churn_preset_churns_more_than_healthy(tmp_path: Path) -> None:
     assert churning.value is not None and healthy.value is not None
     assert churning.value > healthy.value + 3
     assert churning.status is Status.CRITICAL
+
+
+def run_with_terminal_stderr(*args: str) -> tuple[subprocess.CompletedProcess[bytes], str]:
+    """Run the CLI with standard error on a pseudo-terminal (as in a shell) and standard output piped."""
+    controller, terminal = pty.openpty()
+    seen = bytearray()
+
+    def drain() -> None:
+        with contextlib.suppress(OSError):
+            while chunk := os.read(controller, 65536):
+                seen.extend(chunk)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    try:
+        env = {**os.environ, "COLUMNS": "120", "TERM": "xterm"}
+        result = subprocess.run(
+            [sys.executable, "-m", "healthdeck", *args], stdout=subprocess.PIPE, stderr=terminal, env=env, timeout=300
+        )
+    finally:
+        os.close(terminal)
+        reader.join(timeout=10)
+        os.close(controller)
+    return result, seen.decode(errors="replace")
+
+
+def test_progress_bars_on_a_terminal_and_off_with_quiet(tmp_path: Path) -> None:
+    tiny = ("simulate", "--tenants", "6", "--days", "2", "--requests-per-day", "2000")
+    shown, terminal = run_with_terminal_stderr(*tiny, "--db", str(tmp_path / "a.duckdb"), "-o", "json")
+    assert shown.returncode == 0
+    assert "window days generated" in terminal and "requests ingested" in terminal
+    assert orjson.loads(shown.stdout)["accepted"] > 0  # standard output holds the JSON document only
+    quiet, terminal = run_with_terminal_stderr(*tiny, "--db", str(tmp_path / "b.duckdb"), "--quiet")
+    assert quiet.returncode == 0 and "window days generated" not in terminal

@@ -73,7 +73,8 @@ def simulate(
 def _announce(mode: str, described: str) -> str:
     return {
         "new": f"simulating {described}",
-        "again": f"simulating {described} again: the store holds it already, so nothing new is expected",
+        "again": f"simulating {described} again: the store holds part of it, so only what is missing is added",
+        "complete": f"the store holds {described} complete already: nothing to add",
         "append": f"appending {described} to the data already in the store",
     }[mode]
 

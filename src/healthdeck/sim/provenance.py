@@ -6,7 +6,8 @@ when the last run finished). The rule, so a store is never doubled by accident:
 
 - an empty store takes any simulation;
 - a store holding only recorded simulations takes one of them again: its ids
-  are the same, so it adds nothing (and completes an interrupted run);
+  are the same, so it adds nothing and completes an interrupted run (a run
+  that finished, with nothing written since, is not generated again at all);
 - anything else (another simulation, ingested data) needs `--append`.
 
 Without `--end`, a run that matches a recorded one in everything but its end
@@ -32,7 +33,7 @@ ROWS_KEY = "simulation_rows"
 
 @dataclass(frozen=True)
 class StoreContents:
-    """Records per kind now, the recorded runs, and the records per kind after the last run."""
+    """Records per kind now, the recorded runs, and the records per kind after the last run finished."""
 
     rows: dict[str, int]
     runs: list[dict[str, Any]]
@@ -50,7 +51,11 @@ class StoreContents:
 
 @dataclass(frozen=True)
 class Plan:
-    """The run to do, and how it relates to what the store holds ("new", "again" or "append")."""
+    """The run to do, and how it relates to what the store holds.
+
+    Modes: "new" (an empty store), "again" (a recorded run, interrupted: generate it again),
+    "complete" (a recorded run that finished: nothing to do), "append".
+    """
 
     cfg: SimConfig
     mode: str
@@ -73,7 +78,8 @@ def plan_run(store: Store, cfg: SimConfig, *, end_given: bool, append: bool) -> 
     if contents.empty:
         return Plan(cfg=cfg, mode="new")
     if cfg.record() in contents.runs and contents.only_simulations:
-        return Plan(cfg=cfg, mode="again")
+        finished = contents.rows_after_last_run is not None
+        return Plan(cfg=cfg, mode="complete" if finished else "again")
     if append:
         return Plan(cfg=cfg, mode="append")
     raise HealthdeckError(

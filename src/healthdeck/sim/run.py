@@ -128,7 +128,9 @@ def simulate(
 
 
 def run_plan(store: Store, plan: Plan, progress: Progress | None = None) -> IngestReport:
-    """Write a planned run into the store (see `simulate`)."""
+    """Write a planned run into the store (see `simulate`); a complete one is left as it is."""
+    if plan.mode == "complete":
+        return IngestReport()
     world = build_world(plan.cfg)
     if progress is not None:
         progress.begin(plan.cfg.days, int(world.day_requests.sum()))
