@@ -608,3 +608,12 @@ def test_progress_bars_on_a_terminal_and_off_with_quiet(tmp_path: Path) -> None:
     assert orjson.loads(shown.stdout)["accepted"] > 0  # standard output holds the JSON document only
     quiet, terminal = run_with_terminal_stderr(*tiny, "--db", str(tmp_path / "b.duckdb"), "--quiet")
     assert quiet.returncode == 0 and "window days generated" not in terminal
+
+
+def test_demo_simulates_the_demo_scenario_once_then_shows_health(tmp_path: Path) -> None:
+    db = str(tmp_path / "demo.duckdb")
+    first = run_cli("demo", "--tenants", "6", "--days", "1", "--db", db)
+    assert first.returncode == 0, first.stderr
+    assert "scenario demo" in first.stderr and "Health" in first.stdout
+    second = run_cli("demo", "--db", db)
+    assert second.returncode == 0 and "simulating" not in second.stderr and "Health" in second.stdout

@@ -2,7 +2,7 @@
 
 Each user is active on a day with a probability set by their engagement, the
 weekday and their tenant's usage profile. New users follow a retention curve
-(active on day 1 after signup ~65%, day 7 ~45%, day 30 ~30%, before engagement), and 40% of them
+(active on day 1 after signup ~65%, day 7 ~49%, day 30 ~33%, before engagement), and 40% of them
 complete a first training within their first week (their activation). An
 active user has one session: a login, then a few actions a couple of minutes
 apart, drawn from the handful of features that user works with (one to six of
@@ -42,9 +42,9 @@ EVENTS = (
 )
 LOGIN, SIGNUP, DASHBOARD, INFERENCE, UPLOAD, TRAIN_START, TRAIN_DONE, DEPLOY, EXPORT, INVITE = range(10)
 # Chances of each follow-up action (training_job_completed only ever follows a job).
-ACTION_SHARE = np.array([0, 0, 0.28, 0.22, 0.09, 0.10, 0, 0.05, 0.07, 0.03, 0.11, 0.05])
+ACTION_SHARE = np.array([0, 0, 0.26, 0.22, 0.09, 0.12, 0, 0.05, 0.07, 0.03, 0.11, 0.05])
 ACTIONS_PER_SESSION = np.array([2.5, 3.5, 5.0, 6.0, 7.0])
-RETURN_FLOOR, RETURN_SPAN, RETURN_DECAY_DAYS = 0.30, 0.38, 7.5
+RETURN_FLOOR, RETURN_SPAN, RETURN_DECAY_DAYS = 0.32, 0.38, 7.5
 ESTABLISHED_DAILY = 0.33
 # How many of the follow-up features a user works with (1 to 6), and how likely each breadth is.
 BREADTH_SHARE = np.array([0.16, 0.22, 0.24, 0.18, 0.12, 0.08])

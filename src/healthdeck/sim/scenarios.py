@@ -13,7 +13,7 @@ each, so every area of the health report has something real to find:
   about two weeks and training jobs wait longer for one.
 
 `demo` (the default) mixes all three at a milder dose: the incident, a
-churning segment of which a fifth cancels, and the GPU squeeze.
+churning segment of which a tenth cancels, and the GPU squeeze.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ SCENARIOS: dict[str, Scenario] = {
         "demo",
         late_incident=True,
         churn_industries=CHURNING,
-        churn_cancel_share=0.2,
+        churn_cancel_share=0.1,
         gpu_at_end=3.4,
         gpu_growth=0.30,
     ),

@@ -3,7 +3,7 @@
 A day's requests are split among tenants by tier weight x activity level x
 usage profile (declining, silent, growing) with day-to-day noise; each request
 gets a minute from the hour-of-day curve, a route, an API version (v2 adoption
-grows over the window), a status (4xx by tier, 5xx at a 0.04% baseline and
+grows over the window), a status (4xx by tier, 5xx at a 0.02% baseline and
 2-8% during incidents), a lognormal latency, body sizes, a client and a key.
 """
 
