@@ -30,10 +30,10 @@ from healthdeck.sim.pipeline import Outbox, run_ahead
 from healthdeck.sim.traffic import day_requests
 from healthdeck.sim.world import build_world
 from healthdeck.store.connection import Store, open_store
-from healthdeck.store.ingest import IngestReport
+from healthdeck.store.ingest import IngestReport, ingest_table
 from healthdeck.store.schema import KINDS, TIER_EVENT_TYPES
 
-from .conftest import run_cli, write_jsonl
+from .conftest import run_cli
 
 # Whole days (midnight to midnight), so every hour of the day is seen on the same dates.
 END = datetime(2026, 10, 28, tzinfo=UTC)
@@ -471,27 +471,35 @@ def test_the_same_simulation_again_adds_nothing_and_another_needs_append(tmp_pat
     assert store_counts(db)["requests"] > counts["requests"]
 
 
+def ingest_spend(store: Store) -> None:
+    """One record that no simulation wrote."""
+    spend = pa.table({"ts": [datetime(2026, 10, 1, tzinfo=UTC)], "category": ["marketing"], "amount": [10.0]})
+    ingest_table(store, KINDS["spend"], spend, source="test", sink=None, report=IngestReport())
+
+
+TINY: dict[str, Any] = {"tenants": 6, "days": 1, "seed": 3, "end": END, "requests_per_day": 2_000}
+
+
 def test_a_store_with_other_data_is_refused_without_append(tmp_path: Path) -> None:
-    db = tmp_path / "store.duckdb"
-    record = {"kind": "spend", "ts": "2026-10-01T00:00:00Z", "category": "marketing", "amount": 10.0}
-    assert run_cli("ingest", str(write_jsonl(tmp_path / "spend.jsonl", [record])), "--db", str(db)).returncode == 0
-    refused = simulate_cli(db, "--seed", "3")
-    assert refused.returncode == 2 and "no simulation wrote" in refused.stderr
-    assert store_counts(db)["requests"] == 0
+    with open_store(tmp_path / "store.duckdb") as store:
+        ingest_spend(store)
+        with pytest.raises(HealthdeckError, match=r"data that no simulation wrote.*--append"):
+            simulate(store, **TINY)
+        assert store.count("requests") == 0
+        assert simulate(store, **TINY, append=True).accepted > 0
 
 
 def test_data_ingested_after_a_simulation_makes_the_same_run_need_append(tmp_path: Path) -> None:
-    db = tmp_path / "store.duckdb"
-    first = simulate_cli(db, "--seed", "3")
-    record = {"kind": "spend", "ts": "2026-10-01T00:00:00Z", "category": "marketing", "amount": 10.0}
-    assert run_cli("ingest", str(write_jsonl(tmp_path / "spend.jsonl", [record])), "--db", str(db)).returncode == 0
-    counts = store_counts(db)
-    refused = simulate_cli(db, "--seed", "3")
-    assert refused.returncode == 2 and "data written since" in refused.stderr
-    # Appended anyway, the same run regenerates identical records of every kind: all deduplicated.
-    appended = orjson.loads(simulate_cli(db, "--seed", "3", "--append").stdout)
-    assert (appended["accepted"], appended["duplicates"]) == (0, orjson.loads(first.stdout)["accepted"])
-    assert store_counts(db) == counts
+    with open_store(tmp_path / "store.duckdb") as store:
+        first = simulate(store, **TINY)
+        ingest_spend(store)
+        counts = {name: store.count(name) for name in KINDS}
+        with pytest.raises(HealthdeckError, match="plus data written since"):
+            simulate(store, **TINY)
+        # Appended anyway, the same run regenerates identical records of every kind: all deduplicated.
+        appended = simulate(store, **TINY, append=True)
+        assert (appended.accepted, appended.duplicates, appended.rejected) == (0, first.accepted, 0)
+        assert {name: store.count(name) for name in KINDS} == counts
 
 
 def test_the_run_is_recorded_in_the_store(tmp_path: Path) -> None:
