@@ -131,12 +131,13 @@ def test_metrics_export_formats(db: Path, tmp_path: Path) -> None:
         "1h",
     )
     csv_text = cli(db, *args).stdout.splitlines()
-    assert csv_text[0] == "at,kpi,value,unit,status" and len(csv_text) == 4
+    # --start itself, every step, and --end: AT − 3h, − 2h, − 1h and AT
+    assert csv_text[0] == "at,kpi,value,unit,status" and len(csv_text) == 5
     rows = orjson.loads(cli(db, *args, "--format", "json").stdout)
     assert [r["value"] for r in rows][-1] == pytest.approx(300 / 300)  # 300 requests in the last 5 minutes
     out = tmp_path / "x.parquet"
     cli(db, *args, "--format", "parquet", "--out", str(out))
-    assert pq.read_table(out).num_rows == 3
+    assert pq.read_table(out).num_rows == 4
 
 
 def test_status_quick(db: Path) -> None:

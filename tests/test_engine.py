@@ -42,7 +42,7 @@ def requests_last_5_minutes() -> list[dict[str, Any]]:
             {
                 "kind": "requests",
                 "event_id": f"q{i}",
-                "ts": iso(AT - timedelta(seconds=1 + i % 299)),
+                "ts": iso(AT - timedelta(seconds=1 + i % 300)),  # the first one opens the window
                 "tenant_id": "t1",
                 "endpoint": "/v1/infer",
                 "method": "GET",
@@ -125,6 +125,7 @@ def test_active_users_stickiness_and_trend(store: Store, tmp_path: Path) -> None
     records = [activity(f"u{i}", AT - timedelta(hours=2)) for i in range(10)]  # DAU 10
     records += [activity(f"u{i}", AT - timedelta(days=3)) for i in range(10, 40)]  # MAU 40
     records += [activity(f"u{i}", AT - timedelta(days=7, hours=2)) for i in range(8)]  # DAU a week ago: 8
+    records.append(activity("early", AT - timedelta(days=40)))  # activity is recorded since long before
     engine = load(store, tmp_path, records)
     dau = engine.kpi("dau", at=AT)
     assert (dau.value, dau.previous) == (10, 8)
@@ -146,6 +147,7 @@ def test_engagement_activation_and_returns(store: Store, tmp_path: Path) -> None
         activity("n3", signup + timedelta(days=8), "training_job_completed"),  # after 7 days
         activity("n0", signup + timedelta(days=3), "dataset_upload"),
         activity("n0", signup + timedelta(days=4), "model_deploy"),
+        activity("early", AT - timedelta(days=40)),  # activity is recorded since before the 30-day window
     ]
     engine = load(store, tmp_path, records)
     assert engine.kpi("return_rate_d1", at=AT).value == pytest.approx(40.0)  # 2 of 5
@@ -194,6 +196,7 @@ def test_revenue_movements(store: Store, tmp_path: Path) -> None:
         {"kind": "spend", "ts": iso(AT - timedelta(days=3)), "category": "marketing", "amount": 3000},
         {"kind": "spend", "ts": iso(AT - timedelta(days=4)), "category": "sales", "amount": 1000},
         {"kind": "spend", "ts": iso(AT - timedelta(days=4)), "category": "compute", "amount": 9999},
+        {"kind": "spend", "ts": iso(long_ago), "category": "marketing", "amount": 500},  # spend recorded since
     ]
     engine = load(store, tmp_path, records)
     value = {

@@ -391,6 +391,7 @@ def test_delta_of_the_worst_latency_against_yesterday(store: Store, tmp_path: Pa
     yesterday, today = DAY - timedelta(days=1), DAY
     records = [request("A", yesterday + timedelta(hours=1), latency=v) for v in (40.0, 100.0)]
     records += [request("A", today + timedelta(hours=1), latency=v) for v in (60.0, 180.0)]
+    records.append(request("A", yesterday, latency=10.0))  # requests are recorded since yesterday's start
     load(store, tmp_path, [r | {"event_id": f"r{i}"} for i, r in enumerate(records)])
     worst = {"measure": "aggregate", "params": {"table": "requests", "agg": "max", "column": "latency_ms"}}
     # today's worst 180 ms - yesterday's 100 ms = +80 ms

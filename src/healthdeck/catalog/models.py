@@ -83,6 +83,9 @@ class KpiSpec(_Strict):
     compare: Literal["value", "change"] = "value"
     # What "previous" means: the window this far back (default: the window just before).
     baseline: DurationField | None = None
+    # How old the newest record of a source may be before the KPI's data is stale (default: see
+    # engine/freshness.py).
+    max_lag: DurationField | None = None
     thresholds: Threshold | None = None
     weight: float = Field(default=1.0, gt=0)
     scored: bool | None = None

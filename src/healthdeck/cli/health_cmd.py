@@ -8,11 +8,10 @@ import typer
 
 from healthdeck.catalog.models import AREAS
 from healthdeck.cli.console import out, print_json
-from healthdeck.cli.engine_access import engine, window_option
+from healthdeck.cli.engine_access import at_option, engine, window_option
 from healthdeck.cli.options import AtOption, CatalogOption, DbOption, Format, PackOption, WindowOption
 from healthdeck.cli.render import health_markdown, health_view
 from healthdeck.engine.serialize import health_json
-from healthdeck.timephrases import parse_moment
 
 
 def health(
@@ -31,7 +30,7 @@ def health(
     """The overall health score (GREEN ≥ 80, YELLOW ≥ 60, else RED), its areas, and what pulled it down."""
     chosen = [a for a, flag in zip(AREAS, (service, customers, business, capacity), strict=True) if flag] or list(AREAS)
     with engine(db, catalog) as hd:
-        report = hd.health(at=parse_moment(at, label="--at"), window=window_option(window), pack=pack, areas=chosen)
+        report = hd.health(at=at_option(at), window=window_option(window), pack=pack, areas=chosen)
     if output is Format.json:
         print_json(health_json(report))
     elif output is Format.markdown:

@@ -18,13 +18,13 @@ from rich.table import Table
 
 from healthdeck.catalog.durations import parse_duration
 from healthdeck.cli.console import err, out, print_json
-from healthdeck.cli.engine_access import engine, window_option
+from healthdeck.cli.engine_access import at_option, engine, window_option
 from healthdeck.cli.options import AtOption, CatalogOption, DbOption, Output, PackOption, WindowOption
-from healthdeck.cli.render import badge, kpi_table
+from healthdeck.cli.render import badge, freshness_line, kpi_table
 from healthdeck.engine.explain import format_value
 from healthdeck.engine.measures import Window
 from healthdeck.engine.serialize import kpi_json
-from healthdeck.engine.session import ExportRow
+from healthdeck.engine.session import Comparison, ExportRow, PeriodComparison
 from healthdeck.errors import HealthdeckError, StoreLockedError
 from healthdeck.timephrases import parse_moment, parse_period
 
@@ -45,7 +45,7 @@ def get(
 ) -> None:
     """One KPI's value, status, sub-score and trend, and how it is computed."""
     with engine(db, catalog) as hd:
-        result = hd.kpi(name, at=parse_moment(at, label="--at"), window=window_option(window))
+        result = hd.kpi(name, at=at_option(at), window=window_option(window))
     if output is Output.json:
         print_json(kpi_json(result))
         return
@@ -57,6 +57,7 @@ def get(
         markup=False,
     )
     out.print(f"measure {kpi.measure} {kpi.params}", markup=False)
+    out.print(freshness_line([result], result.window.end))
     for label, text in (
         ("about", kpi.description),
         ("source", kpi.source),
@@ -81,18 +82,22 @@ def watch(
     refreshes = 0
     with Live(Table(), console=out, auto_refresh=False) as live:
         while count == 0 or refreshes < count:
-            live.update(_snapshot(db, catalog, name or [], pack), refresh=True)
+            live.update(_snapshot(db, catalog, name or [], pack, interval), refresh=True)
             refreshes += 1
             if count == 0 or refreshes < count:
                 time.sleep(interval)
 
 
-def _snapshot(db: Path | None, catalog: list[Path] | None, names: list[str], pack: str | None) -> Table:
+def _snapshot(
+    db: Path | None, catalog: list[Path] | None, names: list[str], pack: str | None, interval: float
+) -> Table:
     try:
         with engine(db, catalog) as hd:
             results = hd.evaluate(hd.select(ids=names, pack=pack))
-    except StoreLockedError:
-        return Table(title="the store is busy (an ingest is writing); retrying…")
+    except StoreLockedError as exc:
+        busy = Table("store busy", title=f"healthdeck — {datetime.now(UTC):%H:%M:%S} UTC", title_justify="left")
+        busy.add_row(f"{exc} Retrying every {interval:g} s.")
+        return busy
     moment = results[0].window.end if results else datetime.now(UTC)
     return kpi_table(results, title=f"healthdeck — {moment:%H:%M:%S} UTC")
 
@@ -178,25 +183,17 @@ def compare(
     catalog: CatalogOption = None,
     db: DbOption = None,
 ) -> None:
-    """Each KPI measured over two whole periods, side by side, with the change."""
+    """Each KPI over two periods of the same length, side by side, with the change.
+
+    A period still running ends now, and the longer one is cut to the shorter's length from its
+    start: "last week" against "this week" on a Thursday compares Monday to Thursday of each.
+    """
     first = Window(*parse_period(period1, label="--period1"))
     second = Window(*parse_period(period2, label="--period2"))
     with engine(db, catalog) as hd:
-        rows = hd.compare(hd.select(ids=name or [], pack=pack), first, second)
+        result = hd.compare(hd.select(ids=name or [], pack=pack), first, second)
     if output is Output.json:
-        print_json(
-            [
-                {
-                    "kpi": r.kpi.id,
-                    "period1": r.first,
-                    "period2": r.second,
-                    "change_pct": r.change_pct,
-                    "status1": r.status(r.first).value,
-                    "status2": r.status(r.second).value,
-                }
-                for r in rows
-            ]
-        )
+        print_json([_comparison_json(r, result) for r in result.rows])
         return
     table = Table(
         "KPI",
@@ -205,10 +202,9 @@ def compare(
         period2,
         "",
         "change",
-        title=f"{first.start:%Y-%m-%d %H:%M} → {first.end:%Y-%m-%d %H:%M} against "
-        f"{second.start:%Y-%m-%d %H:%M} → {second.end:%Y-%m-%d %H:%M} (UTC)",
+        title=f"{_span(result.first)} against {_span(result.second)} (UTC)",
     )
-    for r in rows:
+    for r in result.rows:
         change = "" if r.change_pct is None else f"{r.change_pct:+.1f}%"
         table.add_row(
             r.kpi.title,
@@ -219,3 +215,37 @@ def compare(
             change,
         )
     out.print(table)
+    if result.cut:
+        out.print(_cut_note(result, period1, period2), markup=False)
+
+
+def _span(window: Window) -> str:
+    return f"{window.start:%Y-%m-%d %H:%M} → {window.end:%Y-%m-%d %H:%M}"
+
+
+def _days(length: timedelta) -> str:
+    return f"{length.total_seconds() / 86400:.1f} days"
+
+
+def _cut_note(result: PeriodComparison, period1: str, period2: str) -> str:
+    asked = ", ".join(
+        f"{label} {_span(w)} ({_days(w.length)})" for label, w in zip((period1, period2), result.asked, strict=True)
+    )
+    return (
+        f"Like with like: both periods are compared over their first {_days(result.first.length)} "
+        f"(a period still running ends now). Asked: {asked}."
+    )
+
+
+def _comparison_json(row: Comparison, result: PeriodComparison) -> dict[str, object]:
+    return {
+        "kpi": row.kpi.id,
+        "period1": row.first,
+        "period2": row.second,
+        "change_pct": row.change_pct,
+        "status1": row.status(row.first).value,
+        "status2": row.status(row.second).value,
+        "window1": {"start": result.first.start.isoformat(), "end": result.first.end.isoformat()},
+        "window2": {"start": result.second.start.isoformat(), "end": result.second.end.isoformat()},
+        "cut": result.cut,
+    }

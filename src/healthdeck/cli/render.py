@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
+
 from rich.console import Group
 from rich.markup import escape
 from rich.table import Table
@@ -9,7 +12,9 @@ from rich.text import Text
 
 from healthdeck.engine.evaluate import KpiResult
 from healthdeck.engine.explain import describe_threshold, explain, format_value
-from healthdeck.engine.health import HealthReport
+from healthdeck.engine.freshness import describe_freshness
+from healthdeck.engine.health import AreaReport, HealthReport
+from healthdeck.engine.scoring import Status
 
 COLOURS = {
     "GREEN": "green",
@@ -20,6 +25,7 @@ COLOURS = {
     "CRITICAL": "red",
     "NO_DATA": "dim",
     "INFO": "cyan",
+    "STALE": "magenta",
 }
 SYMBOLS = {
     "GREEN": "●",
@@ -30,6 +36,7 @@ SYMBOLS = {
     "CRITICAL": "✗",
     "NO_DATA": "·",
     "INFO": "i",
+    "STALE": "~",
 }
 
 
@@ -62,11 +69,19 @@ def kpi_table(results: list[KpiResult], title: str | None = None) -> Table:
     return table
 
 
+def _with_data(area: AreaReport) -> str:
+    """How many KPIs have fresh data judged or shown (INFO ones too), out of the area's KPIs."""
+    measured = sum(1 for r in area.kpis if r.status not in (Status.NO_DATA, Status.STALE))
+    return f"{measured}/{len(area.kpis)}"
+
+
 def health_view(report: HealthReport, *, full: bool) -> Group:
     """The score with its light, one row per area, the KPIs when asked, and the explanation."""
     status = report.status.value if report.status else None
     change = "" if report.change is None else f"  ({report.change:+.1f} since the previous period)"
     header = Text.assemble("Health ", (_score(report.score), "bold"), "/100  ", badge(status), change)
+    if report.stale:
+        header.append("  on stale data", style="bold yellow")
     areas = Table("area", "score", "status", "weight", "KPIs with data")
     for area in (a for a in report.areas.values() if a.kpis):
         areas.add_row(
@@ -74,9 +89,9 @@ def health_view(report: HealthReport, *, full: bool) -> Group:
             _score(area.score),
             badge(area.status.value if area.status else None),
             f"{area.weight:.2f}",
-            f"{len(area.scored)}/{len(area.kpis)}",
+            _with_data(area),
         )
-    parts: list[object] = [header, areas]
+    parts: list[object] = [header, freshness_line(report.results(), report.at), areas]
     if full or len(report.areas) == 1:
         parts += [kpi_table(a.kpis, title=f"{a.area} KPIs") for a in report.areas.values()]
     reasons = explain(report)
@@ -85,12 +100,19 @@ def health_view(report: HealthReport, *, full: bool) -> Group:
     return Group(*parts)  # type: ignore[arg-type]
 
 
+def freshness_line(results: Iterable[KpiResult], at: datetime) -> Text:
+    """The newest event and whether the data is stale: loud when it is, quiet when it is not."""
+    chosen = list(results)
+    stale = any(r.freshness is not None and r.freshness.stale for r in chosen)
+    return Text(describe_freshness(chosen, at), style="bold yellow" if stale else "dim")
+
+
 def health_markdown(report: HealthReport, *, full: bool) -> str:
     status = report.status.value if report.status else "NO DATA"
     lines = [
-        f"# Health {_score(report.score)}/100 — {status}",
+        f"# Health {_score(report.score)}/100 — {status}" + (" (on stale data)" if report.stale else ""),
         "",
-        f"As of {report.at.isoformat()}.",
+        f"As of {report.at.isoformat()}. {describe_freshness(list(report.results()), report.at)}",
         "",
         "| area | score | status | weight |",
         "|---|---|---|---|",

@@ -9,13 +9,12 @@ from rich.table import Table
 from rich.text import Text
 
 from healthdeck.cli.console import out, print_json
-from healthdeck.cli.engine_access import engine
+from healthdeck.cli.engine_access import at_option, engine
 from healthdeck.cli.options import AtOption, CatalogOption, DbOption, Output
-from healthdeck.cli.render import badge
+from healthdeck.cli.render import badge, freshness_line
 from healthdeck.engine.explain import describe_threshold, format_value
 from healthdeck.engine.scoring import Status
 from healthdeck.engine.serialize import health_json
-from healthdeck.timephrases import parse_moment
 
 MORNING_PACK = "daily_ops_morning"
 MEANING = {
@@ -34,12 +33,18 @@ def status(
 ) -> None:
     """System status at a glance: uptime, error rate, p95 latency, pods and GPU, with the light and actions."""
     with engine(db, catalog) as hd:
-        report = hd.health(at=parse_moment(at, label="--at"), pack=MORNING_PACK, areas=["service"])
+        report = hd.health(at=at_option(at), pack=MORNING_PACK, areas=["service"])
     if output is Output.json:
         print_json(health_json(report))
         return
     light = report.status.value if report.status else None
-    out.print(Text.assemble("Status ", badge(light), f"  {MEANING.get(light or '', 'no data yet')}"))
+    meaning = MEANING.get(light or "", "no data yet")
+    panels = report.areas["service"].kpis
+    if report.stale:  # a light from the few panels still fresh cannot vouch for the rest
+        fresh = [r for r in panels if r.value is not None and r.status is not Status.STALE]
+        meaning = f"not confirmed: {len(fresh)} of {len(panels)} panels have fresh data"
+    out.print(Text.assemble("Status ", badge(light), "  ", (meaning, "bold yellow" if report.stale else "")))
+    out.print(freshness_line(report.results(), report.at))
     table = Table("panel", "value", "status", "healthy / critical", "action if critical")
     for r in report.areas["service"].kpis:
         action = r.kpi.action if r.status is Status.CRITICAL else ""

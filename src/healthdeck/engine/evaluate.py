@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from healthdeck.catalog.models import KpiSpec
-from healthdeck.engine.measures import MEASURES, MeasureContext, Window
-from healthdeck.engine.measures.base import parse_params
+from healthdeck.engine.measures import MeasureContext, Window
+from healthdeck.engine.measures.base import Params, compute, covered, parse_params
 from healthdeck.engine.scoring import Status, judge, sub_score
+
+if TYPE_CHECKING:
+    from healthdeck.engine.freshness import Freshness
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,8 @@ class KpiResult:
     score: float | None
     previous_score: float | None
     problem: str | None = None
+    # How fresh the sources are at the evaluation instant (set by engine/freshness.py).
+    freshness: Freshness | None = None
 
 
 def pct_change(current: float | None, before: float | None) -> float | None:
@@ -37,9 +43,13 @@ def pct_change(current: float | None, before: float | None) -> float | None:
     return (current - before) / abs(before) * 100.0
 
 
-def _measure(ctx: MeasureContext, kpi: KpiSpec, window: Window) -> float | None:
-    params = ctx.memo(("params", kpi.id), lambda: parse_params(kpi.measure, kpi.params))
-    return MEASURES[kpi.measure].compute(ctx, params, window)
+def _params(ctx: MeasureContext, kpi: KpiSpec) -> Params:
+    return ctx.memo(("params", kpi.id), lambda: parse_params(kpi.measure, kpi.params))
+
+
+def _measure(ctx: MeasureContext, kpi: KpiSpec, window: Window, *, whole: bool) -> float | None:
+    """The KPI's measure over the part of the window its data covers (all of it for a baseline)."""
+    return compute(ctx, kpi.measure, _params(ctx, kpi), window, whole=whole)
 
 
 def _judge(kpi: KpiSpec, judged: float | None) -> tuple[Status, float | None]:
@@ -51,13 +61,18 @@ def _judge(kpi: KpiSpec, judged: float | None) -> tuple[Status, float | None]:
 
 
 def evaluate_kpi(ctx: MeasureContext, kpi: KpiSpec, at: datetime, window: timedelta | None = None) -> KpiResult:
-    """Evaluate one KPI over the window ending at `at` (the KPI's own window unless one is given)."""
-    span = Window.ending(at, window or kpi.window)
+    """Evaluate one KPI over the window ending at `at` (the KPI's own window unless one is given).
+
+    The value is measured over the part of the window the data covers; the previous periods
+    behind the trend and the change are baselines, measured only when the data covers them whole.
+    """
+    asked = span = Window.ending(at, window or kpi.window)
     try:
-        before = span.previous(kpi.baseline)
-        values = [_measure(ctx, kpi, span), _measure(ctx, kpi, before)]
+        span = covered(ctx, kpi.measure, _params(ctx, kpi), asked, whole=False) or asked
+        before = asked.previous(kpi.baseline)
+        values = [_measure(ctx, kpi, span, whole=False), _measure(ctx, kpi, before, whole=True)]
         if kpi.compare == "change":
-            values.append(_measure(ctx, kpi, before.previous(kpi.baseline)))
+            values.append(_measure(ctx, kpi, before.previous(kpi.baseline), whole=True))
     except duckdb.Error as exc:
         return KpiResult(kpi, span, None, None, None, None, Status.NO_DATA, None, None, problem=str(exc))
     value, previous = values[0], values[1]
@@ -70,5 +85,5 @@ def evaluate_kpi(ctx: MeasureContext, kpi: KpiSpec, at: datetime, window: timede
 
 
 def evaluate_value(ctx: MeasureContext, kpi: KpiSpec, window: Window) -> float | None:
-    """Just the KPI's value over an explicit window (exports and period comparisons)."""
-    return _measure(ctx, kpi, window)
+    """Just the KPI's value over a period the data covers whole, else None (period comparisons)."""
+    return _measure(ctx, kpi, window, whole=True)

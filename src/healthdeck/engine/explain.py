@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from healthdeck.catalog.conditions import Condition
+from healthdeck.catalog.durations import format_duration
+from healthdeck.catalog.models import KpiSpec
 from healthdeck.engine.evaluate import KpiResult
+from healthdeck.engine.freshness import stale_reason
 from healthdeck.engine.health import HealthReport
 from healthdeck.engine.scoring import Status
 
@@ -33,25 +39,71 @@ def format_value(value: float | None, unit: str = "") -> str:
     return f"{value:,.{digits}f}{UNIT_SUFFIX.get(unit, ' ' + unit if unit else '')}"
 
 
+PERIOD_NAMES = {
+    timedelta(hours=1): "hour",
+    timedelta(days=1): "day",
+    timedelta(days=7): "week",
+    timedelta(days=30): "month",
+}
+
+
+def comparison_period(kpi: KpiSpec) -> str:
+    """What a trend KPI's change compares: "month over month", "against the same day a week earlier"."""
+    length, baseline = kpi.window, kpi.baseline or kpi.window
+    this, that = PERIOD_NAMES.get(length), PERIOD_NAMES.get(baseline)
+    if this and baseline == length:
+        return f"{this} over {this}"
+    if this and that:
+        return f"against the same {this} a {that} earlier"
+    return f"against the {format_duration(length)} {format_duration(baseline)} earlier"
+
+
+def _rule(kpi: KpiSpec) -> str:
+    """The threshold's conditions; on a trend KPI they are % changes, and say so."""
+    assert kpi.thresholds is not None
+    suffix = "%" if kpi.compare == "change" else ""
+
+    def show(condition: Condition) -> str:
+        return " or ".join(f"{part}{suffix}" for part in condition.parts)
+
+    critical = kpi.thresholds.critical
+    return f"good {show(kpi.thresholds.good)}" + (f", critical {show(critical)}" if critical else "")
+
+
 def describe_threshold(result: KpiResult) -> str:
-    """The rule that judged the KPI, e.g. "good > 99.9, critical < 99.5" (on the % change for trends)."""
-    threshold = result.kpi.thresholds
-    if threshold is None:
+    """The rule that judged the KPI, e.g. "good > 99.9, critical < 99.5" (on its growth for trends)."""
+    kpi = result.kpi
+    if kpi.thresholds is None:
         return "no threshold (informational)"
-    text = f"good {threshold.good}" + (f", critical {threshold.critical}" if threshold.critical else "")
-    return text + (" on the % change" if result.kpi.compare == "change" else "")
+    if kpi.compare == "change":
+        return f"{_rule(kpi)} on growth {comparison_period(kpi)}"
+    return _rule(kpi)
 
 
 def describe_kpi(result: KpiResult) -> str:
-    """One line: title, value, status, the rule, and the trend."""
+    """One line: what was judged, its status, the rule; a trend KPI names its growth, not its value."""
     kpi = result.kpi
     shown = format_value(result.value, kpi.unit)
-    if kpi.compare == "change" and result.change_pct is not None:
-        shown += f" ({result.change_pct:+.1f}% vs previous)"
+    if result.status is Status.STALE:
+        return f"{kpi.title}: {shown} from stale data ({stale_reason(result)}); left out of the score"
+    if kpi.compare == "change" and result.value is not None:
+        if result.change_pct is None:
+            unjudged = f"no growth {comparison_period(kpi)} to judge yet (no data for the period before)"
+            return f"{kpi.title} {shown}: {unjudged}; left out of the score"
+        if kpi.thresholds is not None:
+            growth = f"growth {result.change_pct:+.1f}% {comparison_period(kpi)}"
+            return f"{kpi.title} {shown}: {growth} is {result.status.value} ({_rule(kpi)})"
     if result.status is Status.NO_DATA:
-        reason = result.problem or "no events in the window"
+        stale = result.freshness is not None and result.freshness.stale
+        reason = result.problem or (stale_reason(result) if stale else _no_data_reason(result))
         return f"{kpi.title}: no data ({reason}); left out of the score"
     return f"{kpi.title}: {shown} is {result.status.value} ({describe_threshold(result)})"
+
+
+def _no_data_reason(result: KpiResult) -> str:
+    if result.window.clipped:  # e.g. NRR needs the MRR at a start the data does not reach
+        return f"the data begins {result.window.start:%Y-%m-%d %H:%M} UTC, inside the window"
+    return "no events in the window"
 
 
 def explain(report: HealthReport, *, top: int = 5) -> list[str]:

@@ -8,6 +8,8 @@ The change since the previous period compares like with like: it is computed ove
 that have a score in both periods (young stores have no history for 30-day KPIs).
 Each KPI's `points_lost` is how far it pulled the overall score below 100; they add up to
 100 − score, so the explanation accounts for every point.
+A KPI whose source stopped reporting too long ago is STALE (engine/freshness.py): like a KPI
+without data it is left out of the weights, and the report says how old its newest event is.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from healthdeck.catalog.models import AREA_WEIGHTS, AREAS, KpiSpec
-from healthdeck.engine.evaluate import KpiResult, evaluate_kpi
+from healthdeck.engine.evaluate import KpiResult
+from healthdeck.engine.freshness import evaluate_fresh, newest_event
 from healthdeck.engine.measures import MeasureContext
 from healthdeck.engine.scoring import Light, light, weighted_mean
 
@@ -73,6 +76,20 @@ class HealthReport(_Judged):
         for report in self.areas.values():
             yield from report.kpis
 
+    @property
+    def newest_event(self) -> datetime | None:
+        """The newest event by `at` in the sources of the KPIs shown (None: they hold no data)."""
+        return newest_event(self.results())
+
+    @property
+    def stale_kpis(self) -> list[KpiResult]:
+        """The KPIs whose sources stopped reporting too long before `at`."""
+        return [r for r in self.results() if r.freshness is not None and r.freshness.stale]
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.stale_kpis)
+
 
 def _area_score(results: list[KpiResult], *, previous: bool = False) -> float | None:
     pairs = [(r.previous_score if previous else r.score, r.kpi.weight) for r in results]
@@ -116,7 +133,11 @@ def health(
     """Evaluate `kpis` at `at` and roll them up into area scores and the overall score."""
     chosen = list(areas)
     reports = {
-        area: AreaReport(area, AREA_WEIGHTS[area], [evaluate_kpi(ctx, k, at, window) for k in kpis if k.area == area])
+        area: AreaReport(
+            area,
+            AREA_WEIGHTS[area],
+            [evaluate_fresh(ctx, k, at, window) for k in kpis if k.area == area],
+        )
         for area in chosen
     }
     for report in reports.values():

@@ -29,6 +29,7 @@ class Status(StrEnum):
     CRITICAL = "CRITICAL"
     NO_DATA = "NO_DATA"
     INFO = "INFO"  # measured, but with no threshold to judge it by
+    STALE = "STALE"  # measured, but its source stopped reporting too long ago to judge it (engine/freshness.py)
 
 
 class Light(StrEnum):

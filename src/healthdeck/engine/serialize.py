@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from healthdeck.engine.evaluate import KpiResult
 from healthdeck.engine.explain import describe_kpi, describe_threshold, explain
+from healthdeck.engine.freshness import describe_freshness
 from healthdeck.engine.health import HealthReport
 
 
 def _round(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(value, digits)
+
+
+def _time(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
 
 
 def kpi_json(result: KpiResult, points_lost: float | None = None) -> dict[str, Any]:
@@ -32,15 +38,21 @@ def kpi_json(result: KpiResult, points_lost: float | None = None) -> dict[str, A
         "pack": kpi.pack,
         "source": kpi.source,
         "explanation": describe_kpi(result),
+        "newest_event": _time(result.freshness.newest_event if result.freshness else None),
+        "stale": bool(result.freshness and result.freshness.stale),
     }
 
 
 def health_json(report: HealthReport) -> dict[str, Any]:
-    """{"score", "status", "at", "areas": {area: {"score", "weight", "status", "kpis": [...]}}, "explanation"}."""
+    """{"score", "status", "at", "newest_event", "stale", "freshness", "areas": {area: {"score", "weight",
+    "status", "kpis": [...]}}, "explanation"}."""
     return {
         "score": _round(report.score, 2),
         "status": report.status.value if report.status else None,
         "at": report.at.isoformat(),
+        "newest_event": _time(report.newest_event),
+        "stale": report.stale,
+        "freshness": describe_freshness(list(report.results()), report.at),
         "previous_score": _round(report.previous_score, 2),
         "change": _round(report.change, 2),
         "areas": {

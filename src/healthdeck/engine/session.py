@@ -13,6 +13,7 @@ from pathlib import Path
 from healthdeck.catalog.loader import Catalog, load_catalog
 from healthdeck.catalog.models import AREAS, KpiSpec
 from healthdeck.engine.evaluate import KpiResult, evaluate_kpi, evaluate_value, pct_change
+from healthdeck.engine.freshness import evaluate_fresh
 from healthdeck.engine.health import HealthReport, health
 from healthdeck.engine.measures import MeasureContext, Window
 from healthdeck.engine.measures.base import param_problems, save_templates
@@ -61,6 +62,21 @@ class Comparison:
         return value_status(self.kpi, value)
 
 
+@dataclass(frozen=True)
+class PeriodComparison:
+    """Two periods as asked, the same-length periods actually compared, and each KPI over them."""
+
+    asked: tuple[Window, Window]
+    first: Window
+    second: Window
+    rows: list[Comparison]
+
+    @property
+    def cut(self) -> bool:
+        """Whether a period was shortened (to now, or to the other's length) to compare like with like."""
+        return (self.first, self.second) != self.asked
+
+
 class Engine:
     """Evaluates the catalog's KPIs over one store."""
 
@@ -101,29 +117,43 @@ class Engine:
     ) -> list[KpiResult]:
         """Several KPIs at one moment, sharing one cache."""
         ctx, moment = self.context(), at or now()
-        return [evaluate_kpi(ctx, k, moment, window) for k in kpis]
+        return [evaluate_fresh(ctx, k, moment, window) for k in kpis]
 
     def kpi(self, kpi_id: str, *, at: datetime | None = None, window: timedelta | None = None) -> KpiResult:
-        return evaluate_kpi(self.context(), self.catalog.get(kpi_id), at or now(), window)
+        return self.evaluate([self.catalog.get(kpi_id)], at=at, window=window)[0]
 
     def export(self, kpis: Sequence[KpiSpec], *, start: datetime, end: datetime, step: timedelta) -> list[ExportRow]:
-        """Each KPI's value (over its own window) at every step from start to end."""
+        """Each KPI at start, start + step, … up to and including end, exactly as `kpi` evaluates it there."""
         if end <= start:
             raise HealthdeckError("the export's end must be after its start")
         if (end - start) / step > 10_000:
             raise HealthdeckError("that export has over 10,000 steps per KPI; use a larger --step")
-        ctx, rows, moment = self.context(), [], start + step
+        ctx, rows, moment = self.context(), [], start
         while moment <= end:
             for kpi in kpis:
-                value = evaluate_value(ctx, kpi, Window.ending(moment, kpi.window))
-                rows.append(ExportRow(moment, kpi, value, value_status(kpi, value)))
+                result = evaluate_kpi(ctx, kpi, moment)
+                rows.append(ExportRow(moment, kpi, result.value, result.status))
             moment += step
         return rows
 
-    def compare(self, kpis: Sequence[KpiSpec], first: Window, second: Window) -> list[Comparison]:
-        """Each KPI measured over two whole periods (e.g. last week against this week)."""
+    def compare(
+        self, kpis: Sequence[KpiSpec], first: Window, second: Window, *, at: datetime | None = None
+    ) -> PeriodComparison:
+        """Each KPI over two periods of the same length, both wholly covered by the data.
+
+        A period still running at `at` (default now) ends there, and the longer period is cut to
+        the shorter one's length from its start: this week so far against the same days of last week.
+        """
+        moment = at or now()
+        asked = (first, second)
+        ended = [Window(w.start, min(w.end, moment)) for w in asked]
+        length = min(w.length for w in ended)
+        if length <= timedelta(0):
+            raise HealthdeckError("a period to compare begins after now; choose periods that have begun")
+        used = [Window(w.start, w.start + length) for w in ended]
         ctx = self.context()
-        return [Comparison(k, evaluate_value(ctx, k, first), evaluate_value(ctx, k, second)) for k in kpis]
+        rows = [Comparison(k, evaluate_value(ctx, k, used[0]), evaluate_value(ctx, k, used[1])) for k in kpis]
+        return PeriodComparison(asked, used[0], used[1], rows)
 
 
 def value_status(kpi: KpiSpec, value: float | None) -> Status:

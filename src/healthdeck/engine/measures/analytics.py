@@ -18,7 +18,16 @@ from ibis.expr.types import Column, Table
 from pydantic import Field, ValidationError, model_validator
 
 from healthdeck.catalog.conditions import Condition
-from healthdeck.engine.measures.base import MEASURES, MeasureContext, Params, Window, measure, parse_params, ratio
+from healthdeck.engine.measures.base import (
+    MEASURES,
+    MeasureContext,
+    Params,
+    Window,
+    compute,
+    measure,
+    parse_params,
+    ratio,
+)
 from healthdeck.engine.measures.customers import Duration
 from healthdeck.engine.measures.generic import (
     Aggregate,
@@ -185,7 +194,8 @@ def in_flight(ctx: MeasureContext, params: InFlightParams, window: Window) -> fl
     """How many rows are under way at the window's end (jobs running now, jobs still queued)."""
     known = filtered(ctx, Aggregate(table=params.table, where=params.where, time=params.since), _history(window))
     end = ibis.literal(window.end)
-    running = known.filter(*[known[name].isnull() | (known[name] > end) for name in params.until])
+    # An end at the window's end belongs to the next window: the row is still under way at it.
+    running = known.filter(*[known[name].isnull() | (known[name] >= end) for name in params.until])
     count = ctx.scalar(running.count())
     if not count and not ctx.scalar(known.count()):
         return None
@@ -409,7 +419,7 @@ class RateLimitParams(Params):
         return self
 
 
-@measure("rate_limit_consumption", RateLimitParams)
+@measure("rate_limit_consumption", RateLimitParams, reads=["requests"])
 def rate_limit_consumption(ctx: MeasureContext, params: RateLimitParams, window: Window) -> float | None:
     """The busiest minute of the busiest key as a % of its tier's rate limit (requests per minute)."""
     rows = filtered(ctx, Aggregate(table="requests", where=params.where), window)
@@ -474,15 +484,15 @@ class TierMrrParams(Params):
 
 
 def tenant_tiers(ctx: MeasureContext, at: datetime) -> dict[str, str]:
-    """Each tenant's plan tier at `at`: the tier of its latest subscription record by then."""
+    """Each tenant's plan tier at `at`: the tier of its latest subscription record before then."""
     subs = ctx.table("subscriptions")
-    known = subs.filter(subs.ts <= ibis.literal(at))
+    known = subs.filter(subs.ts < ibis.literal(at))
     ranked = known.mutate(_rank=ibis.row_number().over(group_by="tenant_id", order_by=ibis.desc("ts")))
     latest = ranked.filter(ranked._rank == 0).select("tenant_id", "tier")
     return {row["tenant_id"]: row["tier"] for row in ctx.rows(latest)}
 
 
-@measure("mrr_by_tier", TierMrrParams)
+@measure("mrr_by_tier", TierMrrParams, reads=["subscriptions"], instant=True)
 def mrr_by_tier(ctx: MeasureContext, params: TierMrrParams, window: Window) -> float | None:
     """MRR of the tenants on one plan tier at the window's end (dollars, or % of all MRR)."""
     total = total_mrr(ctx, window.end)
@@ -516,8 +526,12 @@ class MeasureRef(Params):
             raise ValueError(f"params of measure {self.measure}: {problems}") from None
         return self
 
-    def evaluate(self, ctx: MeasureContext, window: Window) -> float | None:
-        return MEASURES[self.measure].compute(ctx, parse_params(self.measure, self.params), window)
+    def tables(self) -> set[str]:
+        return MEASURES[self.measure].sources(parse_params(self.measure, self.params))
+
+    def evaluate(self, ctx: MeasureContext, window: Window, *, whole: bool = False) -> float | None:
+        """The measure over the window, with the same coverage rule as a KPI's (`whole` for a baseline)."""
+        return compute(ctx, self.measure, parse_params(self.measure, self.params), window, whole=whole)
 
 
 class QuotientParams(Params):
@@ -545,5 +559,6 @@ class DeltaParams(Params):
 @measure("delta", DeltaParams)
 def delta(ctx: MeasureContext, params: DeltaParams, window: Window) -> float | None:
     """The absolute change of a measure against the previous window (today's p95 − yesterday's, in ms)."""
-    now, before = params.of.evaluate(ctx, window), params.of.evaluate(ctx, window.previous(params.baseline))
+    now = params.of.evaluate(ctx, window)
+    before = params.of.evaluate(ctx, window.previous(params.baseline), whole=True)
     return None if now is None or before is None else now - before

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 import sys
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,10 +23,16 @@ from healthdeck.store.migrations import SCHEMA_VERSION
 
 @dataclass(frozen=True)
 class Window:
-    """A half-open interval of time [start, end) that a measure is evaluated over."""
+    """A half-open interval of time [start, end) that a measure is evaluated over.
+
+    An event at `start` belongs to the window, one at `end` to the next; a state "at" an instant
+    is the state left by the records strictly before it (see README, "Windows and coverage").
+    `clipped` marks a window cut to begin at its source's first record (see `covered`).
+    """
 
     start: datetime
     end: datetime
+    clipped: bool = field(default=False, compare=False)
 
     @classmethod
     def ending(cls, end: datetime, length: timedelta) -> Window:
@@ -50,10 +56,38 @@ class Window:
         return Window(self.start - shift, self.end - shift)
 
 
+# The column that places a row of each table in time (default: ts).
+TIME_COLUMNS = {
+    "tenants": "created_at",
+    "users": "signup_at",
+    "tickets": "opened_at",
+    "jobs": "enqueued_at",
+    "incidents": "started_at",
+    "tier_events": "timestamp",
+}
+
+
 class Params(BaseModel):
     """Base of every measure's parameters: unknown keys are errors, values are immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def tables(self) -> set[str]:
+        """The tables these parameters name (a `table` field, in nested parameters too)."""
+        found: set[str] = set()
+        for name in type(self).model_fields:
+            found |= _tables_in(getattr(self, name), field_name=name)
+        return found
+
+
+def _tables_in(value: Any, *, field_name: str = "") -> set[str]:
+    if isinstance(value, Params):
+        return value.tables()
+    if isinstance(value, list | tuple):
+        return set().union(*(_tables_in(v) for v in value)) if value else set()
+    if isinstance(value, dict):
+        return set().union(*(_tables_in(v) for v in value.values())) if value else set()
+    return {value} if field_name == "table" and isinstance(value, str) else set()
 
 
 P = TypeVar("P", bound=Params)
@@ -69,6 +103,14 @@ class Measure:
     params: type[Params]
     compute: MeasureFn
     doc: str
+    # Tables it reads whatever its parameters say (an aggregate's table comes from its parameters).
+    reads: tuple[str, ...] = ()
+    # It reads only the state at the window's end (MRR), so the data covers it once it began before then.
+    instant: bool = False
+
+    def sources(self, params: Params) -> set[str]:
+        """Every table this measure reads with these parameters."""
+        return set(self.reads) | params.tables()
 
 
 MEASURES: dict[str, Measure] = {}
@@ -99,14 +141,59 @@ def _cache_for(store: Store) -> TemplateCache:
     return _CACHES[path]
 
 
-def measure(name: str, params: type[P]) -> Callable[[Callable[[MeasureContext, P, Window], float | None]], Any]:
-    """Register a measure under `name`; its docstring's first line documents it."""
+def measure(
+    name: str, params: type[P], *, reads: Iterable[str] = (), instant: bool = False
+) -> Callable[[Callable[[MeasureContext, P, Window], float | None]], Any]:
+    """Register a measure under `name`; its docstring's first line documents it.
+
+    `reads` names the tables it reads besides those its parameters name, and `instant` says it
+    reads only the state at the window's end: they decide which windows the data covers (`covered`).
+    """
 
     def register(fn: Callable[[MeasureContext, P, Window], float | None]) -> Any:
-        MEASURES[name] = Measure(name, params, fn, (fn.__doc__ or "").strip().splitlines()[0])
+        doc = (fn.__doc__ or "").strip().splitlines()[0]
+        MEASURES[name] = Measure(name, params, fn, doc, tuple(reads), instant)
         return fn
 
     return register
+
+
+def first_record(ctx: MeasureContext, table: str) -> datetime | None:
+    """When the table's records begin (its earliest time), or None when it has none."""
+    column = TIME_COLUMNS.get(table, "ts")
+    query = f"SELECT min({column}) FROM {table}"  # names from the schema, not from input
+    return ctx.memo(("first_record", table), lambda: ctx.store.con.execute(query).fetchall()[0][0])
+
+
+def coverage_start(ctx: MeasureContext, name: str, params: Params) -> datetime | None:
+    """From when the data a measure reads exists: the latest first record of its tables (None: some are empty)."""
+    firsts = [first_record(ctx, table) for table in sorted(MEASURES[name].sources(params))]
+    if not firsts or any(first is None for first in firsts):
+        return None
+    return max(first for first in firsts if first is not None)
+
+
+def covered(ctx: MeasureContext, name: str, params: Params, window: Window, *, whole: bool) -> Window | None:
+    """The part of `window` the data covers, or None when it has no data.
+
+    A window is covered when every table the measure reads began at or before its start. One
+    that began inside it is partially covered: a baseline (`whole`, e.g. the previous period
+    of a trend) then has no data, and a current window is measured from the first record on.
+    A window that ends at or before the first record has no data. A measure of the state at the
+    window's end (MRR) needs only records before that instant.
+    """
+    began = coverage_start(ctx, name, params)
+    if began is None or began >= window.end:
+        return None
+    if began <= window.start or MEASURES[name].instant:
+        return window
+    return None if whole else Window(began, window.end, clipped=True)
+
+
+def compute(ctx: MeasureContext, name: str, params: Params, window: Window, *, whole: bool = False) -> float | None:
+    """A measure over the covered part of a window: the path every measure of a KPI goes through."""
+    span = covered(ctx, name, params, window, whole=whole)
+    return None if span is None else MEASURES[name].compute(ctx, params, span)
 
 
 def parse_params(name: str, raw: dict[str, Any]) -> Params:
@@ -169,6 +256,8 @@ class MeasureContext:
         return rows if rows is not None else self.rows(build(window))
 
     def _windowed(self, shape: Hashable, window: Window, build: Callable[[Window], Any]) -> list[dict[str, Any]] | None:
+        if window.clipped:
+            return None  # an irregular length: a template for it would only bloat the cache file
         cache = _cache_for(self.store)
         key = repr((shape, window.length.total_seconds()))
         known, template = cache.get(key)

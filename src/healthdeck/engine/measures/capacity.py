@@ -21,7 +21,7 @@ class ResourceParams(Params):
     resource: str
 
 
-@measure("capacity_utilization", ResourceParams)
+@measure("capacity_utilization", ResourceParams, reads=["samples"])
 def capacity_utilization(ctx: MeasureContext, params: ResourceParams, window: Window) -> float | None:
     """Used / total capacity of a resource, in percent, from the last samples in the window."""
     labels = {"resource": params.resource}
@@ -37,7 +37,7 @@ class ProjectionParams(ResourceParams):
     )
 
 
-@measure("days_until_full", ProjectionParams)
+@measure("days_until_full", ProjectionParams, reads=["samples"])
 def days_until_full(ctx: MeasureContext, params: ProjectionParams, window: Window) -> float | None:
     """Days until a resource is full at its current linear growth (least squares over the lookback)."""
     labels = {"resource": params.resource}

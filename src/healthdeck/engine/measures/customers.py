@@ -31,7 +31,7 @@ def active_user_count(ctx: MeasureContext, window: Window, exclude: tuple[str, .
     return ctx.windowed_scalar(("active_users", exclude), window, build)
 
 
-@measure("active_users", ActiveUsersParams)
+@measure("active_users", ActiveUsersParams, reads=["activity"])
 def active_users(ctx: MeasureContext, params: ActiveUsersParams, window: Window) -> float | None:
     """Distinct active users in the window: DAU over 1d, WAU over 7d, MAU over 30d."""
     return active_user_count(ctx, window, tuple(params.exclude))
@@ -42,7 +42,7 @@ class StickinessParams(Params):
     long: Duration = timedelta(days=30)
 
 
-@measure("stickiness", StickinessParams)
+@measure("stickiness", StickinessParams, reads=["activity"])
 def stickiness(ctx: MeasureContext, params: StickinessParams, window: Window) -> float | None:
     """DAU / MAU × 100, both ending at the window's end."""
     daily = active_user_count(ctx, Window.ending(window.end, params.short))
@@ -57,7 +57,7 @@ class PerUserParams(Params):
     queue: str | None = None
 
 
-@measure("calls_per_active_user", PerUserParams)
+@measure("calls_per_active_user", PerUserParams, reads=["requests", "activity"])
 def calls_per_active_user(ctx: MeasureContext, params: PerUserParams, window: Window) -> float | None:
     """API calls per active user per period: sum(api_calls) / count(active_users)."""
     calls = ctx.scalar(in_window(ctx.table("requests"), "ts", window).count())
@@ -65,7 +65,7 @@ def calls_per_active_user(ctx: MeasureContext, params: PerUserParams, window: Wi
     return ratio(calls, active_user_count(ctx, window), scale=1 / periods)
 
 
-@measure("jobs_per_active_user", PerUserParams)
+@measure("jobs_per_active_user", PerUserParams, reads=["jobs", "activity"])
 def jobs_per_active_user(ctx: MeasureContext, params: PerUserParams, window: Window) -> float | None:
     """Jobs (of one queue, e.g. training) per active user per period."""
     jobs = in_window(ctx.table("jobs"), "enqueued_at", window)
@@ -82,7 +82,7 @@ class ActivationParams(Params):
     within: Duration | None = None
 
 
-@measure("activation_rate", ActivationParams)
+@measure("activation_rate", ActivationParams, reads=["users", "activity"])
 def activation_rate(ctx: MeasureContext, params: ActivationParams, window: Window) -> float | None:
     """Activated users / signups × 100; with `within`, only signups old enough to have had the chance."""
     end = window.end - params.within if params.within else window.end
@@ -103,7 +103,7 @@ class AdoptionParams(Params):
     exclude: list[str] = ["login"]
 
 
-@measure("feature_adoption", AdoptionParams)
+@measure("feature_adoption", AdoptionParams, reads=["activity"])
 def feature_adoption(ctx: MeasureContext, params: AdoptionParams, window: Window) -> float | None:
     """Users using min_features+ features / active users × 100."""
     activity = in_window(ctx.table("activity"), "ts", window)
@@ -119,25 +119,29 @@ class ReturnParams(Params):
     day: int
 
 
-@measure("return_rate", ReturnParams)
+@measure("return_rate", ReturnParams, reads=["users", "activity"])
 def return_rate(ctx: MeasureContext, params: ReturnParams, window: Window) -> float | None:
-    """Users active on day N after their signup day / those signups × 100, for day N in the window."""
-    shift = timedelta(days=params.day)
+    """Users active on day N after their signup day / those signups × 100, for day N wholly in the window.
+
+    Day N is a UTC calendar day. A signup counts only once its day N is over and recorded: a day
+    still running at the window's end, or begun before the data (the window starts at the first
+    record when it is partially covered), would count as "did not return" when nobody can know.
+    """
+    shift = ibis.interval(days=params.day)
 
     def cohort(w: Window) -> Any:
         users = ctx.table("users")
-        return users.filter(
-            users.signup_at >= ibis.literal(w.start - shift), users.signup_at < ibis.literal(w.end - shift)
-        )
+        day_n = users.signup_at.truncate("D") + shift
+        return users.filter(day_n >= ibis.literal(w.start), day_n + ibis.interval(days=1) <= ibis.literal(w.end))
 
     def returned(w: Window) -> Any:
-        activity = ctx.table("activity")
-        days = activity.filter(activity.ts < ibis.literal(w.end)).select("user_id", day=lambda t: t.ts.date())
+        activity = in_window(ctx.table("activity"), "ts", w)
+        days = activity.select("user_id", day=lambda t: t.ts.date())
         members = cohort(w)
-        target = members.mutate(day=(members.signup_at + ibis.interval(days=params.day)).date())
+        target = members.mutate(day=(members.signup_at + shift).date())
         return target.join(days, ["user_id", "day"]).user_id.nunique()
 
-    shape = ("return_rate", params.day)
+    shape = ("return_rate_by_day", params.day)
     signups = ctx.windowed_scalar((*shape, "cohort"), window, lambda w: cohort(w).count())
     return ratio(ctx.windowed_scalar((*shape, "returned"), window, returned), signups, scale=100.0)
 
@@ -226,7 +230,7 @@ def _tenant_facts(ctx: MeasureContext, at: datetime, month: Window) -> Any:
     recent = in_window(activity, "ts", month)
     features = recent.group_by("tenant_id").aggregate(features=lambda t: t.event.nunique())
     open_now = tickets.filter(
-        tickets.opened_at <= moment, tickets.resolved_at.isnull() | (tickets.resolved_at > moment)
+        tickets.opened_at < moment, tickets.resolved_at.isnull() | (tickets.resolved_at >= moment)
     )
     open_count = open_now.group_by("tenant_id").aggregate(tickets=lambda t: t.count())
     tenants = ctx.table("tenants").select("tenant_id")
@@ -243,7 +247,7 @@ class HealthParams(Params):
     below: float = 40.0
 
 
-@measure("tenant_health", HealthParams)
+@measure("tenant_health", HealthParams, reads=["tenants", "requests", "activity", "tickets"])
 def tenant_health_measure(ctx: MeasureContext, params: HealthParams, window: Window) -> float | None:
     """Mean tenant health score (0–100) at the window's end, or the % of tenants under `below`."""
     scores = [t.score for t in tenant_health(ctx, window.end)]

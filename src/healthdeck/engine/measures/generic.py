@@ -12,17 +12,9 @@ from typing import Any, Literal
 from ibis.expr.types import BooleanValue, Scalar, Table
 from pydantic import model_validator
 
-from healthdeck.engine.measures.base import MeasureContext, Params, Window, in_window, measure, ratio
+from healthdeck.engine.measures.base import TIME_COLUMNS, MeasureContext, Params, Window, in_window, measure, ratio
 from healthdeck.store.schema import KINDS
 
-TIME_COLUMNS = {
-    "tenants": "created_at",
-    "users": "signup_at",
-    "tickets": "opened_at",
-    "jobs": "enqueued_at",
-    "incidents": "started_at",
-    "tier_events": "timestamp",
-}
 Aggregation = Literal[
     "count",
     "rate_per_s",
@@ -185,7 +177,7 @@ class SampleParams(Params):
     scale: float = 1.0
 
 
-@measure("sample", SampleParams)
+@measure("sample", SampleParams, reads=["samples"])
 def sample(ctx: MeasureContext, params: SampleParams, window: Window) -> float | None:
     """A sampled metric (CPU, memory, pods, …): avg, max, min, last, sum, quantile, increase or change per hour."""
     where = {"metric": params.metric}

@@ -1,8 +1,9 @@
 """Business measures: MRR and its movements, retention, churn, unit economics, acquisition.
 
-MRR at a moment is the sum, over every subscription whose latest state at that moment is
-active or past_due, of amount × quantity × (1 − discount) normalised to a month
-(quarter ÷ 3, year ÷ 12). Trialing, canceled and unpaid subscriptions count 0.
+MRR at a moment is the sum, over every subscription whose latest state at that moment (its
+latest record strictly before it: windows are [start, end)) is active or past_due, of
+amount × quantity × (1 − discount) normalised to a month (quarter ÷ 3, year ÷ 12). Trialing,
+canceled and unpaid subscriptions count 0.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Literal
 
 import ibis
 
-from healthdeck.engine.measures.base import MeasureContext, Params, Window, in_window, measure, ratio
+from healthdeck.engine.measures.base import MeasureContext, Params, Window, first_record, in_window, measure, ratio
 from healthdeck.engine.measures.generic import Aggregate, evaluate_aggregate
 
 PAYING = ("active", "past_due")
@@ -34,7 +35,7 @@ def _tenant_mrr(ctx: MeasureContext, at: datetime) -> dict[str, float]:
 
 def _mrr_by_tenant(ctx: MeasureContext, at: datetime) -> ibis.Table:
     subs = ctx.table("subscriptions")
-    known = subs.filter(subs.ts <= ibis.literal(at))
+    known = subs.filter(subs.ts < ibis.literal(at))
     latest = known.mutate(rank=ibis.row_number().over(group_by="subscription_id", order_by=ibis.desc("ts")))
     current = latest.filter(latest.rank == 0, latest.status.isin(PAYING))
     months = current.interval.cases(*MONTHS.items(), else_=1.0)
@@ -46,7 +47,7 @@ def total_mrr(ctx: MeasureContext, at: datetime) -> float | None:
     """MRR at `at`, or None when no subscription was ever recorded by then."""
     subs = ctx.table("subscriptions")
     recorded = ctx.windowed_scalar(
-        ("subscriptions_by",), Window(at, at), lambda w: subs.filter(subs.ts <= ibis.literal(w.end)).count()
+        ("subscriptions_by",), Window(at, at), lambda w: subs.filter(subs.ts < ibis.literal(w.end)).count()
     )
     if not recorded:
         return None
@@ -57,20 +58,20 @@ class NoParams(Params):
     """This measure takes no parameters."""
 
 
-@measure("mrr", NoParams)
+@measure("mrr", NoParams, reads=["subscriptions"], instant=True)
 def mrr(ctx: MeasureContext, params: NoParams, window: Window) -> float | None:
     """Monthly recurring revenue at the window's end (compare: change gives MoM growth over 30d)."""
     return total_mrr(ctx, window.end)
 
 
-@measure("arr", NoParams)
+@measure("arr", NoParams, reads=["subscriptions"], instant=True)
 def arr(ctx: MeasureContext, params: NoParams, window: Window) -> float | None:
     """MRR × 12 at the window's end."""
     value = total_mrr(ctx, window.end)
     return None if value is None else value * 12
 
 
-@measure("arpu", NoParams)
+@measure("arpu", NoParams, reads=["subscriptions"], instant=True)
 def arpu(ctx: MeasureContext, params: NoParams, window: Window) -> float | None:
     """MRR / active (paying) customers at the window's end."""
     per_tenant = tenant_mrr(ctx, window.end)
@@ -99,7 +100,7 @@ class RetentionParams(Params):
     kind: Literal["net", "gross"] = "net"
 
 
-@measure("revenue_retention", RetentionParams)
+@measure("revenue_retention", RetentionParams, reads=["subscriptions"])
 def revenue_retention(ctx: MeasureContext, params: RetentionParams, window: Window) -> float | None:
     """NRR = (MRR + expansion − contraction − churn) / MRR; GRR = (MRR − contraction − churn) / MRR; in %."""
     m = movements(ctx, window)
@@ -107,21 +108,21 @@ def revenue_retention(ctx: MeasureContext, params: RetentionParams, window: Wind
     return ratio(kept + (m.expansion if params.kind == "net" else 0.0), m.start_mrr, scale=100.0)
 
 
-@measure("logo_churn", NoParams)
+@measure("logo_churn", NoParams, reads=["subscriptions"])
 def logo_churn(ctx: MeasureContext, params: NoParams, window: Window) -> float | None:
     """Customers paying at the start who pay nothing at the end / customers at the start, in %."""
     m = movements(ctx, window)
     return ratio(m.churned_customers, m.customers_at_start, scale=100.0)
 
 
-@measure("revenue_churn", NoParams)
+@measure("revenue_churn", NoParams, reads=["subscriptions"])
 def revenue_churn(ctx: MeasureContext, params: NoParams, window: Window) -> float | None:
     """MRR lost with churned customers / MRR at the start, in %."""
     m = movements(ctx, window)
     return ratio(m.churned, m.start_mrr, scale=100.0)
 
 
-@measure("expansion_rate", NoParams)
+@measure("expansion_rate", NoParams, reads=["subscriptions"])
 def expansion_rate(ctx: MeasureContext, params: NoParams, window: Window) -> float | None:
     """Expansion MRR of existing customers / MRR at the start, in %."""
     m = movements(ctx, window)
@@ -133,13 +134,21 @@ class SpendParams(Params):
 
 
 def new_paying_customers(ctx: MeasureContext, window: Window) -> int:
-    """Customers whose first paying subscription state falls in the window."""
+    """Customers whose first paying subscription state falls in the window.
+
+    Customers already paying at the subscriptions' first record are the starting book the
+    store began with, not customers acquired then: they are never new.
+    """
+    began = first_record(ctx, "subscriptions")
+    if began is None:
+        return 0
     subs = ctx.table("subscriptions").filter(lambda t: t.status.isin(PAYING))
     first = subs.group_by("tenant_id").aggregate(first=lambda t: t.ts.min())
-    return int(ctx.scalar(in_window(first, "first", window).count()) or 0)
+    acquired = in_window(first, "first", window).filter(lambda t: t.first > ibis.literal(began))
+    return int(ctx.scalar(acquired.count()) or 0)
 
 
-@measure("cac", SpendParams)
+@measure("cac", SpendParams, reads=["spend", "subscriptions"])
 def cac(ctx: MeasureContext, params: SpendParams, window: Window) -> float | None:
     """Sales & marketing spend / new paying customers in the window, in dollars."""
     spend = in_window(ctx.table("spend"), "ts", window)
@@ -164,13 +173,19 @@ def ltv(ctx: MeasureContext, window: Window) -> float | None:
     return None if arpu_now is None or lifetime is None else arpu_now * lifetime
 
 
-@measure("ltv_to_cac", SpendParams)
+@measure("ltv", NoParams, reads=["subscriptions"])
+def ltv_measure(ctx: MeasureContext, params: NoParams, window: Window) -> float | None:
+    """Customer lifetime value in dollars: ARPU × average lifetime (1 / monthly logo churn)."""
+    return ltv(ctx, window)
+
+
+@measure("ltv_to_cac", SpendParams, reads=["spend", "subscriptions"])
 def ltv_to_cac(ctx: MeasureContext, params: SpendParams, window: Window) -> float | None:
     """LTV / CAC (LTV = ARPU × lifetime, lifetime = 1 / monthly logo churn)."""
     return ratio(ltv(ctx, window), cac(ctx, params, window))
 
 
-@measure("new_signups", NoParams)
+@measure("new_signups", NoParams, reads=["tenants"])
 def new_signups(ctx: MeasureContext, params: NoParams, window: Window) -> float | None:
     """New accounts (tenants) created in the window."""
     return evaluate_aggregate(ctx, Aggregate(table="tenants"), window)
@@ -180,7 +195,7 @@ class ConversionParams(Params):
     activation_event: str = "training_job_completed"
 
 
-@measure("conversion_rate", ConversionParams)
+@measure("conversion_rate", ConversionParams, reads=["tenants", "activity", "subscriptions"])
 def conversion_rate(ctx: MeasureContext, params: ConversionParams, window: Window) -> float | None:
     """Paid / activated: tenants created in the window that activated, and of those, the share now paying."""
     tenants = in_window(ctx.table("tenants"), "created_at", window)
@@ -196,7 +211,7 @@ class TimeToParams(Params):
     event: str = "training_job_completed"
 
 
-@measure("time_to_value_days", TimeToParams)
+@measure("time_to_value_days", TimeToParams, reads=["users", "activity"])
 def time_to_value_days(ctx: MeasureContext, params: TimeToParams, window: Window) -> float | None:
     """Median days from a user's signup to their first `event` (first training), for signups in the window."""
     activity = ctx.table("activity")
@@ -205,7 +220,7 @@ def time_to_value_days(ctx: MeasureContext, params: TimeToParams, window: Window
     return _median_days_to_first(ctx, users, "signup_at", trainings, "user_id", window)
 
 
-@measure("signup_to_paid_days", NoParams)
+@measure("signup_to_paid_days", NoParams, reads=["tenants", "payments"])
 def signup_to_paid_days(ctx: MeasureContext, params: NoParams, window: Window) -> float | None:
     """Median days from a tenant's creation to its first successful payment, for tenants created in the window."""
     payments = ctx.table("payments")
