@@ -1,8 +1,8 @@
 """Subscriptions and payments: a plausible month of a SaaS business, told per subscription.
 
-Each subscription that exists at the window start gets a state record at the
-first instant of the window (so MRR at the start is known from the window
-alone); everything after is a real movement: renewals, trials converting,
+Each subscription that exists at the window start gets a state record a
+minute before the window (the starting book, so MRR at the start is known);
+everything after is a real movement: renewals, trials converting,
 upgrades (charged at once), downgrades (effective at the next renewal, so the
 plan change may be dated after the window), cancellations with the odd
 reactivation, and failed payments that put a subscription past due until a
@@ -33,7 +33,7 @@ TRIAL_DAYS = 14
 CANCEL_RATE, UPGRADE_RATE, DOWNGRADE_RATE, FAIL_RATE = 0.02, 0.035, 0.015, 0.03
 # Monthly share of ENTERPRISE and BUSINESS (and, a fifth as often, PRO) accounts that expand their contract.
 EXPANSION_RATE = 0.22
-TRIAL_RATE_FREE, TRIAL_RATE_NEW_TENANT, TRIAL_CONVERSION = 0.02, 0.4, 0.85
+TRIAL_RATE_FREE, TRIAL_RATE_NEW_TENANT, TRIAL_CONVERSION = 0.03, 0.4, 0.85
 
 
 @dataclass
@@ -291,7 +291,7 @@ def _existing_story(
     if tenant in moves.trial_at_start:
         _trial_at_start(rng, cfg, ledger, sub)
         return
-    ledger.state(sub, cfg.start_us, "active")
+    ledger.state(sub, _opening(cfg), "active")
     if tenant in moves.failing:
         _failing(rng, ledger, sub)
     elif tenant in moves.canceling:
@@ -306,6 +306,15 @@ def _existing_story(
         _renew_until(ledger, sub, ledger.end_us)
 
 
+def _opening(cfg: SimConfig) -> int:
+    """When the starting book is recorded: a minute before the window, as a billing export taken then.
+
+    MRR at an instant counts states strictly before it, and a window has data only when its source
+    began at or before the window's start, so the book must be on record just before the window.
+    """
+    return cfg.start_us - US_PER_MIN
+
+
 def _renew_until(ledger: Ledger, sub: Subscription, until_us: int) -> None:
     """Successful renewals before `until_us`; leaves `renew_us` at the first renewal not taken."""
     while sub.renew_us < min(until_us, ledger.end_us):
@@ -318,7 +327,7 @@ def _trial_at_start(rng: np.random.Generator, cfg: SimConfig, ledger: Ledger, su
     sub.interval, sub.discount = "month", 0.0
     span = min(cfg.days, TRIAL_DAYS) * US_PER_DAY
     converts_at = cfg.start_us + int(rng.uniform(0.05, 0.9) * span)
-    ledger.state(sub, cfg.start_us, "trialing")
+    ledger.state(sub, _opening(cfg), "trialing")
     _trial_end(rng, ledger, sub, converts_at, always=True)
 
 
