@@ -30,6 +30,7 @@ check: lint test  ## linters, type checks and tests
 bench: install  ## performance benchmarks (figures and ratios against an in-run baseline)
 	$(PY) benchmarks/bench_simulate.py
 	$(PY) benchmarks/bench_health.py
+	$(PY) benchmarks/bench_startup.py
 
 clean:
 	rm -rf $(VENV) .healthdeck .pytest_cache .mypy_cache .ruff_cache

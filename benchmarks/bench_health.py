@@ -44,7 +44,7 @@ def main() -> None:
         from healthdeck.sim import simulate
 
         db = Path(tempfile.mkdtemp()) / "bench.duckdb"
-        with open_store(db) as store:
+        with open_store(db, create=True) as store:
             started = time.perf_counter()
             simulate(store, tenants=args.tenants, days=args.days)
             print(f"simulated {args.tenants} tenants × {args.days} days in {time.perf_counter() - started:.1f} s")

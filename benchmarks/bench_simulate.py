@@ -79,7 +79,7 @@ def _arguments() -> argparse.Namespace:
 
 def _time_simulate(path: Path, options: dict[str, Any]) -> tuple[float, float, IngestReport]:
     """Wall seconds, CPU seconds (all threads) and the report of one `simulate` run."""
-    with open_store(path) as store:
+    with open_store(path, create=True) as store:
         started, cpu = time.perf_counter(), _cpu_seconds()
         report = simulate(store, **options)
         return time.perf_counter() - started, _cpu_seconds() - cpu, report
@@ -91,7 +91,7 @@ def _time_baseline(path: Path, options: dict[str, Any]) -> tuple[float, float, i
     world = build_world(make_config(**options))
     generated = inserted = 0.0
     rows = 0
-    with open_store(path) as store:
+    with open_store(path, create=True) as store:
         for day in range(world.cfg.days):
             started = time.perf_counter()
             batch = day_requests(world, day).table

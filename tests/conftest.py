@@ -17,7 +17,7 @@ from healthdeck.store.connection import Store, open_store
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    with open_store(tmp_path / "store.duckdb") as opened:
+    with open_store(tmp_path / "store.duckdb", create=True) as opened:
         yield opened
 
 

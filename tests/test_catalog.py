@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 
 import pytest
 
-from healthdeck.catalog.loader import CatalogError
+from healthdeck.catalog.conditions import Condition
+from healthdeck.catalog.loader import CatalogError, load_catalog
+from healthdeck.catalog.models import Threshold
 from healthdeck.engine.session import load_checked_catalog
 
 from .conftest import run_cli
@@ -119,3 +123,129 @@ def test_cli_validate_prints_all_problems(tmp_path: Path) -> None:
     result = run_cli("catalog", "validate", str(good))
     assert result.returncode == 0, result.stderr
     assert "1 KPI(s) defined or overridden" in result.stdout
+
+
+def _laughs(levels: int) -> str:
+    """A "billion laughs" file: each level lists the previous one nine times (9^levels values)."""
+    lines = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_is_refused_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "laughs.yaml"
+    path.write_text(_laughs(9))
+    started = time.perf_counter()
+    with pytest.raises(CatalogError) as caught:
+        load_catalog([path])
+    assert time.perf_counter() - started < 1.0
+    # Level 6 is the first to pass 100,000 values (9^6 = 531,441).
+    assert caught.value.problems == [f"{path}:6: YAML aliases here expand to over 100,000 values; write the values out"]
+
+
+def test_a_self_referring_alias_and_deep_nesting_are_refused(tmp_path: Path) -> None:
+    loop = tmp_path / "loop.yaml"
+    loop.write_text("kpis:\n  - &me [1, *me]\n")
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("kpis:\n  - " + "[" * 60 + "]" * 60 + "\n")
+    with pytest.raises(CatalogError) as caught:
+        load_catalog([loop, deep])
+    assert caught.value.problems == [
+        f"{loop}:2: a YAML alias refers to a value that contains it",
+        f"{deep}:2: values nest more than 50 levels deep",
+    ]
+
+
+def test_a_file_over_one_mib_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_text("kpis: []\n" + "#" * 1024 * 1024 + "\n")
+    with pytest.raises(CatalogError, match=rf"{path}: larger than 1 MiB; split it"):
+        load_catalog([path])
+
+
+def test_a_file_that_is_not_utf8_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("kpis:\n  - id: api_latency_p95\n    title: Latenz für Kunden\n".encode("latin-1"))
+    result = run_cli("catalog", "validate", str(path))
+    assert result.returncode == 2
+    assert f"{path}:3: not UTF-8 text (byte 0xfc); save the file as UTF-8" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("- id: api_latency_p95\n", "a list"),
+        ("just some words\n", "a single value ('just some words')"),
+        ("", "nothing (the file is empty)"),
+        ("# only a comment\n", "nothing (the file is empty)"),
+    ],
+)
+def test_a_file_whose_top_level_is_not_a_mapping_is_an_error(tmp_path: Path, text: str, found: str) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text(text)
+    result = run_cli("catalog", "validate", str(path))
+    assert result.returncode == 2, result.stdout
+    assert f"{path}:1: the top level must be a mapping with a `kpis:` list; found {found}" in result.stderr
+
+
+OVERLAP = """\
+kpis:
+  - id: api_uptime_strict
+    title: Uptime, strict
+    area: service
+    unit: percent
+    measure: aggregate
+    params: {table: requests}
+    thresholds:
+      good: "> 99.9"
+      critical: "> 99.5"
+"""
+
+
+def test_good_and_critical_that_overlap_are_refused_at_the_critical_line(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text(OVERLAP)
+    result = run_cli("catalog", "validate", str(path))
+    assert result.returncode == 2
+    assert (
+        f'{path}:10: thresholds.critical: good "> 99.9" and critical "> 99.5" overlap: a value > 99.9 would be both'
+        in result.stderr
+    )
+
+
+@pytest.mark.parametrize(
+    ("good", "critical", "common"),
+    [
+        ("> 99.9", "> 99.5", "> 99.9"),
+        ("<= 0", ">= 0", "== 0"),
+        ("0.1..10", "<= 1 or > 100", "from 0.1 to 1"),
+        ("< 250", "> 200", "between 200 and 250"),
+        ("< 200", "< 500", "< 200"),
+        ("== 3", "2..4", "== 3"),
+    ],
+)
+def test_overlapping_conditions_name_the_values_judged_both_ways(good: str, critical: str, common: str) -> None:
+    with pytest.raises(ValueError, match=rf"a value {re.escape(common)} would be both"):
+        Threshold(good=good, critical=critical)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("good", "critical"),
+    [("> 99.9", "< 99.5"), ("< 0.1", ">= 0.1"), ("0.1..10", "< 0.01 or > 100"), ("== 0", "> 10"), ("< 200", "> 500")],
+)
+def test_conditions_on_either_side_are_accepted(good: str, critical: str) -> None:
+    threshold = Threshold(good=good, critical=critical)  # type: ignore[arg-type]
+    assert str(threshold.critical) == str(Condition.parse(critical))
+
+
+def test_an_override_that_makes_good_overlap_the_shipped_critical_is_refused(tmp_path: Path) -> None:
+    # The shipped p95 latency is critical above 200 ms: good below 250 would make 220 ms both.
+    path = tmp_path / "mine.yaml"
+    path.write_text("kpis:\n  - id: api_latency_p95\n    thresholds: {good: '< 250'}\n")
+    with pytest.raises(CatalogError) as caught:
+        load_catalog([path])
+    assert caught.value.problems == [
+        f'{path}:3: thresholds.critical: good "< 250" and critical "> 200" overlap: a value between 200 and 250 '
+        'would be both; critical must lie on the other side of good (e.g. good "> 99.9", critical "< 99.5")'
+    ]

@@ -126,7 +126,7 @@ def test_a_store_fed_until_a_minute_ago_is_fresh(tmp_path: Path) -> None:
 
 
 def test_an_empty_store_has_no_newest_event(tmp_path: Path) -> None:
-    with open_store(tmp_path / "empty.duckdb") as store:
+    with open_store(tmp_path / "empty.duckdb", create=True) as store:
         db = store.path
     report = orjson.loads(_run(db, "health", "-o", "json"))
     assert report["newest_event"] is None and report["stale"] is False

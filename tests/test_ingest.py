@@ -122,8 +122,11 @@ def test_required_attribute_depends_on_tier_event_type(store: Store, tmp_path: P
     assert "missing field 'startup_duration_ms', required when event_type is cold_start" in only_reject(report)
 
 
-def test_duplicate_ids_within_and_across_runs_are_stored_once(store: Store, tmp_path: Path) -> None:
-    path = write_jsonl(tmp_path / "dups.jsonl", [request(1), request(2), request(1, latency_ms=999.0)])
+def test_repeated_ids_with_the_same_content_are_stored_once(store: Store, tmp_path: Path) -> None:
+    path = write_jsonl(
+        tmp_path / "dups.jsonl",
+        [request(1), request(2), request(1, ts=f"{(NOW - timedelta(minutes=1)):%Y-%m-%dT%H:%M:%S}Z")],
+    )
     first = ingest(store, path)
     assert (first.accepted, first.duplicates) == (2, 1)
     assert store.con.execute("SELECT latency_ms FROM requests WHERE event_id = 'r1'").fetchone() == (41.0,)
@@ -243,7 +246,7 @@ def test_csv_with_byte_order_mark_and_csv_that_is_not_utf8(store: Store, tmp_pat
     latin = tmp_path / "latin.csv"
     latin.write_bytes((header + row.replace("b1", "b2").replace("/v1/a", "/v1/caf\xe9")).encode("latin-1"))
     report = ingest(store, latin, kind="requests")
-    assert "latin.csv: not UTF-8 text" in only_reject(report)
+    assert 'latin.csv:2: not UTF-8 text: byte 0xe9 in column "endpoint"' in only_reject(report)
 
 
 def test_jsonl_with_byte_order_mark(store: Store, tmp_path: Path) -> None:

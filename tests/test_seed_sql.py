@@ -14,7 +14,8 @@ from healthdeck.store.ingest import ingest_files
 from .conftest import write_jsonl
 
 SQL_DIR = Path(__file__).parent / "data" / "seed_sql"
-SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+# Excerpts of the specification, each headed by the seed file, section and lines it was copied from.
+SEED_EXCERPTS = Path(__file__).parent / "data" / "seeds"
 TODAY = datetime.combine(datetime.now(UTC).date(), time(0, 0, 1), tzinfo=UTC)
 NOW = datetime.now(UTC)
 
@@ -23,11 +24,30 @@ def seed_sql(name: str) -> str:
     return (SQL_DIR / name).read_text()
 
 
+def seed_excerpts() -> dict[str, dict[str, str]]:
+    """Each excerpt's header fields (source, section, lines) and its verbatim text, by file name."""
+    excerpts = {}
+    for path in sorted(SEED_EXCERPTS.glob("*.txt")):
+        header, text = path.read_text().split("---\n", 1)
+        fields = dict(line.split(": ", 1) for line in header.splitlines())
+        excerpts[path.name] = {**fields, "text": text}
+    return excerpts
+
+
+def test_each_seed_excerpt_names_its_source_and_starts_at_that_section() -> None:
+    excerpts = seed_excerpts()
+    assert excerpts, f"no seed excerpts in {SEED_EXCERPTS}"
+    for name, excerpt in excerpts.items():
+        assert excerpt["source"].endswith(".txt") and excerpt["source"][:3] == name[:3], name
+        first, last = (int(n) for n in excerpt["lines"].split("-"))
+        assert excerpt["text"].count("\n") == last - first + 1, name
+        assert excerpt["text"].startswith(excerpt["section"] + "\n"), name
+
+
 @pytest.mark.parametrize("name", sorted(p.name for p in SQL_DIR.glob("*.sql")))
 def test_sql_files_are_verbatim_copies_of_the_seeds(name: str) -> None:
-    seeds = "".join(p.read_text() for p in SEEDS.glob("*.txt"))
-    assert seeds, f"the specification is expected at {SEEDS}"
-    assert seed_sql(name) in seeds
+    sources = [e for e in seed_excerpts().values() if seed_sql(name) in e["text"]]
+    assert len(sources) == 1, f"{name} is not copied verbatim from one excerpt in {SEED_EXCERPTS}"
 
 
 def _load(store: Store, tmp_path: Path, records: list[dict[str, Any]]) -> None:

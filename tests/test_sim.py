@@ -82,7 +82,7 @@ RESOURCES = {"api_pods", "cpu_cores", "memory_gb", "gpu", "db_connections", "sto
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, IngestReport]]:
     """One small simulated month-let, shared by the read-only tests of this module."""
-    store = open_store(tmp_path_factory.mktemp("sim") / "store.duckdb")
+    store = open_store(tmp_path_factory.mktemp("sim") / "store.duckdb", create=True)
     report = simulate(store, **SMALL)
     yield store, report
     store.close()
@@ -284,7 +284,7 @@ def test_enterprise_tenants_never_cold_start(simulated: tuple[Store, IngestRepor
 
 def test_same_arguments_give_the_same_store(simulated: tuple[Store, IngestReport], tmp_path: Path) -> None:
     first, _ = simulated
-    with open_store(tmp_path / "again.duckdb") as second:
+    with open_store(tmp_path / "again.duckdb", create=True) as second:
         simulate(second, **SMALL)
         again = contents(second)
     for name, table in contents(first).items():
@@ -293,7 +293,7 @@ def test_same_arguments_give_the_same_store(simulated: tuple[Store, IngestReport
 
 def test_another_seed_gives_other_data(simulated: tuple[Store, IngestReport], tmp_path: Path) -> None:
     first, _ = simulated
-    with open_store(tmp_path / "other.duckdb") as other:
+    with open_store(tmp_path / "other.duckdb", create=True) as other:
         simulate(other, **{**SMALL, "seed": 8})
         different = contents(other)
     same = [name for name, table in contents(first).items() if table.equals(different[name])]
@@ -327,11 +327,11 @@ class InterruptAfter:
 def test_running_it_again_completes_an_interrupted_run(tmp_path: Path) -> None:
     end = END - timedelta(hours=10, minutes=23)
     small = {"tenants": 8, "days": 3, "seed": 3, "end": end, "requests_per_day": 3_000}
-    with open_store(tmp_path / "whole.duckdb") as store:
+    with open_store(tmp_path / "whole.duckdb", create=True) as store:
         whole = simulate(store, **small)
         expected = {name: store.count(name) for name in KINDS}
         assert simulate(store, **small).accepted == 0  # complete: nothing to add
-    with open_store(tmp_path / "twice.duckdb") as store:
+    with open_store(tmp_path / "twice.duckdb", create=True) as store:
         with pytest.raises(Interrupted):
             simulate(store, **small, progress=InterruptAfter("requests", 1))
         assert 0 < sum(store.count(name) for name in KINDS) < sum(expected.values())
@@ -361,7 +361,7 @@ class ProgressLog:
 
 def test_progress_reports_every_ingested_row_and_every_day(tmp_path: Path) -> None:
     log = ProgressLog()
-    with open_store(tmp_path / "progress.duckdb") as store:
+    with open_store(tmp_path / "progress.duckdb", create=True) as store:
         report = simulate(store, tenants=6, days=2, seed=1, end=END, requests_per_day=2_000, progress=log)
     assert {stage for stage, _ in log.seen} == set(KINDS)
     assert sum(n for _, n in log.seen) == report.accepted + report.duplicates
@@ -370,7 +370,7 @@ def test_progress_reports_every_ingested_row_and_every_day(tmp_path: Path) -> No
 
 
 def test_churn_signals_show_in_a_longer_window(tmp_path: Path) -> None:
-    with open_store(tmp_path / "churn.duckdb") as store:
+    with open_store(tmp_path / "churn.duckdb", create=True) as store:
         simulate(store, tenants=30, days=12, seed=5, end=END + timedelta(hours=13), requests_per_day=4_000)
         silent = one(
             store,
@@ -402,7 +402,7 @@ def test_churn_signals_show_in_a_longer_window(tmp_path: Path) -> None:
     ],
 )
 def test_bad_arguments_are_explained(tmp_path: Path, changes: dict[str, object], message: str) -> None:
-    with open_store(tmp_path / "bad.duckdb") as store, pytest.raises(HealthdeckError, match=message):
+    with open_store(tmp_path / "bad.duckdb", create=True) as store, pytest.raises(HealthdeckError, match=message):
         simulate(store, **{**SMALL, **changes})
 
 
@@ -481,7 +481,7 @@ TINY: dict[str, Any] = {"tenants": 6, "days": 1, "seed": 3, "end": END, "request
 
 
 def test_a_store_with_other_data_is_refused_without_append(tmp_path: Path) -> None:
-    with open_store(tmp_path / "store.duckdb") as store:
+    with open_store(tmp_path / "store.duckdb", create=True) as store:
         ingest_spend(store)
         with pytest.raises(HealthdeckError, match=r"data that no simulation wrote.*--append"):
             simulate(store, **TINY)
@@ -490,7 +490,7 @@ def test_a_store_with_other_data_is_refused_without_append(tmp_path: Path) -> No
 
 
 def test_data_ingested_after_a_simulation_makes_the_same_run_need_append(tmp_path: Path) -> None:
-    with open_store(tmp_path / "store.duckdb") as store:
+    with open_store(tmp_path / "store.duckdb", create=True) as store:
         first = simulate(store, **TINY)
         ingest_spend(store)
         counts = {name: store.count(name) for name in KINDS}
@@ -503,7 +503,7 @@ def test_data_ingested_after_a_simulation_makes_the_same_run_need_append(tmp_pat
 
 
 def test_the_run_is_recorded_in_the_store(tmp_path: Path) -> None:
-    with open_store(tmp_path / "meta.duckdb") as store:
+    with open_store(tmp_path / "meta.duckdb", create=True) as store:
         simulate(store, **{**SMALL, "days": 1, "scenario": "healthy"})
         runs = orjson.loads(one(store, "SELECT value FROM _healthdeck_meta WHERE key = 'simulations'"))
         after = orjson.loads(one(store, "SELECT value FROM _healthdeck_meta WHERE key = 'simulation_rows'"))
@@ -545,7 +545,7 @@ def evaluate(db: Path, kpi: str, at: datetime, window: timedelta | None = None) 
 
 def scenario_store(tmp_path: Path, scenario: str, **sizes: Any) -> Path:
     db = tmp_path / f"{scenario}.duckdb"
-    with open_store(db) as store:
+    with open_store(db, create=True) as store:
         simulate(store, seed=11, end=END, scenario=scenario, **sizes)
     return db
 

@@ -1,10 +1,12 @@
-"""The store: where it lives, schema upgrades, refusing newer stores, one writer at a time."""
+"""The store: where it lives, schema upgrades, refusing newer stores, one writer at a time, its sandbox."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -12,7 +14,7 @@ import pytest
 
 from healthdeck.errors import HealthdeckError, StoreVersionError
 from healthdeck.store.connection import DEFAULT_DB, open_store, resolve_db_path
-from healthdeck.store.migrations import SCHEMA_VERSION, migrate, stored_version
+from healthdeck.store.migrations import SCHEMA_VERSION, migrate, read_version
 
 from .conftest import run_cli, write_jsonl
 
@@ -25,29 +27,57 @@ def test_db_path_prefers_flag_then_environment_then_default(monkeypatch: pytest.
     assert resolve_db_path("/tmp/from-flag.duckdb") == Path("/tmp/from-flag.duckdb")
 
 
+def _spend_file(tmp_path: Path) -> Path:
+    return write_jsonl(
+        tmp_path / "spend.jsonl",
+        [{"kind": "spend", "ts": "2026-11-01T00:00:00Z", "category": "marketing", "amount": 10}],
+    )
+
+
 def test_cli_uses_environment_store_and_default_store(tmp_path: Path) -> None:
     env_db = tmp_path / "env.duckdb"
+    result = run_cli("ingest", str(_spend_file(tmp_path)), env={"HEALTHDECK_DB": str(env_db)}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
     result = run_cli("store", "info", "-o", "json", env={"HEALTHDECK_DB": str(env_db)}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert env_db.exists()
-    result = run_cli("store", "info", cwd=tmp_path, env={"HEALTHDECK_DB": ""})
+    assert '"spend": 1' in result.stdout
+    result = run_cli("ingest", str(_spend_file(tmp_path)), cwd=tmp_path, env={"HEALTHDECK_DB": ""})
     assert result.returncode == 0, result.stderr
     assert (tmp_path / ".healthdeck" / "healthdeck.duckdb").exists()
 
 
-def test_older_store_is_upgraded_on_open(tmp_path: Path) -> None:
-    path = tmp_path / "old.duckdb"
+def _old_store(path: Path) -> Path:
     con = duckdb.connect(str(path))
     assert migrate(con, target=1) == 1  # a store from before the views existed
     con.close()
-    with open_store(path) as store:
-        assert stored_version(store.con) == SCHEMA_VERSION
+    return path
+
+
+def test_older_store_is_upgraded_by_a_writable_open(tmp_path: Path) -> None:
+    with open_store(_old_store(tmp_path / "old.duckdb")) as store:
+        assert read_version(store.con) == SCHEMA_VERSION
         assert store.con.execute("SELECT count(*) FROM customer_summary").fetchone() == (0,)
+
+
+def test_read_commands_refuse_an_older_store_untouched_until_store_upgrade(tmp_path: Path) -> None:
+    path = _old_store(tmp_path / "old.duckdb")
+    before = path.read_bytes()
+    with pytest.raises(StoreVersionError, match="older than this healthdeck"):
+        open_store(path, read_only=True)
+    for command in (["store", "info"], ["sql", "SELECT count(*) FROM requests"], ["health"]):
+        result = run_cli(*command, "--db", str(path))
+        assert result.returncode == 2, (command, result.stderr)
+        assert f"upgrade it with `healthdeck store upgrade --db {path}`" in result.stderr, command
+    assert path.read_bytes() == before
+    result = run_cli("store", "upgrade", "--db", str(path))
+    assert result.returncode == 0, result.stderr
+    assert f"schema version {SCHEMA_VERSION}" in result.stdout
+    assert run_cli("store", "info", "--db", str(path)).returncode == 0
 
 
 def test_newer_store_is_refused_with_a_clear_message(tmp_path: Path) -> None:
     path = tmp_path / "new.duckdb"
-    with open_store(path) as store:
+    with open_store(path, create=True) as store:
         store.con.execute("UPDATE _healthdeck_meta SET value = '999' WHERE key = 'schema_version'")
     with pytest.raises(StoreVersionError, match="schema version 999, newer than this healthdeck"):
         open_store(path)
@@ -55,41 +85,51 @@ def test_newer_store_is_refused_with_a_clear_message(tmp_path: Path) -> None:
     assert result.returncode == 2 and "newer than this healthdeck" in result.stderr
 
 
-def test_second_writer_gets_a_clear_error_and_the_store_is_intact(tmp_path: Path) -> None:
-    path = tmp_path / "locked.duckdb"
-    with open_store(path):
-        pass
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import duckdb,time; c=duckdb.connect({str(path)!r}); print('held', flush=True); time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+@contextmanager
+def _held(path: Path, *, read_only: bool) -> Iterator[None]:
+    """Another process holding the store open, as a reader or as a writer."""
+    code = f"import duckdb,time; c=duckdb.connect({str(path)!r}, read_only={read_only}); print('held', flush=True); "
+    holder = subprocess.Popen([sys.executable, "-c", code + "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        records = write_jsonl(
-            tmp_path / "r.jsonl",
-            [{"kind": "spend", "ts": "2026-11-01T00:00:00Z", "category": "marketing", "amount": 10}],
-        )
-        started = time.monotonic()
-        result = run_cli("ingest", str(records), "--db", str(path))
-        assert time.monotonic() - started < 60
-        assert result.returncode == 2
-        assert "being written by another healthdeck process" in result.stderr
-        assert "Traceback" not in result.stderr
+        yield
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_second_writer_gets_a_clear_error_and_the_store_is_intact(tmp_path: Path) -> None:
+    path = tmp_path / "locked.duckdb"
+    with open_store(path, create=True):
+        pass
+    with _held(path, read_only=False):
+        started = time.monotonic()
+        result = run_cli("ingest", str(_spend_file(tmp_path)), "--db", str(path))
+        assert time.monotonic() - started < 60
+        assert result.returncode == 2
+        assert f"the store {path} is being written by another process (process " in result.stderr
+        assert "Traceback" not in result.stderr
+        reader = run_cli("store", "info", "--db", str(path))
+        assert reader.returncode == 2 and "is being written by another process" in reader.stderr
     with open_store(path) as store:
         assert store.count("spend") == 0
 
 
+def test_a_writer_blocked_by_a_reader_is_told_the_store_is_being_read(tmp_path: Path) -> None:
+    path = tmp_path / "read.duckdb"
+    with open_store(path, create=True):
+        pass
+    with _held(path, read_only=True):
+        result = run_cli("ingest", str(_spend_file(tmp_path)), "--db", str(path))
+        assert result.returncode == 2, result.stderr
+        assert f"the store {path} is being read by another process (process " in result.stderr
+        assert "written" not in result.stderr
+        assert run_cli("store", "info", "--db", str(path)).returncode == 0  # readers share it
+
+
 def test_memory_limit_comes_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HEALTHDECK_MEMORY_LIMIT", "512MB")
-    with open_store(tmp_path / "m.duckdb") as store:
+    with open_store(tmp_path / "m.duckdb", create=True) as store:
         (limit,) = store.con.execute("SELECT current_setting('memory_limit')").fetchall()[0]
     assert limit in ("512.0 MB", "488.2 MiB"), limit
     monkeypatch.setenv("HEALTHDECK_MEMORY_LIMIT", "lots'; DROP TABLE x; --")

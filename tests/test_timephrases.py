@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from healthdeck.errors import HealthdeckError
+from healthdeck.store.connection import open_store
 from healthdeck.timephrases import parse_moment, parse_period
+
+from .conftest import run_cli
 
 NOW = datetime(2026, 11, 25, 15, 30, tzinfo=UTC)  # a Wednesday
 
@@ -61,3 +65,35 @@ def test_unreadable_phrases_say_what_is_accepted(text: str) -> None:
     with pytest.raises(HealthdeckError, match=r"cannot read|no time zone") as caught:
         parse_moment(text, now=NOW, label="--at")
     assert "--at" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "suggestion"),
+    [("30 days", '"30 days ago"'), ("last 2 weeks", '"2 weeks ago"'), ("1 hour", '"1 hour ago"')],
+)
+def test_a_length_given_for_a_moment_is_refused_with_the_moment_it_probably_means(text: str, suggestion: str) -> None:
+    with pytest.raises(HealthdeckError) as caught:
+        parse_moment(text, now=NOW, label="--at")
+    message = str(caught.value)
+    assert message.startswith(f"cannot read --at {text!r}: that is a length of time, not a moment;")
+    assert message.endswith(f"write {suggestion}")
+
+
+@pytest.mark.parametrize("text", ["soonish", "8 fortnights ago", "last decade"])
+def test_each_error_lists_only_forms_its_own_option_accepts(text: str) -> None:
+    with pytest.raises(HealthdeckError) as moment_error:
+        parse_moment(text, now=NOW, label="--at")
+    with pytest.raises(HealthdeckError) as period_error:
+        parse_period(text, now=NOW, label="--period1")
+    assert '"30 days"' not in str(moment_error.value)
+    assert '"30 days" (the last 30 days)' in str(period_error.value)
+    assert str(period_error.value).startswith(f"cannot read --period1 {text!r}: use ")
+
+
+def test_the_cli_says_how_to_write_30_days_ago(tmp_path: Path) -> None:
+    with open_store(tmp_path / "store.duckdb", create=True):
+        pass
+    result = run_cli("health", "--at", "30 days", "--db", str(tmp_path / "store.duckdb"))
+    assert result.returncode == 2
+    assert 'write "30 days ago"' in result.stderr
+    assert "Traceback" not in result.stderr

@@ -128,7 +128,7 @@ def test_the_scored_pack_judges_each_quantity_once() -> None:
 def growing_slowly(tmp_path: Path) -> Path:
     """A store whose MRR grew from 100 to 103.2 USD in the last 30 days (+3.2 %, CRITICAL under 5 %)."""
     db = tmp_path / "mrr.duckdb"
-    with open_store(db) as store:
+    with open_store(db, create=True) as store:
         load(
             store,
             tmp_path,
@@ -197,7 +197,7 @@ def test_compare_measures_periods_of_the_same_length(store: Store, tmp_path: Pat
 def test_kpis_with_data_counts_informational_kpis(tmp_path: Path) -> None:
     db = tmp_path / "signups.duckdb"
     tenant = {"kind": "tenants", "name": "x", "tier": "PRO", "plan": "pro", "enterprise": False}
-    with open_store(db) as store:
+    with open_store(db, create=True) as store:
         load(store, tmp_path, [{**tenant, "tenant_id": "A", "created_at": iso(AT - timedelta(hours=2))}])
     business = [k for k in CATALOG.scored() if k.area == "business"]
     text = run_cli("health", "--business", "--at", AT.isoformat(), "--db", str(db), env={"COLUMNS": "200"}).stdout
@@ -206,7 +206,7 @@ def test_kpis_with_data_counts_informational_kpis(tmp_path: Path) -> None:
 
 def test_watch_says_the_store_is_busy(tmp_path: Path) -> None:
     db = tmp_path / "busy.duckdb"
-    with open_store(db):
+    with open_store(db, create=True):
         pass
     holder = subprocess.Popen(
         [

@@ -19,9 +19,14 @@ _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
 _AGO = re.compile(r"^(\d+(?:\.\d+)?)\s+(second|minute|hour|day|week|month)s?\s+ago$")
 _SPAN = re.compile(r"^(last|this)\s+(hour|day|week|month)$")
 _LENGTH = re.compile(r"^(?:last\s+)?(\d+)\s+(second|minute|hour|day|week|month)s?$")
-HELP = (
+# A moment and a period accept different forms, so each error lists only the forms that would work.
+MOMENT_HELP = (
     'use "now", "today", "yesterday", "N minutes/hours/days/weeks ago", "last week", "this month", '
-    '"30 days", or an ISO 8601 time such as 2026-11-25T08:00:00Z'
+    "or an ISO 8601 time such as 2026-11-25T08:00:00Z"
+)
+PERIOD_HELP = (
+    'use "today", "yesterday", "last week", "this month", "30 days" (the last 30 days), '
+    '"N hours/days/weeks ago" (from then to now), or an ISO 8601 date or time such as 2026-11-25'
 )
 
 
@@ -61,6 +66,20 @@ def parse_moment(text: str, *, now: datetime | None = None, label: str = "time")
     """A point in time from a phrase; raises a HealthdeckError that lists the accepted forms."""
     now = now or datetime.now(UTC)
     phrase = " ".join(text.strip().lower().split())
+    if (moment := _moment(text, phrase, now, label)) is not None:
+        return moment
+    if match := _LENGTH.match(phrase):
+        # "30 days" is how long, not when: say which moment was probably meant rather than guess.
+        count, unit = match.groups()
+        length = f"{count} {unit}{'' if count == '1' else 's'}"
+        raise HealthdeckError(
+            f"cannot read {label} {text!r}: that is a length of time, not a moment; "
+            f'for the moment {length} before now write "{length} ago"'
+        )
+    raise HealthdeckError(f"cannot read {label} {text!r}: {MOMENT_HELP}")
+
+
+def _moment(text: str, phrase: str, now: datetime, label: str) -> datetime | None:
     if phrase == "now":
         return now
     if phrase in ("today", "yesterday"):
@@ -70,9 +89,7 @@ def parse_moment(text: str, *, now: datetime | None = None, label: str = "time")
         return _months_ago(now, count) if unit == "month" else now - timedelta(seconds=count * _UNITS[unit])
     if match := _SPAN.match(phrase):
         return parse_period(phrase, now=now, label=label)[0]
-    if (value := _iso(text.strip(), label)) is not None:
-        return value
-    raise HealthdeckError(f"cannot read {label} {text!r}: {HELP}")
+    return _iso(text.strip(), label)
 
 
 def parse_period(text: str, *, now: datetime | None = None, label: str = "period") -> tuple[datetime, datetime]:
@@ -94,4 +111,6 @@ def parse_period(text: str, *, now: datetime | None = None, label: str = "period
         return start, now
     if (day := _iso(text.strip(), label)) is not None and "T" not in text:
         return day, day + timedelta(days=1)
-    return parse_moment(text, now=now, label=label), now
+    if (moment := _moment(text, phrase, now, label)) is not None:
+        return moment, now
+    raise HealthdeckError(f"cannot read {label} {text!r}: {PERIOD_HELP}")

@@ -6,10 +6,15 @@
 True
 >>> Condition.parse("< 0.01 or > 100").holds(150)
 True
+>>> overlap(Condition.parse("> 99.9"), Condition.parse("> 99.5"))
+'> 99.9'
+>>> overlap(Condition.parse("0.1..10"), Condition.parse("< 0.01 or > 100")) is None
+True
 """
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from collections.abc import Callable
@@ -85,3 +90,53 @@ class Condition:
 
     def __str__(self) -> str:
         return " or ".join(str(part) for part in self.parts)
+
+
+@dataclass(frozen=True)
+class _Interval:
+    """The values a comparison or band holds for, as an interval with open or closed ends."""
+
+    low: float
+    high: float
+    low_closed: bool
+    high_closed: bool
+
+    @classmethod
+    def of(cls, part: Comparison | Band) -> _Interval:
+        if isinstance(part, Band):
+            return cls(part.low, part.high, True, True)
+        bound, inf = part.bound, math.inf
+        return {
+            ">": cls(bound, inf, False, False),
+            ">=": cls(bound, inf, True, False),
+            "<": cls(-inf, bound, False, False),
+            "<=": cls(-inf, bound, False, True),
+            "==": cls(bound, bound, True, True),
+        }[part.op]
+
+    def meet(self, other: _Interval) -> _Interval | None:
+        """The values both hold for, or None when there are none."""
+        low = max((self.low, not self.low_closed), (other.low, not other.low_closed))
+        high = min((self.high, self.high_closed), (other.high, other.high_closed))
+        empty = low[0] > high[0] or (low[0] == high[0] and (low[1] or not high[1]))
+        return None if empty else _Interval(low[0], high[0], not low[1], high[1])
+
+    def __str__(self) -> str:
+        if self.low == self.high:
+            return f"== {self.low:g}"
+        if self.low == -math.inf:
+            return f"{'<=' if self.high_closed else '<'} {self.high:g}"
+        if self.high == math.inf:
+            return f"{'>=' if self.low_closed else '>'} {self.low:g}"
+        if self.low_closed and self.high_closed:
+            return f"from {self.low:g} to {self.high:g}"
+        return f"between {self.low:g} and {self.high:g}"
+
+
+def overlap(first: Condition, second: Condition) -> str | None:
+    """Values that satisfy both conditions, written as a condition; None when no value does."""
+    for a in first.parts:
+        for b in second.parts:
+            if (common := _Interval.of(a).meet(_Interval.of(b))) is not None:
+                return str(common)
+    return None

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from healthdeck.catalog.conditions import Band, Comparison, Condition
+from healthdeck.catalog.conditions import Band, Comparison, Condition, overlap
 from healthdeck.catalog.durations import parse_duration
 
 AREAS = ("service", "customer", "business", "capacity")
@@ -58,6 +58,18 @@ class Threshold(_Strict):
         if isinstance(critical, Comparison) and isinstance(bound, Comparison):
             return "lower" if critical.bound > bound.bound else "higher"
         return "lower"
+
+    @field_validator("critical")
+    @classmethod
+    def _critical_apart_from_good(cls, critical: Condition | None, info: ValidationInfo) -> Condition | None:
+        # A value both GOOD and CRITICAL would be judged GOOD (good is checked first): a silent lie.
+        good = info.data.get("good")
+        if critical is not None and good is not None and (common := overlap(good, critical)) is not None:
+            raise ValueError(
+                f'good "{good}" and critical "{critical}" overlap: a value {common} would be both; '
+                'critical must lie on the other side of good (e.g. good "> 99.9", critical "< 99.5")'
+            )
+        return critical
 
     @model_validator(mode="after")
     def _one_sided_unless_band(self) -> Threshold:

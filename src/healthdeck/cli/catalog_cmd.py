@@ -7,14 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
 from rich.table import Table
 
 from healthdeck.catalog.durations import format_duration
 from healthdeck.cli.console import out, print_json
 from healthdeck.cli.options import CatalogOption, Output
-from healthdeck.engine.measures import MEASURES
-from healthdeck.engine.session import load_checked_catalog
 
 catalog_app = typer.Typer(help="The KPI catalog: shipped packs plus your own YAML.", no_args_is_help=True)
 
@@ -22,6 +19,8 @@ catalog_app = typer.Typer(help="The KPI catalog: shipped packs plus your own YAM
 @catalog_app.command("validate")
 def validate(files: Annotated[list[Path], typer.Argument(help="KPI YAML files to check.")]) -> None:
     """Check KPI files on top of the shipped packs; every problem is listed with file and line."""
+    from healthdeck.engine.session import load_checked_catalog  # the measures (Ibis) load only when used
+
     catalog = load_checked_catalog(files)
     names = {str(f) for f in files}
     mine = [k for k in catalog.kpis.values() if k.location.rsplit(":", 1)[0] in names]
@@ -36,6 +35,8 @@ def list_kpis(
     catalog: CatalogOption = None,
 ) -> None:
     """Every KPI with its area, pack, window and thresholds; the scored ones make up the health score."""
+    from healthdeck.engine.session import load_checked_catalog
+
     loaded = load_checked_catalog(catalog or [])
     kpis = [k for k in (loaded.in_pack(pack) if pack else loaded.kpis.values()) if area in (None, k.area)]
     if output is Output.json:
@@ -74,6 +75,11 @@ def show(
     catalog: CatalogOption = None,
 ) -> None:
     """One KPI's full definition, as YAML you can copy into your own catalog file."""
+    import yaml
+
+    from healthdeck.engine.measures import MEASURES
+    from healthdeck.engine.session import load_checked_catalog
+
     loaded = load_checked_catalog(catalog or [])
     kpi = loaded.get(kpi_id)
     raw = {k: v for k, v in loaded.raw[kpi.id].items() if k != "pack"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,8 +12,9 @@ from healthdeck.cli.engine_access import engine
 from healthdeck.cli.options import DbOption
 from healthdeck.cli.render import health_view
 from healthdeck.cli.simulate_cmd import QuietOption, rich_progress
-from healthdeck.store.connection import Store, open_store
-from healthdeck.store.schema import KINDS
+
+if TYPE_CHECKING:
+    from healthdeck.store.connection import Store
 
 
 def demo(
@@ -24,7 +25,10 @@ def demo(
     db: DbOption = None,
 ) -> None:
     """Fill an empty store with a simulated 30-day SaaS (scenario demo), then print its health (`make demo`)."""
-    with open_store(db) as store:
+    from healthdeck.store.connection import open_store  # DuckDB loads only when a command runs
+    from healthdeck.store.schema import KINDS
+
+    with open_store(db, create=True) as store:
         path = store.path
         if not any(store.count(name) for name in KINDS):
             _simulate_demo(store, tenants=tenants, days=days, seed=seed, quiet=quiet)

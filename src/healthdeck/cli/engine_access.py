@@ -6,12 +6,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from healthdeck.catalog.durations import parse_duration
-from healthdeck.engine.session import Engine, load_checked_catalog
 from healthdeck.errors import HealthdeckError
-from healthdeck.store.connection import open_store
 from healthdeck.timephrases import parse_moment
+
+if TYPE_CHECKING:
+    from healthdeck.engine.session import Engine
 
 # How far ahead of this machine's clock `--at` may lie: clocks of the machines that send events
 # drift a little; further ahead, an evaluation would judge events that cannot have arrived yet.
@@ -21,6 +23,9 @@ CLOCK_SKEW = timedelta(minutes=1)
 @contextmanager
 def engine(db: Path | None, catalog: list[Path] | None) -> Iterator[Engine]:
     """An engine over the store (read-only) and the catalog plus the user's files."""
+    from healthdeck.engine.session import Engine, load_checked_catalog  # Ibis and DuckDB: only when used
+    from healthdeck.store.connection import open_store
+
     checked = load_checked_catalog(catalog or [])
     with open_store(db, read_only=True) as store:
         hd = Engine(store, checked)

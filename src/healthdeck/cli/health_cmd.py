@@ -6,12 +6,10 @@ from typing import Annotated
 
 import typer
 
-from healthdeck.catalog.models import AREAS
 from healthdeck.cli.console import out, print_json
 from healthdeck.cli.engine_access import at_option, engine, window_option
 from healthdeck.cli.options import AtOption, CatalogOption, DbOption, Format, PackOption, WindowOption
 from healthdeck.cli.render import health_markdown, health_view
-from healthdeck.engine.serialize import health_json
 
 
 def health(
@@ -28,6 +26,9 @@ def health(
     db: DbOption = None,
 ) -> None:
     """The overall health score (GREEN ≥ 80, YELLOW ≥ 60, else RED), its areas, and what pulled it down."""
+    from healthdeck.catalog.models import AREAS  # the engine's modules load only when a command runs
+    from healthdeck.engine.serialize import health_json
+
     chosen = [a for a, flag in zip(AREAS, (service, customers, business, capacity), strict=True) if flag] or list(AREAS)
     with engine(db, catalog) as hd:
         report = hd.health(at=at_option(at), window=window_option(window), pack=pack, areas=chosen)

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
 from healthdeck.cli.console import err, out, print_json, progress_bar
 from healthdeck.cli.options import DbOption, Output
-from healthdeck.store.connection import open_store
-from healthdeck.store.ingest import BATCH_ROWS, IngestReport, ingest_files
+from healthdeck.errors import HealthdeckError
 from healthdeck.store.schema import KINDS
+
+if TYPE_CHECKING:
+    from healthdeck.store.ingest import IngestReport
 
 KIND_HELP = f'Kind of every record: {", ".join(KINDS)}. Default: each record\'s "kind" field.'
 
@@ -31,13 +33,19 @@ def ingest(
         Path | None, typer.Option("--rejects", help="Where to write rejected records (default: beside the store).")
     ] = None,
     batch_rows: Annotated[
-        int, typer.Option("--batch-rows", min=1, help="Records per transaction; bounds memory use.")
-    ] = BATCH_ROWS,
+        int | None,
+        typer.Option("--batch-rows", min=1, help="Records per transaction, 50,000 by default; bounds memory use."),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Validate records and add the new ones to the store; exit 1 when any were rejected."""
+    from healthdeck.store.connection import open_store  # DuckDB and PyArrow load only when a command runs
+    from healthdeck.store.ingest import BATCH_ROWS, ingest_files
+
+    batch_rows = batch_rows or BATCH_ROWS
+    _check_rejects_path(rejects)
     total = sum(os.path.getsize(f) for f in files if f != "-" and os.path.exists(f))
-    with open_store(db) as store, progress_bar("ingesting", total or None) as bar:
+    with open_store(db, create=True) as store, progress_bar("ingesting", total or None) as bar:
         advance = (lambda n: bar.advance(bar.task_ids[0], n)) if bar else None
         report = ingest_files(store, files, kind=kind, rejects_path=rejects, batch_rows=batch_rows, progress=advance)
     if output is Output.json:
@@ -46,6 +54,14 @@ def ingest(
         _print_report(report)
     if report.rejected:
         raise typer.Exit(1)
+
+
+def _check_rejects_path(rejects: Path | None) -> None:
+    # Checked before any batch is stored: the rejects file is only opened at the first reject.
+    if rejects is not None and rejects.is_dir():
+        raise HealthdeckError(
+            f"--rejects {rejects} is a directory; give the file to write rejects to, e.g. {rejects / 'rejects.jsonl'}"
+        )
 
 
 def _print_report(report: IngestReport) -> None:

@@ -8,10 +8,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import typer
 from rich.live import Live
 from rich.table import Table
@@ -21,12 +19,12 @@ from healthdeck.cli.console import err, out, print_json
 from healthdeck.cli.engine_access import at_option, engine, window_option
 from healthdeck.cli.options import AtOption, CatalogOption, DbOption, Output, PackOption, WindowOption
 from healthdeck.cli.render import badge, freshness_line, kpi_table
-from healthdeck.engine.explain import format_value
-from healthdeck.engine.measures import Window
-from healthdeck.engine.serialize import kpi_json
-from healthdeck.engine.session import Comparison, ExportRow, PeriodComparison
 from healthdeck.errors import HealthdeckError, StoreLockedError
 from healthdeck.timephrases import parse_moment, parse_period
+
+if TYPE_CHECKING:
+    from healthdeck.engine.measures import Window
+    from healthdeck.engine.session import Comparison, ExportRow, PeriodComparison
 
 metrics_app = typer.Typer(
     help="Look at individual KPIs: now, live, over time, or between two periods.", no_args_is_help=True
@@ -44,6 +42,9 @@ def get(
     db: DbOption = None,
 ) -> None:
     """One KPI's value, status, sub-score and trend, and how it is computed."""
+    from healthdeck.engine.explain import format_value  # the engine loads only when a command runs
+    from healthdeck.engine.serialize import kpi_json
+
     with engine(db, catalog) as hd:
         result = hd.kpi(name, at=at_option(at), window=window_option(window))
     if output is Output.json:
@@ -156,6 +157,9 @@ def _write_export(rows: list[ExportRow], fmt: ExportFormat, out_file: Path | Non
     records = _export_records(rows)
     if fmt is ExportFormat.parquet:
         assert out_file is not None
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         pq.write_table(pa.Table.from_pylist(records), out_file)
         return
     stream = open(out_file, "w", newline="") if out_file else sys.stdout  # noqa: SIM115
@@ -188,6 +192,9 @@ def compare(
     A period still running ends now, and the longer one is cut to the shorter's length from its
     start: "last week" against "this week" on a Thursday compares Monday to Thursday of each.
     """
+    from healthdeck.engine.explain import format_value  # the engine loads only when a command runs
+    from healthdeck.engine.measures import Window
+
     first = Window(*parse_period(period1, label="--period1"))
     second = Window(*parse_period(period2, label="--period2"))
     with engine(db, catalog) as hd:

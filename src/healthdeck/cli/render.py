@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rich.console import Group
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from healthdeck.engine.evaluate import KpiResult
-from healthdeck.engine.explain import describe_threshold, explain, format_value
-from healthdeck.engine.freshness import describe_freshness
-from healthdeck.engine.health import AreaReport, HealthReport
-from healthdeck.engine.scoring import Status
+if TYPE_CHECKING:
+    from healthdeck.engine.evaluate import KpiResult
+    from healthdeck.engine.health import AreaReport, HealthReport
 
 COLOURS = {
     "GREEN": "green",
@@ -56,6 +55,8 @@ def _trend(result: KpiResult) -> str:
 
 
 def kpi_table(results: list[KpiResult], title: str | None = None) -> Table:
+    from healthdeck.engine.explain import describe_threshold, format_value  # the engine loads only when used
+
     table = Table("KPI", "value", "status", "score", "threshold", "trend", title=title, title_justify="left")
     for r in results:
         table.add_row(
@@ -71,12 +72,16 @@ def kpi_table(results: list[KpiResult], title: str | None = None) -> Table:
 
 def _with_data(area: AreaReport) -> str:
     """How many KPIs have fresh data judged or shown (INFO ones too), out of the area's KPIs."""
+    from healthdeck.engine.scoring import Status  # the engine loads only when a command runs
+
     measured = sum(1 for r in area.kpis if r.status not in (Status.NO_DATA, Status.STALE))
     return f"{measured}/{len(area.kpis)}"
 
 
 def health_view(report: HealthReport, *, full: bool) -> Group:
     """The score with its light, one row per area, the KPIs when asked, and the explanation."""
+    from healthdeck.engine.explain import explain
+
     status = report.status.value if report.status else None
     change = "" if report.change is None else f"  ({report.change:+.1f} since the previous period)"
     header = Text.assemble("Health ", (_score(report.score), "bold"), "/100  ", badge(status), change)
@@ -102,12 +107,17 @@ def health_view(report: HealthReport, *, full: bool) -> Group:
 
 def freshness_line(results: Iterable[KpiResult], at: datetime) -> Text:
     """The newest event and whether the data is stale: loud when it is, quiet when it is not."""
+    from healthdeck.engine.freshness import describe_freshness
+
     chosen = list(results)
     stale = any(r.freshness is not None and r.freshness.stale for r in chosen)
     return Text(describe_freshness(chosen, at), style="bold yellow" if stale else "dim")
 
 
 def health_markdown(report: HealthReport, *, full: bool) -> str:
+    from healthdeck.engine.explain import describe_threshold, explain, format_value
+    from healthdeck.engine.freshness import describe_freshness
+
     status = report.status.value if report.status else "NO DATA"
     lines = [
         f"# Health {_score(report.score)}/100 — {status}" + (" (on stale data)" if report.stale else ""),

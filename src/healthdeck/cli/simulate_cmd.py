@@ -13,7 +13,6 @@ import typer
 from healthdeck.cli.console import err, out, print_json
 from healthdeck.cli.options import DbOption, Output
 from healthdeck.errors import HealthdeckError
-from healthdeck.store.connection import open_store
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -50,13 +49,14 @@ def simulate(
     from healthdeck.sim.config import make_config  # numpy-heavy: load only when used
     from healthdeck.sim.provenance import plan_run
     from healthdeck.sim.run import run_plan
+    from healthdeck.store.connection import open_store
 
     end_at = _parse_end(end)
     cfg = make_config(
         tenants=tenants, days=days, seed=seed, end=end_at, requests_per_day=requests_per_day, scenario=scenario
     )
     started = time.perf_counter()
-    with open_store(db) as store:
+    with open_store(db, create=True) as store:
         plan = plan_run(store, cfg, end_given=end_at is not None, append=append)
         if output is Output.text:
             err.print(_announce(plan.mode, plan.cfg.describe()), markup=False)

@@ -12,9 +12,6 @@ from healthdeck.cli.console import out, print_json
 from healthdeck.cli.engine_access import at_option, engine
 from healthdeck.cli.options import AtOption, CatalogOption, DbOption, Output
 from healthdeck.cli.render import badge, freshness_line
-from healthdeck.engine.explain import describe_threshold, format_value
-from healthdeck.engine.scoring import Status
-from healthdeck.engine.serialize import health_json
 
 MORNING_PACK = "daily_ops_morning"
 MEANING = {
@@ -32,6 +29,10 @@ def status(
     db: DbOption = None,
 ) -> None:
     """System status at a glance: uptime, error rate, p95 latency, pods and GPU, with the light and actions."""
+    from healthdeck.engine.explain import describe_threshold, format_value  # the engine loads only when used
+    from healthdeck.engine.scoring import Status
+    from healthdeck.engine.serialize import health_json
+
     with engine(db, catalog) as hd:
         report = hd.health(at=at_option(at), pack=MORNING_PACK, areas=["service"])
     if output is Output.json:

@@ -24,10 +24,12 @@ from healthdeck.errors import HealthdeckError
 from healthdeck.store.connection import Store
 from healthdeck.store.readers import RawRecord, file_format, open_binary, read_csv, read_jsonl, read_parquet
 from healthdeck.store.schema import KINDS, Field, Kind
-from healthdeck.store.validate import missing_columns, quote, validation_query
+from healthdeck.store.validate import literal, missing_columns, quote, validation_query
 
 BATCH_ROWS = 50_000
 SHOWN_REJECTS = 20
+# Field names a record cannot use: "kind" routes it, the others are the staging table's own columns.
+RESERVED = ("kind", "_line", "_pre_error", "_raw")
 
 
 @dataclass(frozen=True)
@@ -100,16 +102,18 @@ def ingest_table(
     """Validate one batch and store its new records in a single transaction."""
     if "_line" not in table.column_names:
         table = table.append_column("_line", pa.array(range(1, table.num_rows + 1), pa.int64()))
+    shown_types = {f.name: str(f.type) for f in table.schema}
     con = store.con
     con.execute("BEGIN TRANSACTION")
     try:
         con.register("_staged", table)
         staged_types = {row[0]: str(row[1]) for row in con.execute("DESCRIBE _staged").fetchall()}
         relation = _with_missing_columns(kind, staged_types)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {validation_query(kind, staged_types, relation)}")
+        query = validation_query(kind, staged_types, relation, shown_types=shown_types)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {query}")
         rejected = con.execute("SELECT _line, _errors FROM _checked WHERE _errors <> '' ORDER BY _line").fetchall()
         valid = _count(con, "SELECT count(*) FROM _checked WHERE _errors = ''")
-        stored = _store_valid(store, kind)
+        stored, conflicts = _store_entities(store, kind) if kind.entity else _store_events(store, kind, valid)
         con.execute("DROP TABLE _checked")
         con.unregister("_staged")
         con.execute("COMMIT")
@@ -117,9 +121,9 @@ def ingest_table(
         con.execute("ROLLBACK")
         con.unregister("_staged")
         raise
-    report.add_batch(kind.name, stored, valid - stored)
-    if rejected:
-        _record_rejects(table, rejected, source=source, sink=sink, report=report)
+    report.add_batch(kind.name, stored, valid - stored - len(conflicts))
+    if rejected or conflicts:
+        _record_rejects(table, sorted(rejected + conflicts), source=source, sink=sink, report=report)
 
 
 def _with_missing_columns(kind: Kind, staged_types: dict[str, str]) -> str:
@@ -141,25 +145,71 @@ def _content_hash(kind: Kind) -> str:
     return f"md5(concat_ws(chr(31), {', '.join(parts)}))"
 
 
-def _store_valid(store: Store, kind: Kind) -> int:
-    """Insert the valid rows of `_checked` that are not stored yet; return how many."""
+def _store_events(store: Store, kind: Kind, valid: int) -> tuple[int, list[tuple[int, str]]]:
+    """Insert the valid events of `_checked` whose id is new; return how many, and the conflicts.
+
+    An event is an immutable fact, so a re-sent `event_id` must carry the same content (typed
+    values: `Z` and `+00:00` spellings of one instant are one content). Identical, it is a
+    duplicate; different, a conflict, rejected: the stored record, or the first line of the batch
+    with that id, is kept. Repeats are looked at only when there are some, which keeps the usual
+    all-new batch to one statement.
+    """
+    con = store.con
+    table, columns = quote(kind.name), ", ".join(quote(f.name) for f in kind.fields)
+    before = store.count(kind.name)
+    con.execute(
+        f"INSERT INTO {table} ({columns}, _ingested_at) "
+        f"SELECT {columns}, now() FROM ({_valid_events(kind)}) AS fresh "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS stored WHERE stored.event_id = fresh.event_id) "
+        "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _line) = 1"
+    )
+    inserted = store.count(kind.name) - before
+    return inserted, _event_conflicts(con, kind) if inserted < valid else []
+
+
+def _valid_events(kind: Kind) -> str:
+    """The valid rows of `_checked`, an event without an id taking the hash of its content as id."""
+    values = ", ".join(
+        f"coalesce(event_id, {_content_hash(kind)}) AS event_id" if f.name == "event_id" else quote(f.name)
+        for f in kind.fields
+    )
+    return f"SELECT {values}, _line FROM _checked WHERE _errors = ''"
+
+
+def _event_conflicts(con: Any, kind: Kind) -> list[tuple[int, str]]:
+    """(line, reason) of each valid event of the batch whose content differs from the one kept for its id.
+
+    Run after the insert: the kept record is in the table, either from an earlier batch or just
+    inserted from this one. Rows inserted by this transaction carry its `now()`, earlier ones an
+    earlier time, which tells "conflicts with line N" from "conflicts with the stored record".
+    """
+    content = [f for f in kind.fields if f.name != "event_id"]
+    differs = " OR ".join(f"fresh.{quote(f.name)} IS DISTINCT FROM kept.{quote(f.name)}" for f in content)
+    names = ", ".join(
+        f"CASE WHEN fresh.{quote(f.name)} IS DISTINCT FROM kept.{quote(f.name)} THEN {literal(f.name)} END"
+        for f in content
+    )
+    kept_as = (
+        "CASE WHEN kept._ingested_at = now() THEN 'conflicts with line ' || fresh._first "
+        "ELSE 'conflicts with the stored record' END"
+    )
+    detail = f"' (same event_id \"' || left(fresh.event_id, 80) || '\", different ' || concat_ws(', ', {names}) || ')'"
+    rows = con.execute(
+        f"SELECT fresh._line, {kept_as} || {detail} "
+        f"FROM (SELECT *, min(_line) OVER (PARTITION BY event_id) AS _first FROM ({_valid_events(kind)})) AS fresh "
+        f"JOIN {quote(kind.name)} AS kept ON kept.event_id = fresh.event_id WHERE {differs}"
+    ).fetchall()
+    return [(int(line), str(reason)) for line, reason in rows]
+
+
+def _store_entities(store: Store, kind: Kind) -> tuple[int, list[tuple[int, str]]]:
+    """Store the valid entities of `_checked` that are new or changed; return how many (never a conflict).
+
+    An entity re-sent with new content replaces the stored one; the last line wins within a batch.
+    """
     con = store.con
     table, key = quote(kind.name), quote(kind.key)
     columns = ", ".join(quote(f.name) for f in kind.fields)
-    if not kind.entity:
-        values = ", ".join(
-            f"coalesce(event_id, {_content_hash(kind)}) AS event_id" if f.name == "event_id" else quote(f.name)
-            for f in kind.fields
-        )
-        before = store.count(kind.name)
-        con.execute(
-            f"INSERT INTO {table} ({columns}, _ingested_at) "
-            f"SELECT {columns}, now() FROM (SELECT {values}, _line FROM _checked WHERE _errors = '') AS fresh "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS stored WHERE stored.event_id = fresh.event_id) "
-            "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _line) = 1"
-        )
-        return store.count(kind.name) - before
-    # An entity re-sent with new content replaces the stored one; the last line wins within a batch.
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _changed AS SELECT * FROM ("
         f"SELECT {columns}, {_content_hash(kind)} AS _record_hash FROM _checked WHERE _errors = '' "
@@ -171,7 +221,7 @@ def _store_valid(store: Store, kind: Kind) -> int:
     con.execute(f"INSERT INTO {table} ({columns}, _record_hash, _ingested_at) SELECT *, now() FROM _changed")
     changed = _count(con, "SELECT count(*) FROM _changed")
     con.execute("DROP TABLE _changed")
-    return changed
+    return changed, []
 
 
 def _record_rejects(
@@ -179,15 +229,14 @@ def _record_rejects(
 ) -> None:
     lines = table.column("_line").to_pylist()
     row_of = {line: i for i, line in enumerate(lines)}
-    hidden = {"_line", "_pre_error", "_raw"}
-    raw = table.column("_raw").to_pylist() if "_raw" in table.column_names else None
-    for line, error in rejected:
-        row = row_of[line]
-        record = (
-            raw[row]
-            if raw
-            else {name: table.column(name)[row].as_py() for name in table.column_names if name not in hidden}
-        )
+    rows = [row_of[line] for line, _ in rejected]
+    if "_raw" in table.column_names:
+        raw = table.column("_raw").to_pylist()
+        records: list[Any] = [raw[row] for row in rows]
+    else:
+        shown = [name for name in table.column_names if name not in ("_line", "_pre_error")]
+        records = table.select(shown).take(rows).to_pylist()
+    for (line, error), record in zip(rejected, records, strict=True):
         _add_reject(Reject(source, line, error, record), sink=sink, report=report)
 
 
@@ -207,7 +256,7 @@ def _as_text(f: Field | None, value: Any) -> tuple[str | None, str | None]:
     if value is None:
         return None, None
     if f is not None and f.type == "JSON":
-        return (value if isinstance(value, str) else orjson.dumps(value).decode()), None
+        return _canonical_json(value), None
     wrong = isinstance(value, dict | list) or (isinstance(value, bool) and f is not None and f.type not in ("BOOLEAN",))
     if wrong:
         shown = orjson.dumps(value).decode()[:80]
@@ -221,15 +270,26 @@ def _as_text(f: Field | None, value: Any) -> tuple[str | None, str | None]:
     return str(value), None
 
 
+def _canonical_json(value: Any) -> str:
+    """JSON text with its keys sorted, so one object sent twice in another key order is one content."""
+    if isinstance(value, str):
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value  # not JSON: rejected by validation, with the text as given
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
 def stage_records(kind: Kind, records: list[RawRecord]) -> pa.Table:
     """Text columns for a batch of parsed records, plus `_line`, `_pre_error` and `_raw`."""
     names: dict[str, None] = dict.fromkeys(kind.columns)
     for record in records:
-        names.update(dict.fromkeys(k for k in (record.fields or {}) if k != "kind"))
+        names.update(dict.fromkeys(k for k in (record.fields or {}) if k not in RESERVED))
     columns: dict[str, list[str | None]] = {name: [] for name in names}
     pre_errors: list[str | None] = []
     for record in records:
-        fields, problems = record.fields or {}, []
+        fields = record.fields or {}
+        problems = [f"unknown field {name!r} for kind {kind.name}" for name in RESERVED[1:] if name in fields]
         for name in names:
             known = name in kind.columns
             text, problem = _as_text(kind.field(name) if known else None, fields.get(name))
@@ -277,7 +337,7 @@ Progress = Callable[[int], None]
 
 def resolve_kind(name: Any) -> Kind:
     """The Kind named `name`, or a clear error listing the known kinds."""
-    if name in KINDS:
+    if isinstance(name, str) and name in KINDS:
         return KINDS[name]
     known = ", ".join(KINDS)
     if name is None:
@@ -321,8 +381,11 @@ def _route(record: RawRecord, *, kind: Kind | None, batcher: _Batcher) -> None:
 
 
 def _ingest_parquet(path: str, *, kind: Kind | None, batcher: _Batcher, progress: Progress | None) -> int:
-    if kind is None and "kind" not in pq.read_schema(path).names:
+    names = _parquet_columns(path)
+    if kind is None and "kind" not in names:
         resolve_kind(None)  # no --kind and no kind column: the whole file is unusable
+    if reserved := [name for name in RESERVED[1:] if name in names]:
+        raise HealthdeckError(f'column "{reserved[0]}" is a name healthdeck keeps for itself; rename it')
     rows = 0
     for chunk in read_parquet(path, batch_rows=batcher.batch_rows):
         table = chunk.table.append_column(
@@ -334,6 +397,13 @@ def _ingest_parquet(path: str, *, kind: Kind | None, batcher: _Batcher, progress
         if progress:
             progress(chunk.table.nbytes)
     return rows
+
+
+def _parquet_columns(path: str) -> list[str]:
+    try:
+        return list(pq.read_schema(path).names)
+    except (pa.ArrowException, OSError) as exc:
+        raise HealthdeckError(f"not a readable Parquet file: {exc}") from exc
 
 
 def _split_by_kind(table: pa.Table, *, kind: Kind | None, batcher: _Batcher) -> Iterable[tuple[Kind, pa.Table]]:
@@ -357,7 +427,11 @@ def _ingest_file(path: str, *, kind: Kind | None, batcher: _Batcher, progress: P
     fmt = file_format(path)
     if fmt == "parquet":
         return _ingest_parquet(path, kind=kind, batcher=batcher, progress=progress)
-    records = _ingest_text_file(path, fmt, kind=kind, batcher=batcher, progress=progress)
+    try:
+        records = _ingest_text_file(path, fmt, kind=kind, batcher=batcher, progress=progress)
+    except HealthdeckError:
+        batcher.flush_all()  # the records read before the file became unreadable are stored, not dropped
+        raise
     batcher.flush_all()
     return records
 

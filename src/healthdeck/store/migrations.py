@@ -1,4 +1,4 @@
-"""Versioned schema migrations: opening an older store upgrades it in place.
+"""Versioned schema migrations: a writable open upgrades an older store in place.
 
 Each migration is a plain function run inside one transaction together with
 the version bump, so a store is never left half-migrated.
@@ -14,6 +14,7 @@ from healthdeck.store.schema import KINDS, create_table_sql
 from healthdeck.store.views import VIEWS
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
+META_TABLE = "_healthdeck_meta"
 
 
 def _create_event_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -31,30 +32,39 @@ MIGRATIONS: tuple[Migration, ...] = (_create_event_tables, _create_views)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def read_version(con: duckdb.DuckDBPyConnection) -> int:
-    """The store's schema version without changing anything (0 for a store healthdeck never set up)."""
+def stored_version(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The schema version, or None when healthdeck did not set this database up (only it makes the table).
+
+    0 means set up but before the first migration. Raises ValueError when the stored version is
+    not a whole number (the table was edited).
+    """
     try:
-        rows = con.execute("SELECT value FROM _healthdeck_meta WHERE key = 'schema_version'").fetchall()
+        rows = con.execute(f"SELECT value FROM main.{META_TABLE} WHERE key = 'schema_version'").fetchall()
     except duckdb.CatalogException:
+        return None
+    if not rows:
         return 0
-    return int(rows[0][0]) if rows else 0
+    value = rows[0][0]
+    if not (isinstance(value, str) and value.isascii() and value.isdigit()):
+        raise ValueError(repr(value))
+    return int(value)
 
 
-def stored_version(con: duckdb.DuckDBPyConnection) -> int:
-    """The schema version, creating the bookkeeping table on a new store (needs a writable store)."""
-    con.execute("CREATE TABLE IF NOT EXISTS _healthdeck_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
-    return read_version(con)
+def read_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The store's schema version without changing anything (0 for a database healthdeck never set up)."""
+    return stored_version(con) or 0
 
 
 def migrate(con: duckdb.DuckDBPyConnection, *, target: int = SCHEMA_VERSION) -> int:
     """Apply every migration between the stored version and `target`; return the new version."""
-    version = stored_version(con)
+    version = read_version(con)
     while version < target:
         con.execute("BEGIN TRANSACTION")
         try:
+            con.execute(f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key VARCHAR PRIMARY KEY, value VARCHAR)")
             MIGRATIONS[version](con)
             version += 1
-            con.execute("INSERT OR REPLACE INTO _healthdeck_meta VALUES ('schema_version', ?)", [str(version)])
+            con.execute(f"INSERT OR REPLACE INTO {META_TABLE} VALUES ('schema_version', ?)", [str(version)])
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

@@ -92,39 +92,65 @@ def read_jsonl(stream: BinaryIO, *, limit: int = MAX_RECORD_BYTES) -> Iterator[t
 
 
 def read_csv(stream: BinaryIO, *, limit: int = MAX_RECORD_BYTES) -> Iterator[tuple[RawRecord | None, int]]:
-    """Records of a CSV stream with a header row; empty cells are missing values."""
+    """Records of a CSV stream with a header row; empty cells are missing values.
+
+    A row that is not UTF-8 is rejected on its own: bytes that do not decode are carried
+    through the CSV parser as surrogates, so one bad row never stops the rows after it.
+    """
     csv.field_size_limit(limit)
     # utf-8-sig: spreadsheets often start a CSV with a byte-order mark.
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
     reader = csv.reader(text)
     try:
         header = next(reader)
     except StopIteration:
         return
-    except UnicodeDecodeError as exc:
-        raise HealthdeckError(f"not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
+    if (problem := _not_utf8(header, header)) is not None:
+        raise HealthdeckError(f"the header row is {problem}; save the file as UTF-8")
     while True:
         try:
             row = next(reader)
         except StopIteration:
             return
-        except UnicodeDecodeError as exc:
-            raise HealthdeckError(f"not UTF-8 text after line {reader.line_num}: {exc.reason}") from exc
         except csv.Error as exc:
             yield RawRecord(reader.line_num, None, "", f"malformed CSV: {exc}"), 0
             continue
-        raw = _clip(",".join(row))
-        if not any(cell.strip() for cell in row):
-            yield None, len(raw) + 1
-            continue
-        if len(row) > len(header):
-            yield (
-                RawRecord(reader.line_num, None, raw, f"{len(row)} values but the header has {len(header)} columns"),
-                len(raw) + 1,
-            )
-            continue
-        fields = {name: (cell if cell != "" else None) for name, cell in zip(header, row, strict=False)}
-        yield RawRecord(reader.line_num, fields, raw), len(raw) + 1
+        yield _csv_record(reader.line_num, header, row)
+
+
+def _csv_record(line: int, header: list[str], row: list[str]) -> tuple[RawRecord | None, int]:
+    joined, problem = ",".join(row), None
+    try:
+        joined.encode("utf-8")
+    except UnicodeEncodeError:  # a surrogate: bytes that were not UTF-8
+        joined, problem = _readable(joined), _not_utf8(header, row)
+    raw = _clip(joined)
+    size = len(raw) + 1
+    if not any(cell.strip() for cell in row):
+        return None, size
+    if problem is not None:
+        return RawRecord(line, None, raw, f"{problem}; save the file as UTF-8"), size
+    if len(row) > len(header):
+        return RawRecord(line, None, raw, f"{len(row)} values but the header has {len(header)} columns"), size
+    fields = {name: (cell if cell != "" else None) for name, cell in zip(header, row, strict=False)}
+    return RawRecord(line, fields, raw), size
+
+
+def _not_utf8(header: list[str], row: list[str]) -> str | None:
+    """Where a row holds bytes that are not UTF-8 (decoded as surrogates), or None."""
+    for number, cell in enumerate(row):
+        try:
+            cell.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            byte = cell[exc.start].encode("utf-8", "surrogateescape")[0]
+            column = f'"{_readable(header[number][:80])}"' if number < len(header) else f"{number + 1}"
+            return f"not UTF-8 text: byte 0x{byte:02x} in column {column}"
+    return None
+
+
+def _readable(text: str) -> str:
+    """Text decoded with surrogate escapes, with each undecodable byte shown as U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def read_parquet(path: str, *, batch_rows: int) -> Iterator[ArrowChunk]:
@@ -134,7 +160,15 @@ def read_parquet(path: str, *, batch_rows: int) -> Iterator[ArrowChunk]:
     except (pa.ArrowInvalid, OSError) as exc:
         raise HealthdeckError(f"not a readable Parquet file: {exc}") from exc
     line = 1
-    for batch in parquet.iter_batches(batch_size=batch_rows):
+    batches = parquet.iter_batches(batch_size=batch_rows)
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except (pa.ArrowException, OSError) as exc:
+            reason = " ".join(str(exc).split())
+            raise HealthdeckError(f"unreadable from row {line} on; those rows were not stored: {reason}") from exc
         table = pa.Table.from_batches([batch])
         yield ArrowChunk(table, line)
         line += table.num_rows

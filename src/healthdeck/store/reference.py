@@ -16,12 +16,19 @@ HEADER = """# Event schema reference
 Generated from `src/healthdeck/store/schema.py` by `python -m healthdeck.store.reference`; do not edit by hand.
 Every kind is a table in the store and a schema for `healthdeck ingest`. Timestamps need a time zone
 (`Z` or `+HH:MM`) and may not lie more than a day in the future unless noted. Fields whose allowed values
-are upper case (tiers, methods, priorities) are upper-cased before they are checked.
+are upper case (tiers, methods, priorities) are upper-cased before they are checked. Numbers given as text
+are decimal: an INTEGER or BIGINT is a whole number (`200`, `-3`, `+7`, also `200.0`), never `200.5`, `0xC8`,
+`0b11001000`, `1_000` or `2e2`; a DOUBLE is a decimal number (`48.5`, `1.5e3`). In Parquet, a column's type
+must fit its field: strings for text and ids, integers or floats for numbers (whole values only for
+INTEGER and BIGINT), timestamps with a time zone for TIMESTAMPTZ (or strings), booleans for BOOLEAN, structs,
+maps or JSON strings for JSON; any column may be all nulls.
 """
 
 
 def _rules(f: Field) -> str:
     rules = []
+    if f.identifier:
+        rules.append("an id: not empty, blank or padded with spaces")
     if f.choices:
         rules.append("one of " + ", ".join(f.choices))
     if f.minimum is not None:
@@ -53,7 +60,10 @@ def _kind_section(kind: Kind) -> Iterator[str]:
     if kind.entity:
         yield f"Key `{kind.key}`: an entity; a re-sent record with the same key and new content replaces it.\n"
     else:
-        yield "Key `event_id`: when absent, a hash of the record's values, so re-sent records deduplicate.\n"
+        yield (
+            "Key `event_id`: when absent, a hash of the record's values, so re-sent records deduplicate; "
+            "an id re-sent with other content is rejected as a conflict.\n"
+        )
     yield "| field | type | required | rule |"
     yield "|---|---|---|---|"
     for f in kind.fields:

@@ -30,6 +30,9 @@ class Field:
     maximum: float | None = None
     # Scheduled values (a plan change effective next month) may lie in the future.
     future_ok: bool = False
+    # An id (a key or a reference to one): never empty, blank or padded with spaces, because
+    # "" would merge every record without an id and " t1" would be another tenant than "t1".
+    identifier: bool = False
     description: str = ""
 
 
@@ -63,6 +66,7 @@ def _event_id() -> Field:
     return Field(
         "event_id",
         "VARCHAR",
+        identifier=True,
         description="unique id; when absent, a hash of the record is used so re-sends deduplicate",
     )
 
@@ -72,7 +76,7 @@ def _ts(name: str = "ts", *, required: bool = True, future_ok: bool = False) -> 
 
 
 def _tenant(required: bool = True) -> Field:
-    return Field("tenant_id", "VARCHAR", required=required)
+    return Field("tenant_id", "VARCHAR", required=required, identifier=True)
 
 
 TENANTS = Kind(
@@ -104,7 +108,7 @@ USERS = Kind(
     key="user_id",
     entity=True,
     fields=(
-        Field("user_id", "VARCHAR", required=True),
+        Field("user_id", "VARCHAR", required=True, identifier=True),
         _tenant(),
         _ts("signup_at"),
         _ts("removed_at", required=False),
@@ -153,7 +157,7 @@ ACTIVITY = Kind(
         _event_id(),
         _ts(),
         _tenant(),
-        Field("user_id", "VARCHAR", required=True),
+        Field("user_id", "VARCHAR", required=True, identifier=True),
         Field("event", "VARCHAR", required=True, description="feature or action name"),
         Field("properties", "JSON"),
     ),
@@ -175,7 +179,7 @@ SUBSCRIPTIONS = Kind(
         _event_id(),
         _ts(),
         _tenant(),
-        Field("subscription_id", "VARCHAR", required=True),
+        Field("subscription_id", "VARCHAR", required=True, identifier=True),
         Field("plan", "VARCHAR", required=True),
         Field("tier", "VARCHAR", required=True, choices=PLAN_TIERS),
         Field("interval", "VARCHAR", required=True, choices=("month", "quarter", "year")),
@@ -234,7 +238,7 @@ TICKETS = Kind(
     key="ticket_id",
     entity=True,
     fields=(
-        Field("ticket_id", "VARCHAR", required=True),
+        Field("ticket_id", "VARCHAR", required=True, identifier=True),
         _tenant(),
         Field("priority", "VARCHAR", required=True, choices=PRIORITIES),
         _ts("opened_at"),
@@ -271,7 +275,7 @@ TIER_EVENTS = Kind(
         _event_id(),
         _ts("timestamp"),
         Field("event_type", "VARCHAR", required=True, choices=TIER_EVENT_TYPES),
-        Field("project_id", "VARCHAR", required=True),
+        Field("project_id", "VARCHAR", required=True, identifier=True),
         _tenant(),
         Field("tier", "VARCHAR", choices=PLAN_TIERS, description="the tenant's plan tier"),
         Field("source_tier", "VARCHAR", choices=LIFECYCLE_TIERS),
@@ -351,7 +355,7 @@ JOBS = Kind(
     key="job_id",
     entity=True,
     fields=(
-        Field("job_id", "VARCHAR", required=True),
+        Field("job_id", "VARCHAR", required=True, identifier=True),
         Field("queue", "VARCHAR", required=True),
         Field("job_type", "VARCHAR", required=True),
         _tenant(required=False),
@@ -458,7 +462,7 @@ INCIDENTS = Kind(
     key="incident_id",
     entity=True,
     fields=(
-        Field("incident_id", "VARCHAR", required=True),
+        Field("incident_id", "VARCHAR", required=True, identifier=True),
         _ts("started_at"),
         _ts("resolved_at", required=False),
         Field("severity", "VARCHAR", required=True, choices=PRIORITIES),

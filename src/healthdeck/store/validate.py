@@ -3,7 +3,13 @@
 A staged batch (any column types: all text from JSON Lines or CSV, typed
 from Parquet or the simulator) becomes typed columns plus an `_errors` text
 that names every problem of each record. Identifiers and literals in the
-query come from `schema.py` only; user values reach DuckDB as table data.
+query come from `schema.py`, except a file's column type, which is named in
+an error message as a quoted literal; user values reach DuckDB as table data.
+
+Nothing is coerced behind the user's back: a number given as text must be
+written in decimal, a whole-number field takes no fraction, and a typed
+column (Parquet) must have a type that can hold the field, or every record
+of it is rejected with the column's type and the one expected.
 """
 
 from __future__ import annotations
@@ -18,6 +24,30 @@ TZ_SUFFIX = r"[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?\s*([zZ]|[+-][0-9]{
 NEEDS_ZONE = "timestamp needs a time of day and a time zone (e.g. 2026-11-25T10:00:00Z): "
 # Columns a staged batch may carry besides the kind's fields.
 STAGING_COLUMNS = ("_line", "_pre_error", "_raw", "kind")
+# Numbers given as text: decimal only, so "0xC8", "0b11", "1_000" and "1e3" for a whole number
+# are refused rather than read as 200, 3, 1000 and 1000. A whole number may end in ".0" because
+# JSON and CSV exporters (pandas among them) write integer columns with gaps that way.
+WHOLE_NUMBER = r"[+-]?[0-9]+(\.0+)?"
+DECIMAL_NUMBER = r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?"
+# What an id may not look like: empty, blank, or padded (" t1" would be another tenant than "t1").
+BLANKS = " \t\r\n"
+
+INTEGER_COLUMNS = frozenset(
+    {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
+)
+ZONED_COLUMNS = frozenset({"TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ_NS"})
+# A column of the NULL type (all values missing) fits any field.
+NULL_COLUMNS = frozenset({"NULL", '"NULL"'})
+# How a typed column that fits each field type is described, for the error naming a wrong one.
+EXPECTED_COLUMN = {
+    "DOUBLE": "an integer, floating-point or decimal column",
+    "BIGINT": "an integer column (or whole floating-point values)",
+    "INTEGER": "an integer column (or whole floating-point values)",
+    "BOOLEAN": "a boolean column",
+    "VARCHAR": "a string column",
+    "TIMESTAMPTZ": "a timestamp column with a time zone",
+    "JSON": "a struct, map or JSON string column",
+}
 
 
 def quote(name: str) -> str:
@@ -35,10 +65,29 @@ def _shown(column: str) -> str:
     return f"left(CAST({column} AS VARCHAR), 80)"
 
 
+def _fractional(source_type: str) -> bool:
+    return source_type in ("FLOAT", "DOUBLE") or source_type.startswith("DECIMAL")
+
+
+def column_fits(f: Field, source_type: str) -> bool:
+    """Whether a staged column of `source_type` can hold the field (text is checked value by value)."""
+    if source_type == "VARCHAR" or source_type in NULL_COLUMNS:
+        return True
+    if f.type in ("DOUBLE", "BIGINT", "INTEGER"):
+        return source_type in INTEGER_COLUMNS or _fractional(source_type)
+    if f.type == "TIMESTAMPTZ":
+        return source_type.startswith("TIMESTAMP")  # zoneless ones are rejected value by value, saying why
+    if f.type == "JSON":
+        return source_type == "JSON" or source_type.startswith(("STRUCT", "MAP"))
+    return source_type == f.type
+
+
 def typed_expression(f: Field, source_type: str) -> str:
     """The expression that turns a staged column into the field's type (NULL if it cannot)."""
     col = quote(f.name)
     text = source_type == "VARCHAR"
+    if not column_fits(f, source_type):
+        return f"CAST(NULL AS {f.type})"
     if f.type == "JSON":
         if text:
             return f"CASE WHEN json_valid({col}) THEN json({col}) END"
@@ -50,6 +99,13 @@ def typed_expression(f: Field, source_type: str) -> str:
         return value
     if f.type == "TIMESTAMPTZ" and _zoneless(source_type):
         return "CAST(NULL AS TIMESTAMPTZ)"  # a zoneless timestamp is ambiguous: rejected below
+    if text and f.type in ("DOUBLE", "BIGINT", "INTEGER"):
+        pattern = DECIMAL_NUMBER if f.type == "DOUBLE" else WHOLE_NUMBER
+        return (
+            f"CASE WHEN regexp_full_match(trim({col}), {literal(pattern)}) THEN TRY_CAST(trim({col}) AS {f.type}) END"
+        )
+    if f.type in ("BIGINT", "INTEGER") and _fractional(source_type):
+        return f"CASE WHEN {col} = trunc({col}) THEN TRY_CAST({col} AS {f.type}) END"  # 200.5 is not 201
     return f"TRY_CAST({'trim(' + col + ')' if text else col} AS {f.type})"
 
 
@@ -70,13 +126,16 @@ EXPECTED = {
 
 
 def _zoneless(source_type: str) -> bool:
-    return source_type.startswith("TIMESTAMP") and "TIME ZONE" not in source_type
+    return source_type.startswith("TIMESTAMP") and source_type not in ZONED_COLUMNS
 
 
-def _type_error(f: Field, source_type: str) -> str:
+def _type_error(f: Field, source_type: str, shown_type: str) -> str:
     col, typed = quote(f.name), typed_expression(f, source_type)
     name, given = literal(f'field "{f.name}": '), _shown(col)
     present = f"{col} IS NOT NULL"
+    if not column_fits(f, source_type):
+        wrong = literal(f"the column's type is {shown_type}; expected {EXPECTED_COLUMN[f.type]}")
+        return _when(present, name, wrong)
     if f.type == "TIMESTAMPTZ" and source_type == "VARCHAR":
         no_zone = f"NOT regexp_matches(trim({col}), {literal(TZ_SUFFIX)})"
         return (
@@ -107,6 +166,22 @@ def _value_errors(f: Field, source_type: str) -> Iterable[str]:
         yield _when(f"NOT isfinite({typed})", name, literal("must be a finite number, got "), given)
     if f.type == "TIMESTAMPTZ" and not f.future_ok:
         yield _when(f"{typed} > now() + INTERVAL 1 DAY", name, literal("is more than a day in the future: "), given)
+    if f.identifier:
+        yield _when(_blank_or_padded(typed), name, _id_problem(typed, given))
+
+
+def _blank_or_padded(value: str) -> str:
+    # Looking at the first and last character is several times cheaper than trim() on millions of ids.
+    edges = ", ".join(str(ord(c)) for c in BLANKS)
+    return f"({value} = '' OR ascii({value}) IN ({edges}) OR ascii(right({value}, 1)) IN ({edges}))"
+
+
+def _id_problem(value: str, given: str) -> str:
+    blank, padded = (
+        literal("an id must not be empty or blank"),
+        literal("an id must not start or end with spaces; got "),
+    )
+    return f"CASE WHEN trim({value}, {literal(BLANKS)}) = '' THEN {blank} ELSE {padded} || '\"' || {given} || '\"' END"
 
 
 def _required_errors(kind: Kind, f: Field, types: dict[str, str]) -> Iterable[str]:
@@ -125,16 +200,23 @@ def _unknown_field_error(kind: Kind, name: str) -> str:
     return _when(f"{quote(name)} IS NOT NULL", literal(f"unknown field {name!r} for kind {kind.name}"))
 
 
-def validation_query(kind: Kind, staged_types: dict[str, str], relation: str) -> str:
-    """SELECT over `relation` yielding `_line`, the typed fields and `_errors` ('' when valid)."""
+def validation_query(
+    kind: Kind, staged_types: dict[str, str], relation: str, *, shown_types: dict[str, str] | None = None
+) -> str:
+    """SELECT over `relation` yielding `_line`, the typed fields and `_errors` ('' when valid).
+
+    `shown_types` names the columns' types as the user's file has them (Arrow's names for a
+    Parquet file), for the error about a column whose type cannot hold its field.
+    """
     types = {f.name: staged_types.get(f.name, "VARCHAR") for f in kind.fields}
+    shown = {name: (shown_types or {}).get(name, types[name]) for name in types}
     errors: list[str] = ["_pre_error"] if "_pre_error" in staged_types else []
     for name in staged_types:
         if name not in types and name not in STAGING_COLUMNS:
             errors.append(_unknown_field_error(kind, name))
     for f in kind.fields:
         errors.extend(_required_errors(kind, f, types))
-        errors.append(_type_error(f, types[f.name]))
+        errors.append(_type_error(f, types[f.name], shown[f.name]))
         errors.extend(_value_errors(f, types[f.name]))
     selected = [f"{typed_expression(f, types[f.name])} AS {quote(f.name)}" for f in kind.fields]
     return f"SELECT _line, {', '.join(selected)}, concat_ws('; ', {', '.join(errors)}) AS _errors FROM {relation}"
