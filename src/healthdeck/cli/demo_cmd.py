@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -28,12 +29,15 @@ def demo(
     from healthdeck.store.connection import open_store  # DuckDB loads only when a command runs
     from healthdeck.store.schema import KINDS
 
+    simulated_until = None
     with open_store(db, create=True) as store:
         path = store.path
         if not any(store.count(name) for name in KINDS):
-            _simulate_demo(store, tenants=tenants, days=days, seed=seed, quiet=quiet)
+            simulated_until = _simulate_demo(store, tenants=tenants, days=days, seed=seed, quiet=quiet)
     with engine(path, None) as hd:
-        health = hd.health()
+        # Right after simulating, the health is shown as of the simulation's end: the run takes a
+        # minute or two, and 5-minute KPIs measured at the later "now" would see a part-empty window.
+        health = hd.health(at=simulated_until)
     out.print(health_view(health, full=False))
     out.print(
         f"\nStore: {path}. Next: `healthdeck health --full`, `healthdeck status --quick`, "
@@ -42,7 +46,8 @@ def demo(
     )
 
 
-def _simulate_demo(store: Store, *, tenants: int, days: int, seed: int, quiet: bool) -> None:
+def _simulate_demo(store: Store, *, tenants: int, days: int, seed: int, quiet: bool) -> datetime:
+    """Simulate the demo scenario into the empty `store`; return where simulated time ends."""
     from healthdeck.sim.config import make_config  # numpy-heavy: load only when needed
     from healthdeck.sim.provenance import plan_run
     from healthdeck.sim.run import run_plan
@@ -54,3 +59,4 @@ def _simulate_demo(store: Store, *, tenants: int, days: int, seed: int, quiet: b
     with rich_progress(enabled=not quiet) as progress:
         simulated = run_plan(store, plan, progress)
     err.print(f"simulated {simulated.accepted:,} records in {time.perf_counter() - started:.1f} s")
+    return plan.cfg.end
