@@ -14,9 +14,11 @@ from healthdeck.cli.demo_cmd import demo
 from healthdeck.cli.health_cmd import health
 from healthdeck.cli.ingest_cmd import ingest
 from healthdeck.cli.metrics_cmd import metrics_app
+from healthdeck.cli.serve_cmd import serve
 from healthdeck.cli.simulate_cmd import simulate
 from healthdeck.cli.status_cmd import status
 from healthdeck.cli.store_cmd import sql, store_app
+from healthdeck.cli.tokens_cmd import tokens_app
 from healthdeck.errors import HealthdeckError
 
 app = typer.Typer(
@@ -29,12 +31,14 @@ app = typer.Typer(
 app.command()(demo)
 app.command()(health)
 app.command()(ingest)
+app.command()(serve)
 app.command()(simulate)
 app.command()(status)
 app.command()(sql)
 app.add_typer(store_app, name="store")
 app.add_typer(metrics_app, name="metrics")
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(tokens_app, name="tokens")
 
 
 def _version(value: bool) -> None:

@@ -248,7 +248,9 @@ def _connect(db: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
         raise HealthdeckError(f"cannot open the store {db}: {message}") from exc
     except duckdb.Error as exc:
         raise HealthdeckError(f"cannot open the store {db}: {exc}") from exc
-    con.execute("SET TimeZone = 'UTC'")  # ICU's setting is not known yet when `config` is read
+    # ICU's setting is not known yet when `config` is read. GLOBAL: cursors of this connection (the
+    # server's readers) start from it too, and cannot set it themselves once the configuration is locked.
+    con.execute("SET GLOBAL TimeZone = 'UTC'")
     con.execute("SET lock_configuration = true")
     return con
 

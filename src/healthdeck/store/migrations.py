@@ -27,8 +27,24 @@ def _create_views(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(sql)
 
 
+def _create_api_tokens(con: duckdb.DuckDBPyConnection) -> None:
+    """The bearer tokens of `healthdeck serve` (api/tokens.py): only a hash of each secret is kept."""
+    con.execute(
+        "CREATE TABLE api_tokens (token_id VARCHAR PRIMARY KEY, name VARCHAR, role VARCHAR NOT NULL, "
+        "project VARCHAR, token_hash VARCHAR NOT NULL, created_at TIMESTAMPTZ NOT NULL, revoked_at TIMESTAMPTZ)"
+    )
+
+
+def _create_health_history(con: duckdb.DuckDBPyConnection) -> None:
+    """What `healthdeck serve` evaluated on its schedule (api/history.py): the score, each area, each KPI."""
+    con.execute(
+        "CREATE TABLE health_history (evaluated_at TIMESTAMPTZ NOT NULL, level VARCHAR NOT NULL, "
+        "name VARCHAR NOT NULL, area VARCHAR, value DOUBLE, status VARCHAR, score DOUBLE)"
+    )
+
+
 # Index i holds the migration that brings a store from version i to i + 1.
-MIGRATIONS: tuple[Migration, ...] = (_create_event_tables, _create_views)
+MIGRATIONS: tuple[Migration, ...] = (_create_event_tables, _create_views, _create_api_tokens, _create_health_history)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

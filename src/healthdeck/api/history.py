@@ -1,0 +1,92 @@
+"""Health history: each scheduled evaluation kept in the store, read back as curves.
+
+One row per subject and evaluation: `overall`, each area, and each scored KPI when its
+catalog `frequency` is due (a daily KPI gets one row a day, a 1m KPI one per cycle).
+Rows older than the retention are deleted as new ones are written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from healthdeck.catalog.durations import parse_duration
+from healthdeck.catalog.models import KpiSpec
+from healthdeck.engine.health import HealthReport
+from healthdeck.store.connection import Store
+
+Row = tuple[datetime, str, str, str | None, float | None, str | None, float | None]
+_NAMED_FREQUENCIES = {"daily": timedelta(days=1), "weekly": timedelta(weeks=1)}
+
+
+def frequency(kpi: KpiSpec) -> timedelta:
+    """How often a KPI is worth keeping: its catalog frequency, else its window."""
+    if kpi.frequency is None:
+        return kpi.window
+    return _NAMED_FREQUENCIES.get(kpi.frequency) or parse_duration(kpi.frequency)
+
+
+def history_rows(report: HealthReport, *, last_kept: dict[str, datetime]) -> list[Row]:
+    """The rows of one evaluation; `last_kept` (KPI id -> time of its last row) is updated."""
+    at = report.at
+    rows: list[Row] = [(at, "overall", "overall", None, None, _light(report.status), report.score)]
+    for name, area in report.areas.items():
+        rows.append((at, "area", name, name, None, _light(area.status), area.score))
+    for result in report.results():
+        kpi = result.kpi
+        if kpi.id in last_kept and at - last_kept[kpi.id] < frequency(kpi):
+            continue
+        last_kept[kpi.id] = at
+        rows.append((at, "kpi", kpi.id, kpi.area, result.value, result.status.value, result.score))
+    return rows
+
+
+def _light(status: Any) -> str | None:
+    return status.value if status is not None else None
+
+
+def keep(store: Store, rows: Iterable[Row], *, retention: timedelta) -> None:
+    """Append one evaluation's rows and drop those past the retention, in one transaction."""
+    con = store.con
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.executemany("INSERT INTO health_history VALUES (?, ?, ?, ?, ?, ?, ?)", list(rows))
+        con.execute("DELETE FROM health_history WHERE evaluated_at < now() - ?", [retention])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def last_kept(store: Store) -> dict[str, datetime]:
+    """When each KPI's last row was kept, so a restart does not write a daily KPI twice a day."""
+    rows = store.con.execute(
+        "SELECT name, max(evaluated_at) FROM health_history WHERE level = 'kpi' GROUP BY name"
+    ).fetchall()
+    return {name: at for name, at in rows}
+
+
+def read_history(store: Store, *, since: datetime, kpi: str | None = None) -> dict[str, Any]:
+    """The score and each area over time since `since` (and one KPI's values, if asked)."""
+    rows = store.con.execute(
+        "SELECT evaluated_at, level, name, value, status, score FROM health_history "
+        "WHERE evaluated_at >= ? AND (level <> 'kpi' OR name = ?) ORDER BY evaluated_at, level, name",
+        [since, kpi],
+    ).fetchall()
+    answer: dict[str, Any] = {"since": since.isoformat(), "overall": [], "areas": {}}
+    if kpi is not None:
+        answer["kpi"] = {"id": kpi, "points": []}
+    for at, level, name, value, status, score in rows:
+        point = {"at": at.isoformat(), "score": _round(score), "status": status}
+        if level == "overall":
+            answer["overall"].append(point)
+        elif level == "area":
+            answer["areas"].setdefault(name, []).append(point)
+        else:
+            answer["kpi"]["points"].append({**point, "value": _round(value)})
+    return answer
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)

@@ -1,0 +1,65 @@
+"""The server's one open store: a single writer thread, and cursors for reads beside it.
+
+DuckDB allows one writing process; inside it, cursors of the same database read
+concurrently with the writer and see every committed batch. Ingest and token changes
+run on the writer thread, in arrival order; every read gets its own cursor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import TypeVar
+
+from healthdeck.catalog.loader import Catalog
+from healthdeck.engine.session import Engine
+from healthdeck.store.connection import Store
+
+T = TypeVar("T")
+
+
+class StoreOwner:
+    """Owns the store for the server's lifetime; `close()` drains the writer and checkpoints."""
+
+    def __init__(self, store: Store, catalog: Catalog) -> None:
+        self.store, self.catalog = store, catalog
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="healthdeck-writer")
+        # Read cursors come from this connection, never from the writer's, which is busy in its thread.
+        self._cursors = store.con.cursor()
+        self._cursor_lock = threading.Lock()
+        # One evaluation at a time: they share the compiled-SQL cache, and the machine's cores.
+        self._evaluation_lock = threading.Lock()
+
+    async def write(self, job: Callable[[Store], T]) -> T:
+        """Run `job` on the writer thread, after every job submitted before it."""
+        return await asyncio.get_running_loop().run_in_executor(self._writer, job, self.store)
+
+    @contextmanager
+    def reader(self) -> Iterator[Store]:
+        """A read view of the store on its own cursor."""
+        with self._cursor_lock:
+            con = self._cursors.cursor()
+        try:
+            yield Store(path=self.store.path, con=con, read_only=True)
+        finally:
+            con.close()
+
+    @contextmanager
+    def engine(self) -> Iterator[Engine]:
+        """The engine over a read view, as the CLI's commands use it."""
+        with self._evaluation_lock, self.reader() as store:
+            hd = Engine(store, self.catalog)
+            try:
+                yield hd
+            finally:
+                hd.save_compiled()
+
+    def close(self) -> None:
+        """Finish the writes in flight, checkpoint the store and release it."""
+        self._writer.shutdown(wait=True)
+        self.store.con.execute("CHECKPOINT")
+        self._cursors.close()
+        self.store.close()

@@ -1,0 +1,96 @@
+"""`GET /metrics`: healthdeck's own results for Prometheus, with bounded cardinality.
+
+Series: the overall and area scores, each scored KPI's value and status, records
+ingested / rejected / duplicate per kind, and evaluation durations. No tenant labels:
+the series count is fixed by the catalog and the schema, whatever the data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from healthdeck.api.owner import StoreOwner
+from healthdeck.api.recent import Recent
+from healthdeck.api.settings import METRICS_MAX_AGE_SECONDS
+from healthdeck.engine.health import HealthReport
+from healthdeck.engine.scoring import Status
+from healthdeck.store.ingest import IngestReport
+
+# A `_created` series per counter only doubles the output; Prometheus does not need it.
+disable_created_metrics()
+
+
+class ServerMetrics:
+    """The server's registry: ingest counters, evaluation timings, and the latest health results."""
+
+    def __init__(self, owner: StoreOwner) -> None:
+        self.owner = owner
+        self.registry = CollectorRegistry()
+        self.ingested = Counter(
+            "healthdeck_records_ingested", "Records stored over HTTP.", ["kind"], registry=self.registry
+        )
+        self.duplicates = Counter(
+            "healthdeck_records_duplicate",
+            "Records received over HTTP, already stored.",
+            registry=self.registry,
+        )
+        self.rejected = Counter(
+            "healthdeck_records_rejected", "Records received over HTTP and rejected.", registry=self.registry
+        )
+        self.evaluation = Histogram(
+            "healthdeck_evaluation_seconds", "Time to evaluate the scored KPIs.", registry=self.registry
+        )
+        self.registry.register(_HealthCollector(self))
+        self.latest_health = Recent(self.evaluate, max_age=METRICS_MAX_AGE_SECONDS)
+
+    def count_ingest(self, report: IngestReport) -> None:
+        for kind, stored in report.by_kind.items():
+            self.ingested.labels(kind=kind).inc(stored)
+        self.duplicates.inc(report.duplicates)
+        self.rejected.inc(report.rejected)
+
+    def evaluate(self) -> HealthReport:
+        """The scored KPIs evaluated now, timed into `healthdeck_evaluation_seconds`."""
+        with self.evaluation.time(), self.owner.engine() as hd:
+            return hd.health()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _HealthCollector(Collector):
+    """Gauges read from the latest health report at scrape time."""
+
+    def __init__(self, metrics: ServerMetrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        report = self.metrics.latest_health.get()
+        score = GaugeMetricFamily("healthdeck_score", "The overall health score (0-100).")
+        if report.score is not None:
+            score.add_metric([], report.score)
+        yield score
+        areas = GaugeMetricFamily("healthdeck_area_score", "Each area's health score (0-100).", labels=["area"])
+        for name, area in report.areas.items():
+            if area.score is not None:
+                areas.add_metric([name], area.score)
+        yield areas
+        yield from _kpi_families(report)
+
+
+def _kpi_families(report: HealthReport) -> Iterator[Metric]:
+    values = GaugeMetricFamily("healthdeck_kpi_value", "Each scored KPI's value, in its unit.", labels=["kpi", "area"])
+    statuses = GaugeMetricFamily(
+        "healthdeck_kpi_status", "1 for each scored KPI's current status, 0 for the others.", labels=["kpi", "status"]
+    )
+    for result in report.results():
+        if result.value is not None:
+            values.add_metric([result.kpi.id, result.kpi.area], result.value)
+        for status in Status:
+            statuses.add_metric([result.kpi.id, status.value], 1.0 if result.status is status else 0.0)
+    yield values
+    yield statuses

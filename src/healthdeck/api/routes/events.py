@@ -1,0 +1,66 @@
+"""`POST /v1/events`: ingest over HTTP, through `healthdeck ingest`'s validation and deduplication."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from functools import partial
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from healthdeck.api.auth import Caller, needs
+from healthdeck.api.body import as_json_lines, body_format, check_decodable, is_gzip, spool
+from healthdeck.api.errors import ApiError
+from healthdeck.api.ingest import ingest_batch
+from healthdeck.api.tokens import Role
+from healthdeck.errors import HealthdeckError
+from healthdeck.store.ingest import resolve_kind
+from healthdeck.store.schema import KINDS
+
+router = APIRouter(tags=["ingest"])
+KIND_HELP = f'Kind of every record: {", ".join(KINDS)}. Default: each record\'s "kind" field.'
+
+
+@router.post("/v1/events")
+async def post_events(
+    request: Request,
+    caller: Annotated[Caller, Depends(needs(Role.operator))],
+    kind: Annotated[str | None, Query(description=KIND_HELP)] = None,
+) -> dict[str, Any]:
+    """Store a batch of records (JSON Lines or a JSON array, optionally gzip); answers once they are committed."""
+    fmt, gzip = body_format(request.headers.get("content-type")), is_gzip(request.headers.get("content-encoding"))
+    _check_kind(kind)
+    state = request.app.state
+    limit = state.settings.max_body_bytes
+    if not gzip and int(request.headers.get("content-length") or 0) > limit:
+        raise ApiError(413, f"the body is over the {limit:,}-byte limit; send smaller batches")
+    async with state.queue.place():
+        name = uuid.uuid4().hex
+        raw, array_lines, rejects = (state.spool_dir / f"{name}{end}" for end in (".jsonl", "-array.jsonl", "-rejects"))
+        try:
+            with open(raw, "wb") as target:
+                await spool(request.stream(), target, gzip=gzip, limit=limit)
+            lines = await asyncio.to_thread(_prepare, raw, fmt, array_lines)
+            result = await state.owner.write(partial(ingest_batch, lines=lines, kind=kind, rejects_path=rejects))
+        finally:
+            for leftover in (raw, array_lines, rejects):
+                leftover.unlink(missing_ok=True)
+    state.metrics.count_ingest(result.report)
+    return result.as_json()
+
+
+def _check_kind(kind: str | None) -> None:
+    if kind is None:
+        return
+    try:
+        resolve_kind(kind)
+    except HealthdeckError as exc:
+        raise ApiError(400, f"kind: {exc}") from exc
+
+
+def _prepare(raw: Path, fmt: str, array_lines: Path) -> Path:
+    lines = as_json_lines(raw, fmt, array_lines)
+    check_decodable(lines)
+    return lines

@@ -1,0 +1,90 @@
+"""Read routes over every tenant: the health report, one KPI, the catalog, the store.
+
+Each answers the same JSON as the matching CLI command with `--output json`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from healthdeck.api.auth import needs
+from healthdeck.api.errors import ApiError
+from healthdeck.api.owner import StoreOwner
+from healthdeck.api.tokens import Role
+from healthdeck.catalog.durations import parse_duration
+from healthdeck.catalog.models import AREAS
+from healthdeck.cli.engine_access import at_option  # the CLI's rule for --at: not in the future
+from healthdeck.engine.serialize import health_json, kpi_json
+from healthdeck.errors import HealthdeckError
+from healthdeck.store.migrations import read_version
+from healthdeck.store.schema import KINDS
+
+router = APIRouter(tags=["reports"], dependencies=[Depends(needs(Role.viewer))])
+AtQuery = Annotated[str, Query(description='Evaluate as of this time: "now", "8 hours ago", "yesterday", ISO 8601.')]
+WindowQuery = Annotated[str | None, Query(description="Override every KPI's window, e.g. 5m, 1h, 24h, 30d.")]
+
+
+def _window(text: str | None) -> timedelta | None:
+    if text is None:
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise HealthdeckError(f"window: {exc}") from exc
+
+
+def _owner(request: Request) -> StoreOwner:
+    owner: StoreOwner = request.app.state.owner
+    return owner
+
+
+@router.get("/v1/health")
+def full_health(
+    request: Request,
+    area: Annotated[list[str] | None, Query(description=f"Only these areas ({', '.join(AREAS)}); repeat.")] = None,
+    at: AtQuery = "now",
+    window: WindowQuery = None,
+    pack: Annotated[str | None, Query(description="Evaluate one catalog pack instead of the scored KPIs.")] = None,
+) -> dict[str, Any]:
+    """The overall score, its areas and their KPIs, explained (as `healthdeck health --output json`)."""
+    unknown = [a for a in area or [] if a not in AREAS]
+    if unknown:
+        raise ApiError(400, f"area: unknown {', '.join(unknown)}; areas: {', '.join(AREAS)}")
+    moment, span = at_option(at, label="at"), _window(window)
+    with _owner(request).engine() as hd:
+        return health_json(hd.health(at=moment, window=span, pack=pack, areas=area or list(AREAS)))
+
+
+@router.get("/v1/kpis/{kpi_id}")
+def one_kpi(request: Request, kpi_id: str, at: AtQuery = "now", window: WindowQuery = None) -> dict[str, Any]:
+    """One KPI's value, status, sub-score and trend (as `healthdeck metrics get --output json`)."""
+    owner = _owner(request)
+    if kpi_id not in owner.catalog.kpis:
+        raise ApiError(404, f"no KPI with id {kpi_id!r}; GET /v1/catalog lists them")
+    moment, span = at_option(at, label="at"), _window(window)
+    with owner.engine() as hd:
+        return kpi_json(hd.kpi(kpi_id, at=moment, window=span))
+
+
+@router.get("/v1/catalog")
+def catalog(request: Request) -> list[dict[str, Any]]:
+    """Every KPI with its area and pack, and whether it is scored (as `healthdeck catalog list --output json`)."""
+    loaded = _owner(request).catalog
+    return [
+        {"id": k.id, "title": k.title, "area": k.area, "pack": k.pack, "scored": loaded.is_scored(k)}
+        for k in loaded.kpis.values()
+    ]
+
+
+@router.get("/v1/store")
+def store_info(request: Request) -> dict[str, Any]:
+    """The store's path, schema version and records per table (as `healthdeck store info --output json`)."""
+    with _owner(request).reader() as store:
+        return {
+            "path": str(store.path),
+            "schema_version": read_version(store.con),
+            "tables": {name: store.count(name) for name in KINDS},
+        }
