@@ -18,6 +18,7 @@ from healthdeck.engine.measures.lazy import lazy_module
 from healthdeck.engine.measures.templates import CACHE_FILE, PER_LENGTH, TemplateCache, bind, fingerprint
 from healthdeck.store.connection import Store, ibis_backend
 from healthdeck.store.migrations import SCHEMA_VERSION
+from healthdeck.store.schema import KINDS
 
 if TYPE_CHECKING:
     import ibis
@@ -177,21 +178,38 @@ def coverage_start(ctx: MeasureContext, name: str, params: Params) -> datetime |
     return max(first for first in firsts if first is not None)
 
 
+def reported_until(ctx: MeasureContext) -> datetime | None:
+    """The store's newest event time, over every kind: what lies after it has not been reported yet."""
+    newest = " UNION ALL ".join(f"SELECT max({TIME_COLUMNS.get(kind, 'ts')}) FROM {kind}" for kind in KINDS)
+    query = f"SELECT max(newest) FROM ({newest}) AS t(newest)"  # names from the schema, not from input
+    return ctx.memo(("reported_until",), lambda: ctx.store.con.execute(query).fetchall()[0][0])
+
+
 def covered(ctx: MeasureContext, name: str, params: Params, window: Window, *, whole: bool) -> Window | None:
     """The part of `window` the data covers, or None when it has no data.
 
-    A window is covered when every table the measure reads began at or before its start. One
-    that began inside it is partially covered: a baseline (`whole`, e.g. the previous period
-    of a trend) then has no data, and a current window is measured from the first record on.
-    A window that ends at or before the first record has no data. A measure of the state at the
-    window's end (MRR) needs only records before that instant.
+    Coverage begins at the measure's tables' first record: a window that began before it is
+    partially covered, so a baseline (`whole`, e.g. the previous period of a trend) has no data
+    and a current window is measured from the first record on. Coverage ends at the store's
+    newest event: nothing after it was reported yet, and a stopped feed is not silence, so a
+    window is measured up to that event (a rate is not diluted by unreported minutes). A window
+    that ends at or before the first record, or begins after the newest event, has no data. A
+    measure of the state at the window's end (MRR) needs only records before that instant.
     """
     began = coverage_start(ctx, name, params)
     if began is None or began >= window.end:
         return None
-    if began <= window.start or MEASURES[name].instant:
+    if MEASURES[name].instant:
         return window
-    return None if whole else Window(began, window.end, clipped=True)
+    if whole and began > window.start:
+        return None
+    start, end = max(began, window.start), window.end
+    newest = reported_until(ctx)
+    if newest is not None and newest < end:
+        end = newest + timedelta(microseconds=1)  # [start, end) holds the newest event itself
+    if end <= start:
+        return None
+    return window if (start, end) == (window.start, window.end) else Window(start, end, clipped=True)
 
 
 def compute(ctx: MeasureContext, name: str, params: Params, window: Window, *, whole: bool = False) -> float | None:
