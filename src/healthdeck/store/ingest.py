@@ -22,7 +22,18 @@ import pyarrow.parquet as pq
 
 from healthdeck.errors import HealthdeckError
 from healthdeck.store.connection import Store
-from healthdeck.store.readers import RawRecord, file_format, open_binary, read_csv, read_jsonl, read_parquet
+from healthdeck.store.readers import (
+    LineBlock,
+    RawRecord,
+    file_format,
+    jsonl_pieces,
+    jsonl_record,
+    line_blocks,
+    open_binary,
+    raw_text,
+    read_csv,
+    read_parquet,
+)
 from healthdeck.store.schema import KINDS, Field, Kind
 from healthdeck.store.validate import literal, missing_columns, quote, validation_query
 
@@ -96,10 +107,23 @@ class IngestReport:
         }
 
 
+RawOf = Callable[[int], str]
+
+
 def ingest_table(
-    store: Store, kind: Kind, table: pa.Table, *, source: str, sink: RejectSink | None, report: IngestReport
+    store: Store,
+    kind: Kind,
+    table: pa.Table,
+    *,
+    source: str,
+    sink: RejectSink | None,
+    report: IngestReport,
+    raw_of: RawOf | None = None,
 ) -> None:
-    """Validate one batch and store its new records in a single transaction."""
+    """Validate one batch and store its new records in a single transaction.
+
+    `raw_of` gives a rejected record's text by its line, for a batch read from a text file.
+    """
     if "_line" not in table.column_names:
         table = table.append_column("_line", pa.array(range(1, table.num_rows + 1), pa.int64()))
     shown_types = {f.name: str(f.type) for f in table.schema}
@@ -123,7 +147,7 @@ def ingest_table(
         raise
     report.add_batch(kind.name, stored, valid - stored - len(conflicts))
     if rejected or conflicts:
-        _record_rejects(table, sorted(rejected + conflicts), source=source, sink=sink, report=report)
+        _record_rejects(table, sorted(rejected + conflicts), source=source, sink=sink, report=report, raw_of=raw_of)
 
 
 def _with_missing_columns(kind: Kind, staged_types: dict[str, str]) -> str:
@@ -225,17 +249,22 @@ def _store_entities(store: Store, kind: Kind) -> tuple[int, list[tuple[int, str]
 
 
 def _record_rejects(
-    table: pa.Table, rejected: list[tuple[int, str]], *, source: str, sink: RejectSink | None, report: IngestReport
+    table: pa.Table,
+    rejected: list[tuple[int, str]],
+    *,
+    source: str,
+    sink: RejectSink | None,
+    report: IngestReport,
+    raw_of: RawOf | None,
 ) -> None:
-    lines = table.column("_line").to_pylist()
-    row_of = {line: i for i, line in enumerate(lines)}
-    rows = [row_of[line] for line, _ in rejected]
-    if "_raw" in table.column_names:
-        raw = table.column("_raw").to_pylist()
-        records: list[Any] = [raw[row] for row in rows]
+    records: list[Any]
+    if raw_of is not None:
+        records = [raw_of(line) for line, _ in rejected]
     else:
+        rows = pc.index_in(pa.array([line for line, _ in rejected], pa.int64()), table.column("_line"))
         shown = [name for name in table.column_names if name not in ("_line", "_pre_error")]
-        records = table.select(shown).take(rows).to_pylist()
+        taken = table.select(shown).take(rows)
+        records = taken.column("_raw").to_pylist() if "_raw" in shown else taken.to_pylist()
     for (line, error), record in zip(rejected, records, strict=True):
         _add_reject(Reject(source, line, error, record), sink=sink, report=report)
 
@@ -348,7 +377,7 @@ def resolve_kind(name: Any) -> Kind:
 def _ingest_text_file(path: str, fmt: str, *, kind: Kind | None, batcher: _Batcher, progress: Progress | None) -> int:
     """Feed one JSON Lines or CSV file to the batcher; return how many records it held."""
     stream = open_binary(path)
-    reader = read_jsonl if fmt == "jsonl" else read_csv
+    reader = read_csv
     records = 0
     try:
         for record, size in reader(stream):
@@ -378,6 +407,165 @@ def _route(record: RawRecord, *, kind: Kind | None, batcher: _Batcher) -> None:
         _add_reject(Reject(batcher.source, record.line, str(exc), record.raw), sink=batcher.sink, report=batcher.report)
         return
     batcher.add(target, record)
+
+
+# -- JSON Lines read by pyarrow ------------------------------------------------------------------
+
+# Above this, a double can no longer hold every whole number exactly (a JSON integer read with decimals).
+EXACT_WHOLE = float(2**53)
+
+
+@dataclass
+class _BlockBatches:
+    """One block's records for each kind: Arrow tables read vectorised, and records read one by one."""
+
+    tables: dict[str, list[pa.Table]] = field(default_factory=dict)
+    records: dict[str, list[RawRecord]] = field(default_factory=dict)
+    early: list[Reject] = field(default_factory=list)
+
+    def add_table(self, kind: Kind, table: pa.Table) -> None:
+        self.tables.setdefault(kind.name, []).append(table)
+        self.records.setdefault(kind.name, [])
+
+    def add_record(self, kind: Kind, record: RawRecord) -> None:
+        self.tables.setdefault(kind.name, [])
+        self.records.setdefault(kind.name, []).append(record)
+
+    def staged(self) -> Iterable[tuple[Kind, pa.Table]]:
+        for name, tables in self.tables.items():
+            records = self.records[name]
+            parts = tables + ([stage_records(KINDS[name], records)] if records else [])
+            yield KINDS[name], pa.concat_tables(parts, promote_options="default")
+
+
+def _ingest_jsonl(path: str, *, kind: Kind | None, batcher: _Batcher, progress: Progress | None) -> int:
+    """Ingest a JSON Lines file block by block, each block one batch per kind; return how many records."""
+    stream = open_binary(path)
+    records = 0
+    try:
+        for block in line_blocks(stream, max_lines=batcher.batch_rows):
+            records += _ingest_jsonl_block(block, kind=kind, batcher=batcher)
+            if progress:
+                progress(block.size)
+    finally:
+        if path != "-":
+            stream.close()
+    return records
+
+
+def _ingest_jsonl_block(block: LineBlock, *, kind: Kind | None, batcher: _Batcher) -> int:
+    def raw_of(line: int) -> str:
+        return raw_text(block.lines[line - block.first_line])
+
+    batches, records = _BlockBatches(), 0
+    for piece in jsonl_pieces(block):
+        if isinstance(piece, pa.Table):
+            records += piece.num_rows
+            _add_arrow_piece(piece, block, kind=kind, batches=batches, source=batcher.source)
+        else:
+            records += len(piece)
+            for record in piece:
+                _route_record(record, kind=kind, batches=batches, source=batcher.source)
+    for reject in sorted(batches.early, key=lambda r: r.line or 0):
+        _add_reject(reject, sink=batcher.sink, report=batcher.report)
+    for target, table in batches.staged():
+        store, source, sink, report = batcher.store, batcher.source, batcher.sink, batcher.report
+        ingest_table(store, target, table, source=source, sink=sink, report=report, raw_of=raw_of)
+    return records
+
+
+def _add_arrow_piece(
+    piece: pa.Table, block: LineBlock, *, kind: Kind | None, batches: _BlockBatches, source: str
+) -> None:
+    """Stage each kind's rows as text; rows pyarrow typed in a way text cannot match are read one by one."""
+    parts = _kind_parts(piece, kind=kind)
+    if parts is None:  # a "kind" that is not text: each line tells its own problem
+        parts = [(None, piece)]
+    for target, part in parts:
+        if target is not None and (staged := stage_arrow(target, part)) is not None:
+            batches.add_table(target, staged)
+            continue
+        for line in part.column("_line").to_pylist():
+            record = jsonl_record(line, block.lines[line - block.first_line])
+            if record is not None:
+                _route_record(record, kind=kind, batches=batches, source=source)
+
+
+def _kind_parts(table: pa.Table, *, kind: Kind | None) -> list[tuple[Kind | None, pa.Table]] | None:
+    """The rows of each kind; rows of an unknown or missing kind come with no kind."""
+    if kind is not None:
+        return [(kind, table)]
+    if "kind" not in table.column_names:
+        return [(None, table)]
+    kinds = table.column("kind")
+    if not (pa.types.is_string(kinds.type) or pa.types.is_null(kinds.type)):
+        return None
+    parts: list[tuple[Kind | None, pa.Table]] = []
+    for name in pc.unique(kinds).to_pylist():
+        part = table.filter(pc.is_null(kinds) if name is None else pc.equal(kinds, name))
+        parts.append((KINDS.get(name) if name is not None else None, part))
+    return parts
+
+
+def _route_record(record: RawRecord, *, kind: Kind | None, batches: _BlockBatches, source: str) -> None:
+    if record.error is not None or record.fields is None:
+        batches.early.append(Reject(source, record.line, record.error or "unreadable", record.raw))
+        return
+    try:
+        target = kind or resolve_kind(record.fields.get("kind"))
+    except HealthdeckError as exc:
+        batches.early.append(Reject(source, record.line, str(exc), record.raw))
+        return
+    batches.add_record(target, record)
+
+
+def stage_arrow(kind: Kind, table: pa.Table) -> pa.Table | None:
+    """The text columns `stage_records` would make of these rows, or None when only it can make them.
+
+    pyarrow types each column by its JSON values; numbers and booleans are written back as
+    text so that validation sees what it sees for a record read one by one. Values whose
+    text would differ (a fraction in a text field, objects anywhere but unknown fields) make
+    the rows go one by one.
+    """
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {}
+    for name in table.column_names:
+        if name == "_line" or (name == "kind" and "kind" not in kind.columns):
+            continue
+        text = _text_column(kind.field(name) if name in kind.columns else None, table.column(name))
+        if text is None:
+            return None
+        columns[name] = text
+    columns["_line"] = table.column("_line")
+    return pa.table(columns)
+
+
+def _text_column(f: Field | None, column: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    kind = column.type
+    if pa.types.is_null(kind) or column.null_count == len(column):
+        return pa.chunked_array([pa.nulls(len(column), pa.string())])
+    if f is None:  # an unknown field: only whether it is there matters (it is rejected)
+        return pc.if_else(pc.is_valid(column), "?", pa.scalar(None, pa.string()))
+    if f.type == "JSON":
+        return None  # stored with its keys sorted, which only the record-by-record path does
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return column.cast(pa.string())
+    if pa.types.is_integer(kind) or (pa.types.is_boolean(kind) and f.type == "BOOLEAN"):
+        return column.cast(pa.string())
+    if pa.types.is_floating(kind) and _doubles_read_alike(f, column):
+        return column.cast(pa.string())
+    return None
+
+
+def _doubles_read_alike(f: Field, column: pa.ChunkedArray) -> bool:
+    """Whether numbers pyarrow read as doubles validate as their text would: exact whole numbers
+    for whole-number fields (a fraction is rejected, naming the value as the user wrote it)."""
+    if f.type == "DOUBLE":
+        return True
+    if f.type not in ("INTEGER", "BIGINT"):
+        return False
+    whole = pc.all(pc.equal(column, pc.trunc(column))).as_py()
+    largest = pc.max(pc.abs(column)).as_py()
+    return bool(whole) and largest is not None and largest < EXACT_WHOLE
 
 
 def _ingest_parquet(path: str, *, kind: Kind | None, batcher: _Batcher, progress: Progress | None) -> int:
@@ -427,6 +615,8 @@ def _ingest_file(path: str, *, kind: Kind | None, batcher: _Batcher, progress: P
     fmt = file_format(path)
     if fmt == "parquet":
         return _ingest_parquet(path, kind=kind, batcher=batcher, progress=progress)
+    if fmt == "jsonl":
+        return _ingest_jsonl(path, kind=kind, batcher=batcher, progress=progress)
     try:
         records = _ingest_text_file(path, fmt, kind=kind, batcher=batcher, progress=progress)
     except HealthdeckError:

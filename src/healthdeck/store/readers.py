@@ -11,16 +11,21 @@ import io
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
 import pyarrow as pa
+import pyarrow.json as pj
 import pyarrow.parquet as pq
 
 from healthdeck.errors import HealthdeckError
 
 MAX_RECORD_BYTES = 1 << 20
+BOM = b"\xef\xbb\xbf"
+# Names of the staging table's own columns, which a record cannot use as fields.
+STAGING_NAMES = ("_line", "_pre_error", "_raw")
 
 
 @dataclass(frozen=True)
@@ -73,22 +78,191 @@ def _lines(stream: BinaryIO, limit: int) -> Iterator[tuple[int, bytes | None, in
 def read_jsonl(stream: BinaryIO, *, limit: int = MAX_RECORD_BYTES) -> Iterator[tuple[RawRecord | None, int]]:
     """Records of a JSON Lines stream, with the bytes consumed for progress; blank lines are skipped."""
     for number, line, size in _lines(stream, limit):
-        if line is None:
-            yield RawRecord(number, None, "", f"record is {size} bytes, over the {limit}-byte limit"), size
-            continue
-        text = line.removeprefix(b"\xef\xbb\xbf").strip() if number == 1 else line.strip()
-        if not text:
-            yield None, size
-            continue
+        text = line.removeprefix(BOM) if number == 1 and line is not None else line
+        yield jsonl_record(number, size if text is None else text, limit=limit), size
+
+
+def jsonl_record(number: int, line: bytes | int, *, limit: int = MAX_RECORD_BYTES) -> RawRecord | None:
+    """One line of JSON Lines as a record (None when blank); an int stands for a line over the limit, by size."""
+    if isinstance(line, int):
+        return RawRecord(number, None, "", f"record is {line} bytes, over the {limit}-byte limit")
+    text = line.strip()
+    if not text:
+        return None
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        return RawRecord(number, None, _clip(text), f"malformed JSON: {exc}")
+    if not isinstance(value, dict):
+        return RawRecord(number, None, _clip(text), "a record must be a JSON object")
+    return RawRecord(number, value, _clip(text))
+
+
+def raw_text(line: bytes | int) -> str:
+    """A line as shown in the rejects file."""
+    return "" if isinstance(line, int) else _clip(line.strip())
+
+
+@dataclass(frozen=True)
+class LineBlock:
+    """Consecutive lines of a text file, without their newlines: `lines[i]` is line `first_line + i`.
+
+    A line over the size limit is replaced by its size in bytes: it is never held whole.
+    """
+
+    first_line: int
+    lines: list[bytes | int]
+
+    @property
+    def size(self) -> int:
+        return sum(line if isinstance(line, int) else len(line) + 1 for line in self.lines)
+
+
+def line_blocks(
+    stream: BinaryIO, *, max_lines: int, limit: int = MAX_RECORD_BYTES, whole_quotes: bool = False
+) -> Iterator[LineBlock]:
+    """Blocks of at most `max_lines` lines, read in large chunks rather than line by line.
+
+    With `whole_quotes` (CSV), a block grows past `max_lines` until its double quotes pair up, so no
+    quoted value that spans lines is cut in two.
+    """
+    pending: list[bytes | int] = []
+    first, started = 1, False
+    for lines in _chunked_lines(stream, limit):
+        if lines and not started and isinstance(lines[0], bytes):
+            lines[0] = lines[0].removeprefix(BOM)
+        started = started or bool(lines)
+        pending.extend(lines)
+        while len(pending) >= max_lines:
+            cut = _cut(pending, max_lines, whole_quotes=whole_quotes)
+            if cut is None:
+                break
+            yield LineBlock(first, pending[:cut])
+            first, pending = first + cut, pending[cut:]
+    if pending:
+        yield LineBlock(first, pending)
+
+
+def _cut(lines: list[bytes | int], max_lines: int, *, whole_quotes: bool) -> int | None:
+    """Where to end a block: after `max_lines` lines, or later to keep quotes paired (None: read on)."""
+    if not whole_quotes:
+        return max_lines
+    quotes = sum(line.count(b'"') for line in lines[:max_lines] if isinstance(line, bytes))
+    cut = max_lines
+    while quotes % 2:
+        if cut == len(lines):
+            return None
+        line = lines[cut]
+        quotes += line.count(b'"') if isinstance(line, bytes) else 0
+        cut += 1
+    return cut
+
+
+def _chunked_lines(stream: BinaryIO, limit: int, chunk: int = 1 << 23) -> Iterator[list[bytes | int]]:
+    """The stream's lines, a chunk at a time; a line over `limit` bytes comes as its size."""
+    carry = b""
+    while True:
+        data = stream.read(chunk)
+        lines: list[bytes | int] = list((carry + data).split(b"\n"))
+        last = lines.pop()
+        if not data:  # the end: a last line without a newline is still a line
+            lines = _over_limit(lines, limit)
+            if last:
+                lines.append(last if len(last) <= limit else len(last))
+            yield lines
+            return
+        yield _over_limit(lines, limit)
+        carry = last
+        if len(carry) > limit:
+            size, carry = _skip_line(stream, len(carry), chunk)
+            yield [size]
+
+
+def _over_limit(lines: list[bytes | int], limit: int) -> list[bytes | int]:
+    if lines and max(map(len, lines)) > limit:  # type: ignore[arg-type]
+        return [line if isinstance(line, int) or len(line) <= limit else len(line) + 1 for line in lines]
+    return lines
+
+
+def _skip_line(stream: BinaryIO, size: int, chunk: int) -> tuple[int, bytes]:
+    """Read past the end of a line that is over the limit; return its size and what follows it."""
+    while data := stream.read(chunk):
+        end = data.find(b"\n")
+        if end >= 0:
+            return size + end + 1, data[end + 1 :]
+        size += len(data)
+    return size, b""
+
+
+# pyarrow reads a block of lines in chunks of this size, which must hold the longest line.
+ARROW_JSON = pj.ReadOptions(block_size=4 * MAX_RECORD_BYTES)
+# Below this many lines, a block pyarrow cannot read is parsed line by line instead of halved again.
+SMALLEST_HALF = 64
+
+
+def jsonl_pieces(block: LineBlock, *, limit: int = MAX_RECORD_BYTES) -> Iterator[pa.Table | list[RawRecord]]:
+    """The records of a block: Arrow tables (with `_line`) where pyarrow reads the lines, else records.
+
+    pyarrow refuses a whole block for one bad line, so a block it refuses is halved until the
+    lines it cannot read are found; only those small pieces are parsed line by line.
+    """
+    yield from _pieces(block.lines, block.first_line, limit)
+
+
+def _pieces(lines: list[bytes | int], first: int, limit: int) -> Iterator[pa.Table | list[RawRecord]]:
+    table = _arrow_table(lines, first)
+    if table is not None:
+        yield table
+    elif len(lines) > SMALLEST_HALF:
+        half = len(lines) // 2
+        yield from _pieces(lines[:half], first, limit)
+        yield from _pieces(lines[half:], first + half, limit)
+    elif records := [r for n, line in enumerate(lines, first) if (r := jsonl_record(n, line, limit=limit))]:
+        yield records
+
+
+def _arrow_table(lines: list[bytes | int], first: int) -> pa.Table | None:
+    """The lines as one Arrow table with `_line`, or None when pyarrow cannot read each line as one record."""
+    numbered = _object_lines(lines)
+    if numbered is None:
+        return None
+    data = b"\n".join(lines)  # type: ignore[arg-type]  # _object_lines checked they are all bytes
+    if not data.isascii():
         try:
-            value = orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
-            yield RawRecord(number, None, _clip(text), f"malformed JSON: {exc}"), size
-            continue
-        if not isinstance(value, dict):
-            yield RawRecord(number, None, _clip(text), "a record must be a JSON object"), size
-            continue
-        yield RawRecord(number, value, _clip(text)), size
+            data.decode("utf-8")  # pyarrow does not check it
+        except UnicodeDecodeError:
+            return None
+    try:
+        table = pj.read_json(io.BytesIO(data), read_options=ARROW_JSON)
+    except pa.ArrowException:
+        return None
+    if table.num_rows != len(numbered) or any(name in STAGING_NAMES for name in table.column_names):
+        return None
+    return table.append_column("_line", pa.array([first + i for i in numbered], pa.int64()))
+
+
+def _object_lines(lines: list[bytes | int]) -> range | list[int] | None:
+    """Indexes of the non-blank lines when each looks like one JSON object ("{…}"), else None.
+
+    pyarrow takes a line holding `null` for a record, and crashes on a block that is only
+    that, so no other line ever reaches it. Each non-blank line holding one object is then
+    checked by the row count: a line holding two would add a row.
+    """
+    try:
+        opened = sum(map(bytes.startswith, lines, repeat(b"{")))  # type: ignore[arg-type]
+        closed = sum(map(bytes.endswith, lines, repeat((b"}", b"}\r"))))  # type: ignore[arg-type]
+    except TypeError:  # a line over the size limit
+        return None
+    if opened == closed == len(lines):
+        return range(len(lines))
+    numbered = []
+    for number, line in enumerate(lines):
+        text = line.strip()  # type: ignore[union-attr]
+        if text and not (text.startswith(b"{") and text.endswith(b"}")):
+            return None
+        if text:
+            numbered.append(number)
+    return numbered
 
 
 def read_csv(stream: BinaryIO, *, limit: int = MAX_RECORD_BYTES) -> Iterator[tuple[RawRecord | None, int]]:
