@@ -8,12 +8,14 @@ flight, and re-running the same input converges to the same store.
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 import pyarrow as pa
@@ -25,13 +27,15 @@ from healthdeck.store.connection import Store
 from healthdeck.store.readers import (
     LineBlock,
     RawRecord,
+    csv_header,
+    csv_pieces,
+    csv_records,
     file_format,
     jsonl_pieces,
     jsonl_record,
     line_blocks,
     open_binary,
     raw_text,
-    read_csv,
     read_parquet,
 )
 from healthdeck.store.schema import KINDS, Field, Kind
@@ -91,6 +95,7 @@ class IngestReport:
     rejects_file: str | None = None
     by_kind: dict[str, int] = field(default_factory=dict)
     first_rejects: list[Reject] = field(default_factory=list)
+    seconds: float = 0.0
 
     def add_batch(self, kind: str, accepted: int, duplicates: int) -> None:
         self.accepted += accepted
@@ -103,8 +108,15 @@ class IngestReport:
             "rejected": self.rejected,
             "duplicates": self.duplicates,
             "rejects_file": self.rejects_file,
+            "records_per_s": self.records_per_s,
             "by_kind": self.by_kind,
         }
+
+    @property
+    def records_per_s(self) -> int:
+        """Records read per second of the run: stored, duplicates and rejected alike."""
+        records = self.accepted + self.duplicates + self.rejected
+        return round(records / self.seconds) if self.seconds > 0 else 0
 
 
 RawOf = Callable[[int], str]
@@ -257,14 +269,16 @@ def _record_rejects(
     report: IngestReport,
     raw_of: RawOf | None,
 ) -> None:
+    rows = pc.index_in(pa.array([line for line, _ in rejected], pa.int64()), table.column("_line"))
+    shown = table.select([name for name in table.column_names if name not in ("_line", "_pre_error")]).take(rows)
     records: list[Any]
-    if raw_of is not None:
-        records = [raw_of(line) for line, _ in rejected]
+    if "_raw" in shown.column_names or raw_of is not None:
+        # A record read one by one carries its text; one read vectorised is found by its line.
+        raws = shown.column("_raw").to_pylist() if "_raw" in shown.column_names else [None] * len(rejected)
+        lines = [line for line, _ in rejected]
+        records = [raw if raw is not None or raw_of is None else raw_of(n) for raw, n in zip(raws, lines, strict=True)]
     else:
-        rows = pc.index_in(pa.array([line for line, _ in rejected], pa.int64()), table.column("_line"))
-        shown = [name for name in table.column_names if name not in ("_line", "_pre_error")]
-        taken = table.select(shown).take(rows)
-        records = taken.column("_raw").to_pylist() if "_raw" in shown else taken.to_pylist()
+        records = shown.to_pylist()
     for (line, error), record in zip(rejected, records, strict=True):
         _add_reject(Reject(source, line, error, record), sink=sink, report=report)
 
@@ -333,32 +347,15 @@ def stage_records(kind: Kind, records: list[RawRecord]) -> pa.Table:
     return pa.table(arrays)
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Batcher:
-    """Collects parsed records per kind and flushes each kind's batch when full."""
+    """Where one file's batches go: the store, the rejects, the report, and the batch size."""
 
     store: Store
     source: str
     sink: RejectSink | None
     report: IngestReport
     batch_rows: int
-    pending: dict[str, list[RawRecord]] = field(default_factory=dict)
-
-    def add(self, kind: Kind, record: RawRecord) -> None:
-        batch = self.pending.setdefault(kind.name, [])
-        batch.append(record)
-        if len(batch) >= self.batch_rows:
-            self.flush(kind.name)
-
-    def flush(self, name: str) -> None:
-        records = self.pending.pop(name, [])
-        if records:
-            table = stage_records(KINDS[name], records)
-            ingest_table(self.store, KINDS[name], table, source=self.source, sink=self.sink, report=self.report)
-
-    def flush_all(self) -> None:
-        for name in list(self.pending):
-            self.flush(name)
 
 
 Progress = Callable[[int], None]
@@ -372,41 +369,6 @@ def resolve_kind(name: Any) -> Kind:
     if name is None:
         raise HealthdeckError(f'no kind given; pass --kind or add a "kind" field (one of {known})')
     raise HealthdeckError(f"unknown kind {name!r}; known kinds: {known}")
-
-
-def _ingest_text_file(path: str, fmt: str, *, kind: Kind | None, batcher: _Batcher, progress: Progress | None) -> int:
-    """Feed one JSON Lines or CSV file to the batcher; return how many records it held."""
-    stream = open_binary(path)
-    reader = read_csv
-    records = 0
-    try:
-        for record, size in reader(stream):
-            if progress:
-                progress(size)
-            if record is None:
-                continue
-            records += 1
-            _route(record, kind=kind, batcher=batcher)
-    finally:
-        if path != "-":
-            stream.close()
-    return records
-
-
-def _route(record: RawRecord, *, kind: Kind | None, batcher: _Batcher) -> None:
-    if record.error is not None or record.fields is None:
-        _add_reject(
-            Reject(batcher.source, record.line, record.error or "unreadable", record.raw),
-            sink=batcher.sink,
-            report=batcher.report,
-        )
-        return
-    try:
-        target = kind or resolve_kind(record.fields.get("kind"))
-    except HealthdeckError as exc:
-        _add_reject(Reject(batcher.source, record.line, str(exc), record.raw), sink=batcher.sink, report=batcher.report)
-        return
-    batcher.add(target, record)
 
 
 # -- JSON Lines read by pyarrow ------------------------------------------------------------------
@@ -438,30 +400,74 @@ class _BlockBatches:
             yield KINDS[name], pa.concat_tables(parts, promote_options="default")
 
 
+OneByOne = Callable[[list[int]], list[RawRecord]]
+
+
 def _ingest_jsonl(path: str, *, kind: Kind | None, batcher: _Batcher, progress: Progress | None) -> int:
     """Ingest a JSON Lines file block by block, each block one batch per kind; return how many records."""
-    stream = open_binary(path)
     records = 0
-    try:
+    with _opened(path) as stream:
         for block in line_blocks(stream, max_lines=batcher.batch_rows):
-            records += _ingest_jsonl_block(block, kind=kind, batcher=batcher)
+
+            def one_by_one(lines: list[int], block: LineBlock = block) -> list[RawRecord]:
+                read = (jsonl_record(line, block.lines[line - block.first_line]) for line in lines)
+                return [record for record in read if record is not None]
+
+            records += _ingest_block(jsonl_pieces(block), block, kind=kind, batcher=batcher, one_by_one=one_by_one)
             if progress:
                 progress(block.size)
-    finally:
-        if path != "-":
-            stream.close()
     return records
 
 
-def _ingest_jsonl_block(block: LineBlock, *, kind: Kind | None, batcher: _Batcher) -> int:
+def _ingest_csv(path: str, *, kind: Kind | None, batcher: _Batcher, progress: Progress | None) -> int:
+    """Ingest a CSV file with a header row block by block, like JSON Lines."""
+    records, header = 0, None
+    with _opened(path) as stream:
+        for whole in line_blocks(stream, max_lines=batcher.batch_rows, whole_quotes=True):
+            block = whole
+            if header is None:
+                header = csv_header(whole.lines[0])
+                block = LineBlock(whole.first_line + 1, whole.lines[1:])
+
+            def one_by_one(lines: list[int], block: LineBlock = block, header: list[str] = header) -> list[RawRecord]:
+                first = block.first_line
+                return [r for line in lines for r in csv_records(header, [block.lines[line - first]], line)]
+
+            pieces = csv_pieces(header, block)
+            records += _ingest_block(pieces, block, kind=kind, batcher=batcher, one_by_one=one_by_one)
+            if progress:
+                progress(whole.size)
+    return records
+
+
+@contextmanager
+def _opened(path: str) -> Iterator[BinaryIO]:
+    stream = open_binary(path)
+    try:
+        yield stream
+    finally:
+        if path != "-":
+            stream.close()
+
+
+def _ingest_block(
+    pieces: Iterable[pa.Table | list[RawRecord]],
+    block: LineBlock,
+    *,
+    kind: Kind | None,
+    batcher: _Batcher,
+    one_by_one: OneByOne,
+) -> int:
+    """Stage a block's pieces per kind and store each kind's rows as one batch; return how many records."""
+
     def raw_of(line: int) -> str:
         return raw_text(block.lines[line - block.first_line])
 
     batches, records = _BlockBatches(), 0
-    for piece in jsonl_pieces(block):
+    for piece in pieces:
         if isinstance(piece, pa.Table):
             records += piece.num_rows
-            _add_arrow_piece(piece, block, kind=kind, batches=batches, source=batcher.source)
+            _add_arrow_piece(piece, kind=kind, batches=batches, source=batcher.source, one_by_one=one_by_one)
         else:
             records += len(piece)
             for record in piece:
@@ -475,7 +481,7 @@ def _ingest_jsonl_block(block: LineBlock, *, kind: Kind | None, batcher: _Batche
 
 
 def _add_arrow_piece(
-    piece: pa.Table, block: LineBlock, *, kind: Kind | None, batches: _BlockBatches, source: str
+    piece: pa.Table, *, kind: Kind | None, batches: _BlockBatches, source: str, one_by_one: OneByOne
 ) -> None:
     """Stage each kind's rows as text; rows pyarrow typed in a way text cannot match are read one by one."""
     parts = _kind_parts(piece, kind=kind)
@@ -485,10 +491,8 @@ def _add_arrow_piece(
         if target is not None and (staged := stage_arrow(target, part)) is not None:
             batches.add_table(target, staged)
             continue
-        for line in part.column("_line").to_pylist():
-            record = jsonl_record(line, block.lines[line - block.first_line])
-            if record is not None:
-                _route_record(record, kind=kind, batches=batches, source=source)
+        for record in one_by_one(part.column("_line").to_pylist()):
+            _route_record(record, kind=kind, batches=batches, source=source)
 
 
 def _kind_parts(table: pa.Table, *, kind: Kind | None) -> list[tuple[Kind | None, pa.Table]] | None:
@@ -617,13 +621,7 @@ def _ingest_file(path: str, *, kind: Kind | None, batcher: _Batcher, progress: P
         return _ingest_parquet(path, kind=kind, batcher=batcher, progress=progress)
     if fmt == "jsonl":
         return _ingest_jsonl(path, kind=kind, batcher=batcher, progress=progress)
-    try:
-        records = _ingest_text_file(path, fmt, kind=kind, batcher=batcher, progress=progress)
-    except HealthdeckError:
-        batcher.flush_all()  # the records read before the file became unreadable are stored, not dropped
-        raise
-    batcher.flush_all()
-    return records
+    return _ingest_csv(path, kind=kind, batcher=batcher, progress=progress)
 
 
 def ingest_files(
@@ -639,7 +637,7 @@ def ingest_files(
     target = resolve_kind(kind) if kind is not None else None
     rejects_path = rejects_path or default_rejects_path(store)
     sink = RejectSink(rejects_path)
-    report = IngestReport()
+    report, started = IngestReport(), time.perf_counter()
     try:
         for path in paths:
             try:
@@ -653,6 +651,7 @@ def ingest_files(
                 _add_reject(Reject(path, None, "the file holds no records"), sink=sink, report=report)
     finally:
         sink.close()
+    report.seconds = time.perf_counter() - started
     report.rejects_file = str(sink.path) if sink.count else None
     return report
 

@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import orjson
 import pyarrow as pa
+import pyarrow.csv as pcsv
 import pyarrow.json as pj
 import pyarrow.parquet as pq
 
@@ -163,13 +164,13 @@ def _chunked_lines(stream: BinaryIO, limit: int, chunk: int = 1 << 23) -> Iterat
     carry = b""
     while True:
         data = stream.read(chunk)
-        lines: list[bytes | int] = list((carry + data).split(b"\n"))
+        lines = (carry + data).split(b"\n")
         last = lines.pop()
         if not data:  # the end: a last line without a newline is still a line
-            lines = _over_limit(lines, limit)
+            ended = _over_limit(lines, limit)
             if last:
-                lines.append(last if len(last) <= limit else len(last))
-            yield lines
+                ended.append(last if len(last) <= limit else len(last))
+            yield ended
             return
         yield _over_limit(lines, limit)
         carry = last
@@ -178,10 +179,10 @@ def _chunked_lines(stream: BinaryIO, limit: int, chunk: int = 1 << 23) -> Iterat
             yield [size]
 
 
-def _over_limit(lines: list[bytes | int], limit: int) -> list[bytes | int]:
-    if lines and max(map(len, lines)) > limit:  # type: ignore[arg-type]
-        return [line if isinstance(line, int) or len(line) <= limit else len(line) + 1 for line in lines]
-    return lines
+def _over_limit(lines: list[bytes], limit: int) -> list[bytes | int]:
+    if lines and max(map(len, lines)) > limit:
+        return [line if len(line) <= limit else len(line) + 1 for line in lines]
+    return cast(list[bytes | int], lines)
 
 
 def _skip_line(stream: BinaryIO, size: int, chunk: int) -> tuple[int, bytes]:
@@ -265,49 +266,143 @@ def _object_lines(lines: list[bytes | int]) -> range | list[int] | None:
     return numbered
 
 
-def read_csv(stream: BinaryIO, *, limit: int = MAX_RECORD_BYTES) -> Iterator[tuple[RawRecord | None, int]]:
-    """Records of a CSV stream with a header row; empty cells are missing values.
+# -- CSV ----------------------------------------------------------------------------------------
 
-    A row that is not UTF-8 is rejected on its own: bytes that do not decode are carried
-    through the CSV parser as surrogates, so one bad row never stops the rows after it.
-    """
-    csv.field_size_limit(limit)
-    # utf-8-sig: spreadsheets often start a CSV with a byte-order mark.
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
-    reader = csv.reader(text)
-    try:
-        header = next(reader)
-    except StopIteration:
-        return
+# What a CSV line may hold and still be an empty row, once its quotes are looked at.
+QUOTED_BLANKS = b' ,\t\r\x0b\x0c"'
+
+
+def csv_header(line: bytes | int) -> list[str]:
+    """The column names of a CSV header row; a header that is not UTF-8 refuses the file."""
+    if isinstance(line, int):
+        raise HealthdeckError(f"the header row is {line} bytes, over the {MAX_RECORD_BYTES}-byte limit")
+    header = next(csv.reader(io.StringIO(line.decode("utf-8", "surrogateescape"), newline="")), [])
     if (problem := _not_utf8(header, header)) is not None:
         raise HealthdeckError(f"the header row is {problem}; save the file as UTF-8")
+    return header
+
+
+def csv_pieces(
+    header: list[str], block: LineBlock, *, limit: int = MAX_RECORD_BYTES
+) -> Iterator[pa.Table | list[RawRecord]]:
+    """The records of a block of CSV rows: Arrow tables (text columns and `_line`) where pyarrow reads
+    one row per line, else records read one by one (a block without quotes is halved to find the
+    rows pyarrow cannot read: not UTF-8, too many or too few values)."""
+    arrow_ok = len(set(header)) == len(header) and all(header) and not set(header) & set(STAGING_NAMES)
+    yield from _csv_pieces(header, block.lines, block.first_line, limit=limit, arrow_ok=arrow_ok)
+
+
+def _csv_pieces(
+    header: list[str], lines: list[bytes | int], first: int, *, limit: int, arrow_ok: bool
+) -> Iterator[pa.Table | list[RawRecord]]:
+    table = _arrow_csv(header, lines, first) if arrow_ok else None
+    if table is not None:
+        yield table
+    elif arrow_ok and len(lines) > SMALLEST_HALF and not any(b'"' in line for line in lines if isinstance(line, bytes)):
+        half = len(lines) // 2
+        yield from _csv_pieces(header, lines[:half], first, limit=limit, arrow_ok=arrow_ok)
+        yield from _csv_pieces(header, lines[half:], first + half, limit=limit, arrow_ok=arrow_ok)
+    elif records := csv_records(header, lines, first, limit=limit):
+        yield records
+
+
+def _arrow_csv(header: list[str], lines: list[bytes | int], first: int) -> pa.Table | None:
+    numbered = _csv_row_lines(lines)
+    if numbered is None:
+        return None
+    kept = lines if len(numbered) == len(lines) else [lines[i] for i in numbered]
+    data = b"\n".join(kept)  # type: ignore[arg-type]  # _csv_row_lines checked they are all bytes
+    if not data.isascii():
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    options = pcsv.ConvertOptions(
+        column_types=dict.fromkeys(header, pa.string()),
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=True,
+        null_values=[""],
+    )
+    try:
+        table = pcsv.read_csv(
+            io.BytesIO(data),
+            read_options=pcsv.ReadOptions(column_names=header, block_size=4 * MAX_RECORD_BYTES),
+            parse_options=pcsv.ParseOptions(newlines_in_values=True),
+            convert_options=options,
+        )
+    except pa.ArrowException:
+        return None
+    if table.num_rows != len(numbered):  # a quoted value spanning lines: line numbers need the row reader
+        return None
+    return table.append_column("_line", pa.array([first + i for i in numbered], pa.int64()))
+
+
+def _csv_row_lines(lines: list[bytes | int]) -> list[int] | range | None:
+    """Indexes of the lines that are not blank rows (only commas and spaces), or None when a line is
+    over the limit or only quotes tell whether it is blank."""
+    try:
+        empty = [i for i, line in enumerate(lines) if not line.strip(QUOTED_BLANKS)]  # type: ignore[union-attr]
+    except AttributeError:  # a line over the size limit
+        return None
+    if not empty:
+        return range(len(lines))
+    if any(b'"' in lines[i] for i in empty):  # type: ignore[operator]
+        return None
+    skipped = set(empty)
+    return [i for i in range(len(lines)) if i not in skipped]
+
+
+def csv_records(
+    header: list[str], lines: list[bytes | int], first: int, *, limit: int = MAX_RECORD_BYTES
+) -> list[RawRecord]:
+    """The rows of CSV lines read one by one, as `healthdeck ingest` always read them."""
+    records: list[RawRecord] = []
+    segment: list[bytes] = []
+    for number, line in enumerate(lines, first):
+        if isinstance(line, int):
+            records += _csv_segment(header, segment, number - len(segment), limit=limit)
+            records.append(RawRecord(number, None, "", f"record is {line} bytes, over the {limit}-byte limit"))
+            segment = []
+        else:
+            segment.append(line)
+    records += _csv_segment(header, segment, first + len(lines) - len(segment), limit=limit)
+    return records
+
+
+def _csv_segment(header: list[str], lines: list[bytes], first: int, *, limit: int) -> list[RawRecord]:
+    """Rows of consecutive lines; a row that is not UTF-8 is rejected on its own (its bytes are read as
+    surrogates, so the rows after it are read)."""
+    csv.field_size_limit(limit)
+    text = b"\n".join(lines).decode("utf-8", "surrogateescape")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    records: list[RawRecord] = []
     while True:
         try:
             row = next(reader)
         except StopIteration:
-            return
+            return records
         except csv.Error as exc:
-            yield RawRecord(reader.line_num, None, "", f"malformed CSV: {exc}"), 0
+            records.append(RawRecord(first - 1 + reader.line_num, None, "", f"malformed CSV: {exc}"))
             continue
-        yield _csv_record(reader.line_num, header, row)
+        if (record := _csv_record(first - 1 + reader.line_num, header, row)) is not None:
+            records.append(record)
 
 
-def _csv_record(line: int, header: list[str], row: list[str]) -> tuple[RawRecord | None, int]:
+def _csv_record(line: int, header: list[str], row: list[str]) -> RawRecord | None:
     joined, problem = ",".join(row), None
     try:
         joined.encode("utf-8")
     except UnicodeEncodeError:  # a surrogate: bytes that were not UTF-8
         joined, problem = _readable(joined), _not_utf8(header, row)
     raw = _clip(joined)
-    size = len(raw) + 1
     if not any(cell.strip() for cell in row):
-        return None, size
+        return None
     if problem is not None:
-        return RawRecord(line, None, raw, f"{problem}; save the file as UTF-8"), size
+        return RawRecord(line, None, raw, f"{problem}; save the file as UTF-8")
     if len(row) > len(header):
-        return RawRecord(line, None, raw, f"{len(row)} values but the header has {len(header)} columns"), size
+        return RawRecord(line, None, raw, f"{len(row)} values but the header has {len(header)} columns")
     fields = {name: (cell if cell != "" else None) for name, cell in zip(header, row, strict=False)}
-    return RawRecord(line, fields, raw), size
+    return RawRecord(line, fields, raw)
 
 
 def _not_utf8(header: list[str], row: list[str]) -> str | None:
