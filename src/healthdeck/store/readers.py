@@ -9,9 +9,10 @@ from __future__ import annotations
 import csv
 import io
 import sys
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import accumulate, repeat
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
@@ -24,6 +25,8 @@ import pyarrow.parquet as pq
 from healthdeck.errors import HealthdeckError
 
 MAX_RECORD_BYTES = 1 << 20
+# A block of lines (one batch per kind) ends after about this many bytes, whatever --batch-rows says.
+BLOCK_BYTES = 64 << 20
 BOM = b"\xef\xbb\xbf"
 # Names of the staging table's own columns, which a record cannot use as fields.
 STAGING_NAMES = ("_line", "_pre_error", "_raw")
@@ -120,43 +123,71 @@ class LineBlock:
 
 
 def line_blocks(
-    stream: BinaryIO, *, max_lines: int, limit: int = MAX_RECORD_BYTES, whole_quotes: bool = False
+    stream: BinaryIO,
+    *,
+    max_lines: int,
+    max_bytes: int = BLOCK_BYTES,
+    limit: int = MAX_RECORD_BYTES,
+    whole_quotes: bool = False,
 ) -> Iterator[LineBlock]:
-    """Blocks of at most `max_lines` lines, read in large chunks rather than line by line.
+    """Blocks of at most `max_lines` lines and about `max_bytes`, read in large chunks, not line by line.
 
-    With `whole_quotes` (CSV), a block grows past `max_lines` until its double quotes pair up, so no
-    quoted value that spans lines is cut in two.
+    With `whole_quotes` (CSV), a block grows past its end until its double quotes pair up, so no
+    quoted value that spans lines is cut in two (up to twice `max_bytes`: a stray quote must not
+    make the rest of the file one block).
     """
     pending: list[bytes | int] = []
-    first, started = 1, False
+    first, size, started = 1, 0, False
     for lines in _chunked_lines(stream, limit):
         if lines and not started and isinstance(lines[0], bytes):
             lines[0] = lines[0].removeprefix(BOM)
         started = started or bool(lines)
         pending.extend(lines)
-        while len(pending) >= max_lines:
-            cut = _cut(pending, max_lines, whole_quotes=whole_quotes)
+        size += _size(lines)
+        while len(pending) >= max_lines or size >= max_bytes:
+            end = min(max_lines, _lines_within(pending, max_bytes))
+            cut = _paired(pending, end) if whole_quotes and size < 2 * max_bytes else end
             if cut is None:
                 break
             yield LineBlock(first, pending[:cut])
+            size -= _size(pending[:cut])
             first, pending = first + cut, pending[cut:]
     if pending:
         yield LineBlock(first, pending)
 
 
-def _cut(lines: list[bytes | int], max_lines: int, *, whole_quotes: bool) -> int | None:
-    """Where to end a block: after `max_lines` lines, or later to keep quotes paired (None: read on)."""
-    if not whole_quotes:
-        return max_lines
-    quotes = sum(line.count(b'"') for line in lines[:max_lines] if isinstance(line, bytes))
-    cut = max_lines
+def _size(lines: list[bytes | int]) -> int:
+    try:
+        return sum(map(len, lines)) + len(lines)  # type: ignore[arg-type]
+    except TypeError:  # a line over the limit, given by its size
+        return sum(line if isinstance(line, int) else len(line) + 1 for line in lines)
+
+
+def _lines_within(lines: list[bytes | int], max_bytes: int) -> int:
+    """How many of the lines make up about `max_bytes` (at least one)."""
+    if _size(lines) < max_bytes:
+        return len(lines)
+    sizes = accumulate(line if isinstance(line, int) else len(line) + 1 for line in lines)
+    return max(1, bisect_left(list(sizes), max_bytes))
+
+
+def _paired(lines: list[bytes | int], end: int) -> int | None:
+    """Where a block of CSV lines ends: at `end`, or later to keep quotes paired (None: read on)."""
+    quotes = _quotes(lines[:end])
+    cut = end
     while quotes % 2:
         if cut == len(lines):
             return None
-        line = lines[cut]
-        quotes += line.count(b'"') if isinstance(line, bytes) else 0
+        quotes += _quotes(lines[cut : cut + 1])
         cut += 1
     return cut
+
+
+def _quotes(lines: list[bytes | int]) -> int:
+    try:
+        return b"".join(lines).count(b'"')  # type: ignore[arg-type]
+    except TypeError:  # a line over the limit, given by its size
+        return sum(line.count(b'"') for line in lines if isinstance(line, bytes))
 
 
 def _chunked_lines(stream: BinaryIO, limit: int, chunk: int = 1 << 23) -> Iterator[list[bytes | int]]:
