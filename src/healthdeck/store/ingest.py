@@ -537,9 +537,12 @@ def stage_arrow(kind: Kind, table: pa.Table) -> pa.Table | None:
     """
     columns: dict[str, pa.Array | pa.ChunkedArray] = {}
     for name in table.column_names:
+        column = table.column(name)
         if name == "_line" or (name == "kind" and "kind" not in kind.columns):
             continue
-        text = _text_column(kind.field(name) if name in kind.columns else None, table.column(name))
+        if name not in kind.columns and column.null_count == len(column):
+            continue  # another kind's field, or one given as null: the same as absent
+        text = _text_column(kind.field(name) if name in kind.columns else None, column)
         if text is None:
             return None
         columns[name] = text

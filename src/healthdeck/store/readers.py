@@ -23,6 +23,7 @@ import pyarrow.json as pj
 import pyarrow.parquet as pq
 
 from healthdeck.errors import HealthdeckError
+from healthdeck.store.schema import KINDS
 
 MAX_RECORD_BYTES = 1 << 20
 # A block of lines (one batch per kind) ends after about this many bytes, whatever --batch-rows says.
@@ -228,6 +229,19 @@ def _skip_line(stream: BinaryIO, size: int, chunk: int) -> tuple[int, bytes]:
 
 # pyarrow reads a block of lines in chunks of this size, which must hold the longest line.
 ARROW_JSON = pj.ReadOptions(block_size=4 * MAX_RECORD_BYTES)
+
+
+def _text_fields() -> pa.Schema:
+    """Fields that are text or timestamps in every kind, read as strings: pyarrow would otherwise make
+    timestamps of some spellings ("…T10:00:00+00:00") and not others, and validation wants the text."""
+    types: dict[str, set[str]] = {}
+    for kind in KINDS.values():
+        for f in kind.fields:
+            types.setdefault(f.name, set()).add(f.type)
+    return pa.schema([(name, pa.string()) for name, used in types.items() if used <= {"VARCHAR", "TIMESTAMPTZ"}])
+
+
+ARROW_JSON_FIELDS = pj.ParseOptions(explicit_schema=_text_fields(), unexpected_field_behavior="infer")
 # Below this many lines, a block pyarrow cannot read is parsed line by line instead of halved again.
 SMALLEST_HALF = 64
 
@@ -265,7 +279,7 @@ def _arrow_table(lines: list[bytes | int], first: int) -> pa.Table | None:
         except UnicodeDecodeError:
             return None
     try:
-        table = pj.read_json(io.BytesIO(data), read_options=ARROW_JSON)
+        table = pj.read_json(io.BytesIO(data), read_options=ARROW_JSON, parse_options=ARROW_JSON_FIELDS)
     except pa.ArrowException:
         return None
     if table.num_rows != len(numbered) or any(name in STAGING_NAMES for name in table.column_names):
