@@ -185,7 +185,9 @@ def test_blocks_of_lines_near_the_limit_stay_near_their_byte_bound() -> None:
     assert max(block.size for block in blocks) <= 17 * MAX_RECORD_BYTES
 
 
-@pytest.mark.parametrize("ts", [NOW.isoformat(), "2026-11-25T10:00:00Z", "2026-11-25 10:00:00.125+02:00"])
+@pytest.mark.parametrize(
+    "ts", [NOW.isoformat(), "2026-11-25T10:00:00Z", "2026-11-25 10:00:00.125+02:00"], ids=["iso", "zulu", "fraction"]
+)
 def test_usual_records_stay_on_the_vectorised_path(ts: str) -> None:
     # pyarrow would make timestamps of some spellings, which only the record-by-record path could stage.
     data = b"".join(line(request(i, ts=ts, deprecated=False, request_bytes=10)) + b"\n" for i in range(500))
