@@ -196,3 +196,31 @@ def test_usual_records_stay_on_the_vectorised_path(ts: str) -> None:
     assert not isinstance(piece, list)
     staged = stage_arrow(KINDS["requests"], piece)
     assert staged is not None and staged.column("ts").to_pylist()[:1] == [ts]
+
+
+def test_json_fields_are_staged_vectorised_with_sorted_keys_and_missing_keys_kept_missing(
+    store: Store, tmp_path: Path
+) -> None:
+    activity = {"kind": "activity", "ts": NOW.isoformat(), "tenant_id": "t1", "user_id": "u1", "event": "login"}
+    properties: list[Any] = [{"b": 1, "a": {"y": None, "x": 2}}, {}, {"a": None}, {"a": {"x": 2, "y": None}, "b": 1}]
+    records = [{**activity, "event_id": f"a{i}", "properties": properties[i % 4]} for i in range(200)]
+    data = b"".join(line(record) + b"\n" for record in records)
+    [block] = list(line_blocks(io.BytesIO(data), max_lines=50_000))
+    [piece] = list(jsonl_pieces(block))
+    assert not isinstance(piece, list)
+
+    def originals(lines: list[int]) -> list[dict[str, Any]]:
+        return [orjson.loads(data.splitlines()[n - 1]) for n in lines]
+
+    staged = stage_arrow(KINDS["activity"], piece, originals=originals)
+    assert staged is not None
+    assert staged.column("properties").to_pylist()[:4] == [
+        '{"a":{"x":2,"y":null},"b":1}',
+        "{}",
+        '{"a":null}',
+        '{"a":{"x":2,"y":null},"b":1}',
+    ]
+    report = ingest(store, write_lines(tmp_path / "activity.jsonl", records))
+    assert (report.accepted, report.rejected) == (200, 0)
+    stored = store.con.execute("SELECT DISTINCT CAST(properties AS VARCHAR) FROM activity ORDER BY 1").fetchall()
+    assert stored == [('{"a":null}',), ('{"a":{"x":2,"y":null},"b":1}',), ("{}",)]

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import orjson
 import pyarrow as pa
@@ -419,7 +419,14 @@ def _ingest_jsonl(path: str, *, kind: Kind | None, batcher: _Batcher, progress: 
                 read = (jsonl_record(line, block.lines[line - block.first_line]) for line in lines)
                 return [record for record in read if record is not None]
 
-            records += _ingest_block(jsonl_pieces(block), block, kind=kind, batcher=batcher, one_by_one=one_by_one)
+            def originals(lines: list[int], block: LineBlock = block) -> list[dict[str, Any]]:
+                # Lines pyarrow read as rows: each is one JSON object of at most the size limit.
+                return [orjson.loads(cast(bytes, block.lines[line - block.first_line])) for line in lines]
+
+            pieces = jsonl_pieces(block)
+            records += _ingest_block(
+                pieces, block, kind=kind, batcher=batcher, one_by_one=one_by_one, originals=originals
+            )
             if progress:
                 progress(block.size)
     return records
@@ -463,6 +470,7 @@ def _ingest_block(
     kind: Kind | None,
     batcher: _Batcher,
     one_by_one: OneByOne,
+    originals: Originals | None = None,
 ) -> int:
     """Stage a block's pieces per kind and store each kind's rows as one batch; return how many records."""
 
@@ -473,7 +481,9 @@ def _ingest_block(
     for piece in pieces:
         if isinstance(piece, pa.Table):
             records += piece.num_rows
-            _add_arrow_piece(piece, kind=kind, batches=batches, source=batcher.source, one_by_one=one_by_one)
+            _add_arrow_piece(
+                piece, kind=kind, batches=batches, source=batcher.source, one_by_one=one_by_one, originals=originals
+            )
         else:
             records += len(piece)
             for record in piece:
@@ -487,14 +497,20 @@ def _ingest_block(
 
 
 def _add_arrow_piece(
-    piece: pa.Table, *, kind: Kind | None, batches: _BlockBatches, source: str, one_by_one: OneByOne
+    piece: pa.Table,
+    *,
+    kind: Kind | None,
+    batches: _BlockBatches,
+    source: str,
+    one_by_one: OneByOne,
+    originals: Originals | None,
 ) -> None:
     """Stage each kind's rows as text; rows pyarrow typed in a way text cannot match are read one by one."""
     parts = _kind_parts(piece, kind=kind)
     if parts is None:  # a "kind" that is not text: each line tells its own problem
         parts = [(None, piece)]
     for target, part in parts:
-        if target is not None and (staged := stage_arrow(target, part)) is not None:
+        if target is not None and (staged := stage_arrow(target, part, originals=originals)) is not None:
             batches.add_table(target, staged)
             continue
         for record in one_by_one(part.column("_line").to_pylist()):
@@ -529,22 +545,36 @@ def _route_record(record: RawRecord, *, kind: Kind | None, batches: _BlockBatche
     batches.add_record(target, record)
 
 
-def stage_arrow(kind: Kind, table: pa.Table) -> pa.Table | None:
+Originals = Callable[[list[int]], list[dict[str, Any]]]
+
+
+def stage_arrow(kind: Kind, table: pa.Table, *, originals: Originals | None = None) -> pa.Table | None:
     """The text columns `stage_records` would make of these rows, or None when only it can make them.
 
     pyarrow types each column by its JSON values; numbers and booleans are written back as
     text so that validation sees what it sees for a record read one by one. Values whose
-    text would differ (a fraction in a text field, objects anywhere but unknown fields) make
-    the rows go one by one.
+    text would differ (a fraction in a text field, an object in a field that is not JSON) make
+    the rows go one by one. A JSON field is stored with its keys sorted, from `originals`: the
+    records of these rows parsed again, since an Arrow struct no longer tells a missing key from null.
     """
     columns: dict[str, pa.Array | pa.ChunkedArray] = {}
+    parsed: list[dict[str, Any]] = []
     for name in table.column_names:
         column = table.column(name)
         if name == "_line" or (name == "kind" and "kind" not in kind.columns):
             continue
         if name not in kind.columns and column.null_count == len(column):
             continue  # another kind's field, or one given as null: the same as absent
-        text = _text_column(kind.field(name) if name in kind.columns else None, column)
+        f = kind.field(name) if name in kind.columns else None
+        if f is not None and f.type == "JSON" and column.null_count < len(column):
+            if not (pa.types.is_string(column.type) or originals is not None):
+                return None
+            if not pa.types.is_string(column.type) and not parsed:
+                parsed = originals(table.column("_line").to_pylist())  # type: ignore[misc]
+            values = column.to_pylist() if pa.types.is_string(column.type) else [row.get(name) for row in parsed]
+            columns[name] = pa.array([None if v is None else _canonical_json(v) for v in values], pa.string())
+            continue
+        text = _text_column(f, column)
         if text is None:
             return None
         columns[name] = text
@@ -558,8 +588,6 @@ def _text_column(f: Field | None, column: pa.ChunkedArray) -> pa.ChunkedArray | 
         return pa.chunked_array([pa.nulls(len(column), pa.string())])
     if f is None:  # an unknown field: only whether it is there matters (it is rejected)
         return pc.if_else(pc.is_valid(column), "?", pa.scalar(None, pa.string()))
-    if f.type == "JSON":
-        return None  # stored with its keys sorted, which only the record-by-record path does
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         return column.cast(pa.string())
     if pa.types.is_integer(kind) or (pa.types.is_boolean(kind) and f.type == "BOOLEAN"):
