@@ -13,8 +13,7 @@ import os
 import pickle
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -165,6 +164,9 @@ class RemoteEngine:
         self.server, self.catalog = server, catalog
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
+        if name.startswith("_"):  # copy, pickle and other protocols are not the engine's
+            raise AttributeError(name)
+
         def method(*args: Any, **kwargs: Any) -> Any:
             job = partial(engine_method, name=name, args=args, kwargs=kwargs)
             return self.server.call(LocalCall(job, "engine", self.catalog))
@@ -184,23 +186,21 @@ def ingest_through(
 
     The report and the rejects file name each file as the user did (not by its copy in the server).
     """
-    with _uploads(server, files) as uploads:
-        job = partial(
-            ingest_uploaded,
-            uploads=uploads,
-            kind=kind,
-            rejects_path=None if rejects is None else rejects.absolute(),
-            batch_rows=batch_rows,
-        )
-        report: IngestReport = server.call(LocalCall(job, "write"))
+    job = partial(
+        ingest_uploaded,
+        uploads=_upload(server, files),
+        kind=kind,
+        rejects_path=None if rejects is None else rejects.absolute(),
+        batch_rows=batch_rows,
+    )
+    report: IngestReport = server.call(LocalCall(job, "write"))
     if report.rejects_file is not None:  # where the user's own `ingest` would have put it
         written = Path(report.rejects_file)
         report.rejects_file = str(rejects if rejects is not None else shown_db.parent / "rejects" / written.name)
     return report
 
 
-@contextmanager
-def _uploads(server: Server, files: list[str]) -> Iterator[list[tuple[str, str]]]:
+def _upload(server: Server, files: list[str]) -> list[tuple[str, str]]:
     """(path in the server, name as given) for each file; a file that cannot be opened here gets a path
     that does not exist there, so the server rejects it as the direct command would have."""
     uploads = []
@@ -216,7 +216,7 @@ def _uploads(server: Server, files: list[str]) -> Iterator[list[tuple[str, str]]
         finally:
             if name != "-":
                 stream.close()
-    yield uploads
+    return uploads
 
 
 def ingest_uploaded(
