@@ -123,3 +123,17 @@ def test_backfill_and_history_through_a_server_match_the_direct_ones(
     assert orjson.loads(through[0]) == orjson.loads(cli(alone, "health", "--history", "2d", "-o", "json"))
     assert through[1] == cli(alone, "health", "--history", "2d")
     assert kept_rows(served) == kept_rows(alone)
+
+
+def test_backfill_deletes_only_past_an_explicit_retention(backfilled: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store.duckdb"
+    shutil.copy(backfilled, store)
+    cli(store, "history", "backfill", "--since", "1d", "--step", "6h")  # no --retention: nothing goes
+    kept = [p["at"] for p in orjson.loads(cli(store, "health", "--history", "2d", "-o", "json"))]
+    assert set(expected_instants()) < set(kept)
+    cli(store, "history", "backfill", "--since", "1d", "--step", "4h", "--retention", "1d")
+    now = datetime.now(UTC)
+    left = [
+        datetime.fromisoformat(p["at"]) for p in orjson.loads(cli(store, "health", "--history", "2d", "-o", "json"))
+    ]
+    assert left and min(left) >= now - timedelta(days=1, minutes=5)

@@ -32,8 +32,6 @@ BLOCKS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 60
 # The changes shown under the curves: the latest kept score against the last one kept this long before.
 CHANGES = (("yesterday", timedelta(days=1)), ("last week", timedelta(weeks=1)))
-# Backfill keeps at least the server's default retention, so it never deletes what a server would keep.
-DEFAULT_RETENTION = timedelta(days=30)
 
 history_app = typer.Typer(help="The kept health history: fill it in for data loaded without a server.")
 
@@ -154,7 +152,7 @@ def backfill(
     ] = None,
     retention: Annotated[
         str | None,
-        typer.Option("--retention", help="Delete rows older than this (default: 30d, or --since if longer)."),
+        typer.Option("--retention", help="Also delete rows older than this (default: delete nothing)."),
     ] = None,
     catalog: CatalogOption = None,
     db: DbOption = None,
@@ -166,7 +164,7 @@ def backfill(
     span = duration("--since", since)
     step = step or ("1d" if span > timedelta(days=2) else "1h")
     every = duration("--step", step)
-    keep_for = duration("--retention", retention) if retention else max(DEFAULT_RETENTION, span)
+    keep_for = duration("--retention", retention) if retention else None
     moments = backfill_instants(datetime.now(UTC), span=span, step=every)
     kept = set(on_store(db, kept_instants))
     missing = [m for m in moments if m not in kept]
@@ -208,9 +206,18 @@ def evaluate_rows(db: Path | None, catalog: list[Path] | None, moments: list[dat
     return rows
 
 
-def keep_new(store: Store, *, rows: list[Row], retention: timedelta) -> None:
-    """Keep the rows of evaluations not kept meanwhile, with the scheduler's function."""
+def keep_new(store: Store, *, rows: list[Row], retention: timedelta | None) -> None:
+    """Keep the rows of evaluations not kept meanwhile, with the scheduler's function.
+
+    Without a retention, nothing is deleted: not what a server with a longer retention kept, nor
+    the oldest backfilled rows.
+    """
     from healthdeck.api.history import keep
 
     already = set(kept_instants(store))
-    keep(store, [r for r in rows if r[0] not in already], retention=retention)
+    new = [r for r in rows if r[0] not in already]
+    if retention is None:
+        (oldest,) = store.con.execute("SELECT min(evaluated_at) FROM health_history").fetchone() or (None,)
+        first = min([r[0] for r in new] + ([oldest] if oldest else []))
+        retention = datetime.now(UTC) - first + timedelta(days=1)
+    keep(store, new, retention=retention)
