@@ -125,7 +125,9 @@ def test_ingest_through_a_server_stores_deduplicates_and_rejects_like_ingest(db:
         write_jsonl(folder / "batch.jsonl", BATCH)
 
     def ingest(folder: Path, *options: str, stdin: str | None = None) -> tuple[int, str, str]:
-        files = ["-"] if stdin else [str(folder / "batch.jsonl"), str(folder / "missing.jsonl")]
+        files = (
+            ["-"] if stdin else [str(folder / "batch.jsonl"), str(folder / "missing.jsonl"), str(folder / "gone.csv")]
+        )
         command = [*files, "--db", str(folder / "store.duckdb"), "--rejects", str(folder / "rejects.jsonl")]
         result = subprocess.run(
             [sys.executable, "-m", "healthdeck", "ingest", *command, *options],
@@ -148,7 +150,7 @@ def test_ingest_through_a_server_stores_deduplicates_and_rejects_like_ingest(db:
     assert through == direct
     assert direct[0][0] == 1 and "accepted 300" in direct[0][1] and "missing.jsonl: cannot open" in direct[0][2]
     rejects = [(f / "rejects.jsonl").read_text().replace(str(f), "<dir>") for f in (alone, served)]
-    assert rejects[0] == rejects[1] and rejects[0].count("\n") == 6  # 2 bad records, 1 missing file, twice
+    assert rejects[0] == rejects[1] and rejects[0].count("\n") == 8  # 2 bad records, 2 missing files, twice
     assert orjson.loads(piped[1])["duplicates"] == 1
     query = ("sql", "SELECT event_id, ts, latency_ms FROM requests ORDER BY event_id", "-o", "json")
     kept = [run_cli(*query, "--db", str(folder / "store.duckdb")).stdout for folder in (alone, served)]

@@ -204,12 +204,13 @@ def _upload(server: Server, files: list[str]) -> list[tuple[str, str]]:
     """(path in the server, name as given) for each file; a file that cannot be opened here gets a path
     that does not exist there, so the server rejects it as the direct command would have."""
     uploads = []
-    for name in files:
+    for i, name in enumerate(files):
         suffix = ".jsonl" if name == "-" else Path(name).suffix
         try:
             stream = sys.stdin.buffer if name == "-" else open(name, "rb")  # noqa: SIM115 - closed below
         except OSError:
-            uploads.append((os.path.join(tempfile.gettempdir(), f"healthdeck-missing-{os.getpid()}{suffix}"), name))
+            missing = f"healthdeck-missing-{os.getpid()}-{i}{suffix}"  # one per file: they are told apart by it
+            uploads.append((os.path.join(tempfile.gettempdir(), missing), name))
             continue
         try:
             uploads.append((server.upload(stream, suffix=suffix), name))
