@@ -16,7 +16,7 @@ from healthdeck.api.ingest_queue import IngestQueue
 from healthdeck.api.owner import StoreOwner
 from healthdeck.api.prometheus import ServerMetrics
 from healthdeck.api.recent import Recent
-from healthdeck.api.routes import dashboard, events, history, metrics, probes, projects, reports, tokens
+from healthdeck.api.routes import dashboard, events, history, metrics, probes, projects, reports, sql, tokens
 from healthdeck.api.routes.probes import morning_check
 from healthdeck.api.scheduler import Scheduler
 from healthdeck.api.settings import DASHBOARD_MAX_AGE_SECONDS, HEALTH_MAX_AGE_SECONDS, ServeSettings
@@ -37,7 +37,7 @@ def create_app(owner: StoreOwner, settings: ServeSettings, *, spool_dir: Path) -
     app.state.dashboard = Recent(app.state.metrics.evaluate, max_age=DASHBOARD_MAX_AGE_SECONDS)
     app.state.spool_dir = spool_dir
     install_error_handlers(app)
-    for module in (probes, events, reports, history, projects, dashboard, tokens, metrics):
+    for module in (probes, events, reports, history, projects, dashboard, tokens, metrics, sql):
         app.include_router(module.router)
     return app
 

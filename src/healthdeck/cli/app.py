@@ -12,6 +12,7 @@ from healthdeck.cli.catalog_cmd import catalog_app
 from healthdeck.cli.console import err
 from healthdeck.cli.demo_cmd import demo
 from healthdeck.cli.health_cmd import health
+from healthdeck.cli.history_cmd import history_app
 from healthdeck.cli.ingest_cmd import ingest
 from healthdeck.cli.metrics_cmd import metrics_app
 from healthdeck.cli.serve_cmd import serve
@@ -39,6 +40,7 @@ app.add_typer(store_app, name="store")
 app.add_typer(metrics_app, name="metrics")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(history_app, name="history")
 
 
 def _version(value: bool) -> None:
