@@ -157,7 +157,7 @@ def shipped_catalog() -> tuple[Catalog, list[str]]:
     From the cache when neither the packs nor the code that reads them changed; a catalog with
     problems is never kept.
     """
-    key = cache.key(_shipped_pack_bytes())
+    key = cache.key(shipped_pack_bytes())
     cached = cache.read(key)
     if isinstance(cached, Catalog):
         return cached, []
@@ -169,7 +169,8 @@ def shipped_catalog() -> tuple[Catalog, list[str]]:
     return catalog, problems
 
 
-def _shipped_pack_bytes() -> list[tuple[str, bytes]]:
+def shipped_pack_bytes() -> list[tuple[str, bytes]]:
+    """(file name, bytes) of every shipped pack: what the cache's key digests."""
     folder = resources.files("healthdeck.catalog") / "packs"
     return sorted((p.name, p.read_bytes()) for p in folder.iterdir() if p.name.endswith(".yaml"))
 
