@@ -127,3 +127,23 @@ def test_cold_warm_and_untemplated_runs_give_the_same_report(young_store: tuple[
     assert sum(k["value"] is not None for area in report["areas"].values() for k in area["kpis"]) > 30
     assert warm == cold
     assert warm == untemplated
+
+
+def test_a_warm_run_takes_the_shipped_packs_from_the_cache_without_yaml(tmp_path: Path) -> None:
+    # The packs are parsed (PyYAML) on the first run only; the next finds them validated in the cache.
+    env = {**os.environ, "HEALTHDECK_CACHE_DIR": str(tmp_path / "cache"), "COLUMNS": "300"}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "healthdeck", "catalog", "list"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        for _ in range(2)
+    ]
+    assert [run.returncode for run in runs] == [0, 0], runs[1].stderr
+    assert runs[0].stdout == runs[1].stdout and "api_latency_p95" in runs[1].stdout
+    assert "yaml" in _imported(runs[0].stderr), "the first run parses the packs (or this test reads nothing)"
+    assert (tmp_path / "cache" / "shipped-catalog.pickle").is_file()
+    assert "yaml" not in _imported(runs[1].stderr), "a warm run parsed the shipped packs again"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import sys
 
 import typer
@@ -21,6 +23,11 @@ from healthdeck.cli.status_cmd import status
 from healthdeck.cli.store_cmd import sql, store_app
 from healthdeck.cli.tokens_cmd import tokens_app
 from healthdeck.errors import HealthdeckError
+
+# At exit, Python's last garbage collections walk every object the run created, tens of thousands
+# of them from start-up alone (modules, types, functions), only to free memory the exit returns
+# anyway: freezing them first skips that walk, about 40 ms of a short command.
+atexit.register(gc.freeze)
 
 app = typer.Typer(
     name="healthdeck",
