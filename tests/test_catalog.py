@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
+import healthdeck
+from healthdeck.catalog import cache
 from healthdeck.catalog.conditions import Condition
-from healthdeck.catalog.loader import CatalogError, load_catalog
+from healthdeck.catalog.loader import Catalog, CatalogError, load_catalog, shipped_pack_bytes
 from healthdeck.catalog.models import Threshold
 from healthdeck.engine.session import load_checked_catalog
 
@@ -249,3 +255,85 @@ def test_an_override_that_makes_good_overlap_the_shipped_critical_is_refused(tmp
         f'{path}:3: thresholds.critical: good "< 250" and critical "> 200" overlap: a value between 200 and 250 '
         'would be both; critical must lie on the other side of good (e.g. good "> 99.9", critical "< 99.5")'
     ]
+
+
+# ------------------------------------------------------------------------- the cache of the shipped packs
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty cache folder of this test's own, used by every catalog load in it."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv(cache.CACHE_DIR_ENV, str(folder))
+    return folder
+
+
+def _same(first: Catalog, second: Catalog) -> None:
+    assert first.kpis == second.kpis and first.packs == second.packs and first.raw == second.raw
+    assert {k: (s.name, s.lines, p) for k, (s, p) in first.origins.items()} == {
+        k: (s.name, s.lines, p) for k, (s, p) in second.origins.items()
+    }
+
+
+def test_the_cached_catalog_equals_the_freshly_validated_one(cache_dir: Path, tmp_path: Path) -> None:
+    fresh = load_checked_catalog()
+    assert (cache_dir / cache.CACHE_FILE).is_file(), "the first load keeps the validated packs"
+    cached = load_checked_catalog()
+    assert cached.kpis["api_latency_p95"] is not fresh.kpis["api_latency_p95"], "read back, not shared"
+    _same(fresh, cached)
+    # A user's file merges onto the cached packs exactly as onto freshly parsed ones.
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("kpis:\n  - id: api_latency_p95\n    thresholds: {good: '< 150'}\n    weight: 2\n")
+    override = load_checked_catalog([mine])
+    cache_dir.joinpath(cache.CACHE_FILE).unlink()
+    _same(override, load_checked_catalog([mine]))
+    assert override.kpis["api_latency_p95"].location == f"{mine}:2"
+
+
+def test_a_warm_load_reads_the_cache_file(cache_dir: Path) -> None:
+    load_catalog()
+    # Same key, another catalog: a load that returns it has read the file instead of the packs.
+    stamp = cache.key(shipped_pack_bytes())
+    marked = load_catalog()
+    marked.kpis.pop("api_latency_p95")
+    cache.write(stamp, marked)
+    assert "api_latency_p95" not in load_catalog().kpis
+
+
+def test_the_key_changes_with_any_pack_byte() -> None:
+    packs = shipped_pack_bytes()
+    name, data = packs[0]
+    assert cache.key(packs) == cache.key(list(packs))
+    assert cache.key(packs) != cache.key([(name, data + b" "), *packs[1:]])
+    assert cache.key(packs) != cache.key([(name + "x", data), *packs[1:]])
+    assert cache.key(packs) != cache.key(packs[1:])
+
+
+def test_a_changed_pack_is_read_again_not_taken_from_the_cache(tmp_path: Path) -> None:
+    # A copy of the package with one pack edited shares the cache folder with the original.
+    copy = tmp_path / "src"
+    shutil.copytree(Path(healthdeck.__file__).parent, copy / "healthdeck", ignore=shutil.ignore_patterns("__pycache__"))
+    pack = copy / "healthdeck" / "catalog" / "packs" / "product_health.yaml"
+    pack.write_text(re.sub(r"(?m)^(    title: )P95 latency$", r"\1Edited latency", pack.read_text()), "utf-8")
+    title = "from healthdeck.catalog.loader import load_catalog; print(load_catalog().kpis['api_latency_p95'].title)"
+    original = str(Path(healthdeck.__file__).parent.parent)
+    for source, expected in ((original, "P95 latency"), (str(copy), "Edited latency")):
+        env = {**os.environ, cache.CACHE_DIR_ENV: str(tmp_path / "cache"), "PYTHONPATH": source}
+        result = subprocess.run([sys.executable, "-c", title], env=env, capture_output=True, text=True, timeout=120)
+        assert result.stdout.strip() == expected, result.stderr
+
+
+@pytest.mark.parametrize("damage", [b"", b"not a key\n", b"KEY\n\x80\x05garbage", b"KEY\n"])
+def test_a_damaged_cache_file_is_ignored_and_rebuilt(cache_dir: Path, damage: bytes) -> None:
+    fresh = load_catalog()
+    stamp = cache.key(shipped_pack_bytes())
+    (cache_dir / cache.CACHE_FILE).write_bytes(damage.replace(b"KEY", stamp.encode()))
+    _same(fresh, load_catalog())
+    assert isinstance(cache.read(stamp), Catalog), "rebuilt"
+
+
+def test_a_cache_folder_that_cannot_be_written_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv(cache.CACHE_DIR_ENV, str(tmp_path / "a-file" / "cache"))
+    assert "api_latency_p95" in load_checked_catalog().kpis
+    assert list(tmp_path.iterdir()) == [tmp_path / "a-file"]

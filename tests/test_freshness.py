@@ -79,8 +79,8 @@ def test_health_json_says_stale_and_names_the_newest_event(stale_db: Path) -> No
     assert datetime.fromisoformat(report["newest_event"]) == AT - timedelta(minutes=20)
     assert "2026-11-20 11:40:00 UTC (20 min before the evaluation time)" in report["freshness"]
     kpis = {k["id"]: k for k in report["areas"]["service"]["kpis"]}
-    # A rate over an empty 5-minute window after the feed stopped is not a real zero: it is not judged.
-    assert kpis["request_rate"]["stale"] is True and kpis["request_rate"]["status"] == "STALE"
+    # A 5-minute window after the feed stopped holds nothing reported: no data (not a rate of zero), and stale.
+    assert kpis["request_rate"]["stale"] is True and kpis["request_rate"]["status"] == "NO_DATA"
     assert (
         kpis["request_rate"]["score"] is None
         and "no fresh data: requests 20 min old" in (kpis["request_rate"]["explanation"])
@@ -92,10 +92,12 @@ def test_health_json_says_stale_and_names_the_newest_event(stale_db: Path) -> No
 
 
 def test_health_table_and_markdown_mark_the_stale_kpis(stale_db: Path) -> None:
-    table = _run(stale_db, "health", "--service", "--full", "--at", AT.isoformat())
+    # The morning pack's 1-hour error rate has a value from the 40 reported minutes, 20 minutes old: STALE.
+    morning = ("--pack", "daily_ops_morning", "--at", AT.isoformat())
+    table = _run(stale_db, "health", "--service", "--full", *morning)
     assert "on stale data" in table and "Stale data: newest event 2026-11-20 11:40:00 UTC" in table
-    assert "~ STALE" in table  # the request rate's row
-    markdown = _run(stale_db, "health", "--service", "--at", AT.isoformat(), "-o", "markdown")
+    assert "~ STALE" in table
+    markdown = _run(stale_db, "health", "--service", *morning, "-o", "markdown")
     assert markdown.splitlines()[0].endswith("(on stale data)")
     assert "Stale data: newest event 2026-11-20 11:40:00 UTC" in markdown and "| STALE |" in markdown
 
@@ -104,12 +106,11 @@ def test_status_and_metrics_get_say_stale(stale_db: Path) -> None:
     status = orjson.loads(_run(stale_db, "status", "--quick", "--at", AT.isoformat(), "-o", "json"))
     assert status["stale"] is True and status["newest_event"].startswith("2026-11-20T11:40:00")
     text = _run(stale_db, "status", "--quick", "--at", AT.isoformat())
-    assert (
-        "not confirmed: 1 of 5 panels have fresh data"
-    )  # the 24-hour uptime in text and "newest event 2026-11-20 11:40:00 UTC" in text
+    assert "not confirmed: 1 of 5 panels have fresh data" in text  # the 24-hour uptime
+    assert "newest event 2026-11-20 11:40:00 UTC" in text
     assert "All systems operational" not in text
     kpi = orjson.loads(_run(stale_db, "metrics", "get", "--name", "request_rate", "--at", AT.isoformat(), "-o", "json"))
-    assert kpi["stale"] is True and kpi["status"] == "STALE" and kpi["newest_event"].startswith("2026-11-20T11:40:00")
+    assert kpi["stale"] is True and kpi["status"] == "NO_DATA" and kpi["newest_event"].startswith("2026-11-20T11:40:00")
     text = _run(stale_db, "metrics", "get", "--name", "request_rate", "--at", AT.isoformat())
     assert "Stale data: newest event 2026-11-20 11:40:00 UTC (20 min before the evaluation time)" in text
 
@@ -155,7 +156,8 @@ def test_a_catalog_max_lag_overrides_the_allowance(stale_db: Path, tmp_path: Pat
     mine.write_text("kpis:\n  - id: request_rate\n    max_lag: 30m\n")
     args = ("metrics", "get", "--name", "request_rate", "--at", AT.isoformat(), "-o", "json", "--catalog", str(mine))
     kpi = orjson.loads(_run(stale_db, *args))
-    assert kpi["stale"] is False and kpi["status"] == "CRITICAL" and kpi["value"] == 0.0
+    # Not stale within the lag allowed; still no data: nothing was reported in the last 5 minutes.
+    assert kpi["stale"] is False and kpi["status"] == "NO_DATA" and kpi["value"] is None
 
 
 def test_business_records_are_judged_by_the_store_s_newest_event(tmp_path: Path) -> None:
@@ -166,7 +168,8 @@ def test_business_records_are_judged_by_the_store_s_newest_event(tmp_path: Path)
         fresh = hd.kpi("new_signups_daily", at=AT)
         later = hd.kpi("new_signups_daily", at=AT + timedelta(days=1))
     assert fresh.value == 0.0 and fresh.status is not Status.STALE
-    assert later.status is Status.STALE  # a day after the last request, nothing at all has arrived
+    # A day after the last request nothing at all has arrived: no data, and stale says why.
+    assert later.status is Status.NO_DATA and later.freshness is not None and later.freshness.stale
 
 
 def test_the_default_allowance_is_five_minutes_or_a_tenth_of_the_window() -> None:

@@ -16,24 +16,9 @@ from healthdeck.store.ingest import IngestReport, ingest_files
 from healthdeck.store.schema import KINDS
 
 from .conftest import run_cli, write_jsonl
+from .test_ingest import NOW, request
 
-NOW = datetime.now(UTC).replace(microsecond=0)
 CSV_HEADER = b"event_id,ts,tenant_id,endpoint,method,status,latency_ms\n"
-
-
-def request(i: int, **changes: Any) -> dict[str, Any]:
-    record = {
-        "kind": "requests",
-        "event_id": f"r{i}",
-        "ts": (NOW - timedelta(minutes=i)).isoformat(),
-        "tenant_id": "t1",
-        "endpoint": "/v1/train",
-        "method": "POST",
-        "status": 200,
-        "latency_ms": 40.0 + i,
-    }
-    record.update(changes)
-    return record
 
 
 def csv_row(i: int) -> bytes:

@@ -84,15 +84,19 @@ ROUTES = [
     ("GET", "/metrics", Role.viewer),
     ("POST", "/v1/events", Role.operator),
     ("GET", "/v1/tokens", Role.admin),
+    ("POST", "/v1/sql", Role.viewer),
 ]
+BODIES: dict[str, dict[str, Any]] = {
+    "/v1/events": {"content": jsonl([tenant("t-3")]), "headers": NDJSON},
+    "/v1/sql": {"json": {"query": "SELECT count(*) AS n FROM requests"}},
+}
 
 
 @pytest.mark.parametrize("caller", CALLERS)
 def test_routes_over_every_tenant_by_role(deployment: Deployment, caller: str) -> None:
     answers = {}
     for method, path, needed in ROUTES:
-        body: dict[str, Any] = {"content": jsonl([tenant("t-3")]), "headers": NDJSON} if method == "POST" else {}
-        answer = deployment.call(caller, method, path, **body)
+        answer = deployment.call(caller, method, path, **BODIES.get(path, {}))
         answers[path] = (answer.status_code, _expected(caller, needed, every_tenant=True))
         if answer.status_code != 200:
             assert set(answer.json()) == {"error"}, answer.text  # a refusal carries no data
@@ -118,6 +122,18 @@ def test_project_routes_by_scope(deployment: Deployment, caller: str, project: s
 @pytest.mark.parametrize("path", ["/health", "/livez", "/readyz"])
 def test_probes_need_no_token(deployment: Deployment, caller: str, path: str) -> None:
     assert deployment.call(caller, "GET", path).status_code == 200
+
+
+def test_sql_answers_one_select_as_the_sql_command_does(deployment: Deployment) -> None:
+    query = "SELECT tenant_id, count(*) AS n, min(ts) AS first FROM requests GROUP BY tenant_id ORDER BY tenant_id"
+    answer = deployment.call("viewer", "POST", "/v1/sql", json={"query": query})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["columns"] == ["tenant_id", "n", "first"]
+    assert [(r["tenant_id"], r["n"]) for r in answer.json()["rows"]] == [("t-1", 20), ("t-2", 20)]
+    assert answer.json()["rows"][0]["first"] == deployment.events_at.isoformat()
+    for bad in ({"query": "DELETE FROM requests"}, {"query": "SELECT 1", "timeout": 3600}):
+        refused = deployment.call("admin", "POST", "/v1/sql", json=bad)
+        assert refused.status_code == 400 and set(refused.json()) == {"error"}, refused.text
 
 
 def test_only_admins_create_and_revoke_tokens(deployment: Deployment) -> None:

@@ -2,20 +2,38 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import pty
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import orjson
 import pyarrow as pa
 import pytest
 
+from healthdeck.engine.evaluate import KpiResult
+from healthdeck.engine.scoring import Status
+from healthdeck.engine.session import Engine, load_checked_catalog
 from healthdeck.errors import HealthdeckError
 from healthdeck.sim import simulate
+from healthdeck.sim.config import make_config
+from healthdeck.sim.incidents import LATE_INCIDENT_BEFORE_END
 from healthdeck.sim.pipeline import Outbox, run_ahead
+from healthdeck.sim.traffic import day_requests
+from healthdeck.sim.world import build_world
 from healthdeck.store.connection import Store, open_store
-from healthdeck.store.ingest import IngestReport
+from healthdeck.store.ingest import IngestReport, ingest_table
 from healthdeck.store.schema import KINDS, TIER_EVENT_TYPES
+
+from .conftest import run_cli
 
 # Whole days (midnight to midnight), so every hour of the day is seen on the same dates.
 END = datetime(2026, 10, 28, tzinfo=UTC)
@@ -151,7 +169,17 @@ def test_latency_percentiles_are_realistic(simulated: tuple[Store, IngestReport]
     p50, p95, p99 = rows(store, "SELECT quantile_cont(latency_ms, [0.5, 0.95, 0.99]) FROM requests WHERE status < 400")[
         0
     ][0]
-    assert 35 <= p50 <= 45 and 80 <= p95 <= 95 and 150 <= p99 <= 190
+    # The specification's GOOD: p50 < 50 ms, p95 < 100 ms, p99 < 200 ms.
+    assert 20 <= p50 < 50 and 50 <= p95 < 100 and 100 <= p99 < 200
+
+
+def test_tier_latency_is_ordered_and_within_each_slo(simulated: tuple[Store, IngestReport]) -> None:
+    store, _ = simulated
+    p95 = dict(rows(store, "SELECT tier, quantile_cont(latency_ms, 0.95) FROM requests WHERE status < 400 GROUP BY 1"))
+    assert p95["ENTERPRISE"] < p95["PRO"] < p95["STARTER"] < p95["FREE"], p95
+    # Seed 002's query latency SLOs (p95) per tier.
+    slo = {"ENTERPRISE": 50, "PRO": 100, "STARTER": 200, "FREE": 500}
+    assert all(p95[tier] < limit for tier, limit in slo.items()), p95
 
 
 def test_documented_prices_are_charged(simulated: tuple[Store, IngestReport]) -> None:
@@ -272,37 +300,73 @@ def test_another_seed_gives_other_data(simulated: tuple[Store, IngestReport], tm
     assert same == []
 
 
-def test_running_twice_on_one_store_adds_nothing(tmp_path: Path) -> None:
-    small = {
-        "tenants": 8,
-        "days": 2,
-        "seed": 3,
-        "end": END - timedelta(hours=10, minutes=23),
-        "requests_per_day": 3_000,
-    }
+class Interrupted(Exception):
+    """Stands for a Ctrl-C or a crash in the middle of a run."""
+
+
+@dataclass
+class InterruptAfter:
+    """A progress listener that stops the run once `limit` rows of `kind` were ingested."""
+
+    kind: str
+    limit: int
+
+    def begin(self, days: int, requests: int) -> None:
+        pass
+
+    def rows(self, kind: str, count: int) -> None:
+        if kind == self.kind:
+            self.limit -= count
+            if self.limit <= 0:
+                raise Interrupted
+
+    def day(self) -> None:
+        pass
+
+
+def test_running_it_again_completes_an_interrupted_run(tmp_path: Path) -> None:
+    end = END - timedelta(hours=10, minutes=23)
+    small = {"tenants": 8, "days": 3, "seed": 3, "end": end, "requests_per_day": 3_000}
+    with open_store(tmp_path / "whole.duckdb", create=True) as store:
+        whole = simulate(store, **small)
+        expected = {name: store.count(name) for name in KINDS}
+        assert simulate(store, **small).accepted == 0  # complete: nothing to add
     with open_store(tmp_path / "twice.duckdb", create=True) as store:
-        first = simulate(store, **small)
-        counts = {name: store.count(name) for name in KINDS}
-        second = simulate(store, **small)
-        assert (second.accepted, second.rejected) == (0, 0)
-        assert second.duplicates == first.accepted
-        assert {name: store.count(name) for name in KINDS} == counts
+        with pytest.raises(Interrupted):
+            simulate(store, **small, progress=InterruptAfter("requests", 1))
+        assert 0 < sum(store.count(name) for name in KINDS) < sum(expected.values())
+        again = simulate(store, **small)
+        assert again.rejected == 0 and again.accepted + again.duplicates == whole.accepted
+        assert again.duplicates > 0  # what the interrupted run stored is recognised, not stored twice
+        assert {name: store.count(name) for name in KINDS} == expected
 
 
-def test_progress_reports_every_ingested_row(tmp_path: Path) -> None:
-    seen: list[tuple[str, int]] = []
+@dataclass
+class ProgressLog:
+    """Records what the simulator reports, as the CLI's progress bars see it."""
+
+    planned: tuple[int, int] = (0, 0)
+    seen: list[tuple[str, int]] = field(default_factory=list)
+    days: int = 0
+
+    def begin(self, days: int, requests: int) -> None:
+        self.planned = (days, requests)
+
+    def rows(self, kind: str, count: int) -> None:
+        self.seen.append((kind, count))
+
+    def day(self) -> None:
+        self.days += 1
+
+
+def test_progress_reports_every_ingested_row_and_every_day(tmp_path: Path) -> None:
+    log = ProgressLog()
     with open_store(tmp_path / "progress.duckdb", create=True) as store:
-        report = simulate(
-            store,
-            tenants=6,
-            days=1,
-            seed=1,
-            end=END,
-            requests_per_day=2_000,
-            progress=lambda stage, n: seen.append((stage, n)),
-        )
-    assert {stage for stage, _ in seen} == set(KINDS)
-    assert sum(n for _, n in seen) == report.accepted + report.duplicates
+        report = simulate(store, tenants=6, days=2, seed=1, end=END, requests_per_day=2_000, progress=log)
+    assert {stage for stage, _ in log.seen} == set(KINDS)
+    assert sum(n for _, n in log.seen) == report.accepted + report.duplicates
+    assert log.planned[0] == log.days == 2
+    assert 0.98 * log.planned[1] <= report.by_kind["requests"] <= log.planned[1]
 
 
 def test_churn_signals_show_in_a_longer_window(tmp_path: Path) -> None:
@@ -367,3 +431,197 @@ def test_an_ingest_error_stops_generation() -> None:
     with pytest.raises(RuntimeError, match="store full"):
         run_ahead(produce, consume, depth=2)
     assert len(produced) < 10
+
+
+# ---------------------------------------------------------------- the store remembers its simulations
+
+
+def store_counts(db: Path) -> dict[str, int]:
+    with open_store(db, read_only=True) as store:
+        return {name: store.count(name) for name in KINDS}
+
+
+def simulate_cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """A small `simulate` run with JSON output; no --end, so it ends now (or where the same run ended)."""
+    tiny = ("--tenants", "6", "--days", "1", "--requests-per-day", "2000")
+    return run_cli("simulate", *tiny, *args, "--db", str(db), "-o", "json")
+
+
+def test_the_same_simulation_again_adds_nothing_and_another_needs_append(tmp_path: Path) -> None:
+    db = tmp_path / "store.duckdb"
+    first = simulate_cli(db, "--seed", "3")
+    assert first.returncode == 0, first.stderr
+    counts = store_counts(db)
+
+    again = simulate_cli(db, "--seed", "3")
+    assert again.returncode == 0, again.stderr
+    repeated = orjson.loads(again.stdout)
+    assert (repeated["mode"], repeated["accepted"]) == ("complete", 0)
+    assert store_counts(db) == counts
+
+    other = simulate_cli(db, "--seed", "4")
+    assert other.returncode == 2
+    assert "already holds" in other.stderr and "seed 3" in other.stderr and "--append" in other.stderr
+    assert "Traceback" not in other.stderr and other.stdout == ""
+    assert store_counts(db) == counts
+
+    appended = simulate_cli(db, "--seed", "4", "--append")
+    assert appended.returncode == 0, appended.stderr
+    assert orjson.loads(appended.stdout)["mode"] == "append"
+    assert store_counts(db)["requests"] > counts["requests"]
+
+
+def ingest_spend(store: Store) -> None:
+    """One record that no simulation wrote."""
+    spend = pa.table({"ts": [datetime(2026, 10, 1, tzinfo=UTC)], "category": ["marketing"], "amount": [10.0]})
+    ingest_table(store, KINDS["spend"], spend, source="test", sink=None, report=IngestReport())
+
+
+TINY: dict[str, Any] = {"tenants": 6, "days": 1, "seed": 3, "end": END, "requests_per_day": 2_000}
+
+
+def test_a_store_with_other_data_is_refused_without_append(tmp_path: Path) -> None:
+    with open_store(tmp_path / "store.duckdb", create=True) as store:
+        ingest_spend(store)
+        with pytest.raises(HealthdeckError, match=r"data that no simulation wrote.*--append"):
+            simulate(store, **TINY)
+        assert store.count("requests") == 0
+        assert simulate(store, **TINY, append=True).accepted > 0
+
+
+def test_data_ingested_after_a_simulation_makes_the_same_run_need_append(tmp_path: Path) -> None:
+    with open_store(tmp_path / "store.duckdb", create=True) as store:
+        first = simulate(store, **TINY)
+        ingest_spend(store)
+        counts = {name: store.count(name) for name in KINDS}
+        with pytest.raises(HealthdeckError, match="plus data written since"):
+            simulate(store, **TINY)
+        # Appended anyway, the same run regenerates identical records of every kind: all deduplicated.
+        appended = simulate(store, **TINY, append=True)
+        assert (appended.accepted, appended.duplicates, appended.rejected) == (0, first.accepted, 0)
+        assert {name: store.count(name) for name in KINDS} == counts
+
+
+def test_the_run_is_recorded_in_the_store(tmp_path: Path) -> None:
+    with open_store(tmp_path / "meta.duckdb", create=True) as store:
+        simulate(store, **{**SMALL, "days": 1, "scenario": "healthy"})
+        runs = orjson.loads(one(store, "SELECT value FROM _healthdeck_meta WHERE key = 'simulations'"))
+        after = orjson.loads(one(store, "SELECT value FROM _healthdeck_meta WHERE key = 'simulation_rows'"))
+        assert after == {name: store.count(name) for name in KINDS}
+    assert runs == [
+        {
+            "tenants": 20,
+            "days": 1,
+            "seed": 7,
+            "end": END.isoformat(),
+            "requests_per_day": 20_000,
+            "scenario": "healthy",
+        }
+    ]
+
+
+def test_an_unknown_scenario_is_explained(tmp_path: Path) -> None:
+    result = simulate_cli(tmp_path / "store.duckdb", "--scenario", "chaos")
+    assert result.returncode == 2
+    assert "--scenario 'chaos' is not a preset" in result.stderr and "capacity" in result.stderr
+
+
+# ---------------------------------------------------------------- calibrated to the specification
+
+
+def test_default_traffic_is_above_the_critical_rate_all_working_day() -> None:
+    """At the default size (500 tenants), a weekday's busy hours beat seed 000's "critical < 5/s"."""
+    world = build_world(make_config(tenants=500, days=30, seed=7, end=END, requests_per_day=None))
+    tuesday = world.cfg.days - 1  # the window's last day, 2026-10-27
+    hours = np.bincount((day_requests(world, tuesday).ts_us // 3_600_000_000) % 24, minlength=24) / 3600
+    assert hours.max() > 10  # GOOD at the peak
+    assert all(hours[h] > 5 for h in range(8, 20)), hours.round(1)
+
+
+def evaluate(db: Path, kpi: str, at: datetime, window: timedelta | None = None) -> KpiResult:
+    with open_store(db, read_only=True) as store:
+        return Engine(store, load_checked_catalog()).kpi(kpi, at=at, window=window)
+
+
+def scenario_store(tmp_path: Path, scenario: str, **sizes: Any) -> Path:
+    db = tmp_path / f"{scenario}.duckdb"
+    with open_store(db, create=True) as store:
+        simulate(store, seed=11, end=END, scenario=scenario, **sizes)
+    return db
+
+
+def test_incident_preset_makes_the_error_rate_critical_during_the_incident(tmp_path: Path) -> None:
+    sizes = {"tenants": 30, "days": 4, "requests_per_day": 40_000}
+    during = END - timedelta(microseconds=LATE_INCIDENT_BEFORE_END) + timedelta(minutes=20)
+    incident = scenario_store(tmp_path, "incident", **sizes)
+    healthy = scenario_store(tmp_path, "healthy", **sizes)
+    assert evaluate(incident, "error_rate_5xx", during).status is Status.CRITICAL
+    assert evaluate(healthy, "error_rate_5xx", during).status is not Status.CRITICAL
+    assert evaluate(incident, "error_rate_5xx", END).status is not Status.CRITICAL  # over by the end
+    assert evaluate(incident, "uptime", END).status is not Status.GOOD
+    assert evaluate(healthy, "uptime", END).status is Status.GOOD
+
+
+def test_capacity_preset_fills_the_gpus_within_two_weeks(tmp_path: Path) -> None:
+    sizes = {"tenants": 10, "days": 8, "requests_per_day": 2_000}
+    squeezed = scenario_store(tmp_path, "capacity", **sizes)
+    healthy = scenario_store(tmp_path, "healthy", **sizes)
+    full = evaluate(squeezed, "days_until_full_gpu", END)
+    assert full.value is not None and full.value < 14 and full.status is Status.CRITICAL
+    used = evaluate(squeezed, "capacity_gpu", END)
+    assert used.value is not None and used.value > 85
+    assert evaluate(healthy, "days_until_full_gpu", END).status is Status.GOOD
+    assert evaluate(healthy, "capacity_gpu", END).status is Status.GOOD
+
+
+def test_churn_preset_churns_more_than_healthy(tmp_path: Path) -> None:
+    # Two weeks, judged over the whole window: the segment cancels in the window's second half.
+    sizes, window = {"tenants": 200, "days": 14, "requests_per_day": 2_000}, timedelta(days=14)
+    churning = evaluate(scenario_store(tmp_path, "churn", **sizes), "logo_churn_rate", END, window)
+    healthy = evaluate(scenario_store(tmp_path, "healthy", **sizes), "logo_churn_rate", END, window)
+    assert churning.value is not None and healthy.value is not None
+    assert churning.value > healthy.value + 3
+    assert churning.status is Status.CRITICAL
+
+
+def run_with_terminal_stderr(*args: str) -> tuple[subprocess.CompletedProcess[bytes], str]:
+    """Run the CLI with standard error on a pseudo-terminal (as in a shell) and standard output piped."""
+    controller, terminal = pty.openpty()
+    seen = bytearray()
+
+    def drain() -> None:
+        with contextlib.suppress(OSError):
+            while chunk := os.read(controller, 65536):
+                seen.extend(chunk)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    try:
+        env = {**os.environ, "COLUMNS": "120", "TERM": "xterm"}
+        result = subprocess.run(
+            [sys.executable, "-m", "healthdeck", *args], stdout=subprocess.PIPE, stderr=terminal, env=env, timeout=300
+        )
+    finally:
+        os.close(terminal)
+        reader.join(timeout=10)
+        os.close(controller)
+    return result, seen.decode(errors="replace")
+
+
+def test_progress_bars_on_a_terminal_and_off_with_quiet(tmp_path: Path) -> None:
+    tiny = ("simulate", "--tenants", "6", "--days", "2", "--requests-per-day", "2000")
+    shown, terminal = run_with_terminal_stderr(*tiny, "--db", str(tmp_path / "a.duckdb"), "-o", "json")
+    assert shown.returncode == 0
+    assert "window days generated" in terminal and "requests ingested" in terminal
+    assert orjson.loads(shown.stdout)["accepted"] > 0  # standard output holds the JSON document only
+    quiet, terminal = run_with_terminal_stderr(*tiny, "--db", str(tmp_path / "b.duckdb"), "--quiet")
+    assert quiet.returncode == 0 and "window days generated" not in terminal
+
+
+def test_demo_simulates_the_demo_scenario_once_then_shows_health(tmp_path: Path) -> None:
+    db = str(tmp_path / "demo.duckdb")
+    first = run_cli("demo", "--tenants", "6", "--days", "1", "--db", db)
+    assert first.returncode == 0, first.stderr
+    assert "scenario demo" in first.stderr and "Health" in first.stdout
+    second = run_cli("demo", "--db", db)
+    assert second.returncode == 0 and "simulating" not in second.stderr and "Health" in second.stdout

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
+import pytest
 
 from healthdeck.store.connection import open_store
 from healthdeck.store.ingest import BATCH_ROWS
@@ -65,3 +69,81 @@ def test_a_health_check_needs_neither_pyarrow_nor_pandas(tmp_path: Path) -> None
     )
     assert result.returncode == 0, result.stderr
     assert orjson.loads(result.stdout.splitlines()[-1]) == []
+
+
+# A health check whose SQL templates are cached runs its queries on DuckDB directly.
+COMPILERS = ("ibis", "sqlglot", "numpy")
+
+
+@pytest.fixture(scope="module")
+def young_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A simulated store 10 days old (its 30-day windows are cut to the data) and an instant to judge it at."""
+    end = datetime.now(UTC).replace(second=0, microsecond=0)
+    db = tmp_path_factory.mktemp("young") / "store.duckdb"
+    simulated = run_cli(
+        "simulate", "--tenants", "20", "--days", "10", "--seed", "1", "--end", end.isoformat(), "--db", str(db)
+    )
+    assert simulated.returncode == 0, simulated.stderr
+    # Microseconds that no window length divides, so every instant of every query is irregular.
+    return db, (end - timedelta(minutes=3, microseconds=123457)).isoformat()
+
+
+def _health(
+    db: Path, at: str, *, env: dict[str, str] | None = None, python: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    args = ["-m", "healthdeck", "health", "--full", "-o", "json", "--at", at, "--db", str(db)]
+    result = subprocess.run(
+        [sys.executable, *python, *args], capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def _imported(importtime: str) -> set[str]:
+    """The top-level packages a `python -X importtime` run imported, from its report on stderr."""
+    lines = [line for line in importtime.splitlines() if line.startswith("import time:") and "|" in line]
+    return {line.rsplit("|", 1)[1].strip().split(".")[0] for line in lines[1:]}  # the first line is the header
+
+
+def test_a_warm_health_check_does_not_import_ibis(young_store: tuple[Path, str]) -> None:
+    db, at = young_store
+    shutil.rmtree(db.parent / "cache", ignore_errors=True)
+    cold = _imported(_health(db, at, python=("-X", "importtime")).stderr)
+    assert {"ibis", "sqlglot"} <= cold, "the first run compiles its queries with Ibis (or this test reads nothing)"
+    warm = _imported(_health(db, at, python=("-X", "importtime")).stderr)
+    assert "duckdb" in warm and "healthdeck" in warm
+    assert not warm & set(COMPILERS), f"a run with every template cached imported {sorted(warm & set(COMPILERS))}"
+
+
+def test_cold_warm_and_untemplated_runs_give_the_same_report(young_store: tuple[Path, str]) -> None:
+    db, at = young_store
+    shutil.rmtree(db.parent / "cache", ignore_errors=True)
+    # Every query compiled by Ibis for its own window, as if there were no templates at all.
+    untemplated = _health(db, at, env={"HEALTHDECK_SQL_TEMPLATES": "off"}).stdout
+    assert not (db.parent / "cache").exists(), "without templates, none is written"
+    cold = _health(db, at).stdout
+    warm = _health(db, at).stdout
+    report = orjson.loads(warm)
+    assert sum(k["value"] is not None for area in report["areas"].values() for k in area["kpis"]) > 30
+    assert warm == cold
+    assert warm == untemplated
+
+
+def test_a_warm_run_takes_the_shipped_packs_from_the_cache_without_yaml(tmp_path: Path) -> None:
+    # The packs are parsed (PyYAML) on the first run only; the next finds them validated in the cache.
+    env = {**os.environ, "HEALTHDECK_CACHE_DIR": str(tmp_path / "cache"), "COLUMNS": "300"}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "healthdeck", "catalog", "list"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        for _ in range(2)
+    ]
+    assert [run.returncode for run in runs] == [0, 0], runs[1].stderr
+    assert runs[0].stdout == runs[1].stdout and "api_latency_p95" in runs[1].stdout
+    assert "yaml" in _imported(runs[0].stderr), "the first run parses the packs (or this test reads nothing)"
+    assert (tmp_path / "cache" / "shipped-catalog.pickle").is_file()
+    assert "yaml" not in _imported(runs[1].stderr), "a warm run parsed the shipped packs again"

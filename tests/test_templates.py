@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import duckdb
+import ibis
 import orjson
+import pytest
 
-from healthdeck.engine.measures.templates import TemplateCache
+from healthdeck.engine.measures.parametrize import learn
+from healthdeck.engine.measures.templates import TemplateCache, bind
 
 from .test_cli_engine import AT, cli, db  # noqa: F401 - the module's store fixture
 
@@ -41,7 +47,60 @@ def test_second_run_reads_the_cache_and_answers_the_same(db: Path) -> None:  # n
     first = orjson.loads(cli(db, "health", "--at", AT.isoformat(), "-o", "json").stdout)
     assert cache.exists()
     entries = json.loads(cache.read_text())["entries"]
-    assert any(entry and "$at_" in entry["sql"] for entry in entries.values())
+    assert any(isinstance(entry, dict) and "$at_" in entry["sql"] for entry in entries.values())
     second = orjson.loads(cli(db, "health", "--at", AT.isoformat(), "-o", "json").stdout)
     assert first["score"] == second["score"]
     assert first["areas"] == second["areas"]
+
+
+EVENTS = ibis.table({"ts": "timestamp('UTC')"}, name="events")
+DAWN = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _learn(build: Any, length: timedelta = timedelta(hours=1)) -> tuple[Any, bool]:
+    con = ibis.duckdb.connect()
+    return learn(lambda span: con.compiler.to_sqlglot(build(*span)), length, dialect=con.dialect, any_length=True)
+
+
+def _in(start: Any, end: Any) -> Any:
+    return EVENTS.filter(EVENTS.ts >= ibis.literal(start), EVENTS.ts < ibis.literal(end))
+
+
+def test_instants_follow_the_start_or_the_end_and_constants_stay() -> None:
+    template, any_length = _learn(lambda s, e: _in(s - timedelta(minutes=5), e).filter(EVENTS.ts > DAWN).count())
+    assert any_length
+    assert sorted(template["instants"].values()) == [["end", 0], ["start", -300_000_000]]
+    assert "MAKE_TIMESTAMPTZ(1970" in template["sql"], "a constant instant is kept as it is"
+    start = datetime(2026, 5, 1, 10, 0, 0, 123457, tzinfo=UTC)
+    params = bind(template, start, start + timedelta(days=3, microseconds=11))
+    assert sorted(params.values()) == [start - timedelta(minutes=5), start + timedelta(days=3, microseconds=11)]
+
+
+def test_a_query_that_uses_the_length_holds_for_that_length_only() -> None:
+    template, any_length = _learn(lambda s, e: _in(s, e).count() / (e - s).total_seconds())
+    assert template is not None and not any_length
+    assert sorted(template["instants"].values()) == [["start", 0], ["start", 3_600_000_000]]
+
+
+def test_an_instant_that_follows_neither_end_is_not_templated() -> None:
+    # Midnight before the start moves by whole days only: no fixed offset from the start or the end.
+    template, _ = _learn(lambda s, e: _in(s.replace(hour=0, minute=0, second=0, microsecond=0), e).count())
+    assert template is None
+    # Twice the length after the start follows the start, but only while the length stays the same.
+    template, any_length = _learn(lambda s, e: _in(s, e + (e - s)).count())
+    assert template is not None and not any_length
+
+
+@pytest.mark.parametrize("length", [timedelta(0), timedelta(minutes=7, microseconds=3), timedelta(days=30)])
+def test_a_template_runs_to_the_same_answer_as_the_query_compiled_for_the_window(length: timedelta) -> None:
+    con = duckdb.connect()
+    con.execute("CREATE TABLE events (ts TIMESTAMPTZ)")
+    start = "TIMESTAMPTZ '2026-05-01 00:00:00+00'"
+    con.execute(f"INSERT INTO events SELECT {start} + i * INTERVAL 37 SECOND FROM range(100000) t(i)")
+    build = lambda s, e: _in(s - timedelta(hours=1), e).count()  # noqa: E731
+    template, _ = _learn(build, length)
+    backend = ibis.duckdb.from_connection(con)
+    for start in (datetime(2026, 5, 2, 3, 4, 5, 678901, tzinfo=UTC), datetime(2026, 5, 20, tzinfo=UTC)):
+        end = start + length
+        direct = con.execute(backend.compile(build(start, end))).fetchall()
+        assert con.execute(template["sql"], bind(template, start, end)).fetchall() == direct

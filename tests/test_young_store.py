@@ -35,6 +35,20 @@ def spend(moment: datetime, amount: float, category: str = "marketing") -> dict[
     return {"kind": "spend", "ts": iso(moment), "category": category, "amount": amount}
 
 
+def heartbeat(moment: datetime) -> dict[str, Any]:
+    """A request at `moment`: the store is reported up to then (a window after the newest event has no data)."""
+    return {
+        "kind": "requests",
+        "event_id": f"heartbeat-{moment:%Y%m%d%H%M%S}",
+        "ts": iso(moment),
+        "tenant_id": "t1",
+        "endpoint": "/v1/infer",
+        "method": "GET",
+        "status": 200,
+        "latency_ms": 1.0,
+    }
+
+
 def test_windows_before_the_first_record_have_no_data_not_zero(store: Store, tmp_path: Path) -> None:
     records = [
         activity("x", FIRST_ACTIVITY),  # the first activity ever recorded
@@ -44,6 +58,7 @@ def test_windows_before_the_first_record_have_no_data_not_zero(store: Store, tmp
         user("n1", AT - timedelta(days=5)),
         user("n2", AT - timedelta(days=5)),
         activity("n1", AT - timedelta(days=4), "training_job_completed"),
+        heartbeat(AT),
     ]
     engine = load(store, tmp_path, records)
     activation = engine.kpi("activation_rate", at=AT)
@@ -64,6 +79,7 @@ def test_return_rate_counts_only_return_days_that_are_over_and_recorded(store: S
         activity("b", datetime(2026, 11, 13, 9, tzinfo=UTC)),  # came back on day 1
         user("c", datetime(2026, 11, 12, 11, tzinfo=UTC)),  # did not come back on 11-13
         user("d", datetime(2026, 11, 19, 9, tzinfo=UTC)),  # day 1 is today (11-20), still running at AT
+        heartbeat(datetime(2026, 11, 21, tzinfo=UTC)),  # events are reported until 11-21 00:00
     ]
     engine = load(store, tmp_path, records)
     # b of {b, c}; counting a and d as "did not return" would give 1 of 4 = 25 %.
@@ -83,6 +99,7 @@ def test_cac_does_not_count_the_starting_book_as_new_customers(store: Store, tmp
         subscription("E", AT - timedelta(days=3), 99),  # a new paying customer
         spend(began, 7000),
         spend(AT - timedelta(days=2), 500, "compute"),  # not sales or marketing
+        heartbeat(AT),
     ]
     engine = load(store, tmp_path, records)
     cac = engine.kpi("cac", at=AT)
@@ -91,7 +108,7 @@ def test_cac_does_not_count_the_starting_book_as_new_customers(store: Store, tmp
     # NRR needs the MRR 30 days ago, before the data: no data, and the explanation says why.
     nrr = health_json(engine.health(at=AT, areas=["business"]))["areas"]["business"]["kpis"]
     said = next(k["explanation"] for k in nrr if k["id"] == "net_revenue_retention")
-    why = f"the data begins {began:%Y-%m-%d %H:%M} UTC, inside the window"
+    why = f"the data covers only {began:%Y-%m-%d %H:%M} to {AT:%Y-%m-%d %H:%M} UTC of the window"
     assert said == f"Net revenue retention: no data ({why}); left out of the score"
 
 

@@ -18,7 +18,7 @@ from healthdeck.api.live import Live, health_event
 from healthdeck.api.owner import StoreOwner
 from healthdeck.api.prometheus import ServerMetrics
 from healthdeck.api.recent import Recent
-from healthdeck.api.routes import dashboard, events, history, metrics, probes, projects, reports, stream, tokens
+from healthdeck.api.routes import dashboard, events, history, metrics, probes, projects, reports, sql, stream, tokens
 from healthdeck.api.routes.probes import morning_check
 from healthdeck.api.scheduler import Scheduler
 from healthdeck.api.settings import DASHBOARD_MAX_AGE_SECONDS, HEALTH_MAX_AGE_SECONDS, ServeSettings
@@ -42,7 +42,7 @@ def create_app(owner: StoreOwner, settings: ServeSettings, *, spool_dir: Path) -
     app.state.spool_dir = spool_dir
     install_error_handlers(app)
     app.openapi = partial(_openapi_without_422, app)  # type: ignore[method-assign]
-    for module in (probes, events, reports, history, projects, dashboard, stream, tokens, metrics):
+    for module in (probes, events, reports, history, projects, dashboard, stream, tokens, metrics, sql):
         app.include_router(module.router)
     return app
 

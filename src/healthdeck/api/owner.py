@@ -48,10 +48,10 @@ class StoreOwner:
             con.close()
 
     @contextmanager
-    def engine(self) -> Iterator[Engine]:
-        """The engine over a read view, as the CLI's commands use it."""
+    def engine(self, catalog: Catalog | None = None) -> Iterator[Engine]:
+        """The engine over a read view, as the CLI's commands use it (with the server's catalog by default)."""
         with self._evaluation_lock, self.reader() as store:
-            hd = Engine(store, self.catalog)
+            hd = Engine(store, catalog or self.catalog)
             try:
                 yield hd
             finally:

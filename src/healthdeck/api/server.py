@@ -13,7 +13,9 @@ import uvicorn
 from fastapi import FastAPI
 
 from healthdeck.api.app import create_app
+from healthdeck.api.local import Address, new_address, remove_address, write_address
 from healthdeck.api.owner import StoreOwner
+from healthdeck.api.routes import local
 from healthdeck.api.settings import SHUTDOWN_GRACE_SECONDS, ServeSettings
 from healthdeck.engine.session import load_checked_catalog
 from healthdeck.errors import HealthdeckError
@@ -29,9 +31,13 @@ def serve(db: Path | None, settings: ServeSettings, *, announce: Callable[[str],
         owner = StoreOwner(open_store(db, create=True), catalog)  # it ingests, like `healthdeck ingest`
         stack.callback(owner.close)  # before the spool folder goes: queued batches still read their files
         app = create_app(owner, settings, spool_dir=spool)
+        address = new_address(owner.store.path, host=settings.host, port=settings.port)
+        local.install(app, address)
+        # Removed before the store is released: a CLI that finds the file finds the server holding it.
+        stack.callback(remove_address, address)
         server = _Server(
             _config(app, settings),
-            on_start=lambda: _announce(announce, owner, settings),
+            on_start=lambda: _started(announce, owner, settings, address),
             on_stop=app.state.live.close,
         )
         try:
@@ -86,7 +92,9 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def _announce(announce: Callable[[str], None], owner: StoreOwner, settings: ServeSettings) -> None:
+def _started(announce: Callable[[str], None], owner: StoreOwner, settings: ServeSettings, address: Address) -> None:
+    # The CLI finds the server from here on: the file is written only once the server answers.
+    write_address(address)
     for line in start_lines(owner, settings):
         announce(line)
 

@@ -31,7 +31,9 @@ DurationField = Annotated[timedelta, BeforeValidator(_duration)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    # defer_build: the validators are built on first use, and a run whose packs come from the
+    # cache (catalog/cache.py) and that has no catalog file of its own validates nothing.
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, defer_build=True)
 
 
 class Threshold(_Strict):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import sys
 
 import typer
@@ -12,6 +14,7 @@ from healthdeck.cli.catalog_cmd import catalog_app
 from healthdeck.cli.console import err
 from healthdeck.cli.demo_cmd import demo
 from healthdeck.cli.health_cmd import health
+from healthdeck.cli.history_cmd import history_app
 from healthdeck.cli.ingest_cmd import ingest
 from healthdeck.cli.metrics_cmd import metrics_app
 from healthdeck.cli.serve_cmd import serve
@@ -20,6 +23,11 @@ from healthdeck.cli.status_cmd import status
 from healthdeck.cli.store_cmd import sql, store_app
 from healthdeck.cli.tokens_cmd import tokens_app
 from healthdeck.errors import HealthdeckError
+
+# At exit, Python's last garbage collections walk every object the run created, tens of thousands
+# of them from start-up alone (modules, types, functions), only to free memory the exit returns
+# anyway: freezing them first skips that walk, about 40 ms of a short command.
+atexit.register(gc.freeze)
 
 app = typer.Typer(
     name="healthdeck",
@@ -39,6 +47,7 @@ app.add_typer(store_app, name="store")
 app.add_typer(metrics_app, name="metrics")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(history_app, name="history")
 
 
 def _version(value: bool) -> None:

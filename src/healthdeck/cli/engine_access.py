@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from healthdeck.catalog.durations import parse_duration
 from healthdeck.errors import HealthdeckError
@@ -22,11 +22,19 @@ CLOCK_SKEW = timedelta(minutes=1)
 
 @contextmanager
 def engine(db: Path | None, catalog: list[Path] | None) -> Iterator[Engine]:
-    """An engine over the store (read-only) and the catalog plus the user's files."""
+    """An engine over the store (read-only) and the catalog plus the user's files.
+
+    While a server holds the store, the engine's methods run inside it (cli/remote.py).
+    """
+    from healthdeck.cli.remote import RemoteEngine, find_server
     from healthdeck.engine.session import Engine, load_checked_catalog  # Ibis and DuckDB: only when used
     from healthdeck.store.connection import open_store
 
     checked = load_checked_catalog(catalog or [])
+    server = find_server(db)
+    if server is not None:
+        yield cast(Engine, RemoteEngine(server, checked))  # the same methods, answering the same objects
+        return
     with open_store(db, read_only=True) as store:
         hd = Engine(store, checked)
         try:

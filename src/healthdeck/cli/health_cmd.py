@@ -8,6 +8,7 @@ import typer
 
 from healthdeck.cli.console import out, print_json
 from healthdeck.cli.engine_access import at_option, engine, window_option
+from healthdeck.cli.history_cmd import show_history
 from healthdeck.cli.options import AtOption, CatalogOption, DbOption, Format, PackOption, WindowOption
 from healthdeck.cli.render import health_markdown, health_view
 
@@ -21,6 +22,10 @@ def health(
     at: AtOption = "now",
     window: WindowOption = None,
     pack: PackOption = None,
+    history: Annotated[
+        str | None,
+        typer.Option("--history", help="The score and each area over this span (e.g. 7d), from the kept history."),
+    ] = None,
     output: Annotated[Format, typer.Option("--output", "-o", help="table, json or markdown.")] = Format.table,
     catalog: CatalogOption = None,
     db: DbOption = None,
@@ -29,6 +34,9 @@ def health(
     from healthdeck.catalog.models import AREAS  # the engine's modules load only when a command runs
     from healthdeck.engine.serialize import health_json
 
+    if history is not None:
+        show_history(db, history, output)
+        return
     chosen = [a for a, flag in zip(AREAS, (service, customers, business, capacity), strict=True) if flag] or list(AREAS)
     with engine(db, catalog) as hd:
         report = hd.health(at=at_option(at), window=window_option(window), pack=pack, areas=chosen)

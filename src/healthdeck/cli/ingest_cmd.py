@@ -34,20 +34,28 @@ def ingest(
     ] = None,
     batch_rows: Annotated[
         int | None,
-        typer.Option("--batch-rows", min=1, help="Records per transaction, 50,000 by default; bounds memory use."),
+        typer.Option("--batch-rows", min=1, help="Records per transaction, 200,000 by default; bounds memory use."),
     ] = None,
     db: DbOption = None,
 ) -> None:
     """Validate records and add the new ones to the store; exit 1 when any were rejected."""
-    from healthdeck.store.connection import open_store  # DuckDB and PyArrow load only when a command runs
+    from healthdeck.cli.remote import find_server, ingest_through
+    from healthdeck.store.connection import open_store, resolve_db_path  # DuckDB and PyArrow: only when run
     from healthdeck.store.ingest import BATCH_ROWS, ingest_files
 
     batch_rows = batch_rows or BATCH_ROWS
     _check_rejects_path(rejects)
-    total = sum(os.path.getsize(f) for f in files if f != "-" and os.path.exists(f))
-    with open_store(db, create=True) as store, progress_bar("ingesting", total or None) as bar:
-        advance = (lambda n: bar.advance(bar.task_ids[0], n)) if bar else None
-        report = ingest_files(store, files, kind=kind, rejects_path=rejects, batch_rows=batch_rows, progress=advance)
+    server = find_server(db)
+    if server is not None:  # the server holds the store: it ingests, with the same function
+        shown_db = resolve_db_path(db)
+        report = ingest_through(server, files, kind=kind, rejects=rejects, batch_rows=batch_rows, shown_db=shown_db)
+    else:
+        total = sum(os.path.getsize(f) for f in files if f != "-" and os.path.exists(f))
+        with open_store(db, create=True) as store, progress_bar("ingesting", total or None) as bar:
+            advance = (lambda n: bar.advance(bar.task_ids[0], n)) if bar else None
+            report = ingest_files(
+                store, files, kind=kind, rejects_path=rejects, batch_rows=batch_rows, progress=advance
+            )
     if output is Output.json:
         print_json({k: v for k, v in report.as_json().items() if k != "by_kind"})
     else:

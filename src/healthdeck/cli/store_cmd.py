@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
 import json
-import math
 import sys
-import uuid
-from decimal import Decimal
+from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from healthdeck.cli.console import out, print_json
 from healthdeck.cli.options import DbOption, Output
+from healthdeck.cli.remote import on_store
 from healthdeck.errors import HealthdeckError
 from healthdeck.store.schema import KINDS
+
+if TYPE_CHECKING:
+    from healthdeck.store.connection import Store
 
 # `sql` stops a query after this long unless told otherwise (a runaway cross join holds the store).
 SQL_TIMEOUT_S = 60.0
@@ -32,12 +32,10 @@ def info(
     db: DbOption = None,
 ) -> None:
     """Where the store is, its schema version, and how many records each table holds."""
-    from healthdeck.store.connection import open_store  # DuckDB loads only when a command runs
-    from healthdeck.store.migrations import read_version
+    from healthdeck.store.connection import resolve_db_path  # DuckDB loads only when a command runs
 
-    with open_store(db, read_only=True) as store:
-        counts = {name: store.count(name) for name in KINDS}
-        summary = {"path": str(store.path), "schema_version": read_version(store.con), "tables": counts}
+    version, counts = on_store(db, _version_and_counts)
+    summary = {"path": str(resolve_db_path(db)), "schema_version": version, "tables": counts}
     if output is Output.json:
         print_json(summary)
         return
@@ -48,14 +46,24 @@ def info(
     out.print(table)
 
 
+def _version_and_counts(store: Store) -> tuple[int, dict[str, int]]:
+    return _schema_version(store), {name: store.count(name) for name in KINDS}
+
+
+def _schema_version(store: Store) -> int:
+    from healthdeck.store.migrations import read_version
+
+    return read_version(store.con)
+
+
 @store_app.command("upgrade")
 def upgrade(db: DbOption = None) -> None:
     """Bring a store written by an older healthdeck up to this version's schema (read commands need it)."""
-    from healthdeck.store.connection import open_store
-    from healthdeck.store.migrations import SCHEMA_VERSION
+    from healthdeck.store.connection import resolve_db_path
 
-    with open_store(db) as store:
-        out.print(f"store {store.path} is at schema version {SCHEMA_VERSION}", markup=False)
+    # A writable open upgrades the store; a running server upgraded it when it opened it.
+    version = on_store(db, _schema_version, write=True)
+    out.print(f"store {resolve_db_path(db)} is at schema version {version}", markup=False)
 
 
 QUERY_HELP = (
@@ -76,12 +84,11 @@ def sql(
     db: DbOption = None,
 ) -> None:
     """Run your own SQL (DuckDB dialect) on the store: one read-only SELECT, no files, no network."""
-    from healthdeck.store.connection import open_store  # DuckDB loads only when a command runs
-    from healthdeck.store.query import run_query
+    from healthdeck.store.query import json_value, run_query  # DuckDB loads only when a command runs
 
     text = _query_text(query, file)
-    with open_store(db, read_only=True) as store:
-        result = run_query(store, text, timeout=timeout)
+    # Through a server, on one of its read cursors: the same one-SELECT check and time limit.
+    result = on_store(db, partial(run_query, text=text, timeout=timeout))
     if output is Output.json:
         rows = [dict(zip(result.columns, map(json_value, row), strict=True)) for row in result.rows]
         sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
@@ -105,39 +112,6 @@ def _query_text(query: str | None, file: Path | None) -> str:
     if query is None:
         raise HealthdeckError('no query: write `healthdeck sql "SELECT …"`, `--file q.sql`, or `-` for standard input')
     return query
-
-
-def json_value(value: Any) -> Any:
-    """A DuckDB value as JSON: exact integers (HUGEINT too), ISO 8601 times, base64 blobs."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None  # JSON has no NaN or infinity
-    if isinstance(value, Decimal):
-        return float(value) if value.is_finite() else None
-    if isinstance(value, dt.date | dt.time):  # datetime is a date
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return _iso_duration(value)
-    if isinstance(value, bytes | bytearray | memoryview):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): json_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_value(v) for v in value]
-    return str(value)
-
-
-def _iso_duration(value: dt.timedelta) -> str:
-    """An INTERVAL as ISO 8601, e.g. P1DT2H3M4.5S (DuckDB hands months over as 30 days)."""
-    sign = "-" if value < dt.timedelta(0) else ""
-    value = abs(value)
-    hours, rest = divmod(value.seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    second_text = f"{seconds + value.microseconds / 1e6:g}"
-    return f"{sign}P{value.days}DT{hours}H{minutes}M{second_text}S"
 
 
 def _cell(value: Any) -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from functools import partial
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -10,6 +11,11 @@ from rich.table import Table
 from healthdeck.api.tokens import Role
 from healthdeck.cli.console import err, out, print_json
 from healthdeck.cli.options import DbOption, Output
+from healthdeck.cli.remote import on_store
+
+if TYPE_CHECKING:
+    from healthdeck.api.tokens import Token
+    from healthdeck.store.connection import Store
 
 tokens_app = typer.Typer(
     help="Bearer tokens for `healthdeck serve`: viewer reads, operator also ingests, admin also manages tokens.",
@@ -28,11 +34,8 @@ def create(
     db: DbOption = None,
 ) -> None:
     """Create a token and print it once; only its hash is kept, so copy it now."""
-    from healthdeck.api.tokens import create_token  # DuckDB loads only when a command runs
-    from healthdeck.store.connection import open_store
-
-    with open_store(db, create=True) as store:  # the first token comes before the first `serve`
-        token, text = create_token(store.con, role=role, project=project, name=name)
+    # The first token comes before the first `serve`: a new store is made; a running server makes it itself.
+    token, text = on_store(db, partial(_create, role=role, project=project, name=name), write=True, create=True)
     if output is Output.json:
         print_json({"token": text, **token.as_json()})
         return
@@ -46,11 +49,7 @@ def list_(
     db: DbOption = None,
 ) -> None:
     """Every token with its id, role, project and dates (never the secret)."""
-    from healthdeck.api.tokens import list_tokens
-    from healthdeck.store.connection import open_store
-
-    with open_store(db, read_only=True) as store:
-        tokens = list_tokens(store.con)
+    tokens = on_store(db, _list)
     if output is Output.json:
         print_json([t.as_json() for t in tokens])
         return
@@ -69,9 +68,24 @@ def revoke(
     db: DbOption = None,
 ) -> None:
     """Revoke a token: every request with it is refused from now on."""
-    from healthdeck.api.tokens import revoke_token
-    from healthdeck.store.connection import open_store
-
-    with open_store(db) as store:
-        token = revoke_token(store.con, token_id)
+    token = on_store(db, partial(_revoke, token_id=token_id), write=True)
     out.print(f"revoked {token.token_id}", markup=False)
+
+
+# The work on the store, done here or inside a running server (cli/remote.py); DuckDB loads only then.
+def _create(store: Store, *, role: Role, project: str | None, name: str | None) -> tuple[Token, str]:
+    from healthdeck.api.tokens import create_token
+
+    return create_token(store.con, role=role, project=project, name=name)
+
+
+def _list(store: Store) -> list[Token]:
+    from healthdeck.api.tokens import list_tokens
+
+    return list_tokens(store.con)
+
+
+def _revoke(store: Store, *, token_id: str) -> Token:
+    from healthdeck.api.tokens import revoke_token
+
+    return revoke_token(store.con, token_id)

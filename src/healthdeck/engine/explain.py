@@ -102,7 +102,8 @@ def describe_kpi(result: KpiResult) -> str:
 
 def _no_data_reason(result: KpiResult) -> str:
     if result.window.clipped:  # e.g. NRR needs the MRR at a start the data does not reach
-        return f"the data begins {result.window.start:%Y-%m-%d %H:%M} UTC, inside the window"
+        span = f"{result.window.start:%Y-%m-%d %H:%M} to {result.window.end:%Y-%m-%d %H:%M} UTC"
+        return f"the data covers only {span} of the window"
     return "no events in the window"
 
 

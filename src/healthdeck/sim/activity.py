@@ -2,10 +2,12 @@
 
 Each user is active on a day with a probability set by their engagement, the
 weekday and their tenant's usage profile. New users follow a retention curve
-(active on day 1 after signup ~55%, day 7 ~35%, day 30 ~22%), and 40% of them
+(active on day 1 after signup ~65%, day 7 ~49%, day 30 ~33%, before engagement), and 40% of them
 complete a first training within their first week (their activation). An
 active user has one session: a login, then a few actions a couple of minutes
-apart. Every training started becomes a job on the "training" queue, and
+apart, drawn from the handful of features that user works with (one to six of
+the nine, so about 60% of active users use three or more in a month: the
+specification's "feature adoption" is GOOD above 50%). Every training started becomes a job on the "training" queue, and
 completes (with a training_job_completed action) when that job succeeds.
 """
 
@@ -40,10 +42,12 @@ EVENTS = (
 )
 LOGIN, SIGNUP, DASHBOARD, INFERENCE, UPLOAD, TRAIN_START, TRAIN_DONE, DEPLOY, EXPORT, INVITE = range(10)
 # Chances of each follow-up action (training_job_completed only ever follows a job).
-ACTION_SHARE = np.array([0, 0, 0.28, 0.22, 0.09, 0.10, 0, 0.05, 0.07, 0.03, 0.11, 0.05])
+ACTION_SHARE = np.array([0, 0, 0.26, 0.22, 0.09, 0.12, 0, 0.05, 0.07, 0.03, 0.11, 0.05])
 ACTIONS_PER_SESSION = np.array([2.5, 3.5, 5.0, 6.0, 7.0])
-RETURN_FLOOR, RETURN_SPAN, RETURN_DECAY_DAYS = 0.23, 0.33, 7.5
+RETURN_FLOOR, RETURN_SPAN, RETURN_DECAY_DAYS = 0.32, 0.38, 7.5
 ESTABLISHED_DAILY = 0.33
+# How many of the follow-up features a user works with (1 to 6), and how likely each breadth is.
+BREADTH_SHARE = np.array([0.16, 0.22, 0.24, 0.18, 0.12, 0.08])
 MODELS = ("small", "base", "large")
 
 
@@ -87,6 +91,8 @@ def day_activity(world: World, date: int) -> DayActivity:
     first = np.concatenate([[0], np.cumsum(size)[:-1]])
     nth = np.arange(len(session)) - first[session]
     event = _events(rng, _days_since_signup(world, date)[user[session]], nth, activating[session])
+    first_training = activating[session] & (nth == 1)
+    event = _within_habits(world, user[session], event, keep=first_training)
     gaps = rng.exponential(150.0, len(session)) * US_PER_S
     gaps[first] = 0
     elapsed = np.cumsum(gaps) - np.repeat(np.cumsum(gaps)[first], size)
@@ -133,6 +139,29 @@ def _events(rng: np.random.Generator, since: np.ndarray, nth: np.ndarray, activa
     event[activating & (nth == 1)] = TRAIN_START
     event[nth == 0] = np.where(since[nth == 0] == 0, SIGNUP, LOGIN)
     return event
+
+
+def _feature_habits(world: World) -> tuple[np.ndarray, np.ndarray]:
+    """Per user and event, whether the user works with that feature (a weighted draw of 1 to 6 of
+    them); and each user's favourite. Drawn from its own stream, so every date sees the same habits.
+    """
+    rng = stream(world.cfg.seed, "feature-habits")
+    n = world.users.size
+    # Gumbel top-k: the k largest of log(weight) + Gumbel noise are a weighted draw without replacement.
+    with np.errstate(divide="ignore"):
+        keys = np.log(ACTION_SHARE)[None, :] + rng.gumbel(size=(n, len(EVENTS)))
+    rank = np.argsort(np.argsort(-keys, axis=1), axis=1)
+    breadth = 1 + weighted_index(rng, BREADTH_SHARE, n)
+    habits = rank < breadth[:, None]
+    habits[:, [LOGIN, SIGNUP, TRAIN_DONE]] = True
+    return habits, np.argmin(rank, axis=1)
+
+
+def _within_habits(world: World, user: np.ndarray, event: np.ndarray, *, keep: np.ndarray) -> np.ndarray:
+    """Actions outside the user's habits become the user's favourite feature (except those to `keep`)."""
+    habits, favourite = _feature_habits(world)
+    outside = ~habits[user, event] & ~keep
+    return np.where(outside, favourite[user], event)
 
 
 def _finish(

@@ -1,14 +1,16 @@
 """Subscriptions and payments: a plausible month of a SaaS business, told per subscription.
 
-Each subscription that exists at the window start gets a state record at the
-first instant of the window (so MRR at the start is known from the window
-alone); everything after is a real movement: renewals, trials converting,
+Each subscription that exists at the window start gets a state record a
+minute before the window (the starting book, so MRR at the start is known);
+everything after is a real movement: renewals, trials converting,
 upgrades (charged at once), downgrades (effective at the next renewal, so the
 plan change may be dated after the window), cancellations with the odd
 reactivation, and failed payments that put a subscription past due until a
-retry succeeds or it is canceled. Rates aim at ~3% monthly logo churn and MRR
-growing a few percent a month; churn favours at-risk tenants, upgrades the
-growing ones.
+retry succeeds or it is canceled. Larger accounts expand their contracts
+(ENTERPRISE by 20-50%, BUSINESS and PRO by a seat). Rates aim at ~2.5% monthly
+logo churn and MRR growing ~10% a month (the specification's "growing 10%+
+MoM"); churn favours at-risk tenants, upgrades the growing ones. A scenario's
+churning segment cancels on top of that.
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ from healthdeck.sim.timeline import TierTimeline
 
 TRIAL_DAYS = 14
 # Monthly rates, as shares of paying tenants (new trials: of FREE tenants).
-CANCEL_RATE, UPGRADE_RATE, DOWNGRADE_RATE, FAIL_RATE = 0.025, 0.035, 0.015, 0.03
-TRIAL_RATE_FREE, TRIAL_RATE_NEW_TENANT, TRIAL_CONVERSION = 0.02, 0.4, 0.85
+CANCEL_RATE, UPGRADE_RATE, DOWNGRADE_RATE, FAIL_RATE = 0.02, 0.035, 0.015, 0.03
+# Monthly share of ENTERPRISE and BUSINESS (and, a fifth as often, PRO) accounts that expand their contract.
+EXPANSION_RATE = 0.22
+TRIAL_RATE_FREE, TRIAL_RATE_NEW_TENANT, TRIAL_CONVERSION = 0.03, 0.4, 0.85
 
 
 @dataclass
@@ -43,6 +47,7 @@ class Subscription:
     monthly: float  # the monthly list price (custom for ENTERPRISE)
     discount: float
     renew_us: int
+    quantity: int = 1
 
     @property
     def amount(self) -> float:
@@ -50,7 +55,7 @@ class Subscription:
 
     @property
     def charge(self) -> float:
-        return round(self.amount * (1 - self.discount / 100), 2)
+        return round(self.amount * self.quantity * (1 - self.discount / 100), 2)
 
     def period_us(self) -> int:
         return plans.INTERVAL_DAYS[self.interval] * US_PER_DAY
@@ -86,7 +91,7 @@ class Ledger:
                 "interval": sub.interval,
                 "amount": sub.amount,
                 "currency": "USD",
-                "quantity": 1,
+                "quantity": sub.quantity,
                 "discount_pct": sub.discount,
                 "status": status,
             }
@@ -135,6 +140,7 @@ class Moves:
     reactivating: list[int]
     upgrading: list[int]
     downgrading: list[int]
+    expanding: list[int]
     new_trials: list[int]
 
 
@@ -213,7 +219,10 @@ def _choose_moves(rng: np.random.Generator, cfg: SimConfig, pop: Population, sub
     per_window = len(subs) * cfg.days / 30
     pool = sorted(subs)
     triable = [t for t in pool if subs[t].tier < plans.ENTERPRISE and not risky[t]]
-    trial = _pick(rng, triable, np.ones(len(triable)), at_least_one(rng, 0.02 * len(pool), len(triable)))
+    # Trials are rather taken from subscriptions not renewing in the window, which may fail a payment instead.
+    later = np.array([subs[t].renew_us >= cfg.end_us - US_PER_HOUR for t in triable], dtype=bool)
+    weight = later.astype(float) if later.any() else np.ones(len(triable))
+    trial = _pick(rng, triable, weight, at_least_one(rng, 0.02 * len(pool), int(weight.astype(bool).sum())))
     pool = [t for t in pool if t not in trial]
     renewing = [t for t in pool if subs[t].renew_us < cfg.end_us - US_PER_HOUR]
     count = at_least_one(rng, FAIL_RATE * len(renewing), len(renewing))
@@ -222,6 +231,7 @@ def _choose_moves(rng: np.random.Generator, cfg: SimConfig, pop: Population, sub
     # Churn comes mostly from at-risk tenants and small plans.
     weight = np.where(risky[pool], 12.0, 1.0) * np.array([0, 1.0, 1.0, 0.5, 0.15])[pop.start_tier[pool]]
     canceling = _pick(rng, pool, weight, at_least_one(rng, CANCEL_RATE * per_window, len(pool)))
+    canceling = sorted(canceling + _segment_cancellations(cfg, pop, [t for t in pool if t not in canceling]))
     pool = [t for t in pool if t not in canceling]
     steady = [t for t in canceling if not risky[t]]
     reactivating = steady[: at_least_one(rng, 0.005 * per_window, min(len(steady), len(canceling) - 1))]
@@ -229,6 +239,9 @@ def _choose_moves(rng: np.random.Generator, cfg: SimConfig, pop: Population, sub
     pool = [t for t in pool if t not in upgrading and subs[t].tier >= plans.PRO]
     weight = np.where(risky[pool], 3.0, 1.0) * np.where(pop.start_tier[pool] == plans.ENTERPRISE, 0.1, 1.0)
     downgrading = _pick(rng, pool, weight, at_least_one(rng, DOWNGRADE_RATE * per_window, len(pool)))
+    pool = [t for t in pool if t not in downgrading and not risky[t]]
+    weight = np.where(pop.start_tier[pool] == plans.PRO, 0.2, 1.0)
+    expanding = _pick(rng, pool, weight, at_least_one(rng, EXPANSION_RATE * cfg.days / 30 * weight.sum(), len(pool)))
     return Moves(
         trial_at_start=trial,
         failing=failing,
@@ -236,8 +249,19 @@ def _choose_moves(rng: np.random.Generator, cfg: SimConfig, pop: Population, sub
         reactivating=reactivating,
         upgrading=upgrading,
         downgrading=downgrading,
+        expanding=expanding,
         new_trials=_new_trials(rng, cfg, pop),
     )
+
+
+def _segment_cancellations(cfg: SimConfig, pop: Population, pool: list[int]) -> list[int]:
+    """The scenario's churning segment: a share of its paying tenants cancel (their own stream of draws)."""
+    share = cfg.scenario.churn_cancel_share
+    members = [t for t in pool if pop.segment[t]]
+    if not members or share <= 0:
+        return []
+    rng = stream(cfg.seed, "segment-churn")
+    return sorted(int(t) for t in rng.permutation(members)[: round(share * len(members))])
 
 
 def _upgrades(rng: np.random.Generator, pop: Population, pool: list[int], per_window: float) -> list[int]:
@@ -267,7 +291,7 @@ def _existing_story(
     if tenant in moves.trial_at_start:
         _trial_at_start(rng, cfg, ledger, sub)
         return
-    ledger.state(sub, cfg.start_us, "active")
+    ledger.state(sub, _opening(cfg), "active")
     if tenant in moves.failing:
         _failing(rng, ledger, sub)
     elif tenant in moves.canceling:
@@ -276,8 +300,19 @@ def _existing_story(
         _upgrading(rng, cfg, ledger, sub)
     elif tenant in moves.downgrading:
         _downgrading(rng, cfg, ledger, sub)
+    elif tenant in moves.expanding:
+        _expanding(rng, cfg, ledger, sub)
     else:
         _renew_until(ledger, sub, ledger.end_us)
+
+
+def _opening(cfg: SimConfig) -> int:
+    """When the starting book is recorded: a minute before the window, as a billing export taken then.
+
+    MRR at an instant counts states strictly before it, and a window has data only when its source
+    began at or before the window's start, so the book must be on record just before the window.
+    """
+    return cfg.start_us - US_PER_MIN
 
 
 def _renew_until(ledger: Ledger, sub: Subscription, until_us: int) -> None:
@@ -292,12 +327,12 @@ def _trial_at_start(rng: np.random.Generator, cfg: SimConfig, ledger: Ledger, su
     sub.interval, sub.discount = "month", 0.0
     span = min(cfg.days, TRIAL_DAYS) * US_PER_DAY
     converts_at = cfg.start_us + int(rng.uniform(0.05, 0.9) * span)
-    ledger.state(sub, cfg.start_us, "trialing")
+    ledger.state(sub, _opening(cfg), "trialing")
     _trial_end(rng, ledger, sub, converts_at, always=True)
 
 
 def _new_trial_story(rng: np.random.Generator, cfg: SimConfig, pop: Population, ledger: Ledger, tenant: int) -> None:
-    """A FREE tenant starts a trial inside the window; it converts (or not) after 14 days."""
+    """A FREE tenant starts a trial inside the window; it converts (or not) within its 14 days."""
     if pop.created_us[tenant] >= cfg.start_us:
         begins = int(pop.created_us[tenant]) + int(rng.uniform(0.02, 2.0) * US_PER_DAY)
     else:
@@ -315,7 +350,9 @@ def _new_trial_story(rng: np.random.Generator, cfg: SimConfig, pop: Population, 
     if not ledger.state(sub, begins, "trialing"):
         return
     ledger.tier_moves.append((begins, tenant, tier))
-    _trial_end(rng, ledger, sub, begins + TRIAL_DAYS * US_PER_DAY, always=False)
+    # Many convert before the trial ends: signup to paid stays under the specification's 14 days.
+    decides = begins + int(rng.uniform(0.4, 1.0) * TRIAL_DAYS * US_PER_DAY)
+    _trial_end(rng, ledger, sub, decides, always=False)
 
 
 def _trial_end(rng: np.random.Generator, ledger: Ledger, sub: Subscription, at_us: int, *, always: bool) -> None:
@@ -410,6 +447,18 @@ def _downgrading(rng: np.random.Generator, cfg: SimConfig, ledger: Ledger, sub: 
     if effective < ledger.end_us:
         sub.set_tier(rng, old - 1)
         ledger.state(sub, effective, "active")
+    _renew_until(ledger, sub, ledger.end_us)
+
+
+def _expanding(rng: np.random.Generator, cfg: SimConfig, ledger: Ledger, sub: Subscription) -> None:
+    """Expands the contract (a custom price 20-50% higher for ENTERPRISE, a seat more otherwise) from then on."""
+    at = cfg.start_us + int(rng.uniform(0.03, 0.97) * cfg.days * US_PER_DAY)
+    _renew_until(ledger, sub, at)
+    if sub.tier == plans.ENTERPRISE:
+        sub.monthly = float(round(sub.monthly * rng.uniform(1.2, 1.5), -2))
+    else:
+        sub.quantity += 1
+    ledger.state(sub, at, "active")
     _renew_until(ledger, sub, ledger.end_us)
 
 

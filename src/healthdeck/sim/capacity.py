@@ -3,9 +3,10 @@
 Totals are the capacity plan's (5 API pods, 20 CPU cores, 80 GB memory, 4 GPUs,
 100 DB connections, 1 TB storage). "Used" is what is allocated (reserved by the
 scheduler, held by the pools), which follows the customer base: it reaches the
-plan's current figures at the window end, having grown steadily over the window
-(GPU fastest, so it fills first), with a mild daily swing. Tenant usage follows
-the tenant's requests in that hour.
+plan's current figures at the window end, having grown steadily over the window,
+with a mild daily swing. GPUs follow the scenario: 2.5 of 4 at the end growing
+10% a month when healthy, up to 3.6 growing 45% a month in a capacity squeeze.
+Tenant usage follows the tenant's requests in that hour.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ RESOURCES: dict[str, tuple[float, float, float, bool]] = {
     "api_pods": (5.0, 3.2, 0.05, True),
     "cpu_cores": (20.0, 12.0, 0.10, True),
     "memory_gb": (80.0, 52.0, 0.08, True),
-    "gpu": (4.0, 2.8, 0.25, False),
+    "gpu": (4.0, 2.5, 0.10, False),  # allocation and growth: see the scenario
     "db_connections": (100.0, 45.0, 0.12, True),
     "storage_gb": (1000.0, 560.0, 0.16, False),
 }
@@ -36,6 +37,8 @@ STORAGE_MEDIAN = np.array([0.2, 2.0, 10.0, 60.0, 400.0]) * 2**30
 def allocated(cfg: SimConfig, resource: str, times: np.ndarray, load: np.ndarray | None = None) -> np.ndarray:
     """How much of `resource` is allocated at `times` (load, 1 = weekday peak, adds the daily swing)."""
     _, at_end, growth, swings = RESOURCES[resource]
+    if resource == "gpu":
+        at_end, growth = cfg.scenario.gpu_at_end, cfg.scenario.gpu_growth
     months_to_end = (cfg.end_us - times) / (30 * US_PER_DAY)
     trend = at_end / (1 + growth * months_to_end)
     if swings and load is not None:

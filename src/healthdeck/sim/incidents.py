@@ -56,12 +56,43 @@ class Incident:
         return _TITLES[self.service]
 
 
+# The injected incident (scenarios `incident` and `demo`): how long before the window end it starts.
+LATE_INCIDENT_BEFORE_END = 6 * US_PER_HOUR
+
+
 def plan_incidents(cfg: SimConfig) -> list[Incident]:
-    """The run's incidents: one per stretch of the window, never overlapping."""
+    """The run's incidents: one per stretch of the window, never overlapping, plus the injected one.
+
+    Everyday incidents stay out of the window's last day (when it has four or
+    more), so the last 24 hours show only what the scenario injects.
+    """
     rng = stream(cfg.seed, "incidents")
     count = 1 if cfg.days < 8 else 2 + int(rng.random() < 0.5) if cfg.days <= 45 else round(cfg.days / 15)
-    stretch = cfg.days * US_PER_DAY // count
-    return [_incident(rng, i + 1, cfg.start_us + i * stretch, stretch) for i in range(count)]
+    quiet_end = US_PER_DAY if cfg.days >= 4 else 0
+    stretch = (cfg.days * US_PER_DAY - quiet_end) // count
+    incidents = [_incident(rng, i + 1, cfg.start_us + i * stretch, stretch) for i in range(count)]
+    if cfg.scenario.late_incident:
+        incidents.append(_late_incident(cfg, count + 1))
+    return incidents
+
+
+def _late_incident(cfg: SimConfig, number: int) -> Incident:
+    """A P1 on every API route: 40 minutes of 7% 5xx at 2.2x latency, the API down for 6 of them."""
+    start = cfg.end_us - LATE_INCIDENT_BEFORE_END
+    start -= start % US_PER_MIN
+    down_start = start + 12 * US_PER_MIN
+    return Incident(
+        number=number,
+        start_us=start,
+        end_us=start + 40 * US_PER_MIN,
+        resolved_us=start + 55 * US_PER_MIN,
+        service="api",
+        error_rate=0.07,
+        latency_factor=2.2,
+        routes=tuple(range(len(api.ROUTES))),
+        down_start_us=down_start,
+        down_end_us=down_start + 6 * US_PER_MIN,
+    )
 
 
 def _incident(rng: np.random.Generator, number: int, from_us: int, stretch: int) -> Incident:

@@ -29,6 +29,11 @@ API_KEYS_RANGE = ((1, 1), (1, 2), (2, 3), (2, 4), (3, 6))
 # Requests per minute before a 429 (reported in rate-limit security events).
 RATE_LIMIT_PER_MIN = np.array([60, 300, 1_200, 6_000, 30_000])
 # Share of 4xx responses by tier: free tiers hit rate limits and make more client mistakes.
+# Latency multiplier per tier (on the route's own latency): ENTERPRISE runs on dedicated, always-warm
+# capacity, FREE on shared scale-to-zero pools, so p95 is ~43 ms for ENTERPRISE, ~73 PRO, ~95 STARTER
+# and ~115 FREE: ordered ENTERPRISE < PRO < STARTER < FREE, each within its SLO of seed 002
+# (50 / 100 / 200 / 500 ms) with the headroom a healthy service keeps.
+LATENCY_FACTOR = np.array([1.35, 1.1, 0.85, 0.7, 0.5])
 CLIENT_ERROR_RATE = np.array([0.050, 0.042, 0.032, 0.025, 0.020])
 RATE_LIMITED_SHARE = np.array([0.30, 0.20, 0.06, 0.03, 0.02])
 

@@ -4,12 +4,12 @@ Everything decided for the whole window (tenants, users, billing, incidents,
 tickets, spend, rare tier events) is written first; then each window day is
 generated (a thread runs a little ahead) and ingested in turn, so memory stays
 bounded by about a day of requests whatever the volume. Every table goes through
-`ingest_table`, like any input.
+`ingest_table`, like any input. The store records the run's inputs
+(provenance.py), so the same run again adds nothing and another needs `append`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -23,6 +23,8 @@ from healthdeck.sim.incidents import incidents_table
 from healthdeck.sim.jobs import JobBatch, activity_jobs, jobs_table, window_jobs
 from healthdeck.sim.lifecycle import Lifecycle, lifecycle_events
 from healthdeck.sim.pipeline import run_ahead
+from healthdeck.sim.provenance import Plan, plan_run, remember_finish, remember_start
+from healthdeck.sim.scenarios import DEFAULT_SCENARIO
 from healthdeck.sim.security import day_security, isolation_events
 from healthdeck.sim.signals import tier_signals
 from healthdeck.sim.spend import spend_table
@@ -37,7 +39,19 @@ from healthdeck.store.connection import Store
 from healthdeck.store.ingest import IngestReport, ingest_table
 from healthdeck.store.schema import KINDS
 
-Progress = Callable[[str, int], None]
+
+class Progress(Protocol):
+    """Told what the run will write, then about each ingested batch and each generated window day."""
+
+    def begin(self, days: int, requests: int) -> None: ...
+
+    def rows(self, kind: str, count: int) -> None: ...
+
+    def day(self) -> None: ...
+
+
+# In the generating thread's outbox, this name marks the end of a window day (its table is empty).
+_DAY_DONE = "_day_done"
 # Tables are buffered per kind up to FLUSH_ROWS rows: each ingest call has a fixed cost and
 # scans the stored event ids once, so fewer, larger batches are faster. One call never
 # stages more than MAX_BATCH_ROWS rows, so memory stays bounded at any volume.
@@ -60,7 +74,14 @@ class _Writer:
             part = table.slice(offset, MAX_BATCH_ROWS)
             ingest_table(self.store, KINDS[name], part, source="simulate", sink=None, report=self.report)
             if self.progress is not None:
-                self.progress(name, part.num_rows)
+                self.progress.rows(name, part.num_rows)
+
+    def take(self, name: str, table: pa.Table) -> None:
+        """What the generating thread hands over: a table to queue, or the end of a window day."""
+        if name != _DAY_DONE:
+            self.add(name, table)
+        elif self.progress is not None:
+            self.progress.day()
 
     def add(self, name: str, table: pa.Table) -> None:
         """Queue `table`; the kind's queue is ingested once it holds FLUSH_ROWS rows."""
@@ -89,20 +110,36 @@ def simulate(
     seed: int = 7,
     end: datetime | None = None,
     requests_per_day: int | None = None,
+    scenario: str = DEFAULT_SCENARIO,
+    append: bool = False,
     progress: Progress | None = None,
 ) -> IngestReport:
-    """Simulate `days` days (ending at `end`, default now) of a SaaS with `tenants` customers into `store`.
+    """Simulate `days` days (ending at `end`) of a SaaS with `tenants` customers into `store`.
 
     The same arguments always produce the same records, so running it twice adds
-    nothing. `requests_per_day` defaults to ~800 per tenant; `progress(kind, rows)`
-    is called after each ingested batch.
+    nothing; a store holding other data is refused unless `append`. Without `end`
+    the run ends now, or where the store's earlier run of the same inputs ended.
+    `requests_per_day` defaults to ~1,200 per tenant.
     """
-    cfg = make_config(tenants=tenants, days=days, seed=seed, end=end, requests_per_day=requests_per_day)
-    world = build_world(cfg)
+    cfg = make_config(
+        tenants=tenants, days=days, seed=seed, end=end, requests_per_day=requests_per_day, scenario=scenario
+    )
+    return run_plan(store, plan_run(store, cfg, end_given=end is not None, append=append), progress)
+
+
+def run_plan(store: Store, plan: Plan, progress: Progress | None = None) -> IngestReport:
+    """Write a planned run into the store (see `simulate`); a complete one is left as it is."""
+    if plan.mode == "complete":
+        return IngestReport()
+    world = build_world(plan.cfg)
+    if progress is not None:
+        progress.begin(plan.cfg.days, int(world.day_requests.sum()))
+    remember_start(store, plan.cfg)
     writer = _Writer(store=store, report=IngestReport(), progress=progress)
     _write_window(writer, world)
-    run_ahead(lambda outbox: _write_days(outbox, world), writer.add)
+    run_ahead(lambda outbox: _write_days(outbox, world), writer.take)
     writer.flush_all()
+    remember_finish(store)
     return writer.report
 
 
@@ -144,6 +181,7 @@ def _write_days(writer: Sink, world: World) -> None:
         today = ahead + _write_window_jobs(writer, world, day)
         ahead = _write_date(writer, world, day + 1) if day + 1 < cfg.dates else []
         writer.add("samples", day_samples(world, day, traffic.tenant_hour_counts, previous + today + ahead))
+        writer.add(_DAY_DONE, pa.table({}))
         previous = today
 
 

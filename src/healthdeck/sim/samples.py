@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from healthdeck.sim.arrow import Columns
-from healthdeck.sim.capacity import allocated
+from healthdeck.sim.capacity import RESOURCES, allocated
 from healthdeck.sim.config import MIN_PER_DAY, US_PER_DAY, SimConfig
 from healthdeck.sim.incidents import DayImpact
 from healthdeck.sim.jobs import QUEUES, JobBatch
@@ -62,6 +62,7 @@ class Minutes:
     incident: dict[str, np.ndarray]  # service -> minutes in an incident of that service
     down: dict[str, np.ndarray]
     storage_gb: np.ndarray  # allocated storage, shared with the hourly capacity readings
+    gpu_share: np.ndarray  # share of the GPUs allocated (0-1), as the hourly capacity readings say
     rng: np.random.Generator
 
     def wiggle(self, scale: float, smooth: int = 15) -> np.ndarray:
@@ -88,6 +89,7 @@ def day_minutes(cfg: SimConfig, day: int, impact: DayImpact) -> Minutes:
         incident=incident,
         down={s: impact.down(s, times) for s in services},
         storage_gb=allocated(cfg, "storage_gb", times),
+        gpu_share=allocated(cfg, "gpu", times) / RESOURCES["gpu"][0],
         rng=stream(cfg.seed, "samples", day),
     )
 
@@ -123,7 +125,8 @@ def _compute(m: Minutes) -> dict[tuple[str, str], np.ndarray]:
     return {
         ("cpu_utilization_pct", '{"service":"api"}'): np.clip(cpu, 3, 99),
         ("memory_utilization_pct", '{"service":"api"}'): np.clip(memory, 10, 99),
-        ("gpu_utilization_pct", "{}"): np.clip((36 + 24 * gpu_load) * (1 + 0.25 * months) + m.wiggle(4.0), 0, 100),
+        # Allocated GPUs are busy: utilization follows the allocation, a little higher when training peaks.
+        ("gpu_utilization_pct", "{}"): np.clip(100 * m.gpu_share * (0.8 + 0.22 * gpu_load) + m.wiggle(3.0), 0, 100),
         ("gpu_memory_pct", "{}"): np.clip((34 + 25 * gpu_load) * (1 + 0.2 * months) + m.wiggle(3.0), 0, 100),
         ("disk_usage_pct", "{}"): np.clip(m.storage_gb / 10 + 0.3 * ((m.times % US_PER_DAY) / US_PER_DAY), 0, 100),
         ("network_in_bps", "{}"): 9e8 * (0.12 + 0.88 * load) * (1 + 0.1 * months) * (1 + 0.05 * m.wiggle(1.0)),

@@ -1,9 +1,10 @@
 """Daily spend by category: infrastructure near the capacity plan's monthly costs, plus sales and marketing.
 
 Monthly figures of the plan: compute $5,000, GPU $8,000, database $1,500,
-storage $500, network $800, each growing with usage. Sales (~$13k/month,
-weekdays only) and marketing (~$9k/month with a couple of campaign days)
-together make $15-30k a month of acquisition spend.
+storage $500, network $800, each growing with usage. Sales (~$6.5k/month,
+weekdays only) and marketing (~$5.5k/month with a couple of campaign days)
+together make $11-14k a month of acquisition spend: with ~15 new paying
+customers a month (per 500 tenants), CAC stays under the specification's $1,000.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from healthdeck.sim.shape import weekday
 
 MONTHLY = {"compute": 5_000.0, "gpu": 8_000.0, "database": 1_500.0, "storage": 500.0, "network": 800.0}
 GROWTH_PER_MONTH = {"compute": 0.08, "gpu": 0.25, "database": 0.10, "storage": 0.10, "network": 0.10}
-SALES_PER_WEEKDAY, MARKETING_PER_DAY = 600.0, 260.0
+SALES_PER_WEEKDAY, MARKETING_PER_DAY = 300.0, 150.0
 
 
 def spend_table(cfg: SimConfig) -> pa.Table:

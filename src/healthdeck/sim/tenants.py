@@ -2,8 +2,9 @@
 
 Most tenants are steady; a few are at risk (usage declining, some gone silent
 for more than a week before the end of the window) and a few are growing into
-their plan's ceiling (upsell candidates). Tenants signing up inside the window
-start on FREE.
+their plan's ceiling (upsell candidates). A scenario's churning segment (the
+STARTER and PRO tenants of some industries) declines from mid-window. Tenants
+signing up inside the window start on FREE.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class Population:
     api_keys: pa.Array
     webhook_target: pa.Array  # null for tenants without webhooks
     window_start_us: int
+    segment: np.ndarray  # in the scenario's churning segment
 
     @property
     def size(self) -> int:
@@ -124,7 +126,9 @@ def build_population(cfg: SimConfig) -> Population:
     profile, decline_day, decline_rate, silent_day = _profiles(rng, cfg, created, start_tier)
     key_count = _ranged(rng, plans.API_KEYS_RANGE, start_tier)
     key_offset = np.concatenate([[0], np.cumsum(key_count)[:-1]])
-    names = _names(rng, n)
+    names, industry = _names(rng, n)
+    segment = _churning_segment(cfg, created, start_tier, industry)
+    _decline(cfg, segment, profile=profile, decline_day=decline_day, decline_rate=decline_rate)
     return Population(
         ids=concat("t-", numbers),
         numbers=numbers,
@@ -142,6 +146,7 @@ def build_population(cfg: SimConfig) -> Population:
         api_keys=_api_keys(numbers, key_count),
         webhook_target=_webhook_targets(rng, numbers, start_tier),
         window_start_us=cfg.start_us,
+        segment=segment,
     )
 
 
@@ -198,6 +203,24 @@ def _profiles(
     return profile, decline_day, decline_rate, silent_day
 
 
+def _churning_segment(cfg: SimConfig, created: np.ndarray, tiers: np.ndarray, industry: np.ndarray) -> np.ndarray:
+    """Existing STARTER and PRO tenants whose industry the scenario names."""
+    churning = np.isin(np.array(_SECOND)[industry], cfg.scenario.churn_industries)
+    small = (tiers == plans.STARTER) | (tiers == plans.PRO)
+    return churning & small & (created < cfg.start_us)
+
+
+def _decline(
+    cfg: SimConfig, segment: np.ndarray, *, profile: np.ndarray, decline_day: np.ndarray, decline_rate: np.ndarray
+) -> None:
+    """The segment loses interest from a third to half way through the window (its own stream of draws)."""
+    rng = stream(cfg.seed, "segment-decline")
+    count = int(segment.sum())
+    profile[segment] = DECLINING
+    decline_day[segment] = rng.uniform(cfg.days / 3, cfg.days / 2, count)
+    decline_rate[segment] = rng.uniform(0.08, 0.16, count)
+
+
 def _ranged(rng: np.random.Generator, ranges: tuple[tuple[int, int], ...], tiers: np.ndarray) -> np.ndarray:
     low = np.array([r[0] for r in ranges])[tiers]
     high = np.array([r[1] for r in ranges])[tiers]
@@ -229,11 +252,12 @@ def _webhook_targets(rng: np.random.Generator, numbers: pa.Array, tiers: np.ndar
     return pc.if_else(pa.array(has), urls, pa.scalar(None, pa.string()))
 
 
-def _names(rng: np.random.Generator, n: int) -> pa.Array:
+def _names(rng: np.random.Generator, n: int) -> tuple[pa.Array, np.ndarray]:
+    """Company names, and each one's industry (the index of its second word)."""
     first = pick(_FIRST, rng.integers(0, len(_FIRST), n))
-    second = pick(_SECOND, rng.integers(0, len(_SECOND), n))
+    industry = rng.integers(0, len(_SECOND), n)
     suffix = pick(_SUFFIX, rng.integers(0, len(_SUFFIX), n))
-    return concat(first, " ", second, suffix)
+    return concat(first, " ", pick(_SECOND, industry), suffix), industry
 
 
 def tenants_table(pop: Population, final_tier: np.ndarray, final_plan: list[str]) -> pa.Table:

@@ -3,7 +3,7 @@
 A day's requests are split among tenants by tier weight x activity level x
 usage profile (declining, silent, growing) with day-to-day noise; each request
 gets a minute from the hour-of-day curve, a route, an API version (v2 adoption
-grows over the window), a status (4xx by tier, 5xx at a 0.07% baseline and
+grows over the window), a status (4xx by tier, 5xx at a 0.02% baseline and
 2-8% during incidents), a lognormal latency, body sizes, a client and a key.
 """
 
@@ -96,7 +96,7 @@ def _build_day(
             "endpoint": pick(_ENDPOINTS, route),
             "method": pick(_METHODS, route),
             "status": status,
-            "latency_ms": _latencies(rng, route, status, slowdown),
+            "latency_ms": _latencies(rng, route, status, slowdown * plans.LATENCY_FACTOR[tier]),
             "consumer": pick(_CONSUMERS, weighted_index(rng, api.CONSUMER_SHARE, n)),
             "api_key": pick(pop.api_keys, key),
             "api_version": pick(_VERSIONS, v2.astype(np.int64)),
@@ -136,7 +136,7 @@ def _statuses(rng: np.random.Generator, tier: np.ndarray, route: np.ndarray, inc
 
 
 def _latencies(rng: np.random.Generator, route: np.ndarray, status: np.ndarray, slowdown: np.ndarray) -> np.ndarray:
-    """Lognormal per route with a slow path; doubled in incidents; errors answer faster (or time out)."""
+    """Lognormal per route with a slow path, times `slowdown` (tier, incidents); errors answer faster (or time out)."""
     n = len(route)
     latency = api.MEDIAN_MS[route] * np.exp(api.LATENCY_SIGMA * rng.standard_normal(n))
     slow = rng.random(n) < api.SLOW_SHARE

@@ -8,12 +8,14 @@ flight, and re-running the same input converges to the same store.
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import orjson
 import pyarrow as pa
@@ -22,11 +24,26 @@ import pyarrow.parquet as pq
 
 from healthdeck.errors import HealthdeckError
 from healthdeck.store.connection import Store
-from healthdeck.store.readers import RawRecord, file_format, open_binary, read_csv, read_jsonl, read_parquet
+from healthdeck.store.readers import (
+    LineBlock,
+    RawRecord,
+    csv_header,
+    csv_pieces,
+    csv_records,
+    file_format,
+    jsonl_pieces,
+    jsonl_record,
+    line_blocks,
+    open_binary,
+    raw_text,
+    read_parquet,
+)
 from healthdeck.store.schema import KINDS, Field, Kind
 from healthdeck.store.validate import literal, missing_columns, quote, validation_query
 
-BATCH_ROWS = 50_000
+# At least DuckDB's row group (122,880 rows): a batch that large is written straight to the store's
+# file at commit, not to its write-ahead log and then again at the checkpoint (twice the CPU time).
+BATCH_ROWS = 200_000
 SHOWN_REJECTS = 20
 # Field names a record cannot use: "kind" routes it, the others are the staging table's own columns.
 RESERVED = ("kind", "_line", "_pre_error", "_raw")
@@ -80,6 +97,7 @@ class IngestReport:
     rejects_file: str | None = None
     by_kind: dict[str, int] = field(default_factory=dict)
     first_rejects: list[Reject] = field(default_factory=list)
+    seconds: float = 0.0
 
     def add_batch(self, kind: str, accepted: int, duplicates: int) -> None:
         self.accepted += accepted
@@ -92,14 +110,34 @@ class IngestReport:
             "rejected": self.rejected,
             "duplicates": self.duplicates,
             "rejects_file": self.rejects_file,
+            "records_per_s": self.records_per_s,
             "by_kind": self.by_kind,
         }
 
+    @property
+    def records_per_s(self) -> int:
+        """Records read per second of the run: stored, duplicates and rejected alike."""
+        records = self.accepted + self.duplicates + self.rejected
+        return round(records / self.seconds) if self.seconds > 0 else 0
+
+
+RawOf = Callable[[int], str]
+
 
 def ingest_table(
-    store: Store, kind: Kind, table: pa.Table, *, source: str, sink: RejectSink | None, report: IngestReport
+    store: Store,
+    kind: Kind,
+    table: pa.Table,
+    *,
+    source: str,
+    sink: RejectSink | None,
+    report: IngestReport,
+    raw_of: RawOf | None = None,
 ) -> None:
-    """Validate one batch and store its new records in a single transaction."""
+    """Validate one batch and store its new records in a single transaction.
+
+    `raw_of` gives a rejected record's text by its line, for a batch read from a text file.
+    """
     if "_line" not in table.column_names:
         table = table.append_column("_line", pa.array(range(1, table.num_rows + 1), pa.int64()))
     shown_types = {f.name: str(f.type) for f in table.schema}
@@ -123,7 +161,7 @@ def ingest_table(
         raise
     report.add_batch(kind.name, stored, valid - stored - len(conflicts))
     if rejected or conflicts:
-        _record_rejects(table, sorted(rejected + conflicts), source=source, sink=sink, report=report)
+        _record_rejects(table, sorted(rejected + conflicts), source=source, sink=sink, report=report, raw_of=raw_of)
 
 
 def _with_missing_columns(kind: Kind, staged_types: dict[str, str]) -> str:
@@ -157,11 +195,15 @@ def _store_events(store: Store, kind: Kind, valid: int) -> tuple[int, list[tuple
     con = store.con
     table, columns = quote(kind.name), ", ".join(quote(f.name) for f in kind.fields)
     before = store.count(kind.name)
+    # Keeping the first of several lines with one id takes a window over the batch, which costs
+    # more than the insert itself; a count of distinct ids says when it is needed.
+    repeated = _count(con, f"SELECT count(*) - count(DISTINCT event_id) FROM ({_valid_events(kind)})")
+    first_only = " QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _line) = 1" if repeated else ""
     con.execute(
         f"INSERT INTO {table} ({columns}, _ingested_at) "
         f"SELECT {columns}, now() FROM ({_valid_events(kind)}) AS fresh "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS stored WHERE stored.event_id = fresh.event_id) "
-        "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _line) = 1"
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS stored WHERE stored.event_id = fresh.event_id)"
+        f"{first_only}"
     )
     inserted = store.count(kind.name) - before
     return inserted, _event_conflicts(con, kind) if inserted < valid else []
@@ -225,17 +267,24 @@ def _store_entities(store: Store, kind: Kind) -> tuple[int, list[tuple[int, str]
 
 
 def _record_rejects(
-    table: pa.Table, rejected: list[tuple[int, str]], *, source: str, sink: RejectSink | None, report: IngestReport
+    table: pa.Table,
+    rejected: list[tuple[int, str]],
+    *,
+    source: str,
+    sink: RejectSink | None,
+    report: IngestReport,
+    raw_of: RawOf | None,
 ) -> None:
-    lines = table.column("_line").to_pylist()
-    row_of = {line: i for i, line in enumerate(lines)}
-    rows = [row_of[line] for line, _ in rejected]
-    if "_raw" in table.column_names:
-        raw = table.column("_raw").to_pylist()
-        records: list[Any] = [raw[row] for row in rows]
+    rows = pc.index_in(pa.array([line for line, _ in rejected], pa.int64()), table.column("_line"))
+    shown = table.select([name for name in table.column_names if name not in ("_line", "_pre_error")]).take(rows)
+    records: list[Any]
+    if "_raw" in shown.column_names or raw_of is not None:
+        # A record read one by one carries its text; one read vectorised is found by its line.
+        raws = shown.column("_raw").to_pylist() if "_raw" in shown.column_names else [None] * len(rejected)
+        lines = [line for line, _ in rejected]
+        records = [raw if raw is not None or raw_of is None else raw_of(n) for raw, n in zip(raws, lines, strict=True)]
     else:
-        shown = [name for name in table.column_names if name not in ("_line", "_pre_error")]
-        records = table.select(shown).take(rows).to_pylist()
+        records = shown.to_pylist()
     for (line, error), record in zip(rejected, records, strict=True):
         _add_reject(Reject(source, line, error, record), sink=sink, report=report)
 
@@ -304,32 +353,15 @@ def stage_records(kind: Kind, records: list[RawRecord]) -> pa.Table:
     return pa.table(arrays)
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Batcher:
-    """Collects parsed records per kind and flushes each kind's batch when full."""
+    """Where one file's batches go: the store, the rejects, the report, and the batch size."""
 
     store: Store
     source: str
     sink: RejectSink | None
     report: IngestReport
     batch_rows: int
-    pending: dict[str, list[RawRecord]] = field(default_factory=dict)
-
-    def add(self, kind: Kind, record: RawRecord) -> None:
-        batch = self.pending.setdefault(kind.name, [])
-        batch.append(record)
-        if len(batch) >= self.batch_rows:
-            self.flush(kind.name)
-
-    def flush(self, name: str) -> None:
-        records = self.pending.pop(name, [])
-        if records:
-            table = stage_records(KINDS[name], records)
-            ingest_table(self.store, KINDS[name], table, source=self.source, sink=self.sink, report=self.report)
-
-    def flush_all(self) -> None:
-        for name in list(self.pending):
-            self.flush(name)
 
 
 Progress = Callable[[int], None]
@@ -345,39 +377,236 @@ def resolve_kind(name: Any) -> Kind:
     raise HealthdeckError(f"unknown kind {name!r}; known kinds: {known}")
 
 
-def _ingest_text_file(path: str, fmt: str, *, kind: Kind | None, batcher: _Batcher, progress: Progress | None) -> int:
-    """Feed one JSON Lines or CSV file to the batcher; return how many records it held."""
-    stream = open_binary(path)
-    reader = read_jsonl if fmt == "jsonl" else read_csv
+# -- JSON Lines read by pyarrow ------------------------------------------------------------------
+
+# Above this, a double can no longer hold every whole number exactly (a JSON integer read with decimals).
+EXACT_WHOLE = float(2**53)
+
+
+@dataclass
+class _BlockBatches:
+    """One block's records for each kind: Arrow tables read vectorised, and records read one by one."""
+
+    tables: dict[str, list[pa.Table]] = field(default_factory=dict)
+    records: dict[str, list[RawRecord]] = field(default_factory=dict)
+    early: list[Reject] = field(default_factory=list)
+
+    def add_table(self, kind: Kind, table: pa.Table) -> None:
+        self.tables.setdefault(kind.name, []).append(table)
+        self.records.setdefault(kind.name, [])
+
+    def add_record(self, kind: Kind, record: RawRecord) -> None:
+        self.tables.setdefault(kind.name, [])
+        self.records.setdefault(kind.name, []).append(record)
+
+    def staged(self) -> Iterable[tuple[Kind, pa.Table]]:
+        for name, tables in self.tables.items():
+            records = self.records[name]
+            parts = tables + ([stage_records(KINDS[name], records)] if records else [])
+            yield KINDS[name], pa.concat_tables(parts, promote_options="default")
+
+
+OneByOne = Callable[[list[int]], list[RawRecord]]
+
+
+def _ingest_jsonl(path: str, *, kind: Kind | None, batcher: _Batcher, progress: Progress | None) -> int:
+    """Ingest a JSON Lines file block by block, each block one batch per kind; return how many records."""
     records = 0
-    try:
-        for record, size in reader(stream):
+    with _opened(path) as stream:
+        for block in line_blocks(stream, max_lines=batcher.batch_rows):
+
+            def one_by_one(lines: list[int], block: LineBlock = block) -> list[RawRecord]:
+                read = (jsonl_record(line, block.lines[line - block.first_line]) for line in lines)
+                return [record for record in read if record is not None]
+
+            def originals(lines: list[int], block: LineBlock = block) -> list[dict[str, Any]]:
+                # Lines pyarrow read as rows: each is one JSON object of at most the size limit.
+                return [orjson.loads(cast(bytes, block.lines[line - block.first_line])) for line in lines]
+
+            pieces = jsonl_pieces(block)
+            records += _ingest_block(
+                pieces, block, kind=kind, batcher=batcher, one_by_one=one_by_one, originals=originals
+            )
             if progress:
-                progress(size)
-            if record is None:
-                continue
-            records += 1
-            _route(record, kind=kind, batcher=batcher)
-    finally:
-        if path != "-":
-            stream.close()
+                progress(block.size)
     return records
 
 
-def _route(record: RawRecord, *, kind: Kind | None, batcher: _Batcher) -> None:
+def _ingest_csv(path: str, *, kind: Kind | None, batcher: _Batcher, progress: Progress | None) -> int:
+    """Ingest a CSV file with a header row block by block, like JSON Lines."""
+    records, header = 0, None
+    with _opened(path) as stream:
+        for whole in line_blocks(stream, max_lines=batcher.batch_rows, whole_quotes=True):
+            block = whole
+            if header is None:
+                header = csv_header(whole.lines[0])
+                block = LineBlock(whole.first_line + 1, whole.lines[1:])
+
+            def one_by_one(lines: list[int], block: LineBlock = block, header: list[str] = header) -> list[RawRecord]:
+                first = block.first_line
+                return [r for line in lines for r in csv_records(header, [block.lines[line - first]], line)]
+
+            pieces = csv_pieces(header, block)
+            records += _ingest_block(pieces, block, kind=kind, batcher=batcher, one_by_one=one_by_one)
+            if progress:
+                progress(whole.size)
+    return records
+
+
+@contextmanager
+def _opened(path: str) -> Iterator[BinaryIO]:
+    stream = open_binary(path)
+    try:
+        yield stream
+    finally:
+        if path != "-":
+            stream.close()
+
+
+def _ingest_block(
+    pieces: Iterable[pa.Table | list[RawRecord]],
+    block: LineBlock,
+    *,
+    kind: Kind | None,
+    batcher: _Batcher,
+    one_by_one: OneByOne,
+    originals: Originals | None = None,
+) -> int:
+    """Stage a block's pieces per kind and store each kind's rows as one batch; return how many records."""
+
+    def raw_of(line: int) -> str:
+        return raw_text(block.lines[line - block.first_line])
+
+    batches, records = _BlockBatches(), 0
+    for piece in pieces:
+        if isinstance(piece, pa.Table):
+            records += piece.num_rows
+            _add_arrow_piece(
+                piece, kind=kind, batches=batches, source=batcher.source, one_by_one=one_by_one, originals=originals
+            )
+        else:
+            records += len(piece)
+            for record in piece:
+                _route_record(record, kind=kind, batches=batches, source=batcher.source)
+    for reject in sorted(batches.early, key=lambda r: r.line or 0):
+        _add_reject(reject, sink=batcher.sink, report=batcher.report)
+    for target, table in batches.staged():
+        store, source, sink, report = batcher.store, batcher.source, batcher.sink, batcher.report
+        ingest_table(store, target, table, source=source, sink=sink, report=report, raw_of=raw_of)
+    return records
+
+
+def _add_arrow_piece(
+    piece: pa.Table,
+    *,
+    kind: Kind | None,
+    batches: _BlockBatches,
+    source: str,
+    one_by_one: OneByOne,
+    originals: Originals | None,
+) -> None:
+    """Stage each kind's rows as text; rows pyarrow typed in a way text cannot match are read one by one."""
+    parts = _kind_parts(piece, kind=kind)
+    if parts is None:  # a "kind" that is not text: each line tells its own problem
+        parts = [(None, piece)]
+    for target, part in parts:
+        if target is not None and (staged := stage_arrow(target, part, originals=originals)) is not None:
+            batches.add_table(target, staged)
+            continue
+        for record in one_by_one(part.column("_line").to_pylist()):
+            _route_record(record, kind=kind, batches=batches, source=source)
+
+
+def _kind_parts(table: pa.Table, *, kind: Kind | None) -> list[tuple[Kind | None, pa.Table]] | None:
+    """The rows of each kind; rows of an unknown or missing kind come with no kind."""
+    if kind is not None:
+        return [(kind, table)]
+    if "kind" not in table.column_names:
+        return [(None, table)]
+    kinds = table.column("kind")
+    if not (pa.types.is_string(kinds.type) or pa.types.is_null(kinds.type)):
+        return None
+    parts: list[tuple[Kind | None, pa.Table]] = []
+    for name in pc.unique(kinds).to_pylist():
+        part = table.filter(pc.is_null(kinds) if name is None else pc.equal(kinds, name))
+        parts.append((KINDS.get(name) if name is not None else None, part))
+    return parts
+
+
+def _route_record(record: RawRecord, *, kind: Kind | None, batches: _BlockBatches, source: str) -> None:
     if record.error is not None or record.fields is None:
-        _add_reject(
-            Reject(batcher.source, record.line, record.error or "unreadable", record.raw),
-            sink=batcher.sink,
-            report=batcher.report,
-        )
+        batches.early.append(Reject(source, record.line, record.error or "unreadable", record.raw))
         return
     try:
         target = kind or resolve_kind(record.fields.get("kind"))
     except HealthdeckError as exc:
-        _add_reject(Reject(batcher.source, record.line, str(exc), record.raw), sink=batcher.sink, report=batcher.report)
+        batches.early.append(Reject(source, record.line, str(exc), record.raw))
         return
-    batcher.add(target, record)
+    batches.add_record(target, record)
+
+
+Originals = Callable[[list[int]], list[dict[str, Any]]]
+
+
+def stage_arrow(kind: Kind, table: pa.Table, *, originals: Originals | None = None) -> pa.Table | None:
+    """The text columns `stage_records` would make of these rows, or None when only it can make them.
+
+    pyarrow types each column by its JSON values; numbers and booleans are written back as
+    text so that validation sees what it sees for a record read one by one. Values whose
+    text would differ (a fraction in a text field, an object in a field that is not JSON) make
+    the rows go one by one. A JSON field is stored with its keys sorted, from `originals`: the
+    records of these rows parsed again, since an Arrow struct no longer tells a missing key from null.
+    """
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {}
+    parsed: list[dict[str, Any]] = []
+    for name in table.column_names:
+        column = table.column(name)
+        if name == "_line" or (name == "kind" and "kind" not in kind.columns):
+            continue
+        if name not in kind.columns and column.null_count == len(column):
+            continue  # another kind's field, or one given as null: the same as absent
+        f = kind.field(name) if name in kind.columns else None
+        if f is not None and f.type == "JSON" and column.null_count < len(column):
+            if not (pa.types.is_string(column.type) or originals is not None):
+                return None
+            if not pa.types.is_string(column.type) and not parsed:
+                parsed = originals(table.column("_line").to_pylist())  # type: ignore[misc]
+            values = column.to_pylist() if pa.types.is_string(column.type) else [row.get(name) for row in parsed]
+            columns[name] = pa.array([None if v is None else _canonical_json(v) for v in values], pa.string())
+            continue
+        text = _text_column(f, column)
+        if text is None:
+            return None
+        columns[name] = text
+    columns["_line"] = table.column("_line")
+    return pa.table(columns)
+
+
+def _text_column(f: Field | None, column: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    kind = column.type
+    if pa.types.is_null(kind) or column.null_count == len(column):
+        return pa.chunked_array([pa.nulls(len(column), pa.string())])
+    if f is None:  # an unknown field: only whether it is there matters (it is rejected)
+        return pc.if_else(pc.is_valid(column), "?", pa.scalar(None, pa.string()))
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return column.cast(pa.string())
+    if pa.types.is_integer(kind) or (pa.types.is_boolean(kind) and f.type == "BOOLEAN"):
+        return column.cast(pa.string())
+    if pa.types.is_floating(kind) and _doubles_read_alike(f, column):
+        return column.cast(pa.string())
+    return None
+
+
+def _doubles_read_alike(f: Field, column: pa.ChunkedArray) -> bool:
+    """Whether numbers pyarrow read as doubles validate as their text would: exact whole numbers
+    for whole-number fields (a fraction is rejected, naming the value as the user wrote it)."""
+    if f.type == "DOUBLE":
+        return True
+    if f.type not in ("INTEGER", "BIGINT"):
+        return False
+    whole = pc.all(pc.equal(column, pc.trunc(column))).as_py()
+    largest = pc.max(pc.abs(column)).as_py()
+    return bool(whole) and largest is not None and largest < EXACT_WHOLE
 
 
 def _ingest_parquet(path: str, *, kind: Kind | None, batcher: _Batcher, progress: Progress | None) -> int:
@@ -427,13 +656,9 @@ def _ingest_file(path: str, *, kind: Kind | None, batcher: _Batcher, progress: P
     fmt = file_format(path)
     if fmt == "parquet":
         return _ingest_parquet(path, kind=kind, batcher=batcher, progress=progress)
-    try:
-        records = _ingest_text_file(path, fmt, kind=kind, batcher=batcher, progress=progress)
-    except HealthdeckError:
-        batcher.flush_all()  # the records read before the file became unreadable are stored, not dropped
-        raise
-    batcher.flush_all()
-    return records
+    if fmt == "jsonl":
+        return _ingest_jsonl(path, kind=kind, batcher=batcher, progress=progress)
+    return _ingest_csv(path, kind=kind, batcher=batcher, progress=progress)
 
 
 def ingest_files(
@@ -449,7 +674,7 @@ def ingest_files(
     target = resolve_kind(kind) if kind is not None else None
     rejects_path = rejects_path or default_rejects_path(store)
     sink = RejectSink(rejects_path)
-    report = IngestReport()
+    report, started = IngestReport(), time.perf_counter()
     try:
         for path in paths:
             try:
@@ -463,6 +688,7 @@ def ingest_files(
                 _add_reject(Reject(path, None, "the file holds no records"), sink=sink, report=report)
     finally:
         sink.close()
+    report.seconds = time.perf_counter() - started
     report.rejects_file = str(sink.path) if sink.count else None
     return report
 

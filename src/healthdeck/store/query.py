@@ -7,8 +7,13 @@ that the text is a single SELECT, and that a runaway query can be stopped.
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import math
 import threading
+import uuid
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import duckdb
@@ -90,3 +95,36 @@ def _stop(con: duckdb.DuckDBPyConnection, done: threading.Event) -> None:
     while not done.is_set():
         con.interrupt()
         done.wait(0.05)
+
+
+def json_value(value: Any) -> Any:
+    """A DuckDB value as JSON: exact integers (HUGEINT too), ISO 8601 times, base64 blobs."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None  # JSON has no NaN or infinity
+    if isinstance(value, Decimal):
+        return float(value) if value.is_finite() else None
+    if isinstance(value, dt.date | dt.time):  # datetime is a date
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return _iso_duration(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_value(v) for v in value]
+    return str(value)
+
+
+def _iso_duration(value: dt.timedelta) -> str:
+    """An INTERVAL as ISO 8601, e.g. P1DT2H3M4.5S (DuckDB hands months over as 30 days)."""
+    sign = "-" if value < dt.timedelta(0) else ""
+    value = abs(value)
+    hours, rest = divmod(value.seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    second_text = f"{seconds + value.microseconds / 1e6:g}"
+    return f"{sign}P{value.days}DT{hours}H{minutes}M{second_text}S"

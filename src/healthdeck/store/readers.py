@@ -9,18 +9,28 @@ from __future__ import annotations
 import csv
 import io
 import sys
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import accumulate, repeat
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import orjson
 import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.json as pj
 import pyarrow.parquet as pq
 
 from healthdeck.errors import HealthdeckError
+from healthdeck.store.schema import KINDS
 
 MAX_RECORD_BYTES = 1 << 20
+# A block of lines (one batch per kind) ends after about this many bytes, whatever --batch-rows says.
+BLOCK_BYTES = 64 << 20
+BOM = b"\xef\xbb\xbf"
+# Names of the staging table's own columns, which a record cannot use as fields.
+STAGING_NAMES = ("_line", "_pre_error", "_raw")
 
 
 @dataclass(frozen=True)
@@ -73,67 +83,371 @@ def _lines(stream: BinaryIO, limit: int) -> Iterator[tuple[int, bytes | None, in
 def read_jsonl(stream: BinaryIO, *, limit: int = MAX_RECORD_BYTES) -> Iterator[tuple[RawRecord | None, int]]:
     """Records of a JSON Lines stream, with the bytes consumed for progress; blank lines are skipped."""
     for number, line, size in _lines(stream, limit):
-        if line is None:
-            yield RawRecord(number, None, "", f"record is {size} bytes, over the {limit}-byte limit"), size
-            continue
-        text = line.removeprefix(b"\xef\xbb\xbf").strip() if number == 1 else line.strip()
-        if not text:
-            yield None, size
-            continue
-        try:
-            value = orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
-            yield RawRecord(number, None, _clip(text), f"malformed JSON: {exc}"), size
-            continue
-        if not isinstance(value, dict):
-            yield RawRecord(number, None, _clip(text), "a record must be a JSON object"), size
-            continue
-        yield RawRecord(number, value, _clip(text)), size
+        text = line.removeprefix(BOM) if number == 1 and line is not None else line
+        yield jsonl_record(number, size if text is None else text, limit=limit), size
 
 
-def read_csv(stream: BinaryIO, *, limit: int = MAX_RECORD_BYTES) -> Iterator[tuple[RawRecord | None, int]]:
-    """Records of a CSV stream with a header row; empty cells are missing values.
-
-    A row that is not UTF-8 is rejected on its own: bytes that do not decode are carried
-    through the CSV parser as surrogates, so one bad row never stops the rows after it.
-    """
-    csv.field_size_limit(limit)
-    # utf-8-sig: spreadsheets often start a CSV with a byte-order mark.
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
-    reader = csv.reader(text)
+def jsonl_record(number: int, line: bytes | int, *, limit: int = MAX_RECORD_BYTES) -> RawRecord | None:
+    """One line of JSON Lines as a record (None when blank); an int stands for a line over the limit, by size."""
+    if isinstance(line, int):
+        return RawRecord(number, None, "", f"record is {line} bytes, over the {limit}-byte limit")
+    text = line.strip()
+    if not text:
+        return None
     try:
-        header = next(reader)
-    except StopIteration:
-        return
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        return RawRecord(number, None, _clip(text), f"malformed JSON: {exc}")
+    if not isinstance(value, dict):
+        return RawRecord(number, None, _clip(text), "a record must be a JSON object")
+    return RawRecord(number, value, _clip(text))
+
+
+def raw_text(line: bytes | int) -> str:
+    """A line as shown in the rejects file."""
+    return "" if isinstance(line, int) else _clip(line.strip())
+
+
+@dataclass(frozen=True)
+class LineBlock:
+    """Consecutive lines of a text file, without their newlines: `lines[i]` is line `first_line + i`.
+
+    A line over the size limit is replaced by its size in bytes: it is never held whole.
+    """
+
+    first_line: int
+    lines: list[bytes | int]
+
+    @property
+    def size(self) -> int:
+        return sum(line if isinstance(line, int) else len(line) + 1 for line in self.lines)
+
+
+def line_blocks(
+    stream: BinaryIO,
+    *,
+    max_lines: int,
+    max_bytes: int = BLOCK_BYTES,
+    limit: int = MAX_RECORD_BYTES,
+    whole_quotes: bool = False,
+) -> Iterator[LineBlock]:
+    """Blocks of at most `max_lines` lines and about `max_bytes`, read in large chunks, not line by line.
+
+    With `whole_quotes` (CSV), a block grows past its end until its double quotes pair up, so no
+    quoted value that spans lines is cut in two (up to twice `max_bytes`: a stray quote must not
+    make the rest of the file one block).
+    """
+    pending: list[bytes | int] = []
+    first, size, started = 1, 0, False
+    for lines in _chunked_lines(stream, limit):
+        if lines and not started and isinstance(lines[0], bytes):
+            lines[0] = lines[0].removeprefix(BOM)
+        started = started or bool(lines)
+        pending.extend(lines)
+        size += _size(lines)
+        while len(pending) >= max_lines or size >= max_bytes:
+            end = min(max_lines, _lines_within(pending, max_bytes))
+            cut = _paired(pending, end) if whole_quotes and size < 2 * max_bytes else end
+            if cut is None:
+                break
+            yield LineBlock(first, pending[:cut])
+            size -= _size(pending[:cut])
+            first, pending = first + cut, pending[cut:]
+    if pending:
+        yield LineBlock(first, pending)
+
+
+def _size(lines: list[bytes | int]) -> int:
+    try:
+        return sum(map(len, lines)) + len(lines)  # type: ignore[arg-type]
+    except TypeError:  # a line over the limit, given by its size
+        return sum(line if isinstance(line, int) else len(line) + 1 for line in lines)
+
+
+def _lines_within(lines: list[bytes | int], max_bytes: int) -> int:
+    """How many of the lines make up about `max_bytes` (at least one)."""
+    if _size(lines) < max_bytes:
+        return len(lines)
+    sizes = accumulate(line if isinstance(line, int) else len(line) + 1 for line in lines)
+    return max(1, bisect_left(list(sizes), max_bytes))
+
+
+def _paired(lines: list[bytes | int], end: int) -> int | None:
+    """Where a block of CSV lines ends: at `end`, or later to keep quotes paired (None: read on)."""
+    quotes = _quotes(lines[:end])
+    cut = end
+    while quotes % 2:
+        if cut == len(lines):
+            return None
+        quotes += _quotes(lines[cut : cut + 1])
+        cut += 1
+    return cut
+
+
+def _quotes(lines: list[bytes | int]) -> int:
+    try:
+        return b"".join(lines).count(b'"')  # type: ignore[arg-type]
+    except TypeError:  # a line over the limit, given by its size
+        return sum(line.count(b'"') for line in lines if isinstance(line, bytes))
+
+
+def _chunked_lines(stream: BinaryIO, limit: int, chunk: int = 1 << 23) -> Iterator[list[bytes | int]]:
+    """The stream's lines, a chunk at a time; a line over `limit` bytes comes as its size."""
+    carry = b""
+    while True:
+        data = stream.read(chunk)
+        lines = (carry + data).split(b"\n")
+        last = lines.pop()
+        if not data:  # the end: a last line without a newline is still a line
+            ended = _over_limit(lines, limit)
+            if last:
+                ended.append(last if len(last) <= limit else len(last))
+            yield ended
+            return
+        yield _over_limit(lines, limit)
+        carry = last
+        if len(carry) > limit:
+            size, carry = _skip_line(stream, len(carry), chunk)
+            yield [size]
+
+
+def _over_limit(lines: list[bytes], limit: int) -> list[bytes | int]:
+    if lines and max(map(len, lines)) > limit:
+        return [line if len(line) <= limit else len(line) + 1 for line in lines]
+    return cast(list[bytes | int], lines)
+
+
+def _skip_line(stream: BinaryIO, size: int, chunk: int) -> tuple[int, bytes]:
+    """Read past the end of a line that is over the limit; return its size and what follows it."""
+    while data := stream.read(chunk):
+        end = data.find(b"\n")
+        if end >= 0:
+            return size + end + 1, data[end + 1 :]
+        size += len(data)
+    return size, b""
+
+
+# pyarrow reads a block of lines in chunks of this size, which must hold the longest line.
+ARROW_JSON = pj.ReadOptions(block_size=4 * MAX_RECORD_BYTES)
+
+
+def _text_fields() -> pa.Schema:
+    """Fields that are text or timestamps in every kind, read as strings: pyarrow would otherwise make
+    timestamps of some spellings ("…T10:00:00+00:00") and not others, and validation wants the text."""
+    types: dict[str, set[str]] = {}
+    for kind in KINDS.values():
+        for f in kind.fields:
+            types.setdefault(f.name, set()).add(f.type)
+    return pa.schema([(name, pa.string()) for name, used in types.items() if used <= {"VARCHAR", "TIMESTAMPTZ"}])
+
+
+ARROW_JSON_FIELDS = pj.ParseOptions(explicit_schema=_text_fields(), unexpected_field_behavior="infer")
+# Below this many lines, a block pyarrow cannot read is parsed line by line instead of halved again.
+SMALLEST_HALF = 64
+
+
+def jsonl_pieces(block: LineBlock, *, limit: int = MAX_RECORD_BYTES) -> Iterator[pa.Table | list[RawRecord]]:
+    """The records of a block: Arrow tables (with `_line`) where pyarrow reads the lines, else records.
+
+    pyarrow refuses a whole block for one bad line, so a block it refuses is halved until the
+    lines it cannot read are found; only those small pieces are parsed line by line.
+    """
+    yield from _pieces(block.lines, block.first_line, limit)
+
+
+def _pieces(lines: list[bytes | int], first: int, limit: int) -> Iterator[pa.Table | list[RawRecord]]:
+    table = _arrow_table(lines, first)
+    if table is not None:
+        yield table
+    elif len(lines) > SMALLEST_HALF:
+        half = len(lines) // 2
+        yield from _pieces(lines[:half], first, limit)
+        yield from _pieces(lines[half:], first + half, limit)
+    elif records := [r for n, line in enumerate(lines, first) if (r := jsonl_record(n, line, limit=limit))]:
+        yield records
+
+
+def _arrow_table(lines: list[bytes | int], first: int) -> pa.Table | None:
+    """The lines as one Arrow table with `_line`, or None when pyarrow cannot read each line as one record."""
+    numbered = _object_lines(lines)
+    if numbered is None:
+        return None
+    data = b"\n".join(lines)  # type: ignore[arg-type]  # _object_lines checked they are all bytes
+    if not data.isascii():
+        try:
+            data.decode("utf-8")  # pyarrow does not check it
+        except UnicodeDecodeError:
+            return None
+    try:
+        table = pj.read_json(io.BytesIO(data), read_options=ARROW_JSON, parse_options=ARROW_JSON_FIELDS)
+    except pa.ArrowException:
+        return None
+    if table.num_rows != len(numbered) or any(name in STAGING_NAMES for name in table.column_names):
+        return None
+    return table.append_column("_line", pa.array([first + i for i in numbered], pa.int64()))
+
+
+def _object_lines(lines: list[bytes | int]) -> range | list[int] | None:
+    """Indexes of the non-blank lines when each looks like one JSON object ("{…}"), else None.
+
+    pyarrow takes a line holding `null` for a record, and crashes on a block that is only
+    that, so no other line ever reaches it. Each non-blank line holding one object is then
+    checked by the row count: a line holding two would add a row.
+    """
+    try:
+        opened = sum(map(bytes.startswith, lines, repeat(b"{")))  # type: ignore[arg-type]
+        closed = sum(map(bytes.endswith, lines, repeat((b"}", b"}\r"))))  # type: ignore[arg-type]
+    except TypeError:  # a line over the size limit
+        return None
+    if opened == closed == len(lines):
+        return range(len(lines))
+    numbered = []
+    for number, line in enumerate(lines):
+        text = line.strip()  # type: ignore[union-attr]
+        if text and not (text.startswith(b"{") and text.endswith(b"}")):
+            return None
+        if text:
+            numbered.append(number)
+    return numbered
+
+
+# -- CSV ----------------------------------------------------------------------------------------
+
+# What a CSV line may hold and still be an empty row, once its quotes are looked at.
+QUOTED_BLANKS = b' ,\t\r\x0b\x0c"'
+
+
+def csv_header(line: bytes | int) -> list[str]:
+    """The column names of a CSV header row; a header that is not UTF-8 refuses the file."""
+    if isinstance(line, int):
+        raise HealthdeckError(f"the header row is {line} bytes, over the {MAX_RECORD_BYTES}-byte limit")
+    header = next(csv.reader(io.StringIO(line.decode("utf-8", "surrogateescape"), newline="")), [])
     if (problem := _not_utf8(header, header)) is not None:
         raise HealthdeckError(f"the header row is {problem}; save the file as UTF-8")
+    return header
+
+
+def csv_pieces(
+    header: list[str], block: LineBlock, *, limit: int = MAX_RECORD_BYTES
+) -> Iterator[pa.Table | list[RawRecord]]:
+    """The records of a block of CSV rows: Arrow tables (text columns and `_line`) where pyarrow reads
+    one row per line, else records read one by one (a block without quotes is halved to find the
+    rows pyarrow cannot read: not UTF-8, too many or too few values)."""
+    arrow_ok = len(set(header)) == len(header) and all(header) and not set(header) & set(STAGING_NAMES)
+    yield from _csv_pieces(header, block.lines, block.first_line, limit=limit, arrow_ok=arrow_ok)
+
+
+def _csv_pieces(
+    header: list[str], lines: list[bytes | int], first: int, *, limit: int, arrow_ok: bool
+) -> Iterator[pa.Table | list[RawRecord]]:
+    table = _arrow_csv(header, lines, first) if arrow_ok else None
+    if table is not None:
+        yield table
+    elif arrow_ok and len(lines) > SMALLEST_HALF and not any(b'"' in line for line in lines if isinstance(line, bytes)):
+        half = len(lines) // 2
+        yield from _csv_pieces(header, lines[:half], first, limit=limit, arrow_ok=arrow_ok)
+        yield from _csv_pieces(header, lines[half:], first + half, limit=limit, arrow_ok=arrow_ok)
+    elif records := csv_records(header, lines, first, limit=limit):
+        yield records
+
+
+def _arrow_csv(header: list[str], lines: list[bytes | int], first: int) -> pa.Table | None:
+    numbered = _csv_row_lines(lines)
+    if numbered is None:
+        return None
+    kept = lines if len(numbered) == len(lines) else [lines[i] for i in numbered]
+    data = b"\n".join(kept)  # type: ignore[arg-type]  # _csv_row_lines checked they are all bytes
+    if not data.isascii():
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    options = pcsv.ConvertOptions(
+        column_types=dict.fromkeys(header, pa.string()),
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=True,
+        null_values=[""],
+    )
+    try:
+        table = pcsv.read_csv(
+            io.BytesIO(data),
+            read_options=pcsv.ReadOptions(column_names=header, block_size=4 * MAX_RECORD_BYTES),
+            parse_options=pcsv.ParseOptions(newlines_in_values=True),
+            convert_options=options,
+        )
+    except pa.ArrowException:
+        return None
+    if table.num_rows != len(numbered):  # a quoted value spanning lines: line numbers need the row reader
+        return None
+    return table.append_column("_line", pa.array([first + i for i in numbered], pa.int64()))
+
+
+def _csv_row_lines(lines: list[bytes | int]) -> list[int] | range | None:
+    """Indexes of the lines that are not blank rows (only commas and spaces), or None when a line is
+    over the limit or only quotes tell whether it is blank."""
+    try:
+        empty = [i for i, line in enumerate(lines) if not line.strip(QUOTED_BLANKS)]  # type: ignore[union-attr]
+    except AttributeError:  # a line over the size limit
+        return None
+    if not empty:
+        return range(len(lines))
+    if any(b'"' in lines[i] for i in empty):  # type: ignore[operator]
+        return None
+    skipped = set(empty)
+    return [i for i in range(len(lines)) if i not in skipped]
+
+
+def csv_records(
+    header: list[str], lines: list[bytes | int], first: int, *, limit: int = MAX_RECORD_BYTES
+) -> list[RawRecord]:
+    """The rows of CSV lines read one by one, as `healthdeck ingest` always read them."""
+    records: list[RawRecord] = []
+    segment: list[bytes] = []
+    for number, line in enumerate(lines, first):
+        if isinstance(line, int):
+            records += _csv_segment(header, segment, number - len(segment), limit=limit)
+            records.append(RawRecord(number, None, "", f"record is {line} bytes, over the {limit}-byte limit"))
+            segment = []
+        else:
+            segment.append(line)
+    records += _csv_segment(header, segment, first + len(lines) - len(segment), limit=limit)
+    return records
+
+
+def _csv_segment(header: list[str], lines: list[bytes], first: int, *, limit: int) -> list[RawRecord]:
+    """Rows of consecutive lines; a row that is not UTF-8 is rejected on its own (its bytes are read as
+    surrogates, so the rows after it are read)."""
+    csv.field_size_limit(limit)
+    text = b"\n".join(lines).decode("utf-8", "surrogateescape")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    records: list[RawRecord] = []
     while True:
         try:
             row = next(reader)
         except StopIteration:
-            return
+            return records
         except csv.Error as exc:
-            yield RawRecord(reader.line_num, None, "", f"malformed CSV: {exc}"), 0
+            records.append(RawRecord(first - 1 + reader.line_num, None, "", f"malformed CSV: {exc}"))
             continue
-        yield _csv_record(reader.line_num, header, row)
+        if (record := _csv_record(first - 1 + reader.line_num, header, row)) is not None:
+            records.append(record)
 
 
-def _csv_record(line: int, header: list[str], row: list[str]) -> tuple[RawRecord | None, int]:
+def _csv_record(line: int, header: list[str], row: list[str]) -> RawRecord | None:
     joined, problem = ",".join(row), None
     try:
         joined.encode("utf-8")
     except UnicodeEncodeError:  # a surrogate: bytes that were not UTF-8
         joined, problem = _readable(joined), _not_utf8(header, row)
     raw = _clip(joined)
-    size = len(raw) + 1
     if not any(cell.strip() for cell in row):
-        return None, size
+        return None
     if problem is not None:
-        return RawRecord(line, None, raw, f"{problem}; save the file as UTF-8"), size
+        return RawRecord(line, None, raw, f"{problem}; save the file as UTF-8")
     if len(row) > len(header):
-        return RawRecord(line, None, raw, f"{len(row)} values but the header has {len(header)} columns"), size
+        return RawRecord(line, None, raw, f"{len(row)} values but the header has {len(header)} columns")
     fields = {name: (cell if cell != "" else None) for name, cell in zip(header, row, strict=False)}
-    return RawRecord(line, fields, raw), size
+    return RawRecord(line, fields, raw)
 
 
 def _not_utf8(header: list[str], row: list[str]) -> str | None:

@@ -11,10 +11,8 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import ibis
-from ibis.expr.types import Column, Table
 from pydantic import Field, ValidationError, model_validator
 
 from healthdeck.catalog.conditions import Condition
@@ -37,8 +35,15 @@ from healthdeck.engine.measures.generic import (
     ever_seen,
     filtered,
 )
+from healthdeck.engine.measures.lazy import lazy_module
 from healthdeck.engine.measures.revenue import tenant_mrr, total_mrr
 from healthdeck.store.schema import KINDS, PLAN_TIERS
+
+if TYPE_CHECKING:
+    import ibis
+    from ibis.expr.types import Column, Table
+else:
+    ibis = lazy_module("ibis")
 
 Unit = Literal["ms", "s", "min", "h", "days"]
 SECONDS_PER = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0, "days": 86400.0}
@@ -113,10 +118,14 @@ class ElapsedParams(Params):
 def elapsed(ctx: MeasureContext, params: ElapsedParams, window: Window) -> float | None:
     """Time between two timestamps of the same row (queue wait, run time): median, quantile, mean, min or max."""
     spec = Aggregate(table=params.table, where=params.where, time=params.time or params.end)
-    rows = filtered(ctx, spec, window)
-    rows = rows.filter(rows[params.start].notnull(), rows[params.end].notnull())
-    seconds = rows[params.end].delta(rows[params.start], unit="microsecond") / 1e6
-    value = ctx.scalar(_summarise(seconds, params.stat, params.q))
+
+    def build(w: Window) -> Any:
+        rows = filtered(ctx, spec, w)
+        rows = rows.filter(rows[params.start].notnull(), rows[params.end].notnull())
+        seconds = rows[params.end].delta(rows[params.start], unit="microsecond") / 1e6
+        return _summarise(seconds, params.stat, params.q)
+
+    value = ctx.windowed_scalar(("elapsed", params.model_dump_json()), window, build)
     return None if value is None else value / SECONDS_PER[params.unit]
 
 
@@ -159,13 +168,16 @@ class TimeToFirstParams(Params):
 def time_to_first(ctx: MeasureContext, params: TimeToFirstParams, window: Window) -> float | None:
     """Median (or mean, quantile) time from an entity's start to its first event, for entities started in the window."""
     cohort_spec, event_spec = params.cohort.spec(), params.event.spec()
-    cohort = filtered(ctx, cohort_spec, window).select(params.key, _start=lambda t: t[cohort_spec.time_column])
-    events = filtered(ctx, event_spec, _history(window))
-    firsts = events.group_by(params.key).aggregate(_first=lambda t: t[event_spec.time_column].min())
-    joined = cohort.join(firsts, params.key)
-    seconds = joined.select(_s=joined._first.delta(joined._start, unit="microsecond") / 1e6)
-    seconds = seconds.filter(seconds._s >= 0)._s
-    value = ctx.scalar(_summarise(seconds, params.stat, params.q))
+
+    def build(w: Window) -> Any:
+        cohort = filtered(ctx, cohort_spec, w).select(params.key, _start=lambda t: t[cohort_spec.time_column])
+        events = filtered(ctx, event_spec, _history(w))
+        firsts = events.group_by(params.key).aggregate(_first=lambda t: t[event_spec.time_column].min())
+        joined = cohort.join(firsts, params.key)
+        seconds = joined.select(_s=joined._first.delta(joined._start, unit="microsecond") / 1e6)
+        return _summarise(seconds.filter(seconds._s >= 0)._s, params.stat, params.q)
+
+    value = ctx.windowed_scalar(("time_to_first", params.model_dump_json()), window, build)
     return None if value is None else value / SECONDS_PER[params.unit]
 
 
@@ -192,12 +204,18 @@ class InFlightParams(Params):
 @measure("in_flight", InFlightParams)
 def in_flight(ctx: MeasureContext, params: InFlightParams, window: Window) -> float | None:
     """How many rows are under way at the window's end (jobs running now, jobs still queued)."""
-    known = filtered(ctx, Aggregate(table=params.table, where=params.where, time=params.since), _history(window))
-    end = ibis.literal(window.end)
-    # An end at the window's end belongs to the next window: the row is still under way at it.
-    running = known.filter(*[known[name].isnull() | (known[name] >= end) for name in params.until])
-    count = ctx.scalar(running.count())
-    if not count and not ctx.scalar(known.count()):
+    spec = Aggregate(table=params.table, where=params.where, time=params.since)
+
+    def running(w: Window) -> Any:
+        known, end = filtered(ctx, spec, _history(w)), ibis.literal(w.end)
+        # An end at the window's end belongs to the next window: the row is still under way at it.
+        return known.filter(*[known[name].isnull() | (known[name] >= end) for name in params.until]).count()
+
+    shape = ("in_flight", params.model_dump_json())
+    count = ctx.windowed_scalar((*shape, "running"), window, running)
+    if not count and not ctx.windowed_scalar(
+        (*shape, "known"), window, lambda w: filtered(ctx, spec, _history(w)).count()
+    ):
         return None
     return count or 0.0
 
@@ -229,16 +247,24 @@ class LatestStateParams(Params):
 def latest_state(ctx: MeasureContext, params: LatestStateParams, window: Window) -> float | None:
     """Entities whose current state (latest record) is one of the values: a count, or a % of all entities."""
     spec = Aggregate(table=params.table, where=params.where, time=params.time)
-    known = filtered(ctx, spec, _history(window))
-    ranked = known.mutate(_rank=ibis.row_number().over(group_by=params.key, order_by=ibis.desc(spec.time_column)))
-    latest = ranked.filter(ranked._rank == 0)
-    chosen = latest.filter(latest[params.column].isin(params.values))
-    if params.held_for is not None:
-        chosen = chosen.filter(chosen[spec.time_column] <= ibis.literal(window.end - params.held_for))
-    total = ctx.scalar(latest.count())
+
+    def latest(w: Window) -> Any:
+        known = filtered(ctx, spec, _history(w))
+        ranked = known.mutate(_rank=ibis.row_number().over(group_by=params.key, order_by=ibis.desc(spec.time_column)))
+        return ranked.filter(ranked._rank == 0)
+
+    def chosen(w: Window) -> Any:
+        states = latest(w)
+        states = states.filter(states[params.column].isin(params.values))
+        if params.held_for is not None:
+            states = states.filter(states[spec.time_column] <= ibis.literal(w.end - params.held_for))
+        return states.count()
+
+    shape = ("latest_state", params.model_dump_json())
+    total = ctx.windowed_scalar((*shape, "total"), window, lambda w: latest(w).count())
     if not total:
         return None
-    count = ctx.scalar(chosen.count()) or 0.0
+    count = ctx.windowed_scalar((*shape, "chosen"), window, chosen) or 0.0
     return count if params.stat == "count" else count / total * 100.0
 
 
@@ -304,13 +330,17 @@ def _per_group(
     ctx: MeasureContext, spec: Aggregate, params: PerGroupParams, window: Window
 ) -> dict[Any, dict[str, Any]]:
     """{group: {value, rows[, limit_key]}} of one aggregation."""
-    rows = filtered(ctx, spec, window)
-    rows = rows.mutate(_group=_group_key(rows, params.by))
-    metrics: dict[str, Any] = {"_value": aggregate_expr(rows, spec, window), "_rows": rows.count()}
-    if params.limit_by is not None:
-        metrics["_limit_key"] = _group_key(rows, params.limit_by).argmax(rows[spec.time_column])
-    grouped = rows.group_by("_group").aggregate(**metrics)
-    return {row["_group"]: row for row in ctx.rows(grouped) if row["_group"] is not None}
+
+    def build(w: Window) -> Any:
+        rows = filtered(ctx, spec, w)
+        rows = rows.mutate(_group=_group_key(rows, params.by))
+        metrics: dict[str, Any] = {"_value": aggregate_expr(rows, spec, w), "_rows": rows.count()}
+        if params.limit_by is not None:
+            metrics["_limit_key"] = _group_key(rows, params.limit_by).argmax(rows[spec.time_column])
+        return rows.group_by("_group").aggregate(**metrics)
+
+    shape = ("per_group", spec.model_dump_json(), params.by, params.limit_by)
+    return {row["_group"]: row for row in ctx.windowed_rows(shape, window, build) if row["_group"] is not None}
 
 
 def group_values(ctx: MeasureContext, params: PerGroupParams, window: Window) -> dict[Any, float]:
@@ -422,12 +452,16 @@ class RateLimitParams(Params):
 @measure("rate_limit_consumption", RateLimitParams, reads=["requests"])
 def rate_limit_consumption(ctx: MeasureContext, params: RateLimitParams, window: Window) -> float | None:
     """The busiest minute of the busiest key as a % of its tier's rate limit (requests per minute)."""
-    rows = filtered(ctx, Aggregate(table="requests", where=params.where), window)
-    rows = rows.filter(rows[params.per].notnull(), rows.tier.isin(list(params.limits)))
-    minutes = rows.mutate(_minute=rows.ts.truncate("m"))
-    counts = minutes.group_by([params.per, "tier", "_minute"]).aggregate(_calls=lambda t: t.count())
-    limit = counts.tier.cases(*params.limits.items(), else_=None)
-    return ctx.scalar((counts._calls / limit * 100.0).max())
+
+    def build(w: Window) -> Any:
+        rows = filtered(ctx, Aggregate(table="requests", where=params.where), w)
+        rows = rows.filter(rows[params.per].notnull(), rows.tier.isin(list(params.limits)))
+        minutes = rows.mutate(_minute=rows.ts.truncate("m"))
+        counts = minutes.group_by([params.per, "tier", "_minute"]).aggregate(_calls=lambda t: t.count())
+        limit = counts.tier.cases(*params.limits.items(), else_=None)
+        return (counts._calls / limit * 100.0).max()
+
+    return ctx.windowed_scalar(("rate_limit", params.model_dump_json()), window, build)
 
 
 class OccurrencesParams(Params):
@@ -467,7 +501,9 @@ class OccurrencesParams(Params):
 def occurrences(ctx: MeasureContext, params: OccurrencesParams, window: Window) -> float | None:
     """How many matching rows (or the sum of a column), per second, minute or hour if asked; 0 when none occurred."""
     spec = params.spec()
-    total = ctx.scalar(aggregate_expr(filtered(ctx, spec, window), spec, window))
+    # The shape evaluate_aggregate gives the same query: a count shared with other KPIs runs once.
+    shape = ("aggregate", spec.model_dump_json())
+    total = ctx.windowed_scalar(shape, window, lambda w: aggregate_expr(filtered(ctx, spec, w), spec, w))
     if not total:
         known = Aggregate(table=params.table, where=params.known, time=params.time)
         total = 0.0 if any_rows(ctx, known, window.end) else None
@@ -485,11 +521,14 @@ class TierMrrParams(Params):
 
 def tenant_tiers(ctx: MeasureContext, at: datetime) -> dict[str, str]:
     """Each tenant's plan tier at `at`: the tier of its latest subscription record before then."""
-    subs = ctx.table("subscriptions")
-    known = subs.filter(subs.ts < ibis.literal(at))
-    ranked = known.mutate(_rank=ibis.row_number().over(group_by="tenant_id", order_by=ibis.desc("ts")))
-    latest = ranked.filter(ranked._rank == 0).select("tenant_id", "tier")
-    return {row["tenant_id"]: row["tier"] for row in ctx.rows(latest)}
+
+    def build(w: Window) -> Any:
+        subs = ctx.table("subscriptions")
+        known = subs.filter(subs.ts < ibis.literal(w.end))
+        ranked = known.mutate(_rank=ibis.row_number().over(group_by="tenant_id", order_by=ibis.desc("ts")))
+        return ranked.filter(ranked._rank == 0).select("tenant_id", "tier")
+
+    return {row["tenant_id"]: row["tier"] for row in ctx.windowed_rows(("tenant_tiers",), Window(at, at), build)}
 
 
 @measure("mrr_by_tier", TierMrrParams, reads=["subscriptions"], instant=True)

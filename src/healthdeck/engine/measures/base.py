@@ -1,24 +1,31 @@
 """The measure library's frame: a registry of named measures, their typed parameters, and the
-context they run in (an Ibis connection over the store, plus a per-evaluation cache)."""
+context they run in (the store, its queries compiled once into SQL templates, a per-evaluation cache)."""
 
 from __future__ import annotations
 
 import math
-import re
-import sys
+import os
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from functools import cached_property
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import ibis
-from ibis.expr.types import Scalar, Table
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from healthdeck.engine.measures.templates import CACHE_FILE, TemplateCache, fingerprint
+from healthdeck.engine.measures.lazy import lazy_module
+from healthdeck.engine.measures.templates import CACHE_FILE, PER_LENGTH, TemplateCache, bind, fingerprint
 from healthdeck.store.connection import Store, ibis_backend
 from healthdeck.store.migrations import SCHEMA_VERSION
+from healthdeck.store.schema import KINDS
+
+if TYPE_CHECKING:
+    import ibis
+    from ibis.backends.duckdb import Backend
+    from ibis.expr.types import Scalar, Table
+else:
+    ibis = lazy_module("ibis")
 
 
 @dataclass(frozen=True)
@@ -115,29 +122,27 @@ class Measure:
 
 MEASURES: dict[str, Measure] = {}
 
-# Compiling an Ibis expression costs milliseconds, and a health check runs hundreds that differ
-# only in their window. So a windowed expression is compiled once per shape (and window length)
-# with a sentinel window far from any real date; every instant in its SQL then lies a fixed
-# offset from the window's start and becomes a query parameter. An instant that is not near the
-# sentinel (a date written in a catalog) makes the expression compile per window instead.
-_SENTINEL = datetime(2500, 3, 5, 7, 11, 13, tzinfo=UTC)
-_NEAR_SENTINEL = timedelta(days=365 * 150)
-_TIMESTAMP_LITERAL = re.compile(r"MAKE_TIMESTAMPTZ\(([^()]*)\)")
 _CACHES: dict[Path, TemplateCache] = {}
+# Set to `off`, every query is compiled for its own window and no template is read, learnt or
+# written: the reference the templates are checked against, and a way around a suspect cache.
+TEMPLATES_ENV = "HEALTHDECK_SQL_TEMPLATES"
 
 
 def save_templates(store: Store) -> None:
     """Keep what this process compiled for the next one (a no-op when nothing is new)."""
-    _cache_for(store).save()
+    if not _templates_off():
+        _cache_for(store).save()
+
+
+def _templates_off() -> bool:
+    return os.environ.get(TEMPLATES_ENV, "").strip().lower() == "off"
 
 
 def _cache_for(store: Store) -> TemplateCache:
     """One template cache per store, loaded from (and saved to) a file beside it."""
     path = store.path.resolve().parent / "cache" / CACHE_FILE
     if path not in _CACHES:
-        from healthdeck.engine.measures import generic  # the module whose expressions are templated
-
-        _CACHES[path] = TemplateCache(path, fingerprint(sys.modules[__name__], generic) + f"-schema{SCHEMA_VERSION}")
+        _CACHES[path] = TemplateCache(path, fingerprint() + f"-schema{SCHEMA_VERSION}")
     return _CACHES[path]
 
 
@@ -173,21 +178,38 @@ def coverage_start(ctx: MeasureContext, name: str, params: Params) -> datetime |
     return max(first for first in firsts if first is not None)
 
 
+def reported_until(ctx: MeasureContext) -> datetime | None:
+    """The store's newest event time, over every kind: what lies after it has not been reported yet."""
+    newest = " UNION ALL ".join(f"SELECT max({TIME_COLUMNS.get(kind, 'ts')}) FROM {kind}" for kind in KINDS)
+    query = f"SELECT max(newest) FROM ({newest}) AS t(newest)"  # names from the schema, not from input
+    return ctx.memo(("reported_until",), lambda: ctx.store.con.execute(query).fetchall()[0][0])
+
+
 def covered(ctx: MeasureContext, name: str, params: Params, window: Window, *, whole: bool) -> Window | None:
     """The part of `window` the data covers, or None when it has no data.
 
-    A window is covered when every table the measure reads began at or before its start. One
-    that began inside it is partially covered: a baseline (`whole`, e.g. the previous period
-    of a trend) then has no data, and a current window is measured from the first record on.
-    A window that ends at or before the first record has no data. A measure of the state at the
-    window's end (MRR) needs only records before that instant.
+    Coverage begins at the measure's tables' first record: a window that began before it is
+    partially covered, so a baseline (`whole`, e.g. the previous period of a trend) has no data
+    and a current window is measured from the first record on. Coverage ends at the store's
+    newest event: nothing after it was reported yet, and a stopped feed is not silence, so a
+    window is measured up to that event (a rate is not diluted by unreported minutes). A window
+    that ends at or before the first record, or begins after the newest event, has no data. A
+    measure of the state at the window's end (MRR) needs only records before that instant.
     """
     began = coverage_start(ctx, name, params)
     if began is None or began >= window.end:
         return None
-    if began <= window.start or MEASURES[name].instant:
+    if MEASURES[name].instant:
         return window
-    return None if whole else Window(began, window.end, clipped=True)
+    if whole and began > window.start:
+        return None
+    start, end = max(began, window.start), window.end
+    newest = reported_until(ctx)
+    if newest is not None and newest < end:
+        end = newest + timedelta(microseconds=1)  # [start, end) holds the newest event itself
+    if end <= start:
+        return None
+    return window if (start, end) == (window.start, window.end) else Window(start, end, clipped=True)
 
 
 def compute(ctx: MeasureContext, name: str, params: Params, window: Window, *, whole: bool = False) -> float | None:
@@ -218,13 +240,20 @@ def param_problems(name: str, raw: dict[str, Any]) -> list[tuple[tuple[str | int
 
 @dataclass
 class MeasureContext:
-    """What a measure sees: Ibis tables over the store and a cache shared by one evaluation."""
+    """What a measure sees: the store, its queries compiled once, and a cache shared by one evaluation.
+
+    A measure asks for a query by its shape (a key naming everything the query depends on except
+    the window) and a function building the Ibis expression for a window. The expression is built
+    and compiled only when the shape's template is not in the cache (see templates.py).
+    """
 
     store: Store
     cache: dict[Hashable, Any] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        self.db = ibis_backend(self.store.con)
+    @cached_property
+    def db(self) -> Backend:
+        """Ibis's DuckDB backend: set up only when a query has to be compiled."""
+        return ibis_backend(self.store.con)
 
     def table(self, name: str) -> Table:
         # Looking a table up asks DuckDB for its schema; once per evaluation is enough.
@@ -246,7 +275,7 @@ class MeasureContext:
         return self.cache[key]
 
     def scalar(self, expr: Scalar) -> float | None:
-        """Run a scalar expression; NULL and NaN become None (no data)."""
+        """Run a scalar expression as it is; NULL and NaN become None (no data)."""
         sql = self._compile(expr)
         return self.memo(("scalar", sql), lambda: _number(self._fetch(sql).fetchall()[0][0]))
 
@@ -255,55 +284,54 @@ class MeasureContext:
         return self.memo(("rows", sql), lambda: _dicts(self._fetch(sql)))
 
     def windowed_scalar(self, shape: Hashable, window: Window, build: Callable[[Window], Scalar]) -> float | None:
-        """`self.scalar(build(window))`, compiled once per shape and window length."""
+        """`self.scalar(build(window))`, compiled once per shape."""
         rows = self._windowed(("scalar", shape), window, build)
         return _number(rows[0][next(iter(rows[0]))]) if rows is not None else self.scalar(build(window))
 
     def windowed_rows(self, shape: Hashable, window: Window, build: Callable[[Window], Table]) -> list[dict[str, Any]]:
-        """`self.rows(build(window))`, compiled once per shape and window length."""
+        """`self.rows(build(window))`, compiled once per shape."""
         rows = self._windowed(("rows", shape), window, build)
         return rows if rows is not None else self.rows(build(window))
 
     def _windowed(self, shape: Hashable, window: Window, build: Callable[[Window], Any]) -> list[dict[str, Any]] | None:
-        if window.clipped:
-            return None  # an irregular length: a template for it would only bloat the cache file
-        cache = _cache_for(self.store)
-        key = repr((shape, window.length.total_seconds()))
-        known, template = cache.get(key)
-        if not known:
-            template = self._template(build(Window(_SENTINEL, _SENTINEL + window.length)))
-            cache.put(key, template)
+        template = self._template(shape, window, build)
         if template is None:
             return None
-        sql, offsets = template["sql"], template["offsets"]
-        params = {name: window.start + timedelta(microseconds=micros) for name, micros in offsets.items()}
-        return self.memo(("windowed", sql, window.start), lambda: _dicts(self.store.con.execute(sql, params)))
+        sql, params = template["sql"], bind(template, window.start, window.end)
+        return self.memo(("sql", sql, *sorted(params.items())), lambda: _dicts(self.store.con.execute(sql, params)))
 
-    def _template(self, expr: Scalar | Table) -> dict[str, Any] | None:
-        """The compiled SQL with each instant as a parameter at a fixed offset from the window's start."""
-        sql = self._compile(expr)
-        offsets: dict[str, int] = {}
-        for match in set(_TIMESTAMP_LITERAL.finditer(sql)):
-            offset = _instant(match.group(1)) - _SENTINEL
-            if abs(offset) > _NEAR_SENTINEL:
-                return None
-            micros = (offset.days * 86400 + offset.seconds) * 1_000_000 + offset.microseconds
-            offsets[f"at_{'m' if micros < 0 else 'p'}{abs(micros)}"] = micros
-        for name, micros in offsets.items():
-            literal = self._literal(_SENTINEL + timedelta(microseconds=micros))
-            sql = sql.replace(literal, "$" + name)
-        if _TIMESTAMP_LITERAL.search(sql):
-            return None  # an instant was written in a way we did not expect: do not guess
-        return {"sql": sql, "offsets": offsets}
+    def _template(self, shape: Hashable, window: Window, build: Callable[[Window], Any]) -> dict[str, Any] | None:
+        """The shape's template from the cache, learnt (and cached) on a miss; None: compile this window."""
+        if _templates_off():
+            return None
+        cache = _cache_for(self.store)
+        known, entry = cache.get(repr(shape))
+        if known and entry != PER_LENGTH:
+            return entry
+        known_length, fixed = cache.get(repr((shape, window.length.total_seconds())))
+        if known_length:
+            return fixed
+        if known and window.clipped:
+            return None  # an irregular length: a template for it would only bloat the cache file
+        return self._learn(cache, shape, window, build, any_length=not known)
 
-    def _literal(self, moment: datetime) -> str:
-        """How Ibis writes this instant in SQL (compiled once per instant)."""
-        return self.memo(("literal", moment), lambda: self._render(moment))
+    def _learn(
+        self, cache: TemplateCache, shape: Hashable, window: Window, build: Callable[[Window], Any], *, any_length: bool
+    ) -> dict[str, Any] | None:
+        """Compile the shape's template (for any length if `any_length` and the SQL allows) and cache it."""
+        from healthdeck.engine.measures.parametrize import learn  # SQLGlot: only on a cache miss
 
-    def _render(self, moment: datetime) -> str:
-        match = _TIMESTAMP_LITERAL.search(self._compile(ibis.literal(moment)))
-        assert match, "Ibis renders timestamps with MAKE_TIMESTAMPTZ"
-        return match.group(0)
+        def compile_for(span: tuple[datetime, datetime]) -> Any:
+            return self.db.compiler.to_sqlglot(build(Window(*span)))
+
+        template, any_length = learn(compile_for, window.length, dialect=self.db.dialect, any_length=any_length)
+        cache.put(repr(shape), template if any_length else PER_LENGTH)
+        if any_length:
+            return template
+        if window.clipped:
+            return None
+        cache.put(repr((shape, window.length.total_seconds())), template)
+        return template
 
     def _compile(self, expr: Scalar | Table) -> str:
         # Compiling is the costly step, so it happens once; the text keys the cache and is what runs.
@@ -311,13 +339,6 @@ class MeasureContext:
 
     def _fetch(self, sql: str) -> Any:
         return self.store.con.execute(sql)
-
-
-def _instant(arguments: str) -> datetime:
-    """The instant of MAKE_TIMESTAMPTZ(year, month, day, hour, minute, seconds, 'UTC')."""
-    year, month, day, hour, minute, seconds = (float(a) for a in arguments.split(",")[:6])
-    base = datetime(int(year), int(month), int(day), int(hour), int(minute), tzinfo=UTC)
-    return base + timedelta(seconds=seconds)
 
 
 def _dicts(cursor: Any) -> list[dict[str, Any]]:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import ibis
 from pydantic import BeforeValidator
 
 from healthdeck.catalog.durations import parse_duration
 from healthdeck.engine.measures.base import MeasureContext, Params, Window, in_window, measure, ratio
+from healthdeck.engine.measures.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import ibis
+else:
+    ibis = lazy_module("ibis")
 
 Duration = Annotated[timedelta, BeforeValidator(lambda v: v if isinstance(v, timedelta) else parse_duration(v))]
 
@@ -60,7 +65,7 @@ class PerUserParams(Params):
 @measure("calls_per_active_user", PerUserParams, reads=["requests", "activity"])
 def calls_per_active_user(ctx: MeasureContext, params: PerUserParams, window: Window) -> float | None:
     """API calls per active user per period: sum(api_calls) / count(active_users)."""
-    calls = ctx.scalar(in_window(ctx.table("requests"), "ts", window).count())
+    calls = ctx.windowed_scalar(("requests",), window, lambda w: in_window(ctx.table("requests"), "ts", w).count())
     periods = window.seconds / params.per.total_seconds()
     return ratio(calls, active_user_count(ctx, window), scale=1 / periods)
 
@@ -68,11 +73,14 @@ def calls_per_active_user(ctx: MeasureContext, params: PerUserParams, window: Wi
 @measure("jobs_per_active_user", PerUserParams, reads=["jobs", "activity"])
 def jobs_per_active_user(ctx: MeasureContext, params: PerUserParams, window: Window) -> float | None:
     """Jobs (of one queue, e.g. training) per active user per period."""
-    jobs = in_window(ctx.table("jobs"), "enqueued_at", window)
-    if params.queue:
-        jobs = jobs.filter(jobs.queue == params.queue)
+
+    def build(w: Window) -> Any:
+        jobs = in_window(ctx.table("jobs"), "enqueued_at", w)
+        return (jobs.filter(jobs.queue == params.queue) if params.queue else jobs).count()
+
     periods = window.seconds / params.per.total_seconds()
-    return ratio(ctx.scalar(jobs.count()), active_user_count(ctx, window), scale=1 / periods)
+    jobs = ctx.windowed_scalar(("jobs", params.queue), window, build)
+    return ratio(jobs, active_user_count(ctx, window), scale=1 / periods)
 
 
 class ActivationParams(Params):
@@ -85,15 +93,24 @@ class ActivationParams(Params):
 @measure("activation_rate", ActivationParams, reads=["users", "activity"])
 def activation_rate(ctx: MeasureContext, params: ActivationParams, window: Window) -> float | None:
     """Activated users / signups × 100; with `within`, only signups old enough to have had the chance."""
-    end = window.end - params.within if params.within else window.end
-    users = ctx.table("users")
-    cohort = users.filter(users.signup_at >= ibis.literal(window.start), users.signup_at < ibis.literal(end))
-    activity = ctx.table("activity")
-    done = activity.filter(activity.event == params.event, activity.ts < ibis.literal(window.end))
-    joined = cohort.join(done, cohort.user_id == done.user_id).filter(lambda t: t.ts >= t.signup_at)
-    if params.within:
-        joined = joined.filter(lambda t: t.ts < t.signup_at + ibis.interval(seconds=int(params.within.total_seconds())))
-    return ratio(ctx.scalar(joined.user_id.nunique()), ctx.scalar(cohort.count()), scale=100.0)
+
+    def cohort(w: Window) -> Any:
+        end = w.end - params.within if params.within else w.end
+        users = ctx.table("users")
+        return users.filter(users.signup_at >= ibis.literal(w.start), users.signup_at < ibis.literal(end))
+
+    def activated(w: Window) -> Any:
+        members, activity = cohort(w), ctx.table("activity")
+        done = activity.filter(activity.event == params.event, activity.ts < ibis.literal(w.end))
+        joined = members.join(done, members.user_id == done.user_id).filter(lambda t: t.ts >= t.signup_at)
+        if params.within:
+            within = ibis.interval(seconds=int(params.within.total_seconds()))
+            joined = joined.filter(lambda t: t.ts < t.signup_at + within)
+        return joined.user_id.nunique()
+
+    shape = ("activation", params.model_dump_json())
+    done = ctx.windowed_scalar((*shape, "activated"), window, activated)
+    return ratio(done, ctx.windowed_scalar((*shape, "signups"), window, lambda w: cohort(w).count()), scale=100.0)
 
 
 class AdoptionParams(Params):
@@ -106,10 +123,14 @@ class AdoptionParams(Params):
 @measure("feature_adoption", AdoptionParams, reads=["activity"])
 def feature_adoption(ctx: MeasureContext, params: AdoptionParams, window: Window) -> float | None:
     """Users using min_features+ features / active users × 100."""
-    activity = in_window(ctx.table("activity"), "ts", window)
-    features = activity.filter(activity.event.notin(params.exclude))
-    per_user = features.group_by("user_id").aggregate(features=features.event.nunique())
-    adopters = ctx.scalar(per_user.filter(per_user.features >= params.min_features).count())
+
+    def build(w: Window) -> Any:
+        activity = in_window(ctx.table("activity"), "ts", w)
+        features = activity.filter(activity.event.notin(params.exclude))
+        per_user = features.group_by("user_id").aggregate(features=features.event.nunique())
+        return per_user.filter(per_user.features >= params.min_features).count()
+
+    adopters = ctx.windowed_scalar(("feature_adopters", params.model_dump_json()), window, build)
     return ratio(adopters, active_user_count(ctx, window), scale=100.0)
 
 
@@ -127,10 +148,9 @@ def return_rate(ctx: MeasureContext, params: ReturnParams, window: Window) -> fl
     still running at the window's end, or begun before the data (the window starts at the first
     record when it is partially covered), would count as "did not return" when nobody can know.
     """
-    shift = ibis.interval(days=params.day)
 
     def cohort(w: Window) -> Any:
-        users = ctx.table("users")
+        users, shift = ctx.table("users"), ibis.interval(days=params.day)
         day_n = users.signup_at.truncate("D") + shift
         return users.filter(day_n >= ibis.literal(w.start), day_n + ibis.interval(days=1) <= ibis.literal(w.end))
 
@@ -138,7 +158,7 @@ def return_rate(ctx: MeasureContext, params: ReturnParams, window: Window) -> fl
         activity = in_window(ctx.table("activity"), "ts", w)
         days = activity.select("user_id", day=lambda t: t.ts.date())
         members = cohort(w)
-        target = members.mutate(day=(members.signup_at + shift).date())
+        target = members.mutate(day=(members.signup_at + ibis.interval(days=params.day)).date())
         return target.join(days, ["user_id", "day"]).user_id.nunique()
 
     shape = ("return_rate_by_day", params.day)

@@ -7,13 +7,15 @@ They let a catalog express most KPIs as data, e.g. the p95 of `startup_duration_
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from ibis.expr.types import BooleanValue, Scalar, Table
 from pydantic import model_validator
 
 from healthdeck.engine.measures.base import TIME_COLUMNS, MeasureContext, Params, Window, in_window, measure, ratio
 from healthdeck.store.schema import KINDS
+
+if TYPE_CHECKING:
+    from ibis.expr.types import BooleanValue, Scalar, Table
 
 Aggregation = Literal[
     "count",

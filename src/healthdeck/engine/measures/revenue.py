@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import statistics
 from datetime import datetime
-from typing import Literal
-
-import ibis
+from typing import TYPE_CHECKING, Any, Literal
 
 from healthdeck.engine.measures.base import MeasureContext, Params, Window, first_record, in_window, measure, ratio
 from healthdeck.engine.measures.generic import Aggregate, evaluate_aggregate
+from healthdeck.engine.measures.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import ibis
+else:
+    ibis = lazy_module("ibis")
 
 PAYING = ("active", "past_due")
 MONTHS = {"month": 1.0, "quarter": 3.0, "year": 12.0}
@@ -45,10 +49,12 @@ def _mrr_by_tenant(ctx: MeasureContext, at: datetime) -> ibis.Table:
 
 def total_mrr(ctx: MeasureContext, at: datetime) -> float | None:
     """MRR at `at`, or None when no subscription was ever recorded by then."""
-    subs = ctx.table("subscriptions")
-    recorded = ctx.windowed_scalar(
-        ("subscriptions_by",), Window(at, at), lambda w: subs.filter(subs.ts < ibis.literal(w.end)).count()
-    )
+
+    def recorded_by(w: Window) -> ibis.Scalar:
+        subs = ctx.table("subscriptions")
+        return subs.filter(subs.ts < ibis.literal(w.end)).count()
+
+    recorded = ctx.windowed_scalar(("subscriptions_by",), Window(at, at), recorded_by)
     if not recorded:
         return None
     return sum(tenant_mrr(ctx, at).values())
@@ -142,17 +148,25 @@ def new_paying_customers(ctx: MeasureContext, window: Window) -> int:
     began = first_record(ctx, "subscriptions")
     if began is None:
         return 0
-    subs = ctx.table("subscriptions").filter(lambda t: t.status.isin(PAYING))
-    first = subs.group_by("tenant_id").aggregate(first=lambda t: t.ts.min())
-    acquired = in_window(first, "first", window).filter(lambda t: t.first > ibis.literal(began))
-    return int(ctx.scalar(acquired.count()) or 0)
+
+    def build(w: Window) -> ibis.Scalar:
+        subs = ctx.table("subscriptions").filter(lambda t: t.status.isin(PAYING))
+        first = subs.group_by("tenant_id").aggregate(first=lambda t: t.ts.min())
+        return in_window(first, "first", w).filter(lambda t: t.first > ibis.literal(began)).count()
+
+    # The first record is a constant of the query: part of its shape, not a parameter.
+    return int(ctx.windowed_scalar(("new_paying", began.isoformat()), window, build) or 0)
 
 
 @measure("cac", SpendParams, reads=["spend", "subscriptions"])
 def cac(ctx: MeasureContext, params: SpendParams, window: Window) -> float | None:
     """Sales & marketing spend / new paying customers in the window, in dollars."""
-    spend = in_window(ctx.table("spend"), "ts", window)
-    spent = ctx.scalar(spend.filter(spend.category.isin(params.categories)).amount.sum())
+
+    def build(w: Window) -> ibis.Scalar:
+        spend = in_window(ctx.table("spend"), "ts", w)
+        return spend.filter(spend.category.isin(params.categories)).amount.sum()
+
+    spent = ctx.windowed_scalar(("spend", tuple(params.categories)), window, build)
     return ratio(spent, new_paying_customers(ctx, window))
 
 
@@ -198,12 +212,15 @@ class ConversionParams(Params):
 @measure("conversion_rate", ConversionParams, reads=["tenants", "activity", "subscriptions"])
 def conversion_rate(ctx: MeasureContext, params: ConversionParams, window: Window) -> float | None:
     """Paid / activated: tenants created in the window that activated, and of those, the share now paying."""
-    tenants = in_window(ctx.table("tenants"), "created_at", window)
-    activity = ctx.table("activity")
-    done = activity.filter(activity.event == params.activation_event, activity.ts < ibis.literal(window.end))
-    activated = tenants.semi_join(done, "tenant_id")
+
+    def build(w: Window) -> ibis.Table:
+        tenants, activity = in_window(ctx.table("tenants"), "created_at", w), ctx.table("activity")
+        done = activity.filter(activity.event == params.activation_event, activity.ts < ibis.literal(w.end))
+        return tenants.semi_join(done, "tenant_id").select("tenant_id")
+
     paying = set(tenant_mrr(ctx, window.end))
-    ids = [row["tenant_id"] for row in ctx.rows(activated.select("tenant_id"))]
+    rows = ctx.windowed_rows(("activated_tenants", params.activation_event), window, build)
+    ids = [row["tenant_id"] for row in rows]
     return ratio(sum(1 for t in ids if t in paying), len(ids), scale=100.0)
 
 
@@ -214,30 +231,36 @@ class TimeToParams(Params):
 @measure("time_to_value_days", TimeToParams, reads=["users", "activity"])
 def time_to_value_days(ctx: MeasureContext, params: TimeToParams, window: Window) -> float | None:
     """Median days from a user's signup to their first `event` (first training), for signups in the window."""
-    activity = ctx.table("activity")
-    trainings = activity.filter(activity.event == params.event)
-    users = in_window(ctx.table("users"), "signup_at", window)
-    return _median_days_to_first(ctx, users, "signup_at", trainings, "user_id", window)
+
+    def build(w: Window) -> ibis.Table:
+        activity = ctx.table("activity")
+        trainings = activity.filter(activity.event == params.event)
+        users = in_window(ctx.table("users"), "signup_at", w)
+        return _days_to_first(users, "signup_at", trainings, "user_id", w)
+
+    return _median_days(ctx.windowed_rows(("time_to_value", params.event), window, build))
 
 
 @measure("signup_to_paid_days", NoParams, reads=["tenants", "payments"])
 def signup_to_paid_days(ctx: MeasureContext, params: NoParams, window: Window) -> float | None:
     """Median days from a tenant's creation to its first successful payment, for tenants created in the window."""
-    payments = ctx.table("payments")
-    paid = payments.filter(payments.status == "succeeded")
-    tenants = in_window(ctx.table("tenants"), "created_at", window)
-    return _median_days_to_first(ctx, tenants, "created_at", paid, "tenant_id", window)
+
+    def build(w: Window) -> ibis.Table:
+        payments = ctx.table("payments")
+        paid = payments.filter(payments.status == "succeeded")
+        tenants = in_window(ctx.table("tenants"), "created_at", w)
+        return _days_to_first(tenants, "created_at", paid, "tenant_id", w)
+
+    return _median_days(ctx.windowed_rows(("signup_to_paid",), window, build))
 
 
-def _median_days_to_first(
-    ctx: MeasureContext, cohort: ibis.Table, since: str, events: ibis.Table, key: str, window: Window
-) -> float | None:
-    """Median days from each cohort member's `since` time to its first event (by `key`) before the window's end."""
+def _days_to_first(cohort: ibis.Table, since: str, events: ibis.Table, key: str, window: Window) -> ibis.Table:
+    """Seconds from each cohort member's `since` time to its first event (by `key`) before the window's end."""
     firsts = events.filter(events.ts < ibis.literal(window.end)).group_by(key).aggregate(first=lambda t: t.ts.min())
-    gaps = cohort.join(firsts, key).select(seconds=lambda t: t.first.epoch_seconds() - t[since].epoch_seconds())
-    return _median_days(ctx, gaps)
+    return cohort.join(firsts, key).select(seconds=lambda t: t.first.epoch_seconds() - t[since].epoch_seconds())
 
 
-def _median_days(ctx: MeasureContext, table: ibis.Table) -> float | None:
-    values = [row["seconds"] for row in ctx.rows(table) if row["seconds"] is not None and row["seconds"] >= 0]
+def _median_days(rows: list[dict[str, Any]]) -> float | None:
+    """The median of the rows' seconds, in days (negative gaps, events before the start, left out)."""
+    values = [row["seconds"] for row in rows if row["seconds"] is not None and row["seconds"] >= 0]
     return statistics.median(values) / 86400 if values else None

@@ -1,36 +1,49 @@
-"""Compiled SQL templates of windowed measures, kept on disk beside the store.
+"""Compiled SQL templates of the measures' queries, kept on disk beside the store.
 
-Compiling Ibis expressions is most of a health check's cost, and the SQL of a windowed
-aggregate depends only on its shape, so one run's compilations serve the next. The file is
-keyed by a fingerprint of everything that shapes the SQL (healthdeck, Ibis and SQLGlot
-versions and the source of the measures that build it): any change discards it. A cache that
-cannot be read or written is simply not used.
+Building and compiling Ibis expressions is most of a health check's cost, and importing Ibis
+most of its start-up. A query's SQL depends only on its shape (what it computes) and on the
+window's instants, which become query parameters; so one run's compilations serve the next, and
+a run that finds every shape here executes the SQL on DuckDB without importing Ibis at all.
+The file is keyed by a fingerprint of everything that shapes the SQL (healthdeck, Ibis, SQLGlot
+and DuckDB versions and the source of the measure library): any change discards it. A cache
+that cannot be read or written is simply not used.
 """
 
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import os
 import tempfile
+from datetime import datetime, timedelta
 from importlib import metadata
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 CACHE_FILE = "sql-templates.json"
+# The entry of a shape whose SQL changes with the window's length (a rate per second): its
+# templates are kept per length, under the shape and the length.
+PER_LENGTH = "per-length"
 
 
-def fingerprint(*modules: ModuleType) -> str:
+def fingerprint() -> str:
     """A digest of the versions and code that decide what the compiled SQL looks like."""
     parts = [metadata.version(name) for name in ("healthdeck", "ibis-framework", "sqlglot", "duckdb")]
-    parts += [inspect.getsource(module) for module in modules]
+    parts += [path.read_text(encoding="utf-8") for path in sorted(Path(__file__).parent.glob("*.py"))]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
+def bind(template: dict[str, Any], start: datetime, end: datetime) -> dict[str, datetime]:
+    """The template's query parameters for a window: each instant at its offset from the start or end."""
+    anchors = {"start": start, "end": end}
+    return {
+        name: anchors[anchor] + timedelta(microseconds=micros)
+        for name, (anchor, micros) in template["instants"].items()
+    }
+
+
 class TemplateCache:
-    """Shape -> compiled SQL (or None when the shape cannot be templated)."""
+    """Shape -> compiled SQL template (or None when the shape cannot be templated)."""
 
     def __init__(self, path: Path | None, stamp: str) -> None:
         self.path, self.stamp, self.dirty = path, stamp, False

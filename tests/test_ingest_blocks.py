@@ -1,0 +1,226 @@
+"""Ingest reads JSON Lines and CSV a block of lines at a time with pyarrow: whatever pyarrow cannot read
+is found line by line, so every bad record is still rejected alone, with its own line, and no good
+record of the block is lost; line numbers hold across blank lines, CRLF and quoted multi-line values."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from healthdeck.store.connection import Store
+from healthdeck.store.ingest import IngestReport, ingest_files, stage_arrow
+from healthdeck.store.readers import MAX_RECORD_BYTES, jsonl_pieces, line_blocks
+from healthdeck.store.schema import KINDS
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+GOOD = 600  # several times the smallest piece a block is halved into
+
+
+def request(i: int, **changes: Any) -> dict[str, Any]:
+    record = {
+        "kind": "requests",
+        "event_id": f"r{i}",
+        "ts": (NOW - timedelta(seconds=i)).isoformat(),
+        "tenant_id": "t1",
+        "endpoint": "/v1/train",
+        "method": "POST",
+        "status": 200,
+        "latency_ms": 40.5,
+    }
+    return {**record, **changes}
+
+
+def line(record: dict[str, Any]) -> bytes:
+    return orjson.dumps(record)
+
+
+def ingest(store: Store, path: Path, **options: Any) -> IngestReport:
+    return ingest_files(store, [str(path)], rejects_path=path.with_suffix(".rejects.jsonl"), **options)
+
+
+def rejects(report: IngestReport) -> dict[int, str]:
+    assert report.rejects_file is not None
+    entries = [orjson.loads(text) for text in Path(report.rejects_file).read_bytes().splitlines()]
+    return {entry["line"]: entry["error"] for entry in entries}
+
+
+# Lines pyarrow cannot read, or reads into types that text would not match, with the reason each gets.
+BAD_JSON_LINES: list[tuple[bytes, str]] = [
+    (b'{"event_id": "m1", "ts": ', "malformed JSON"),
+    (b"null", "a record must be a JSON object"),
+    (b"[1, 2]", "a record must be a JSON object"),
+    (b"42", "a record must be a JSON object"),
+    (line(request(9001)) + line(request(9002)), "malformed JSON"),  # two records on one line
+    (line(request(9003, status=200.5)), 'field "status": expected a whole number, got 200.5'),
+    (line(request(9004, status="0xC8")), 'field "status": expected a whole number, got 0xC8'),
+    (line(request(9005, tenant_id=True)), 'field "tenant_id": expected text, got true'),
+    (line(request(9006, tenant_id={"a": 1})), 'field "tenant_id": expected text, got {"a":1}'),
+    (line(request(9007, kind="nope")), "unknown kind 'nope'"),
+    (line(request(9008, extra={"x": [1]})), "unknown field 'extra' for kind requests"),
+    (line(request(9009, _raw="x")), "unknown field '_raw' for kind requests"),
+    (b'{"event_id": "u1", "endpoint": "caf\xe9"}', "malformed JSON"),  # not UTF-8
+]
+
+
+def test_bad_lines_inside_a_large_block_are_rejected_alone_with_their_line(store: Store, tmp_path: Path) -> None:
+    lines = [line(request(i)) for i in range(GOOD)]
+    for n, (bad, _) in enumerate(BAD_JSON_LINES):
+        lines.insert(37 * (n + 1), bad)
+    expected = {lines.index(bad) + 1: reason for bad, reason in BAD_JSON_LINES}
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    report = ingest(store, path)
+    assert (report.accepted, report.rejected) == (GOOD, len(BAD_JSON_LINES))
+    found = rejects(report)
+    assert sorted(found) == sorted(expected)
+    for number, reason in expected.items():
+        assert reason in found[number], (number, found[number])
+    assert store.count("requests") == GOOD
+
+
+def test_line_numbers_count_blank_lines_crlf_and_padding(store: Store, tmp_path: Path) -> None:
+    body = [line(request(i)) + b"\r" for i in range(200)]
+    body[50:50] = [b"", b"   ", b"\r", b"  " + line(request(900)) + b"  "]
+    body.append(line(request(901, method="FETCH")) + b"\r")
+    path = tmp_path / "crlf.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + b"\n".join(body))
+    report = ingest(store, path)
+    assert (report.accepted, report.rejected) == (201, 1)
+    assert list(rejects(report)) == [len(body)]
+
+
+def test_whole_numbers_past_double_precision_keep_every_digit(store: Store, tmp_path: Path) -> None:
+    # One fraction in a column makes pyarrow read all of it as doubles, which would round this id.
+    big = 9007199254740993
+    records = [request(i) for i in range(100)] + [
+        request(100, request_bytes=big),
+        request(101, request_bytes=2.0),
+        request(102, latency_ms=7),
+    ]
+    report = ingest(store, write_lines(tmp_path / "big.jsonl", records))
+    assert (report.accepted, report.rejected) == (103, 0)
+    stored = store.con.execute("SELECT event_id, request_bytes FROM requests WHERE request_bytes IS NOT NULL")
+    assert sorted(stored.fetchall()) == [("r100", big), ("r101", 2)]
+
+
+def write_lines(path: Path, records: list[dict[str, Any]]) -> Path:
+    path.write_bytes(b"".join(line(record) + b"\n" for record in records))
+    return path
+
+
+def test_kinds_mixed_in_one_block_with_json_fields_keep_their_canonical_content(store: Store, tmp_path: Path) -> None:
+    activity = {"kind": "activity", "ts": NOW.isoformat(), "tenant_id": "t1", "user_id": "u1", "event": "login"}
+    records: list[dict[str, Any]] = []
+    for i in range(150):
+        records.append(request(i))
+        records.append({**activity, "event_id": f"a{i}", "properties": {"b": i, "a": [1, {"z": None}]}})
+    records.append({**activity, "event_id": "a0", "properties": '{"a": [1, {"z": null}], "b": 0}'})  # the same
+    report = ingest(store, write_lines(tmp_path / "kinds.jsonl", records))
+    assert (report.accepted, report.duplicates, report.rejected) == (300, 1, 0)
+    assert report.by_kind == {"requests": 150, "activity": 150}
+    stored = store.con.execute("SELECT CAST(properties AS VARCHAR) FROM activity WHERE event_id = 'a7'").fetchall()
+    assert stored == [('{"a":[1,{"z":null}],"b":7}',)]
+
+
+CSV_HEADER = b"event_id,ts,tenant_id,endpoint,method,status,latency_ms"
+
+
+def csv_line(i: int, endpoint: str = "/v1/a") -> bytes:
+    return f"c{i},{(NOW - timedelta(seconds=i)).isoformat()},t1,{endpoint},GET,200,1.5".encode()
+
+
+def test_csv_blank_rows_quoted_newlines_and_bad_rows_keep_their_line(store: Store, tmp_path: Path) -> None:
+    lines = [CSV_HEADER] + [csv_line(i) for i in range(300)]
+    lines[100:100] = [b",,,,,,", b"  , ,", b""]  # blank rows: skipped, not records
+    lines[150:150] = [csv_line(900, endpoint='"/v1/a,\nb"')]  # one record over two lines
+    lines.insert(200, csv_line(901) + b",extra")
+    lines.insert(250, csv_line(902, endpoint="/caf\xe9").replace(b"\xc3\xa9", b"\xe9"))
+    lines.insert(260, csv_line(903).replace(b"GET", b"FETCH"))
+    path = tmp_path / "rows.csv"
+    path.write_bytes(b"\r\n".join(lines) + b"\r\n")
+    report = ingest(store, path, kind="requests")
+    physical = b"\r\n".join(lines).split(b"\n")  # line numbers as a text editor shows them
+
+    def number(marker: bytes) -> int:
+        return next(n for n, text in enumerate(physical, 1) if marker in text)
+
+    found = rejects(report)
+    assert set(found) == {number(b"c901,"), number(b"c902,"), number(b"c903,")}
+    assert found[number(b"c901,")] == "8 values but the header has 7 columns"
+    assert found[number(b"c902,")] == 'not UTF-8 text: byte 0xe9 in column "endpoint"; save the file as UTF-8'
+    assert "must be one of" in found[number(b"c903,")]
+    assert (report.accepted, report.rejected) == (301, 3)
+    multi = store.con.execute("SELECT endpoint FROM requests WHERE event_id = 'c900'").fetchall()
+    assert multi == [("/v1/a,\nb",)]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_lines_at_the_size_limit_are_read_and_one_byte_over_is_rejected(store: Store, tmp_path: Path, fmt: str) -> None:
+    def sized(i: int, size: int) -> bytes:
+        record = line(request(i, endpoint="")) if fmt == "jsonl" else csv_line(i, endpoint="")
+        padding = size - len(record)
+        return line(request(i, endpoint="x" * padding)) if fmt == "jsonl" else csv_line(i, endpoint="x" * padding)
+
+    rows = [sized(1, MAX_RECORD_BYTES), sized(2, MAX_RECORD_BYTES + 1), sized(3, 100)]
+    head = [CSV_HEADER] if fmt == "csv" else []
+    path = tmp_path / f"sized.{fmt}"
+    path.write_bytes(b"\n".join(head + rows) + b"\n")
+    report = ingest(store, path, kind="requests")
+    assert (report.accepted, report.rejected) == (2, 1)
+    [(number, reason)] = rejects(report).items()
+    assert number == 2 + len(head)
+    assert reason == f"record is {MAX_RECORD_BYTES + 2} bytes, over the {MAX_RECORD_BYTES}-byte limit"
+
+
+def test_blocks_of_lines_near_the_limit_stay_near_their_byte_bound() -> None:
+    # 200 lines of almost 1 MB with the default 50,000 lines per batch: memory is bounded by bytes.
+    data = (b"x" * (MAX_RECORD_BYTES - 1) + b"\n") * 200
+    blocks = list(line_blocks(io.BytesIO(data), max_lines=50_000, max_bytes=16 * MAX_RECORD_BYTES))
+    assert sum(len(block.lines) for block in blocks) == 200
+    assert max(block.size for block in blocks) <= 17 * MAX_RECORD_BYTES
+
+
+@pytest.mark.parametrize(
+    "ts", [NOW.isoformat(), "2026-11-25T10:00:00Z", "2026-11-25 10:00:00.125+02:00"], ids=["iso", "zulu", "fraction"]
+)
+def test_usual_records_stay_on_the_vectorised_path(ts: str) -> None:
+    # pyarrow would make timestamps of some spellings, which only the record-by-record path could stage.
+    data = b"".join(line(request(i, ts=ts, deprecated=False, request_bytes=10)) + b"\n" for i in range(500))
+    [block] = list(line_blocks(io.BytesIO(data), max_lines=50_000))
+    [piece] = list(jsonl_pieces(block))
+    assert not isinstance(piece, list)
+    staged = stage_arrow(KINDS["requests"], piece)
+    assert staged is not None and staged.column("ts").to_pylist()[:1] == [ts]
+
+
+def test_json_fields_are_staged_vectorised_with_sorted_keys_and_missing_keys_kept_missing(
+    store: Store, tmp_path: Path
+) -> None:
+    activity = {"kind": "activity", "ts": NOW.isoformat(), "tenant_id": "t1", "user_id": "u1", "event": "login"}
+    properties: list[Any] = [{"b": 1, "a": {"y": None, "x": 2}}, {}, {"a": None}, {"a": {"x": 2, "y": None}, "b": 1}]
+    records = [{**activity, "event_id": f"a{i}", "properties": properties[i % 4]} for i in range(200)]
+    data = b"".join(line(record) + b"\n" for record in records)
+    [block] = list(line_blocks(io.BytesIO(data), max_lines=50_000))
+    [piece] = list(jsonl_pieces(block))
+    assert not isinstance(piece, list)
+
+    def originals(lines: list[int]) -> list[dict[str, Any]]:
+        return [orjson.loads(data.splitlines()[n - 1]) for n in lines]
+
+    staged = stage_arrow(KINDS["activity"], piece, originals=originals)
+    assert staged is not None
+    assert staged.column("properties").to_pylist()[:4] == [
+        '{"a":{"x":2,"y":null},"b":1}',
+        "{}",
+        '{"a":null}',
+        '{"a":{"x":2,"y":null},"b":1}',
+    ]
+    report = ingest(store, write_lines(tmp_path / "activity.jsonl", records))
+    assert (report.accepted, report.rejected) == (200, 0)
+    stored = store.con.execute("SELECT DISTINCT CAST(properties AS VARCHAR) FROM activity ORDER BY 1").fetchall()
+    assert stored == [('{"a":null}',), ('{"a":{"x":2,"y":null},"b":1}',), ("{}",)]
