@@ -15,6 +15,18 @@ import pytest
 from healthdeck.store.connection import Store, open_store
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The validated-catalog cache in a folder of the test run's, not the user's ~/.cache."""
+    before = os.environ.get("HEALTHDECK_CACHE_DIR")
+    os.environ["HEALTHDECK_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if before is None:
+        del os.environ["HEALTHDECK_CACHE_DIR"]
+    else:
+        os.environ["HEALTHDECK_CACHE_DIR"] = before
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     with open_store(tmp_path / "store.duckdb", create=True) as opened:
