@@ -15,7 +15,7 @@ from fastapi import Request
 
 from healthdeck.api.errors import ApiError
 from healthdeck.api.owner import StoreOwner
-from healthdeck.api.tokens import Role, find_token
+from healthdeck.api.tokens import KNOWN, Role, Token, find_token
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,12 @@ def _caller(request: Request) -> Caller:
     if scheme.lower() != "bearer" or not presented.strip():
         raise _unauthorized("this route needs a token: send Authorization: Bearer <token> (healthdeck tokens create)")
     owner: StoreOwner = request.app.state.owner
-    with owner.reader() as store:
-        token = find_token(store.con, presented.strip())
+
+    def read() -> Token | None:
+        with owner.reader() as store:
+            return find_token(store.con, presented.strip())
+
+    token = KNOWN.find(presented.strip(), read)
     if token is None:
         raise _unauthorized("the token is unknown or revoked")
     return Caller(token.role, token.project, token.token_id)
