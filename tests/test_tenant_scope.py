@@ -15,6 +15,7 @@ import httpx
 import orjson
 import pytest
 
+from healthdeck.engine.measures import Window
 from healthdeck.engine.scoring import Status
 from healthdeck.engine.serialize import health_json
 from healthdeck.engine.session import Engine, load_checked_catalog
@@ -215,6 +216,19 @@ def test_one_tenants_report_leaves_out_what_is_not_per_tenant(engine: Engine) ->
     kpis = {k["id"]: k for area in report["areas"].values() for k in area["kpis"]}
     assert kpis["cpu_utilization"]["status"] == "NO_DATA" and kpis["cpu_utilization"]["points_lost"] is None
     assert "tenant" not in health_json(engine.health(at=AT))  # every tenant's report is unchanged
+
+
+def test_compare_for_a_tenant(engine: Engine) -> None:
+    first, second = Window(AT - timedelta(days=20), AT - timedelta(days=10)), Window(AT - timedelta(days=10), AT)
+    kpis = [CATALOG.get("mrr"), CATALOG.get("cac")]
+
+    def mrr_and_cac(who: str | None) -> list[tuple[float | None, float | None]]:
+        return [(row.first, row.second) for row in engine.compare(kpis, first, second, at=AT, tenant=who).rows]
+
+    # MRR at each period's end: acme 99 then 198; bolt 499 (it cancels exactly at the second's start) then 0
+    assert mrr_and_cac("acme") == [(99, 198), (None, None)]  # CAC reads spend: not per tenant
+    assert mrr_and_cac("bolt") == [(499, 0), (None, None)]
+    assert mrr_and_cac(None)[0] == (598, 198)
 
 
 def test_a_tenant_id_made_of_sql_is_just_a_tenant_without_data(engine: Engine) -> None:
