@@ -35,7 +35,11 @@ def serve(db: Path | None, settings: ServeSettings, *, announce: Callable[[str],
         local.install(app, address)
         # Removed before the store is released: a CLI that finds the file finds the server holding it.
         stack.callback(remove_address, address)
-        server = _Server(_config(app, settings), on_start=lambda: _started(announce, owner, settings, address))
+        server = _Server(
+            _config(app, settings),
+            on_start=lambda: _started(announce, owner, settings, address),
+            on_stop=app.state.live.close,
+        )
         try:
             # Returns once every request in flight has been answered, after SIGTERM or Ctrl-C.
             server.run()
@@ -64,14 +68,19 @@ class _Server(uvicorn.Server):
     before the store is checkpointed and closed; here the caller gets control back.
     """
 
-    def __init__(self, config: uvicorn.Config, *, on_start: Callable[[], None]) -> None:
+    def __init__(self, config: uvicorn.Config, *, on_start: Callable[[], None], on_stop: Callable[[], None]) -> None:
         super().__init__(config)
-        self.on_start = on_start
+        self.on_start, self.on_stop = on_start, on_stop
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started:
             self.on_start()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Live streams never finish by themselves: end them first, or stopping would wait out the grace period.
+        self.on_stop()
+        await super().shutdown(sockets)
 
     @contextmanager
     def capture_signals(self) -> Iterator[None]:

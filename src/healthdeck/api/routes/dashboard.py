@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from healthdeck.api.auth import Caller, needs, tenant_scope
-from healthdeck.api.errors import ApiError
+from healthdeck.api.errors import ApiError, documented
 from healthdeck.api.owner import StoreOwner
 from healthdeck.api.recent import Recent
 from healthdeck.api.settings import DASHBOARD_MAX_AGE_SECONDS
@@ -29,7 +29,7 @@ from healthdeck.engine.serialize import kpi_json
 from healthdeck.errors import HealthdeckError
 from healthdeck.timephrases import parse_moment
 
-router = APIRouter(tags=["dashboard"])
+router = APIRouter(tags=["dashboard"], responses=documented(400, 401, 403, 404))
 Viewer = Annotated[Caller, Depends(needs(Role.viewer, every_tenant=False))]
 KpiQuery = Annotated[str, Query(description="The KPI id (GET /v1/catalog lists them).")]
 # Tenants whose dashboards are kept; beyond it the least recently asked is dropped (and recomputed if asked again).
@@ -68,6 +68,18 @@ def _tenant_dashboards(request: Request) -> TenantDashboards:
             request.app.state.tenant_dashboards = TenantDashboards(request.app.state.owner)
         dashboards: TenantDashboards = request.app.state.tenant_dashboards
         return dashboards
+
+
+def project_owner(request: Request, caller: Caller, project: str) -> StoreOwner:
+    """The store's owner for a route that answers `_all` only: the stream of scheduled evaluations,
+    which evaluate every tenant together; a tenant the caller may see gets 501."""
+    if tenant_scope(request, caller, project) is not None:
+        raise ApiError(
+            501,
+            f"the live stream carries every tenant's scheduled evaluations only; poll "
+            f"/api/projects/{project}/metrics/dashboard for this tenant",
+        )
+    return _owner(request)
 
 
 def _owner(request: Request) -> StoreOwner:

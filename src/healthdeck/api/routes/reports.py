@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from healthdeck.api.auth import Caller, needs, tenant_scope
-from healthdeck.api.errors import ApiError
+from healthdeck.api.errors import ApiError, documented
 from healthdeck.api.owner import StoreOwner
 from healthdeck.api.tokens import Role
 from healthdeck.catalog.durations import parse_duration
@@ -24,7 +24,7 @@ from healthdeck.errors import HealthdeckError
 from healthdeck.store.migrations import read_version
 from healthdeck.store.schema import KINDS
 
-router = APIRouter(tags=["reports"])
+router = APIRouter(tags=["reports"], responses=documented(400, 401, 403, 404))
 EveryTenant = [Depends(needs(Role.viewer))]
 Viewer = Annotated[Caller, Depends(needs(Role.viewer, every_tenant=False))]
 ProjectQuery = Annotated[
