@@ -16,11 +16,11 @@ from rich.table import Table
 
 from healthdeck.catalog.durations import parse_duration
 from healthdeck.cli.console import err, out, print_json
-from healthdeck.cli.engine_access import at_option, engine, window_option
+from healthdeck.cli.engine_access import engine
 from healthdeck.cli.options import AtOption, CatalogOption, DbOption, Output, PackOption, TenantOption, WindowOption
 from healthdeck.cli.render import badge, freshness_line, kpi_table
 from healthdeck.errors import HealthdeckError, StoreLockedError
-from healthdeck.timephrases import parse_moment, parse_period
+from healthdeck.timephrases import evaluation_time, parse_moment, parse_period, window_length
 
 if TYPE_CHECKING:
     from healthdeck.engine.measures import Window
@@ -47,7 +47,7 @@ def get(
     from healthdeck.engine.serialize import kpi_json
 
     with engine(db, catalog) as hd:
-        result = hd.kpi(name, at=at_option(at), window=window_option(window), tenant=tenant)
+        result = hd.kpi(name, at=evaluation_time(at), window=window_length(window), tenant=tenant)
     if output is Output.json:
         print_json(kpi_json(result))
         return
