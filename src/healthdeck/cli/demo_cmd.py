@@ -36,11 +36,10 @@ def demo(
 
     `make demo` runs `healthdeck serve --demo` instead: the same simulation, kept going live behind a server.
     """
-    from healthdeck.store.connection import open_store  # DuckDB loads only when a command runs
-    from healthdeck.store.schema import KINDS
-
     from healthdeck.sim.config import make_config  # numpy-heavy: load only when needed
     from healthdeck.sim.provenance import plan_run
+    from healthdeck.store.connection import open_store  # DuckDB loads only when a command runs
+    from healthdeck.store.schema import KINDS
 
     simulated_until = None
     with open_store(db, create=True) as store:

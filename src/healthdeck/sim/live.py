@@ -27,7 +27,7 @@ from healthdeck.sim.rand import stream
 from healthdeck.sim.shape import minute_weights
 from healthdeck.sim.telemetry import day_samples
 from healthdeck.sim.traffic import day_requests
-from healthdeck.sim.world import World, build_world
+from healthdeck.sim.world import build_world
 
 LIVE_INCIDENT_EVERY = 6 * US_PER_HOUR
 LIVE_INCIDENT_MINUTES = 12
