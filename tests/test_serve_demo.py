@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 import signal
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +16,7 @@ from pathlib import Path
 from healthdeck.api.tokens import Role, create_token, find_token
 from healthdeck.store.connection import open_store
 from tests.conftest import run_cli
-from tests.test_serve_server import Server
+from tests.test_serve_server import Server, free_port
 
 DEMO = ("--demo", "--demo-tenants", "50", "--demo-days", "2", "--demo-interval", "1s")
 
@@ -83,3 +85,16 @@ def test_demo_refuses_an_address_beyond_this_machine(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "--demo serves only on this machine" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_ctrl_c_while_the_demo_is_simulated_says_how_to_finish_it(tmp_path: Path) -> None:
+    db = tmp_path / "demo.duckdb"
+    command = [sys.executable, "-m", "healthdeck", "serve", "--db", str(db), "--port", str(free_port())]
+    # 200 tenants × 30 days take well over the 3 s it is given here.
+    process = subprocess.Popen([*command, "--demo", "--demo-tenants", "200"], stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert "interrupted while simulating" in stderr and "Traceback" not in stderr
+    assert not db.with_name(db.name + ".serve.json").exists()

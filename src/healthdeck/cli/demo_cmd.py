@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -17,6 +21,8 @@ from healthdeck.cli.simulate_cmd import QuietOption, rich_progress
 from healthdeck.errors import HealthdeckError
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     from healthdeck.sim.config import SimConfig
     from healthdeck.sim.provenance import Plan
     from healthdeck.store.connection import Store
@@ -67,10 +73,43 @@ def _simulate(store: Store, plan: Plan, *, quiet: bool) -> SimConfig:
     what = "is empty" if plan.mode == "new" else "holds an interrupted simulation"
     err.print(f"The store {store.path} {what}: simulating {plan.cfg.describe()} …", markup=False)
     started = time.perf_counter()
-    with rich_progress(enabled=not quiet) as progress:
+    with _interruptible(store.path), rich_progress(enabled=not quiet) as progress:
         simulated = run_plan(store, plan, progress)
     err.print(f"simulated {simulated.accepted:,} records in {time.perf_counter() - started:.1f} s")
     return plan.cfg
+
+
+class SimulationInterrupted(HealthdeckError):
+    """Ctrl-C while the demo was being simulated: one line, and the conventional exit code."""
+
+    exit_code = 130
+
+
+@contextmanager
+def _interruptible(path: Path) -> Iterator[None]:
+    """Turn Ctrl-C during a simulation into one line saying how to finish it.
+
+    DuckDB reports the interrupt as a failed query, whichever statement it stopped: the flag
+    set here tells that failure apart from a real one.
+    """
+    interrupted = threading.Event()
+
+    def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        interrupted.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    except (KeyboardInterrupt, Exception):
+        if not interrupted.is_set():
+            raise
+        raise SimulationInterrupted(
+            f"interrupted while simulating into {path}; what was written is kept, and the same command "
+            "again finishes the simulation"
+        ) from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @dataclass(frozen=True)
