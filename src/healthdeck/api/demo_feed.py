@@ -51,9 +51,13 @@ class DemoFeed:
         self._thread = threading.Thread(target=self._run, name="healthdeck-demo-feed", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
-        """Stop after the batch in flight (the server has answered or refused it by now)."""
+    def halt(self) -> None:
+        """Send nothing more after the batch in flight (the server is stopping); returns at once."""
         self._stop.set()
+
+    def stop(self) -> None:
+        """Halt and wait for the feed's thread (the server has answered or refused its last batch by now)."""
+        self.halt()
         if self._thread is not None:
             self._thread.join()
 
@@ -66,6 +70,8 @@ class DemoFeed:
                     self._send(con, Path(folder), self.live.slice(self.cursor_us, until))
                     self.cursor_us = until
                 except Exception as exc:  # the server is stopping, or busy: the same stretch goes again
+                    if self._stop.is_set():
+                        return
                     log.warning("demo feed: %s; retrying", exc)
                 if until >= now_us:
                     self._stop.wait(self.every_s)

@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING
 
 import uvicorn
@@ -46,7 +47,11 @@ def serve(
         stack.callback(remove_address, address)
         if demo is not None:
             stack.callback(demo.stop)
-        server = _Server(_config(app, settings), on_start=lambda: _started(announce, owner, settings, address, demo))
+        server = _Server(
+            _config(app, settings),
+            on_start=lambda: _started(announce, owner, settings, address, demo),
+            on_exit=demo.halt if demo is not None else None,
+        )
         try:
             # Returns once every request in flight has been answered, after SIGTERM or Ctrl-C.
             server.run()
@@ -75,9 +80,17 @@ class _Server(uvicorn.Server):
     before the store is checkpointed and closed; here the caller gets control back.
     """
 
-    def __init__(self, config: uvicorn.Config, *, on_start: Callable[[], None]) -> None:
+    def __init__(
+        self, config: uvicorn.Config, *, on_start: Callable[[], None], on_exit: Callable[[], None] | None
+    ) -> None:
         super().__init__(config)
-        self.on_start = on_start
+        self.on_start, self.on_exit = on_start, on_exit
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # Told first, so the demo feed sends nothing more to a server that is closing.
+        if self.on_exit is not None:
+            self.on_exit()
+        super().handle_exit(sig, frame)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
