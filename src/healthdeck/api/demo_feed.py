@@ -29,6 +29,8 @@ from healthdeck.sim.live import LiveSimulation
 
 log = logging.getLogger("healthdeck.serve")
 CATCH_UP_US = US_PER_HOUR
+# About 10 MB of JSON a request, well under the server's default 64 MiB body limit at any --demo-tenants.
+ROWS_PER_POST = 25_000
 _POST_TIMEOUT_SECONDS = 60
 
 
@@ -78,8 +80,9 @@ class DemoFeed:
 
     def _send(self, con: duckdb.DuckDBPyConnection, folder: Path, tables: dict[str, pa.Table]) -> None:
         for kind, table in tables.items():
-            body = _json_lines(con, folder / f"{kind}.jsonl", table)
-            self._post(kind, body)
+            for offset in range(0, table.num_rows, ROWS_PER_POST):
+                body = _json_lines(con, folder / f"{kind}.jsonl", table.slice(offset, ROWS_PER_POST))
+                self._post(kind, body)
 
     def _post(self, kind: str, body: bytes) -> None:
         request = urllib.request.Request(
