@@ -33,6 +33,7 @@ bench: install  ## performance benchmarks (figures and ratios against an in-run 
 	$(PY) benchmarks/bench_startup.py
 	$(PY) benchmarks/bench_ingest.py
 	$(PY) benchmarks/bench_serve_ingest.py
+	$(PY) benchmarks/bench_serve_dashboard.py
 
 clean:
 	rm -rf $(VENV) .healthdeck .pytest_cache .mypy_cache .ruff_cache

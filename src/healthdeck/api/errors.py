@@ -2,12 +2,39 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from healthdeck.errors import HealthdeckError
+
+
+class ErrorBody(BaseModel):
+    """Every refusal's body."""
+
+    error: str = Field(description="What is wrong, naming the input, and what to do.")
+
+
+# Why each refusal happens, as the OpenAPI schema documents it.
+_REASONS = {
+    400: "A parameter, header or body cannot be read (the error names it), or asks for the future.",
+    401: "No token, or an unknown or revoked one.",
+    403: "The token's role may not do this, or it is limited to a project and the route covers every tenant.",
+    404: "No such KPI, token or project, or a project outside the token's scope (the same answer).",
+    413: "The body is over the limit, measured after decompression.",
+    415: "A Content-Type or Content-Encoding the route does not take.",
+    429: "The ingest queue is full: retry after `Retry-After` seconds; nothing of this batch was stored.",
+    501: "The live stream carries every tenant's evaluations only; poll a tenant's dashboard instead.",
+}
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a route that may refuse with these statuses, each with the JSON error body."""
+    return {status: {"model": ErrorBody, "description": _REASONS[status]} for status in statuses}
 
 
 class ApiError(Exception):
@@ -37,7 +64,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
         return _json_error(exc.status_code, str(exc.detail), dict(exc.headers or {}))
 
-    @app.exception_handler(RequestValidationError)
+    @app.exception_handler(RequestValidationError)  # FastAPI's 422, made a 400 like every bad parameter
     async def bad_parameter(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         return _json_error(400, problems)

@@ -11,15 +11,37 @@ T = TypeVar("T")
 
 
 class Recent(Generic[T]):
-    """The last result of `compute`, computed again once it is older than `max_age` seconds."""
+    """The last result of `compute`, computed again once it is older than `max_age` seconds.
+
+    One caller computes; the others answer the previous result meanwhile (only the very first
+    computation is waited for), so a burst never queues behind an evaluation.
+    """
 
     def __init__(self, compute: Callable[[], T], *, max_age: float) -> None:
         self.compute, self.max_age = compute, max_age
         self._value: tuple[float, T] | None = None
-        self._lock = threading.Lock()  # concurrent callers wait for one computation rather than repeat it
+        self._lock = threading.Lock()  # held by the one caller computing
 
     def get(self) -> T:
-        with self._lock:
-            if self._value is None or time.monotonic() - self._value[0] > self.max_age:
+        kept = self._value
+        if kept is not None and not self._expired(kept):
+            return kept[1]
+        if kept is not None and not self._lock.acquire(blocking=False):
+            # Another caller is computing the next one: answer the last meanwhile rather than queue.
+            return kept[1]
+        if kept is None:
+            self._lock.acquire()  # nothing to answer yet: wait for the first computation
+        try:
+            if self._value is None or self._expired(self._value):
                 self._value = (time.monotonic(), self.compute())
             return self._value[1]
+        finally:
+            self._lock.release()
+
+    def _expired(self, kept: tuple[float, T]) -> bool:
+        return time.monotonic() - kept[0] > self.max_age
+
+    def put(self, value: T) -> None:
+        """Keep `value`, computed elsewhere just now. Takes no lock: the event loop calls it, and must
+        not wait for a computation in progress (which, when it ends, keeps its own fresh result)."""
+        self._value = (time.monotonic(), value)

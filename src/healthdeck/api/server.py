@@ -7,8 +7,8 @@ import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING
 
 import uvicorn
@@ -50,7 +50,7 @@ def serve(
         server = _Server(
             _config(app, settings),
             on_start=lambda: _started(announce, owner, settings, address, demo),
-            on_exit=demo.halt if demo is not None else None,
+            on_stop=partial(_stopping, app.state.live.close, demo),
         )
         try:
             # Returns once every request in flight has been answered, after SIGTERM or Ctrl-C.
@@ -80,22 +80,19 @@ class _Server(uvicorn.Server):
     before the store is checkpointed and closed; here the caller gets control back.
     """
 
-    def __init__(
-        self, config: uvicorn.Config, *, on_start: Callable[[], None], on_exit: Callable[[], None] | None
-    ) -> None:
+    def __init__(self, config: uvicorn.Config, *, on_start: Callable[[], None], on_stop: Callable[[], None]) -> None:
         super().__init__(config)
-        self.on_start, self.on_exit = on_start, on_exit
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        # Told first, so the demo feed sends nothing more to a server that is closing.
-        if self.on_exit is not None:
-            self.on_exit()
-        super().handle_exit(sig, frame)
+        self.on_start, self.on_stop = on_start, on_stop
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started:
             self.on_start()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Live streams never finish by themselves: end them first, or stopping would wait out the grace period.
+        self.on_stop()
+        await super().shutdown(sockets)
 
     @contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -105,6 +102,13 @@ class _Server(uvicorn.Server):
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+def _stopping(close_streams: Callable[[], None], demo: DemoFeed | None) -> None:
+    # The demo feed is told first, so it sends nothing more to a server that is closing.
+    if demo is not None:
+        demo.halt()
+    close_streams()
 
 
 def _started(

@@ -12,18 +12,29 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from healthdeck.api.auth import Caller, needs
 from healthdeck.api.body import as_json_lines, body_format, check_decodable, is_gzip, spool
-from healthdeck.api.errors import ApiError
+from healthdeck.api.errors import ApiError, documented
 from healthdeck.api.ingest import ingest_batch
 from healthdeck.api.tokens import Role
 from healthdeck.errors import HealthdeckError
 from healthdeck.store.ingest import resolve_kind
 from healthdeck.store.schema import KINDS
 
-router = APIRouter(tags=["ingest"])
+router = APIRouter(tags=["ingest"], responses=documented(400, 401, 403, 413, 415, 429))
 KIND_HELP = f'Kind of every record: {", ".join(KINDS)}. Default: each record\'s "kind" field.'
 
 
-@router.post("/v1/events")
+# The body is read raw (it is spooled, maybe gzip): its forms are declared here for the schema.
+_RECORDS = {"type": "object", "description": "One record: its fields as in docs/schema.md, and maybe `kind`."}
+_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"oneOf": [{"type": "array", "items": _RECORDS}, _RECORDS]}},
+        "application/x-ndjson": {"schema": {"type": "string", "description": "One JSON record per line."}},
+    },
+}
+
+
+@router.post("/v1/events", openapi_extra={"requestBody": _BODY})
 async def post_events(
     request: Request,
     caller: Annotated[Caller, Depends(needs(Role.operator))],

@@ -8,14 +8,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from healthdeck.api.auth import needs
-from healthdeck.api.errors import ApiError
+from healthdeck.api.errors import ApiError, documented
 from healthdeck.api.history import read_history
 from healthdeck.api.owner import StoreOwner
 from healthdeck.api.tokens import Role
 from healthdeck.catalog.durations import parse_duration
 from healthdeck.errors import HealthdeckError
 
-router = APIRouter(tags=["history"], dependencies=[Depends(needs(Role.viewer))])
+router = APIRouter(
+    tags=["history"], dependencies=[Depends(needs(Role.viewer))], responses=documented(400, 401, 403, 404)
+)
 
 
 @router.get("/v1/history")

@@ -11,12 +11,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 
 from healthdeck.api.auth import Caller, check_project, needs, no_such_project
+from healthdeck.api.errors import documented
 from healthdeck.api.owner import StoreOwner
 from healthdeck.api.tokens import ALL_PROJECTS, Role
 from healthdeck.store.connection import Store
 from healthdeck.store.schema import KINDS
 
-router = APIRouter(tags=["projects"])
+router = APIRouter(tags=["projects"], responses=documented(400, 401, 403, 404))
 TENANT_TABLES = [name for name, kind in KINDS.items() if "tenant_id" in kind.columns]
 
 

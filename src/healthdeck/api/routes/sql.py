@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from healthdeck.api.auth import needs
+from healthdeck.api.errors import documented
 from healthdeck.api.owner import StoreOwner
 from healthdeck.api.tokens import Role
 from healthdeck.store.query import json_value, run_query
@@ -18,7 +19,7 @@ from healthdeck.store.query import json_value, run_query
 MAX_TIMEOUT_S = 60.0
 
 # A viewer reads every table through SQL, so a token limited to one project may not (403).
-router = APIRouter(tags=["sql"], dependencies=[Depends(needs(Role.viewer))])
+router = APIRouter(tags=["sql"], dependencies=[Depends(needs(Role.viewer))], responses=documented(400, 401, 403))
 
 
 class SqlRequest(BaseModel):

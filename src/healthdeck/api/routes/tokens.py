@@ -9,13 +9,13 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from healthdeck.api.auth import needs
-from healthdeck.api.errors import ApiError
+from healthdeck.api.errors import ApiError, documented
 from healthdeck.api.owner import StoreOwner
 from healthdeck.api.tokens import Role, Token, create_token, list_tokens, revoke_token
 from healthdeck.errors import HealthdeckError
 from healthdeck.store.connection import Store
 
-router = APIRouter(tags=["tokens"], dependencies=[Depends(needs(Role.admin))])
+router = APIRouter(tags=["tokens"], dependencies=[Depends(needs(Role.admin))], responses=documented(400, 401, 403, 404))
 
 
 class NewToken(BaseModel):
