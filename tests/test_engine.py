@@ -371,11 +371,11 @@ def test_windowed_templates_give_the_same_answer_as_compiling_each_window(store:
         for minutes, shift in ((5, 0), (5, 2), (3, 1)):
             ctx = engine.context()
             window = Window.ending(AT - timedelta(minutes=shift), timedelta(minutes=minutes))
-            direct = ctx.scalar(aggregate_expr(filtered(ctx, spec, window), spec, window))
+            direct = ctx.scalar(aggregate_expr(filtered(ctx, spec, window), spec))
             templated = engine.context().windowed_scalar(
                 ("test", spec.model_dump_json()),
                 window,
-                lambda w, s=spec, c=ctx: aggregate_expr(filtered(c, s, w), s, w),
+                lambda w, s=spec, c=ctx: aggregate_expr(filtered(c, s, w), s),
             )
             assert templated == pytest.approx(direct), (spec, minutes, shift)
             seen.append(direct)

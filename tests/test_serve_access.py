@@ -202,13 +202,12 @@ def test_dashboard_routes_by_scope(deployment: Deployment, caller: str, project:
     scope = caller.partition("@")[2]
     if expected == 200 and (project == "t-404" or (scope and project != scope)):
         expected = 404
-    elif expected == 200 and project != "_all":
-        expected = 501  # a tenant the caller may see, but KPIs per tenant are not computed yet
     assert answer.status_code == expected, answer.text
     if expected == 404:
         assert answer.json() == {"error": f"no project {project!r}"}
     if expected == 200:
         assert set(answer.json()) == {"project", "at", "score", "status", "areas", "kpis"}
+        assert answer.json()["project"] == project
 
 
 def test_query_and_query_range_over_every_tenant(deployment: Deployment) -> None:
@@ -232,3 +231,47 @@ def test_query_and_query_range_over_every_tenant(deployment: Deployment) -> None
     )
     assert backwards_answer.status_code == 400 and "end must be after its start" in backwards_answer.json()["error"]
     assert deployment.call("viewer@t-1", "GET", f"{base}/query", params={"kpi": "api_latency_p95"}).status_code == 404
+
+
+TENANT_ROUTES = [
+    "/api/projects/{project}/metrics/query?kpi=api_latency_p95",
+    "/api/projects/{project}/metrics/query_range?kpi=api_latency_p95&start=1%20hour%20ago&step=30m",
+    "/v1/health?pack=daily_ops_morning&area=service&project={project}",
+    "/v1/kpis/api_latency_p95?project={project}",
+]
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("project", ["_all", "t-1", "t-2", "t-404"])
+@pytest.mark.parametrize("route", TENANT_ROUTES)
+def test_routes_naming_a_project_by_scope(deployment: Deployment, caller: str, project: str, route: str) -> None:
+    answer = deployment.call(caller, "GET", route.format(project=project))
+    expected = _expected(caller, Role.viewer, every_tenant=False)
+    scope = caller.partition("@")[2]
+    if expected == 200 and (project == "t-404" or (scope and project != scope) or (scope and project == "_all")):
+        expected = 404
+    assert answer.status_code == expected, answer.text
+    if expected == 404:
+        assert answer.json() == {"error": f"no project {project!r}"}  # not even a count
+
+
+def test_a_scoped_token_naming_no_project_is_refused(deployment: Deployment) -> None:
+    for path in ("/v1/health", "/v1/kpis/api_latency_p95"):
+        refused = deployment.call("viewer@t-1", "GET", path)
+        assert refused.status_code == 403 and "?project=t-1" in refused.json()["error"], refused.text
+
+
+def test_one_tenants_kpi_sees_only_its_requests(deployment: Deployment) -> None:
+    at = {"at": (deployment.events_at + timedelta(minutes=1)).isoformat()}
+    every = deployment.call("viewer", "GET", "/v1/kpis/api_request_rate", params=at).json()["value"]
+    by_path = deployment.call(
+        "viewer@t-1", "GET", "/api/projects/t-1/metrics/query", params={"kpi": "api_request_rate", **at}
+    )
+    by_query = deployment.call("viewer@t-1", "GET", "/v1/kpis/api_request_rate", params={"project": "t-1", **at})
+    for answer in (by_path, by_query):
+        assert answer.status_code == 200, answer.text
+        # The fixture's 20 requests of t-1 of the 40 of both, over the same (whole-store) coverage.
+        assert answer.json()["value"] == pytest.approx(every / 2) and every > 0
+    dashboard = deployment.call("viewer@t-1", "GET", "/api/projects/t-1/metrics/dashboard").json()
+    cpu = next(k for k in dashboard["kpis"] if k["id"] == "cpu_utilization")
+    assert cpu["status"] == "NO_DATA" and cpu["value"] is None

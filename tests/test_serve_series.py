@@ -20,7 +20,7 @@ from healthdeck.api.tokens import Role
 from healthdeck.store.connection import open_store
 from tests.conftest import run_cli, write_jsonl
 from tests.test_serve_cli import AT, KPI, records
-from tests.test_serve_server import Server, make_tokens
+from tests.test_serve_server import Server, make_tokens, tenant
 
 START, END = (AT - timedelta(hours=3)).isoformat(), AT.isoformat()
 EXPORT = {"start": START, "end": END, "step": "1h", "name": [KPI, "request_rate"]}
@@ -40,13 +40,19 @@ def cli_args(params: dict[str, Any]) -> list[str]:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str, dict[str, Any]]]:
     folder = tmp_path_factory.mktemp("series")
     db = folder / "store.duckdb"
-    assert run_cli("ingest", str(write_jsonl(folder / "data.jsonl", records())), "--db", str(db)).returncode == 0
+    assert (
+        run_cli(
+            "ingest", str(write_jsonl(folder / "data.jsonl", [tenant("t1"), *records()])), "--db", str(db)
+        ).returncode
+        == 0
+    )
     backfill = run_cli("history", "backfill", "--since", "2h", "--step", "1h", "--db", str(db))
     assert backfill.returncode == 0, backfill.stderr
     direct: dict[str, Any] = {
         "json": _cli(db, "metrics", "export", *cli_args(EXPORT), "--format", "json"),
         "csv": _cli(db, "metrics", "export", *cli_args(EXPORT)),
         "compare": _cli(db, "metrics", "compare", *cli_args(COMPARE), "-o", "json"),
+        "t1": _cli(db, "metrics", "export", *cli_args(EXPORT), "--tenant", "t1", "--format", "json"),
     }
     with open_store(db, read_only=True) as store:
         direct["kept"] = store.con.execute(
@@ -54,7 +60,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, s
             "ORDER BY evaluated_at",
             [KPI],
         ).fetchall()
-    [viewer] = make_tokens(db, (Role.viewer, None))
+    viewer, direct["viewer@t1"] = make_tokens(db, (Role.viewer, None), (Role.viewer, "t1"))
     server = Server(db).start()
     try:
         yield server, viewer, direct
@@ -157,3 +163,15 @@ def test_a_kpis_history_is_what_the_store_kept(served: tuple[Server, str, dict[s
     assert _get(served, "/v1/kpis/nope/history", {}).status_code == 404
     bad = _get(served, f"/v1/kpis/{KPI}/history", {"since": "forever"})
     assert bad.status_code == 400 and "since: cannot read duration 'forever'" in bad.json()["error"]
+
+
+def test_export_for_one_tenant_is_the_clis_tenant_export(served: tuple[Server, str, dict[str, Any]]) -> None:
+    server, _, direct = served
+    with server.client(direct["viewer@t1"]) as http:
+        own = http.get("/v1/metrics/export", params={**EXPORT, "project": "t1"})
+        assert own.status_code == 200, own.text
+        assert own.json() == orjson.loads(direct["t1"])
+        assert http.get("/v1/metrics/export", params={**EXPORT, "project": "t2"}).status_code == 404
+        assert http.get("/v1/metrics/export", params=EXPORT).status_code == 403  # every tenant: not for this token
+        assert http.get("/v1/metrics/compare", params={**COMPARE, "project": "t1"}).status_code == 200
+        assert http.get(f"/v1/kpis/{KPI}/history").status_code == 403

@@ -143,7 +143,7 @@ def test_a_last_event_id_that_is_not_an_event_id_is_refused(live: Streaming) -> 
         ("viewer@t-1", "_all", 404),
         ("viewer@t-1", "t-2", 404),
         ("viewer", "t-404", 404),
-        ("viewer", "t-1", 501),  # a tenant it may see; KPIs per tenant are not computed yet
+        ("viewer", "t-1", 501),  # a tenant it may see: the stream carries every tenant's evaluations only
         ("viewer@t-1", "t-1", 501),
     ],
 )

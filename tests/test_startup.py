@@ -115,6 +115,20 @@ def test_a_warm_health_check_does_not_import_ibis(young_store: tuple[Path, str])
     assert not warm & set(COMPILERS), f"a run with every template cached imported {sorted(warm & set(COMPILERS))}"
 
 
+def test_a_window_cut_at_the_newest_event_needs_no_compiler(young_store: tuple[Path, str]) -> None:
+    """As in a live store, judged seconds after its newest event: windows end at that event, every time
+    at another length, and the templates still serve them (a rate divides its count outside SQL)."""
+    db, at = young_store
+    _health(db, at)  # every template learnt
+    after_the_data = datetime.fromisoformat(at) + timedelta(minutes=3, seconds=10)
+    for later in (after_the_data, after_the_data + timedelta(seconds=7, microseconds=5)):
+        report = orjson.loads(_health(db, later.isoformat()).stdout)
+        rate = next(k for k in report["areas"]["service"]["kpis"] if k["id"] == "request_rate")
+        assert rate["value"] is not None and rate["window"]["end"] < later.isoformat()  # cut at the newest event
+        imported = _imported(_health(db, later.isoformat(), python=("-X", "importtime")).stderr)
+        assert not imported & set(COMPILERS), f"a cut window compiled a query: {sorted(imported & set(COMPILERS))}"
+
+
 def test_cold_warm_and_untemplated_runs_give_the_same_report(young_store: tuple[Path, str]) -> None:
     db, at = young_store
     shutil.rmtree(db.parent / "cache", ignore_errors=True)

@@ -2,8 +2,8 @@
 
 401 without a valid token, 403 for a role that may not, 404 for a project outside the
 token's scope (the same answer as a project that does not exist, so nothing leaks).
-A token limited to one project may not use the routes that cover every tenant: the
-engine cannot yet filter those KPIs by tenant, so they answer 403 rather than leak.
+A token limited to one project may not use the routes that cover every tenant (403);
+the routes that name a project (`/api/projects/{project}/…`, `?project=`) answer it for its own.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from fastapi import Request
 
 from healthdeck.api.errors import ApiError
 from healthdeck.api.owner import StoreOwner
-from healthdeck.api.tokens import Role, find_token
+from healthdeck.api.tokens import ALL_PROJECTS, KNOWN, Role, Token, find_token
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,12 @@ def _caller(request: Request) -> Caller:
     if scheme.lower() != "bearer" or not presented.strip():
         raise _unauthorized("this route needs a token: send Authorization: Bearer <token> (healthdeck tokens create)")
     owner: StoreOwner = request.app.state.owner
-    with owner.reader() as store:
-        token = find_token(store.con, presented.strip())
+
+    def read() -> Token | None:
+        with owner.reader() as store:
+            return find_token(store.con, presented.strip())
+
+    token = KNOWN.find(presented.strip(), read)
     if token is None:
         raise _unauthorized("the token is unknown or revoked")
     return Caller(token.role, token.project, token.token_id)
@@ -59,14 +63,39 @@ def needs(role: Role, *, every_tenant: bool = True) -> Callable[[Request], Calle
         if not caller.role.allows(role):
             raise ApiError(403, f"a {caller.role.value} token may not do this; it needs the {role.value} role")
         if every_tenant and caller.project is not None:
-            raise ApiError(
-                403,
-                f"this token is limited to project {caller.project!r}; this route covers every tenant "
-                f"(use /v1/projects/{caller.project})",
-            )
+            raise _every_tenant_refused(caller.project)
         return caller
 
     return check
+
+
+def _every_tenant_refused(project: str) -> ApiError:
+    return ApiError(
+        403,
+        f"this token is limited to project {project!r}; this route covers every tenant "
+        f"(use /v1/projects/{project}, or ?project={project} where a route takes it)",
+    )
+
+
+def tenant_scope(request: Request, caller: Caller, project: str | None) -> str | None:
+    """The one tenant a request covers, or None for every tenant (`_all`, or no project named).
+
+    404 for a project outside the caller's scope or not in the store; 403 when a caller limited
+    to one project names none.
+    """
+    if project is None:
+        if caller.project is not None:
+            raise _every_tenant_refused(caller.project)
+        return None
+    check_project(caller, project)
+    if project == ALL_PROJECTS:
+        return None
+    owner: StoreOwner = request.app.state.owner
+    with owner.reader() as store:
+        known = store.con.execute("SELECT 1 FROM tenants WHERE tenant_id = ?", [project]).fetchone()
+    if known is None:
+        raise no_such_project(project)
+    return project
 
 
 def check_project(caller: Caller, project: str) -> None:

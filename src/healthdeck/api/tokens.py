@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -96,6 +98,7 @@ def list_tokens(con: duckdb.DuckDBPyConnection) -> list[Token]:
 def revoke_token(con: duckdb.DuckDBPyConnection, token_id: str) -> Token:
     """Revoke a token by id (from `tokens list`); revoking twice keeps the first time."""
     con.execute("UPDATE api_tokens SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL", [_now(), token_id])
+    KNOWN.forget()
     rows = con.execute(f"SELECT {_COLUMNS} FROM api_tokens WHERE token_id = ?", [token_id]).fetchall()
     if not rows:
         raise HealthdeckError(f"no token with id {token_id!r}; `healthdeck tokens list` shows the ids")
@@ -113,6 +116,42 @@ def find_token(con: duckdb.DuckDBPyConnection, presented: str) -> Token | None:
     if not rows or not hmac.compare_digest(rows[0][-1], _digest(presented)):
         return None
     return _row_token(rows[0][:-1])
+
+
+class KnownTokens:
+    """Live tokens already checked, so a request need not read the store to authenticate.
+
+    Only a server keeps them, and it is its store's only writer: every revocation runs
+    `revoke_token` in that process, which forgets them all. Unknown texts are never kept.
+    """
+
+    LIMIT = 10_000
+
+    def __init__(self) -> None:
+        self._live: dict[str, Token] = {}
+        self._lock = threading.Lock()
+
+    def find(self, presented: str, read: Callable[[], Token | None]) -> Token | None:
+        """The live token whose text is `presented`; `read` looks it up in the store when not known."""
+        key = _digest(presented)
+        with self._lock:
+            known = self._live.get(key)
+        if known is not None:
+            return known
+        token = read()
+        if token is not None:
+            with self._lock:
+                if len(self._live) >= self.LIMIT:
+                    self._live.clear()
+                self._live[key] = token
+        return token
+
+    def forget(self) -> None:
+        with self._lock:
+            self._live.clear()
+
+
+KNOWN = KnownTokens()
 
 
 def _now() -> datetime:

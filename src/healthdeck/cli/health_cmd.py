@@ -9,8 +9,9 @@ import typer
 from healthdeck.cli.console import out, print_json
 from healthdeck.cli.engine_access import at_option, engine, window_option
 from healthdeck.cli.history_cmd import show_history
-from healthdeck.cli.options import AtOption, CatalogOption, DbOption, Format, PackOption, WindowOption
+from healthdeck.cli.options import AtOption, CatalogOption, DbOption, Format, PackOption, TenantOption, WindowOption
 from healthdeck.cli.render import health_markdown, health_view
+from healthdeck.errors import HealthdeckError
 
 
 def health(
@@ -22,6 +23,7 @@ def health(
     at: AtOption = "now",
     window: WindowOption = None,
     pack: PackOption = None,
+    tenant: TenantOption = None,
     history: Annotated[
         str | None,
         typer.Option("--history", help="The score and each area over this span (e.g. 7d), from the kept history."),
@@ -35,11 +37,13 @@ def health(
     from healthdeck.engine.serialize import health_json
 
     if history is not None:
+        if tenant is not None:
+            raise HealthdeckError("--history is kept for every tenant together; leave out --tenant")
         show_history(db, history, output)
         return
     chosen = [a for a, flag in zip(AREAS, (service, customers, business, capacity), strict=True) if flag] or list(AREAS)
     with engine(db, catalog) as hd:
-        report = hd.health(at=at_option(at), window=window_option(window), pack=pack, areas=chosen)
+        report = hd.health(at=at_option(at), window=window_option(window), pack=pack, areas=chosen, tenant=tenant)
     if output is Format.json:
         print_json(health_json(report))
     elif output is Format.markdown:

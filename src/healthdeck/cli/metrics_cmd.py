@@ -16,7 +16,7 @@ from rich.table import Table
 from healthdeck.catalog.durations import parse_duration
 from healthdeck.cli.console import err, out, print_json
 from healthdeck.cli.engine_access import at_option, engine, window_option
-from healthdeck.cli.options import AtOption, CatalogOption, DbOption, Output, PackOption, WindowOption
+from healthdeck.cli.options import AtOption, CatalogOption, DbOption, Output, PackOption, TenantOption, WindowOption
 from healthdeck.cli.render import badge, freshness_line, kpi_table
 from healthdeck.engine.series_json import comparison_json, default_step, export_csv, export_records
 from healthdeck.errors import HealthdeckError, StoreLockedError
@@ -38,6 +38,7 @@ def get(
     at: AtOption = "now",
     window: WindowOption = None,
     output: Annotated[Output, typer.Option("--output", "-o", help="text or json.")] = Output.text,
+    tenant: TenantOption = None,
     catalog: CatalogOption = None,
     db: DbOption = None,
 ) -> None:
@@ -46,12 +47,13 @@ def get(
     from healthdeck.engine.serialize import kpi_json
 
     with engine(db, catalog) as hd:
-        result = hd.kpi(name, at=at_option(at), window=window_option(window))
+        result = hd.kpi(name, at=at_option(at), window=window_option(window), tenant=tenant)
     if output is Output.json:
         print_json(kpi_json(result))
         return
     kpi = result.kpi
-    out.print(kpi_table([result], title=f"{kpi.id} ({kpi.area}, pack {kpi.pack})"))
+    scope = "" if tenant is None else f", tenant {tenant}"
+    out.print(kpi_table([result], title=f"{kpi.id} ({kpi.area}, pack {kpi.pack}{scope})"))
     out.print(
         f"window {result.window.start:%Y-%m-%d %H:%M} → {result.window.end:%Y-%m-%d %H:%M} UTC; "
         f"previous {format_value(result.previous, kpi.unit)}",
@@ -122,6 +124,7 @@ def export(
     out_file: Annotated[Path | None, typer.Option("--out", help="Write to this file (needed for parquet).")] = None,
     name: NameOption = None,
     pack: PackOption = None,
+    tenant: TenantOption = None,
     catalog: CatalogOption = None,
     db: DbOption = None,
 ) -> None:
@@ -131,7 +134,7 @@ def export(
     if fmt is ExportFormat.parquet and out_file is None:
         raise HealthdeckError("--format parquet needs --out FILE")
     with engine(db, catalog) as hd:
-        rows = hd.export(hd.select(ids=name or [], pack=pack), start=begin, end=finish, step=every)
+        rows = hd.export(hd.select(ids=name or [], pack=pack), start=begin, end=finish, step=every, tenant=tenant)
     _write_export(rows, fmt, out_file)
     if out_file:
         err.print(f"wrote {len(rows):,} rows to {out_file}")
@@ -174,6 +177,7 @@ def compare(
     name: NameOption = None,
     pack: PackOption = None,
     output: Annotated[Output, typer.Option("--output", "-o", help="text or json.")] = Output.text,
+    tenant: TenantOption = None,
     catalog: CatalogOption = None,
     db: DbOption = None,
 ) -> None:
@@ -188,7 +192,7 @@ def compare(
     first = Window(*parse_period(period1, label="--period1"))
     second = Window(*parse_period(period2, label="--period2"))
     with engine(db, catalog) as hd:
-        result = hd.compare(hd.select(ids=name or [], pack=pack), first, second)
+        result = hd.compare(hd.select(ids=name or [], pack=pack), first, second, tenant=tenant)
     if output is Output.json:
         print_json(comparison_json(result))
         return

@@ -47,6 +47,15 @@ PackOption = Annotated[
     typer.Option("--pack", help="Evaluate one catalog pack instead of the scored KPIs (see `catalog list`)."),
 ]
 
+TenantOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tenant",
+        help="Only this tenant's data (its tenant_id); KPIs over infrastructure or spend have no data for one tenant.",
+        show_default=False,
+    ),
+]
+
 
 class Format(StrEnum):
     """How a report is printed."""

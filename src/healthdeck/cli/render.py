@@ -85,6 +85,8 @@ def health_view(report: HealthReport, *, full: bool) -> Group:
     status = report.status.value if report.status else None
     change = "" if report.change is None else f"  ({report.change:+.1f} since the previous period)"
     header = Text.assemble("Health ", (_score(report.score), "bold"), "/100  ", badge(status), change)
+    if report.tenant is not None:
+        header.append(f"  tenant {report.tenant}", style="bold")
     if report.stale:
         header.append("  on stale data", style="bold yellow")
     areas = Table("area", "score", "status", "weight", "KPIs with data")
@@ -120,7 +122,9 @@ def health_markdown(report: HealthReport, *, full: bool) -> str:
 
     status = report.status.value if report.status else "NO DATA"
     lines = [
-        f"# Health {_score(report.score)}/100 — {status}" + (" (on stale data)" if report.stale else ""),
+        f"# Health {_score(report.score)}/100 — {status}"
+        + (f", tenant {report.tenant}" if report.tenant is not None else "")
+        + (" (on stale data)" if report.stale else ""),
         "",
         f"As of {report.at.isoformat()}. {describe_freshness(list(report.results()), report.at)}",
         "",

@@ -10,7 +10,7 @@ import duckdb
 
 from healthdeck.catalog.models import KpiSpec
 from healthdeck.engine.measures import MeasureContext, Window
-from healthdeck.engine.measures.base import Params, compute, covered, parse_params
+from healthdeck.engine.measures.base import NotPerTenant, Params, compute, covered, parse_params, per_tenant_problem
 from healthdeck.engine.scoring import Status, judge, sub_score
 
 if TYPE_CHECKING:
@@ -65,16 +65,20 @@ def evaluate_kpi(ctx: MeasureContext, kpi: KpiSpec, at: datetime, window: timede
 
     The value is measured over the part of the window the data covers; the previous periods
     behind the trend and the change are baselines, measured only when the data covers them whole.
+    For one tenant (`ctx.tenant`), a KPI reading a table without tenant_id has no data, and says why.
     """
     asked = span = Window.ending(at, window or kpi.window)
+    shared = per_tenant_problem(kpi.measure, _params(ctx, kpi)) if ctx.tenant is not None else None
+    if shared is not None:
+        return _no_data(kpi, asked, shared)
     try:
         span = covered(ctx, kpi.measure, _params(ctx, kpi), asked, whole=False) or asked
         before = asked.previous(kpi.baseline)
         values = [_measure(ctx, kpi, span, whole=False), _measure(ctx, kpi, before, whole=True)]
         if kpi.compare == "change":
             values.append(_measure(ctx, kpi, before.previous(kpi.baseline), whole=True))
-    except duckdb.Error as exc:
-        return KpiResult(kpi, span, None, None, None, None, Status.NO_DATA, None, None, problem=str(exc))
+    except (duckdb.Error, NotPerTenant) as exc:
+        return _no_data(kpi, span, str(exc))
     value, previous = values[0], values[1]
     change = pct_change(value, previous)
     judged = change if kpi.compare == "change" else value
@@ -84,6 +88,12 @@ def evaluate_kpi(ctx: MeasureContext, kpi: KpiSpec, at: datetime, window: timede
     return KpiResult(kpi, span, value, previous, change, judged, status, score, previous_score)
 
 
+def _no_data(kpi: KpiSpec, window: Window, problem: str) -> KpiResult:
+    return KpiResult(kpi, window, None, None, None, None, Status.NO_DATA, None, None, problem=problem)
+
+
 def evaluate_value(ctx: MeasureContext, kpi: KpiSpec, window: Window) -> float | None:
     """Just the KPI's value over a period the data covers whole, else None (period comparisons)."""
+    if ctx.tenant is not None and per_tenant_problem(kpi.measure, _params(ctx, kpi)) is not None:
+        return None
     return _measure(ctx, kpi, window, whole=True)

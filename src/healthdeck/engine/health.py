@@ -71,6 +71,8 @@ class HealthReport(_Judged):
     comparable_score: float | None = None
     previous_score: float | None = None
     points_lost: dict[str, float] = field(default_factory=dict)
+    # The one tenant it covers (None: every tenant).
+    tenant: str | None = None
 
     def results(self) -> Iterable[KpiResult]:
         for report in self.areas.values():
@@ -151,4 +153,5 @@ def health(
         _overall(comparable, "previous_score"),
     )
     result.points_lost = _points_lost(reports)
+    result.tenant = ctx.tenant
     return result

@@ -45,7 +45,7 @@ def kpi_json(result: KpiResult, points_lost: float | None = None) -> dict[str, A
 
 def health_json(report: HealthReport) -> dict[str, Any]:
     """{"score", "status", "at", "newest_event", "stale", "freshness", "areas": {area: {"score", "weight",
-    "status", "kpis": [...]}}, "explanation"}."""
+    "status", "kpis": [...]}}, "explanation"}, and "tenant" for a report on one tenant."""
     return {
         "score": _round(report.score, 2),
         "status": report.status.value if report.status else None,
@@ -66,4 +66,4 @@ def health_json(report: HealthReport) -> dict[str, Any]:
             for name, area in report.areas.items()
         },
         "explanation": explain(report),
-    }
+    } | ({"tenant": report.tenant} if report.tenant is not None else {})

@@ -78,13 +78,17 @@ class PeriodComparison:
 
 
 class Engine:
-    """Evaluates the catalog's KPIs over one store."""
+    """Evaluates the catalog's KPIs over one store: every tenant's rows, or one tenant's (`tenant=`).
+
+    For one tenant, each table with a tenant_id column is read filtered to that tenant, and a KPI
+    reading a table without one (samples, spend) has no data (see measures/base.py, MeasureContext).
+    """
 
     def __init__(self, store: Store, catalog: Catalog) -> None:
         self.store, self.catalog = store, catalog
 
-    def context(self) -> MeasureContext:
-        return MeasureContext(self.store)
+    def context(self, tenant: str | None = None) -> MeasureContext:
+        return MeasureContext(self.store, tenant=tenant)
 
     def save_compiled(self) -> None:
         """Keep the SQL compiled so far for the next process (see measures/templates.py)."""
@@ -107,28 +111,45 @@ class Engine:
         window: timedelta | None = None,
         pack: str | None = None,
         areas: Iterable[str] = AREAS,
+        tenant: str | None = None,
     ) -> HealthReport:
         """The health score of the scored KPIs (or one pack's) at `at`, explained."""
         chosen = list(areas)
-        return health(self.context(), self.select(pack=pack, areas=chosen), at=at or now(), window=window, areas=chosen)
+        ctx = self.context(tenant)
+        return health(ctx, self.select(pack=pack, areas=chosen), at=at or now(), window=window, areas=chosen)
 
     def evaluate(
-        self, kpis: Sequence[KpiSpec], *, at: datetime | None = None, window: timedelta | None = None
+        self,
+        kpis: Sequence[KpiSpec],
+        *,
+        at: datetime | None = None,
+        window: timedelta | None = None,
+        tenant: str | None = None,
     ) -> list[KpiResult]:
         """Several KPIs at one moment, sharing one cache."""
-        ctx, moment = self.context(), at or now()
+        ctx, moment = self.context(tenant), at or now()
         return [evaluate_fresh(ctx, k, moment, window) for k in kpis]
 
-    def kpi(self, kpi_id: str, *, at: datetime | None = None, window: timedelta | None = None) -> KpiResult:
-        return self.evaluate([self.catalog.get(kpi_id)], at=at, window=window)[0]
+    def kpi(
+        self, kpi_id: str, *, at: datetime | None = None, window: timedelta | None = None, tenant: str | None = None
+    ) -> KpiResult:
+        return self.evaluate([self.catalog.get(kpi_id)], at=at, window=window, tenant=tenant)[0]
 
-    def export(self, kpis: Sequence[KpiSpec], *, start: datetime, end: datetime, step: timedelta) -> list[ExportRow]:
+    def export(
+        self,
+        kpis: Sequence[KpiSpec],
+        *,
+        start: datetime,
+        end: datetime,
+        step: timedelta,
+        tenant: str | None = None,
+    ) -> list[ExportRow]:
         """Each KPI at start, start + step, … up to and including end, exactly as `kpi` evaluates it there."""
         if end <= start:
             raise HealthdeckError("the export's end must be after its start")
         if (end - start) / step > 10_000:
             raise HealthdeckError("that export has over 10,000 steps per KPI; use a larger --step")
-        ctx, rows, moment = self.context(), [], start
+        ctx, rows, moment = self.context(tenant), [], start
         while moment <= end:
             for kpi in kpis:
                 result = evaluate_kpi(ctx, kpi, moment)
@@ -137,7 +158,13 @@ class Engine:
         return rows
 
     def compare(
-        self, kpis: Sequence[KpiSpec], first: Window, second: Window, *, at: datetime | None = None
+        self,
+        kpis: Sequence[KpiSpec],
+        first: Window,
+        second: Window,
+        *,
+        at: datetime | None = None,
+        tenant: str | None = None,
     ) -> PeriodComparison:
         """Each KPI over two periods of the same length, both wholly covered by the data.
 
@@ -151,7 +178,7 @@ class Engine:
         if length <= timedelta(0):
             raise HealthdeckError("a period to compare begins after now; choose periods that have begun")
         used = [Window(w.start, w.start + length) for w in ended]
-        ctx = self.context()
+        ctx = self.context(tenant)
         rows = [Comparison(k, evaluate_value(ctx, k, used[0]), evaluate_value(ctx, k, used[1])) for k in kpis]
         return PeriodComparison(asked, used[0], used[1], rows)
 

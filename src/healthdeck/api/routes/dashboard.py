@@ -1,22 +1,26 @@
 """Seed 003 §2.4's routes: `/api/projects/{project}/metrics/dashboard`, `query` and `query_range`.
 
-A project is a tenant id, or `_all` for every tenant. The engine cannot yet compute a KPI
-for one tenant, so today only `_all` answers; a tenant the token may see gets 501 (not
-implemented), one it may not see gets 404, like every other route.
+A project is a tenant id, or `_all` for every tenant. For a tenant, every KPI is evaluated on
+that tenant's rows alone (engine/session.py); one over infrastructure or spend has no data and
+says so. A project outside the token's scope, or not in the store, answers 404.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from datetime import timedelta
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from healthdeck.api.auth import Caller, check_project, needs, no_such_project
+from healthdeck.api.auth import Caller, needs, tenant_scope
 from healthdeck.api.errors import ApiError, documented
 from healthdeck.api.owner import StoreOwner
 from healthdeck.api.recent import Recent
-from healthdeck.api.tokens import ALL_PROJECTS, Role
+from healthdeck.api.settings import DASHBOARD_MAX_AGE_SECONDS
+from healthdeck.api.tokens import Role
 from healthdeck.catalog.durations import parse_duration
 from healthdeck.cli.engine_access import at_option  # the CLI's rule for --at: not in the future
 from healthdeck.engine.health import HealthReport
@@ -25,22 +29,62 @@ from healthdeck.engine.serialize import kpi_json
 from healthdeck.errors import HealthdeckError
 from healthdeck.timephrases import parse_moment
 
-router = APIRouter(tags=["dashboard"], responses=documented(400, 401, 403, 404, 501))
+router = APIRouter(tags=["dashboard"], responses=documented(400, 401, 403, 404))
 Viewer = Annotated[Caller, Depends(needs(Role.viewer, every_tenant=False))]
 KpiQuery = Annotated[str, Query(description="The KPI id (GET /v1/catalog lists them).")]
+# Tenants whose dashboards are kept; beyond it the least recently asked is dropped (and recomputed if asked again).
+TENANT_DASHBOARDS = 256
+
+
+class TenantDashboards:
+    """Each tenant's dashboard report, kept 5 s like every tenant's (`app.state.dashboard`)."""
+
+    def __init__(self, owner: StoreOwner) -> None:
+        self.owner = owner
+        self._recent: OrderedDict[str, Recent[HealthReport]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, tenant: str) -> HealthReport:
+        with self._lock:
+            recent = self._recent.pop(tenant, None) or Recent(
+                partial(self._evaluate, tenant), max_age=DASHBOARD_MAX_AGE_SECONDS
+            )
+            self._recent[tenant] = recent
+            while len(self._recent) > TENANT_DASHBOARDS:
+                self._recent.popitem(last=False)
+        return recent.get()
+
+    def _evaluate(self, tenant: str) -> HealthReport:
+        with self.owner.engine() as hd:
+            return hd.health(tenant=tenant)
+
+
+_DASHBOARDS_LOCK = threading.Lock()
+
+
+def _tenant_dashboards(request: Request) -> TenantDashboards:
+    with _DASHBOARDS_LOCK:  # made on first use, once per app
+        if not hasattr(request.app.state, "tenant_dashboards"):
+            request.app.state.tenant_dashboards = TenantDashboards(request.app.state.owner)
+        dashboards: TenantDashboards = request.app.state.tenant_dashboards
+        return dashboards
 
 
 def project_owner(request: Request, caller: Caller, project: str) -> StoreOwner:
-    """The store's owner, once the project is `_all` and the caller may see every tenant."""
-    check_project(caller, project)
+    """The store's owner for a route that answers `_all` only: the stream of scheduled evaluations,
+    which evaluate every tenant together; a tenant the caller may see gets 501."""
+    if tenant_scope(request, caller, project) is not None:
+        raise ApiError(
+            501,
+            f"the live stream carries every tenant's scheduled evaluations only; poll "
+            f"/api/projects/{project}/metrics/dashboard for this tenant",
+        )
+    return _owner(request)
+
+
+def _owner(request: Request) -> StoreOwner:
     owner: StoreOwner = request.app.state.owner
-    if project == ALL_PROJECTS:
-        return owner
-    with owner.reader() as store:
-        known = store.con.execute("SELECT 1 FROM tenants WHERE tenant_id = ?", [project]).fetchone()
-    if known is None:
-        raise no_such_project(project)
-    raise ApiError(501, f"KPIs of one tenant are not computed yet; ask /api/projects/{ALL_PROJECTS}/metrics/…")
+    return owner
 
 
 def _kpi(owner: StoreOwner, kpi_id: str) -> str:
@@ -52,9 +96,12 @@ def _kpi(owner: StoreOwner, kpi_id: str) -> str:
 @router.get("/api/projects/{project}/metrics/dashboard")
 def dashboard(request: Request, project: str, caller: Viewer) -> dict[str, Any]:
     """The score, each area and each scored KPI's value and status, evaluated at most every 5 s."""
-    project_owner(request, caller, project)
-    cached: Recent[HealthReport] = request.app.state.dashboard
-    report = cached.get()
+    tenant = tenant_scope(request, caller, project)
+    if tenant is None:
+        every: Recent[HealthReport] = request.app.state.dashboard
+        report = every.get()
+    else:
+        report = _tenant_dashboards(request).get(tenant)
     return {
         "project": project,
         "at": report.at.isoformat(),
@@ -75,11 +122,11 @@ def _judged(score: float | None, light: Light | None) -> dict[str, Any]:
 def query(
     request: Request, project: str, caller: Viewer, kpi: KpiQuery, at: Annotated[str, Query()] = "now"
 ) -> dict[str, Any]:
-    """One KPI at an instant, as `GET /v1/kpis/{id}`."""
-    owner = project_owner(request, caller, project)
+    """One KPI at an instant, as `GET /v1/kpis/{id}` (and `healthdeck metrics get --tenant`)."""
+    tenant, owner = tenant_scope(request, caller, project), _owner(request)
     moment = at_option(at, label="at")
     with owner.engine() as hd:
-        return kpi_json(hd.kpi(_kpi(owner, kpi), at=moment))
+        return kpi_json(hd.kpi(_kpi(owner, kpi), at=moment, tenant=tenant))
 
 
 @router.get("/api/projects/{project}/metrics/query_range")
@@ -93,11 +140,12 @@ def query_range(
     step: Annotated[str, Query(description="Time between points, e.g. 5m, 1h.")] = "1h",
 ) -> dict[str, Any]:
     """One KPI's value (over its own window) at every step from start to end, as `metrics export`."""
-    owner = project_owner(request, caller, project)
+    tenant, owner = tenant_scope(request, caller, project), _owner(request)
     begin, finish, every = parse_moment(start, label="start"), parse_moment(end, label="end"), _step(step)
     with owner.engine() as hd:
-        rows = hd.export([hd.catalog.get(_kpi(owner, kpi))], start=begin, end=finish, step=every)
+        rows = hd.export([hd.catalog.get(_kpi(owner, kpi))], start=begin, end=finish, step=every, tenant=tenant)
     return {
+        "project": project,
         "kpi": kpi,
         "points": [{"at": r.at.isoformat(), "value": r.value, "status": r.status.value} for r in rows],
     }

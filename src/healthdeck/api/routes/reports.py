@@ -1,6 +1,8 @@
-"""Read routes over every tenant: the health report, one KPI, the catalog, the store.
+"""Read routes: the health report, one KPI, the catalog, the store.
 
-Each answers the same JSON as the matching CLI command with `--output json`.
+Each answers the same JSON as the matching CLI command with `--output json`. The health report
+and a KPI cover every tenant, or one with `?project=` (as `--tenant`), which a token limited to
+that project may ask for.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from healthdeck.api.auth import needs
+from healthdeck.api.auth import Caller, needs, tenant_scope
 from healthdeck.api.errors import ApiError, documented
 from healthdeck.api.owner import StoreOwner
 from healthdeck.api.tokens import Role
@@ -22,9 +24,12 @@ from healthdeck.errors import HealthdeckError
 from healthdeck.store.migrations import read_version
 from healthdeck.store.schema import KINDS
 
-router = APIRouter(
-    tags=["reports"], dependencies=[Depends(needs(Role.viewer))], responses=documented(400, 401, 403, 404)
-)
+router = APIRouter(tags=["reports"], responses=documented(400, 401, 403, 404))
+EveryTenant = [Depends(needs(Role.viewer))]
+Viewer = Annotated[Caller, Depends(needs(Role.viewer, every_tenant=False))]
+ProjectQuery = Annotated[
+    str | None, Query(description="Only this tenant's data (a tenant id; `_all` or none: every tenant).")
+]
 AtQuery = Annotated[str, Query(description='Evaluate as of this time: "now", "8 hours ago", "yesterday", ISO 8601.')]
 WindowQuery = Annotated[str | None, Query(description="Override every KPI's window, e.g. 5m, 1h, 24h, 30d.")]
 
@@ -46,32 +51,42 @@ def _owner(request: Request) -> StoreOwner:
 @router.get("/v1/health")
 def full_health(
     request: Request,
+    caller: Viewer,
     area: Annotated[list[str] | None, Query(description=f"Only these areas ({', '.join(AREAS)}); repeat.")] = None,
     at: AtQuery = "now",
     window: WindowQuery = None,
     pack: Annotated[str | None, Query(description="Evaluate one catalog pack instead of the scored KPIs.")] = None,
+    project: ProjectQuery = None,
 ) -> dict[str, Any]:
     """The overall score, its areas and their KPIs, explained (as `healthdeck health --output json`)."""
     unknown = [a for a in area or [] if a not in AREAS]
     if unknown:
         raise ApiError(400, f"area: unknown {', '.join(unknown)}; areas: {', '.join(AREAS)}")
+    tenant = tenant_scope(request, caller, project)
     moment, span = at_option(at, label="at"), _window(window)
     with _owner(request).engine() as hd:
-        return health_json(hd.health(at=moment, window=span, pack=pack, areas=area or list(AREAS)))
+        return health_json(hd.health(at=moment, window=span, pack=pack, areas=area or list(AREAS), tenant=tenant))
 
 
 @router.get("/v1/kpis/{kpi_id}")
-def one_kpi(request: Request, kpi_id: str, at: AtQuery = "now", window: WindowQuery = None) -> dict[str, Any]:
+def one_kpi(
+    request: Request,
+    caller: Viewer,
+    kpi_id: str,
+    at: AtQuery = "now",
+    window: WindowQuery = None,
+    project: ProjectQuery = None,
+) -> dict[str, Any]:
     """One KPI's value, status, sub-score and trend (as `healthdeck metrics get --output json`)."""
-    owner = _owner(request)
+    tenant, owner = tenant_scope(request, caller, project), _owner(request)
     if kpi_id not in owner.catalog.kpis:
         raise ApiError(404, f"no KPI with id {kpi_id!r}; GET /v1/catalog lists them")
     moment, span = at_option(at, label="at"), _window(window)
     with owner.engine() as hd:
-        return kpi_json(hd.kpi(kpi_id, at=moment, window=span))
+        return kpi_json(hd.kpi(kpi_id, at=moment, window=span, tenant=tenant))
 
 
-@router.get("/v1/catalog")
+@router.get("/v1/catalog", dependencies=EveryTenant)
 def catalog(request: Request) -> list[dict[str, Any]]:
     """Every KPI with its area and pack, and whether it is scored (as `healthdeck catalog list --output json`)."""
     loaded = _owner(request).catalog
@@ -81,7 +96,7 @@ def catalog(request: Request) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/v1/store")
+@router.get("/v1/store", dependencies=EveryTenant)
 def store_info(request: Request) -> dict[str, Any]:
     """The store's path, schema version and records per table (as `healthdeck store info --output json`)."""
     with _owner(request).reader() as store:

@@ -31,6 +31,7 @@ from healthdeck.engine.measures.generic import (
     Aggregate,
     aggregate_expr,
     any_rows,
+    as_rate,
     evaluate_aggregate,
     ever_seen,
     filtered,
@@ -334,13 +335,14 @@ def _per_group(
     def build(w: Window) -> Any:
         rows = filtered(ctx, spec, w)
         rows = rows.mutate(_group=_group_key(rows, params.by))
-        metrics: dict[str, Any] = {"_value": aggregate_expr(rows, spec, w), "_rows": rows.count()}
+        metrics: dict[str, Any] = {"_value": aggregate_expr(rows, spec), "_rows": rows.count()}
         if params.limit_by is not None:
             metrics["_limit_key"] = _group_key(rows, params.limit_by).argmax(rows[spec.time_column])
         return rows.group_by("_group").aggregate(**metrics)
 
     shape = ("per_group", spec.model_dump_json(), params.by, params.limit_by)
-    return {row["_group"]: row for row in ctx.windowed_rows(shape, window, build) if row["_group"] is not None}
+    rows = ctx.windowed_rows(shape, window, build)
+    return {r["_group"]: {**r, "_value": as_rate(r["_value"], spec, window)} for r in rows if r["_group"] is not None}
 
 
 def group_values(ctx: MeasureContext, params: PerGroupParams, window: Window) -> dict[Any, float]:
@@ -503,7 +505,7 @@ def occurrences(ctx: MeasureContext, params: OccurrencesParams, window: Window) 
     spec = params.spec()
     # The shape evaluate_aggregate gives the same query: a count shared with other KPIs runs once.
     shape = ("aggregate", spec.model_dump_json())
-    total = ctx.windowed_scalar(shape, window, lambda w: aggregate_expr(filtered(ctx, spec, w), spec, w))
+    total = ctx.windowed_scalar(shape, window, lambda w: aggregate_expr(filtered(ctx, spec, w), spec))
     if not total:
         known = Aggregate(table=params.table, where=params.known, time=params.time)
         total = 0.0 if any_rows(ctx, known, window.end) else None

@@ -122,6 +122,49 @@ class Measure:
 
 MEASURES: dict[str, Measure] = {}
 
+# The tables whose rows belong to one tenant: a tenant-scoped evaluation sees only that tenant's rows
+# of these. Samples belong to a tenant by their `tenant_id` label, which only per-tenant gauges carry
+# (a tenant's CPU or memory, not the cluster's): a KPI that groups or filters samples by that label
+# reads them per tenant; any other KPI reading samples, or spend, is not available per tenant.
+TENANT_TABLES = frozenset(name for name, kind in KINDS.items() if "tenant_id" in kind.columns)
+TENANT_LABEL = "tenant_id"
+# Stands for the tenant id in compiled queries until it becomes the `$tenant` parameter (see
+# `_parametrized`), so the id itself never enters SQL text. Padded with spaces, which no stored
+# id may be (store/schema.py), it cannot be mistaken for a tenant or a catalog's own string.
+TENANT_SENTINEL = " healthdeck-tenant "
+TENANT_PARAM = "tenant"
+
+
+def _names_tenant_label(value: Any, *, key: str = "") -> bool:
+    """Whether parameters group by `labels.tenant_id` or filter on a `tenant_id` label."""
+    if isinstance(value, str):
+        return value == f"labels.{TENANT_LABEL}"
+    if isinstance(value, dict):
+        if key == "labels" and TENANT_LABEL in value:
+            return True
+        return any(_names_tenant_label(v, key=k) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_names_tenant_label(v) for v in value)
+    return False
+
+
+class NotPerTenant(Exception):
+    """A tenant-scoped evaluation asked for a table without tenant_id."""
+
+    def __init__(self, table: str) -> None:
+        super().__init__(f"not available per tenant: it reads {table}, which has no tenant_id")
+
+
+def per_tenant_problem(name: str, params: Params) -> str | None:
+    """Why a measure cannot be evaluated for one tenant (it reads a table without tenant_id), or None."""
+    per_tenant = TENANT_TABLES | ({"samples"} if _names_tenant_label(params.model_dump()) else set())
+    shared = sorted(MEASURES[name].sources(params) - per_tenant)
+    if not shared:
+        return None
+    why = {"samples": "samples not grouped or filtered by a tenant_id label"}
+    return f"not available per tenant: it reads {', '.join(why.get(t, f'{t}, which has no tenant_id') for t in shared)}"
+
+
 _CACHES: dict[Path, TemplateCache] = {}
 # Set to `off`, every query is compiled for its own window and no template is read, learnt or
 # written: the reference the templates are checked against, and a way around a suspect cache.
@@ -245,10 +288,14 @@ class MeasureContext:
     A measure asks for a query by its shape (a key naming everything the query depends on except
     the window) and a function building the Ibis expression for a window. The expression is built
     and compiled only when the shape's template is not in the cache (see templates.py).
+
+    With a `tenant`, every table with a tenant_id column is read filtered to that tenant's rows
+    (`table`), the id bound as the query parameter `$tenant`; tables without one are refused.
     """
 
     store: Store
     cache: dict[Hashable, Any] = field(default_factory=dict)
+    tenant: str | None = None
 
     @cached_property
     def db(self) -> Backend:
@@ -256,8 +303,16 @@ class MeasureContext:
         return ibis_backend(self.store.con)
 
     def table(self, name: str) -> Table:
+        """The table as measures read it: for a tenant-scoped context, only that tenant's rows."""
         # Looking a table up asks DuckDB for its schema; once per evaluation is enough.
-        return self.memo(("table", name), lambda: self._describe(name))
+        whole = self.memo(("table", name), lambda: self._describe(name))
+        if self.tenant is None:
+            return whole
+        if "tenant_id" in whole.columns:
+            return whole.filter(whole.tenant_id == ibis.literal(TENANT_SENTINEL))
+        if "labels" in whole.columns:  # see TENANT_TABLES: only readings labelled with the tenant
+            return whole.filter(whole.labels[TENANT_LABEL].str == ibis.literal(TENANT_SENTINEL))
+        raise NotPerTenant(name)
 
     def _describe(self, name: str) -> Table:
         # The same schema Ibis's own `table()` reads, but fetched without PyArrow (0.1–0.2 s to import);
@@ -269,19 +324,23 @@ class MeasureContext:
         return ibis.table(ibis.schema(schema), name=name)
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
-        """Compute once per evaluation: many KPIs share the same facts (request counts, MRR)."""
-        if key not in self.cache:
-            self.cache[key] = compute()
-        return self.cache[key]
+        """Compute once per evaluation: many KPIs share the same facts (request counts, MRR).
+
+        The key includes the tenant: one tenant's facts are never another's or every tenant's.
+        """
+        scoped = (key, "tenant", self.tenant)
+        if scoped not in self.cache:
+            self.cache[scoped] = compute()
+        return self.cache[scoped]
 
     def scalar(self, expr: Scalar) -> float | None:
         """Run a scalar expression as it is; NULL and NaN become None (no data)."""
-        sql = self._compile(expr)
-        return self.memo(("scalar", sql), lambda: _number(self._fetch(sql).fetchall()[0][0]))
+        sql, params = self._compile(expr)
+        return self.memo(("scalar", sql), lambda: _number(self._fetch(sql, params).fetchall()[0][0]))
 
     def rows(self, expr: Table) -> list[dict[str, Any]]:
-        sql = self._compile(expr)
-        return self.memo(("rows", sql), lambda: _dicts(self._fetch(sql)))
+        sql, params = self._compile(expr)
+        return self.memo(("rows", sql), lambda: _dicts(self._fetch(sql, params)))
 
     def windowed_scalar(self, shape: Hashable, window: Window, build: Callable[[Window], Scalar]) -> float | None:
         """`self.scalar(build(window))`, compiled once per shape."""
@@ -297,13 +356,18 @@ class MeasureContext:
         template = self._template(shape, window, build)
         if template is None:
             return None
-        sql, params = template["sql"], bind(template, window.start, window.end)
-        return self.memo(("sql", sql, *sorted(params.items())), lambda: _dicts(self.store.con.execute(sql, params)))
+        params: dict[str, Any] = bind(template, window.start, window.end)
+        if template.get(TENANT_PARAM):
+            params[TENANT_PARAM] = self.tenant
+        sql = template["sql"]
+        return self.memo(("sql", sql, *sorted(params.items())), lambda: _dicts(self._fetch(sql, params)))
 
     def _template(self, shape: Hashable, window: Window, build: Callable[[Window], Any]) -> dict[str, Any] | None:
         """The shape's template from the cache, learnt (and cached) on a miss; None: compile this window."""
         if _templates_off():
             return None
+        if self.tenant is not None:  # its SQL reads `$tenant`: never the template of the query over every tenant
+            shape = (shape, "tenant-scoped")
         cache = _cache_for(self.store)
         known, entry = cache.get(repr(shape))
         if known and entry != PER_LENGTH:
@@ -321,10 +385,16 @@ class MeasureContext:
         """Compile the shape's template (for any length if `any_length` and the SQL allows) and cache it."""
         from healthdeck.engine.measures.parametrize import learn  # SQLGlot: only on a cache miss
 
+        scoped = False
+
         def compile_for(span: tuple[datetime, datetime]) -> Any:
-            return self.db.compiler.to_sqlglot(build(Window(*span)))
+            nonlocal scoped
+            tree, scoped = self._scoped(self.db.compiler.to_sqlglot(build(Window(*span))))
+            return tree
 
         template, any_length = learn(compile_for, window.length, dialect=self.db.dialect, any_length=any_length)
+        if template is not None and scoped:
+            template[TENANT_PARAM] = True  # `_windowed` binds the tenant's id
         cache.put(repr(shape), template if any_length else PER_LENGTH)
         if any_length:
             return template
@@ -333,12 +403,26 @@ class MeasureContext:
         cache.put(repr((shape, window.length.total_seconds())), template)
         return template
 
-    def _compile(self, expr: Scalar | Table) -> str:
+    def _compile(self, expr: Scalar | Table) -> tuple[str, dict[str, Any]]:
+        """The SQL of an expression and its parameters (the tenant's id, for a tenant-scoped context)."""
         # Compiling is the costly step, so it happens once; the text keys the cache and is what runs.
-        return str(self.db.compile(expr))
+        if self.tenant is None:
+            return str(self.db.compile(expr)), {}
+        from healthdeck.engine.measures.parametrize import render  # SQLGlot: only when compiling
 
-    def _fetch(self, sql: str) -> Any:
-        return self.store.con.execute(sql)
+        tree, scoped = self._scoped(self.db.compiler.to_sqlglot(expr))
+        return render(tree, self.db.dialect), {TENANT_PARAM: self.tenant} if scoped else {}
+
+    def _scoped(self, tree: Any) -> tuple[Any, bool]:
+        """The compiled tree with the tenant's stand-in made the `$tenant` parameter; whether it had one."""
+        if self.tenant is None:
+            return tree, False
+        from healthdeck.engine.measures.parametrize import bind_string  # SQLGlot: only when compiling
+
+        return bind_string(tree, TENANT_SENTINEL, TENANT_PARAM)
+
+    def _fetch(self, sql: str, params: dict[str, Any]) -> Any:
+        return self.store.con.execute(sql, params) if params else self.store.con.execute(sql)
 
 
 def _dicts(cursor: Any) -> list[dict[str, Any]]:

@@ -100,12 +100,15 @@ def filtered(ctx: MeasureContext, spec: Aggregate, window: Window) -> Table:
     return table.filter(*predicates) if predicates else table
 
 
-def aggregate_expr(table: Table, spec: Aggregate, window: Window) -> Scalar:
-    """The Ibis scalar for the spec's aggregation (before scaling)."""
-    if spec.agg in ("count", "rate_per_s", "rate_per_min", "rate_per_hour"):
-        per = {"count": None, "rate_per_s": 1, "rate_per_min": 60, "rate_per_hour": 3600}[spec.agg]
-        count = table.count()
-        return count if per is None else count / (window.seconds / per)
+# Rates are counted in SQL and divided by the window's length here, so their query does not depend
+# on the length: one compiled template serves a window cut short at the store's newest event.
+PER_SECONDS = {"rate_per_s": 1, "rate_per_min": 60, "rate_per_hour": 3600}
+
+
+def aggregate_expr(table: Table, spec: Aggregate) -> Scalar:
+    """The Ibis scalar for the spec's aggregation (a rate's count; before scaling)."""
+    if spec.agg == "count" or spec.agg in PER_SECONDS:
+        return table.count()
     col = table[spec.column]
     return {
         "sum": lambda: col.sum(),
@@ -116,6 +119,12 @@ def aggregate_expr(table: Table, spec: Aggregate, window: Window) -> Scalar:
         "count_distinct": lambda: col.nunique(),
         "last": lambda: col.argmax(table[spec.time_column]),
     }[spec.agg]()
+
+
+def as_rate(value: float | None, spec: Aggregate, window: Window) -> float | None:
+    """A rate's count per second, minute or hour of the window; other aggregations as they are."""
+    per = PER_SECONDS.get(spec.agg)
+    return value if value is None or per is None else value / (window.seconds / per)
 
 
 # How far back "ever" looks when telling a real zero from no data.
@@ -141,9 +150,10 @@ def ever_seen(ctx: MeasureContext, spec: Aggregate, before: datetime) -> bool:
 
 def evaluate_aggregate(ctx: MeasureContext, spec: Aggregate, window: Window) -> float | None:
     shape = ("aggregate", spec.model_dump_json())
-    value = ctx.windowed_scalar(shape, window, lambda w: aggregate_expr(filtered(ctx, spec, w), spec, w))
-    if not value and spec.agg in ("count", "rate_per_s", "rate_per_min", "rate_per_hour", "sum"):
+    value = ctx.windowed_scalar(shape, window, lambda w: aggregate_expr(filtered(ctx, spec, w), spec))
+    if not value and spec.agg in ("count", *PER_SECONDS, "sum"):
         value = 0.0 if ever_seen(ctx, spec, window.end) else None
+    value = as_rate(value, spec, window)
     return None if value is None else value * spec.scale
 
 

@@ -62,8 +62,8 @@ def _parametrize(
         instants[name] = [anchor, micros]
         node.replace(sge.Placeholder(this=name))
         other_node.replace(sge.Placeholder(this=name))
-    sql = _render(tree, dialect)
-    return {"sql": sql, "instants": instants} if sql == _render(other, dialect) else None
+    sql = render(tree, dialect)
+    return {"sql": sql, "instants": instants} if sql == render(other, dialect) else None
 
 
 def _anchor(moved_by: timedelta, window: Span, moved: Span) -> str | None:
@@ -90,6 +90,17 @@ def _instant(node: sge.Anonymous) -> datetime:
     return base + timedelta(microseconds=int(Decimal(seconds) * 1_000_000))
 
 
-def _render(tree: sge.Expression, dialect: Any) -> str:
+def bind_string(tree: sge.Expression, value: str, name: str) -> tuple[sge.Expression, bool]:
+    """The tree with every string literal `value` made the query parameter `name`; whether there was one.
+
+    A tenant's id enters a query this way: as a parameter bound when it runs, never as SQL text.
+    """
+    found = [node for node in tree.walk() if isinstance(node, sge.Literal) and node.is_string and node.this == value]
+    for node in found:
+        node.replace(sge.Placeholder(this=name))
+    return tree, bool(found)
+
+
+def render(tree: sge.Expression, dialect: Any) -> str:
     # The options Ibis compiles with, so a template is the SQL Ibis would run, parameters aside.
     return tree.sql(dialect=dialect, unsupported_level=sqlglot.ErrorLevel.RAISE)
