@@ -625,3 +625,15 @@ def test_demo_simulates_the_demo_scenario_once_then_shows_health(tmp_path: Path)
     assert "scenario demo" in first.stderr and "Health" in first.stdout
     second = run_cli("demo", "--db", db)
     assert second.returncode == 0 and "simulating" not in second.stderr and "Health" in second.stdout
+
+
+def test_no_record_lies_after_the_simulation_s_end(tmp_path: Path) -> None:
+    """An end just after 10:00, when busy tenants go HOT with up to 30 minutes of jitter: none past the end."""
+    from healthdeck.engine.measures.base import TIME_COLUMNS
+
+    end = datetime(2026, 11, 18, 10, 8, tzinfo=UTC)  # a Wednesday: busy tenants are promoted from 10:00
+    with open_store(tmp_path / "store.duckdb", create=True) as store:
+        simulate(store, tenants=30, days=3, seed=3, end=end, requests_per_day=30_000)
+        newest = {kind: one(store, f"SELECT max({TIME_COLUMNS.get(kind, 'ts')}) FROM {kind}") for kind in KINDS}
+    assert newest["tier_events"] is not None, "the test needs tier events to prove anything"
+    assert {kind: t for kind, t in newest.items() if t is not None and t >= end} == {}

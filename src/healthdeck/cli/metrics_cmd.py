@@ -129,7 +129,7 @@ def export(
     db: DbOption = None,
 ) -> None:
     """KPI values over time (each over its own window), for spreadsheets and notebooks."""
-    begin, finish = parse_moment(start, label="--start"), at_option(end, label="--end")
+    begin, finish = parse_moment(start, label="--start"), evaluation_time(end, label="--end")
     every = _step(step, finish - begin)
     if fmt is ExportFormat.parquet and out_file is None:
         raise HealthdeckError("--format parquet needs --out FILE")

@@ -232,6 +232,7 @@ def _promote(
         return []
     n = len(tenant)
     ts = np.maximum(at + rng.integers(0, 30 * 60, n) * 1_000_000, today.first[tenant] + US_PER_MIN)
+    ts = np.minimum(ts, today.end - 1)  # the jitter never carries an event past the day (or the simulation's end)
     hour = int((at - today.start) // US_PER_HOUR)
     recent = today.hour_counts[tenant, max(0, hour - 4) : max(hour, 1)].sum(axis=1)
     trigger = {
@@ -260,7 +261,7 @@ def _demote(rng: np.random.Generator, world: World, today: _Day, life: Lifecycle
     if not len(tenant):
         return []
     n = len(tenant)
-    ts = at + rng.integers(0, 60 * 60, n) * 1_000_000
+    ts = np.minimum(at + rng.integers(0, 60 * 60, n) * 1_000_000, today.end - 1)
     life.state[tenant] = WARM
     return [
         tierlog.transitions(

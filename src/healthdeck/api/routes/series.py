@@ -20,11 +20,10 @@ from healthdeck.api.history import read_kpi_history, since_moment
 from healthdeck.api.owner import StoreOwner
 from healthdeck.api.tokens import Role
 from healthdeck.catalog.durations import parse_duration
-from healthdeck.cli.engine_access import at_option  # the CLI's rule for --end: not in the future
 from healthdeck.engine.measures import Window
 from healthdeck.engine.series_json import comparison_json, default_step, export_csv, export_records
 from healthdeck.errors import HealthdeckError
-from healthdeck.timephrases import parse_moment, parse_period
+from healthdeck.timephrases import evaluation_time, parse_moment, parse_period
 
 router = APIRouter(tags=["series"], responses=documented(400, 401, 403))
 EveryTenant = [Depends(needs(Role.viewer))]
@@ -64,7 +63,7 @@ def export(
 ) -> Any:
     """Each KPI at every step from start to end, over its own window (as `healthdeck metrics export`)."""
     tenant = tenant_scope(request, caller, project)
-    begin, finish = parse_moment(start, label="start"), at_option(end, label="end")
+    begin, finish = parse_moment(start, label="start"), evaluation_time(end, label="end")
     every = _step(step, finish - begin)
     owner: StoreOwner = request.app.state.owner
     with owner.engine() as hd:
