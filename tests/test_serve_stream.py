@@ -50,6 +50,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Streaming]:
     try:
         at = (datetime.now(UTC) - timedelta(minutes=10)).isoformat()
         records = [tenant("t-1"), tenant("t-2")] + [{**request_event(n, f"t-{1 + n % 2}"), "ts": at} for n in range(40)]
+        # And a minute ago (within the 5-minute windows), 4 requests of t-1 and 2 of t-2.
+        just_now = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+        records += [{**request_event(40 + n, "t-1" if n < 4 else "t-2"), "ts": just_now} for n in range(6)]
         posted = httpx.post(
             f"{server.url}/v1/events", content=jsonl(records), headers={**NDJSON, **deployed.headers("operator")}
         )
@@ -143,8 +146,7 @@ def test_a_last_event_id_that_is_not_an_event_id_is_refused(live: Streaming) -> 
         ("viewer@t-1", "_all", 404),
         ("viewer@t-1", "t-2", 404),
         ("viewer", "t-404", 404),
-        ("viewer", "t-1", 501),  # a tenant it may see: the stream carries every tenant's evaluations only
-        ("viewer@t-1", "t-1", 501),
+        ("viewer@t-1", "t-404", 404),
     ],
 )
 def test_refusals_are_status_codes_before_any_event(live: Streaming, caller: str, project: str, status: int) -> None:
@@ -158,6 +160,48 @@ def test_refusals_are_status_codes_before_any_event(live: Streaming, caller: str
     assert set(orjson.loads(body)) == {"error"}
     if status == 404:
         assert error == f"no project {project!r}"  # not even whether it exists
+
+
+@pytest.mark.parametrize("caller", ["viewer", "viewer@t-1"])
+@pytest.mark.parametrize("project", ["_all", "t-1", "t-2"])
+def test_each_project_a_token_may_see_streams_and_the_others_answer_404(
+    live: Streaming, caller: str, project: str
+) -> None:
+    scope = caller.partition("@")[2]
+    allowed = not scope or scope == project  # a token limited to t-1 streams t-1 only, not even `_all`
+    with open_stream(live, caller, project) as response:
+        if not allowed:
+            response.read()
+            assert response.status_code == 404 and response.json() == {"error": f"no project {project!r}"}
+            return
+        assert response.status_code == 200
+        [first] = read_events(response.iter_lines(), 1)
+    assert first.data.get("tenant") == (None if project == "_all" else project)
+
+
+def test_a_tenants_stream_carries_its_own_evaluations(live: Streaming) -> None:
+    with open_stream(live, "viewer@t-1", "t-1") as response:
+        events = read_events(response.iter_lines(), 3)
+    assert [e.name for e in events] == ["health"] * 3
+    ids = [datetime.fromisoformat(e.id) for e in events]
+    assert ids == sorted(set(ids))
+    for event in events[1:]:  # the first is the tenant's dashboard evaluation, maybe from before the data
+        assert event.data["at"] == event.id and event.data["tenant"] == "t-1"
+        as_asked = {"at": event.id, "project": "t-1"}
+        same_instant = httpx.get(
+            f"{live.server.url}/v1/health", params=as_asked, headers=live.headers("viewer@t-1"), timeout=30
+        )
+        assert event.data == same_instant.json()
+        every_tenant = httpx.get(
+            f"{live.server.url}/v1/health", params={"at": event.id}, headers=live.headers("viewer"), timeout=30
+        ).json()
+        # t-1's 4 requests of the last minutes, not both tenants' 6.
+        assert 0 < _kpi_value(event.data, "request_rate") < _kpi_value(every_tenant, "request_rate")
+
+
+def _kpi_value(health: dict[str, Any], kpi_id: str) -> float:
+    [value] = [k["value"] for area in health["areas"].values() for k in area["kpis"] if k["id"] == kpi_id]
+    return float(value)
 
 
 def test_a_client_that_stops_reading_holds_up_neither_evaluation_nor_others_nor_the_stop(tmp_path: Path) -> None:
