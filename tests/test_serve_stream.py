@@ -119,22 +119,29 @@ def test_the_dashboard_serves_the_latest_scheduled_evaluation(live: Streaming) -
     assert dashboard.json()["at"] in {point["at"] for point in kept["overall"]}
 
 
-def test_a_client_reconnecting_with_last_event_id_gets_what_it_missed(live: Streaming) -> None:
-    with open_stream(live) as response:
+@pytest.mark.parametrize("project", ["_all", "t-1"])
+def test_a_client_reconnecting_with_last_event_id_gets_what_it_missed(live: Streaming, project: str) -> None:
+    # A tenant is evaluated for its stream while someone streams it: another client does meanwhile.
+    with open_stream(live, project=project), open_stream(live, project=project) as response:
         [first] = read_events(response.iter_lines(), 1)
-    time.sleep(2.5 * EVERY_SECONDS)  # two or more evaluations while disconnected
-    with open_stream(live, **{"Last-Event-ID": first.id}) as response:
-        missed = read_events(response.iter_lines(), 2)
+        response.close()
+        time.sleep(2.5 * EVERY_SECONDS)  # two or more evaluations while disconnected
+        reconnected = datetime.now(UTC)
+        with open_stream(live, project=project, **{"Last-Event-ID": first.id}) as again:
+            missed = read_events(again.iter_lines(), 2)
     assert [e.name for e in missed] == ["health", "health"]
     assert first.id < missed[0].id < missed[1].id
+    assert datetime.fromisoformat(missed[1].id) < reconnected  # both made while it was away: replayed
 
 
-def test_an_id_older_than_the_kept_events_gets_a_gap_event_first(live: Streaming) -> None:
+@pytest.mark.parametrize("project", ["_all", "t-1"])
+def test_an_id_older_than_the_kept_events_gets_a_gap_event_first(live: Streaming, project: str) -> None:
     long_ago = (datetime.now(UTC) - timedelta(days=1)).isoformat()
-    with open_stream(live, **{"Last-Event-ID": long_ago}) as response:
+    with open_stream(live, project=project, **{"Last-Event-ID": long_ago}) as response:
         gap, after = read_events(response.iter_lines(), 2)
     assert gap.name == "gap" and gap.data["since"] == long_ago
     assert after.name == "health" and after.id > gap.data["until"]
+    assert after.data.get("tenant") == (None if project == "_all" else project)
 
 
 def test_a_last_event_id_that_is_not_an_event_id_is_refused(live: Streaming) -> None:
@@ -296,6 +303,20 @@ def test_a_new_subscriber_starts_with_the_latest_event_and_a_returning_one_with_
     fresh, back = asyncio.run(scenario())
     assert fresh == [_event(3)]
     assert back == [_event(2), _event(3)]
+
+
+def test_a_returning_subscriber_that_missed_more_than_its_queue_gets_a_gap_then_the_newest() -> None:
+    async def scenario() -> list[LiveEvent | None]:
+        live = Live()
+        live.replayable_after = _event(0).at
+        for n in range(1, SUBSCRIBER_QUEUE + 5):
+            live.publish(_event(n))
+        return _drain(live.subscribe(last_seen=_event(1).at))
+
+    gap, *replayed = asyncio.run(scenario())
+    assert replayed == [_event(n) for n in range(6, SUBSCRIBER_QUEUE + 5)]  # the newest, filling the queue
+    assert gap is not None and gap.name == "gap"  # and a gap for the ones before them
+    assert orjson.loads(gap.data) == {"since": _event(1).at.isoformat(), "until": _event(5).at.isoformat()}
 
 
 def _drain(sub: Subscription) -> list[LiveEvent | None]:

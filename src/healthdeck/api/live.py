@@ -102,9 +102,13 @@ class Live:
         if last_seen is None:
             return list(self.recent)[-1:]
         missed = [event for event in self.recent if event.at > last_seen]
-        if last_seen < self.replayable_after:
-            missed.insert(0, gap_event(last_seen, self.replayable_after))
-        return missed[-SUBSCRIBER_QUEUE:]
+        if last_seen >= self.replayable_after and len(missed) <= SUBSCRIBER_QUEUE:
+            return missed
+        # The queue holds a gap event and the newest missed ones; the gap covers all that came before them.
+        replayed = missed[-(SUBSCRIBER_QUEUE - 1) :]
+        skipped = missed[: len(missed) - len(replayed)]
+        until = skipped[-1].at if skipped else self.replayable_after
+        return [gap_event(last_seen, until), *replayed]
 
     def unsubscribe(self, sub: Subscription) -> None:
         self.subscribers.discard(sub)

@@ -42,10 +42,10 @@ class Recent(Generic[T]):
         return time.monotonic() - kept[0] > self.max_age
 
     def get_fresh(self, fresh_enough: Callable[[T], bool]) -> T:
-        """The kept result if `fresh_enough(it)`, else a new one, whatever its age. For a worker thread:
-        it waits for a computation in progress, so as to reuse it rather than compute twice."""
+        """The kept result if it is not too old and `fresh_enough(it)`, else a new one. It waits for a
+        computation in progress (to reuse it rather than compute twice): for worker threads only."""
         with self._lock:
-            if self._value is None or not fresh_enough(self._value[1]):
+            if self._value is None or self._expired(self._value) or not fresh_enough(self._value[1]):
                 self._value = (time.monotonic(), self.compute())
             return self._value[1]
 

@@ -53,7 +53,7 @@ class TenantDashboards:
         return self._kept(tenant).get()
 
     def evaluated_since(self, tenant: str, since: datetime) -> HealthReport:
-        """The tenant's report as of `since` or later: the kept one if it is, else a new one, kept."""
+        """The tenant's report as of `since` or later: the kept one if it is (and under 5 s old), else a new one."""
         return self._kept(tenant).get_fresh(lambda report: report.at >= since)
 
     def _kept(self, tenant: str) -> Recent[HealthReport]:

@@ -52,9 +52,11 @@ async def stream(
     last_seen = _last_seen(last_event_id)
     projects: LiveProjects = request.app.state.live
     if tenant is not None and not projects.is_watched(tenant):
-        # Nobody streams it: its last event may be old or missing; its dashboard's evaluation (kept 5 s) comes first.
-        report = await anyio.to_thread.run_sync(tenant_dashboards(request).get, tenant)
-        projects.channel(tenant).publish(health_event(report))
+        # No round evaluates it yet: it starts with an evaluation made since its channel's events are all kept
+        # (shared with its dashboard), so that replaying from any id of it needs no `gap`.
+        since = projects.channel(tenant).replayable_after
+        report = await anyio.to_thread.run_sync(tenant_dashboards(request).evaluated_since, tenant, since)
+        projects.publish(tenant, health_event(report))
     live = projects.channel(tenant)  # on the loop from here: no round can drop the channel before subscribing
     return _EventStream(live, live.subscribe(last_seen=last_seen))
 
