@@ -14,8 +14,8 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-demo: install  ## simulate a 30-day SaaS into the embedded store (if empty) and show its health
-	$(HD) demo
+demo: install  ## simulate a 30-day SaaS up to now (if the store is empty), then serve it live: Ctrl-C stops it
+	$(HD) serve --demo
 
 test: install  ## the whole test suite, on both cores
 	$(PY) -m pytest -n 2 -q

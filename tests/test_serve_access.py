@@ -85,6 +85,9 @@ ROUTES = [
     ("POST", "/v1/events", Role.operator),
     ("GET", "/v1/tokens", Role.admin),
     ("POST", "/v1/sql", Role.viewer),
+    ("GET", "/v1/metrics/export?name=api_latency_p95&start=2%20hours%20ago", Role.viewer),
+    ("GET", "/v1/metrics/compare?name=api_latency_p95&period1=yesterday&period2=today", Role.viewer),
+    ("GET", "/v1/kpis/api_latency_p95/history", Role.viewer),
 ]
 BODIES: dict[str, dict[str, Any]] = {
     "/v1/events": {"content": jsonl([tenant("t-3")]), "headers": NDJSON},

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from healthdeck.catalog.durations import parse_duration
 from healthdeck.errors import HealthdeckError
 
 _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
@@ -114,3 +115,30 @@ def parse_period(text: str, *, now: datetime | None = None, label: str = "period
     if (moment := _moment(text, phrase, now, label)) is not None:
         return moment, now
     raise HealthdeckError(f"cannot read {label} {text!r}: {PERIOD_HELP}")
+
+
+# How far ahead of this machine's clock an evaluation time may lie: clocks of the machines that send
+# events drift a little; further ahead, an evaluation would judge events that cannot have arrived yet.
+CLOCK_SKEW = timedelta(minutes=1)
+
+
+def evaluation_time(text: str, *, label: str = "--at") -> datetime:
+    """When to evaluate (`--at`, the API's `at`): a moment, refused beyond the clock skew into the future."""
+    moment = parse_moment(text, label=label)
+    now = datetime.now(UTC)
+    if moment > now + CLOCK_SKEW:
+        raise HealthdeckError(
+            f"{label} {text!r} is {moment:%Y-%m-%d %H:%M:%S} UTC, in the future (now is {now:%H:%M:%S} UTC); "
+            "pass now or an earlier time"
+        )
+    return moment
+
+
+def window_length(text: str | None, *, label: str = "--window") -> timedelta | None:
+    """The window that replaces every KPI's own (`--window`, the API's `window`), or None to keep theirs."""
+    if text is None:
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise HealthdeckError(f"{label}: {exc}") from exc

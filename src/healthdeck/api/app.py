@@ -21,6 +21,7 @@ from healthdeck.api.recent import Recent
 from healthdeck.api.routes import dashboard, events, history, metrics, probes, projects, reports, sql, stream, tokens
 from healthdeck.api.routes.dashboard import TenantDashboards
 from healthdeck.api.routes.probes import morning_check
+from healthdeck.api.routes.series import router as series_router
 from healthdeck.api.scheduler import Scheduler
 from healthdeck.api.settings import (
     DASHBOARD_MAX_AGE_SECONDS,
@@ -52,6 +53,7 @@ def create_app(owner: StoreOwner, settings: ServeSettings, *, spool_dir: Path) -
     app.openapi = partial(_openapi_without_422, app)  # type: ignore[method-assign]
     for module in (probes, events, reports, history, projects, dashboard, stream, tokens, metrics, sql):
         app.include_router(module.router)
+    app.include_router(series_router)
     return app
 
 

@@ -8,12 +8,13 @@ Rows older than the retention are deleted as new ones are written.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from healthdeck.catalog.durations import parse_duration
 from healthdeck.catalog.models import KpiSpec
 from healthdeck.engine.health import HealthReport
+from healthdeck.errors import HealthdeckError
 from healthdeck.store.connection import Store
 
 Row = tuple[datetime, str, str, str | None, float | None, str | None, float | None]
@@ -67,6 +68,14 @@ def last_kept(store: Store) -> dict[str, datetime]:
     return {name: at for name, at in rows}
 
 
+def since_moment(text: str) -> datetime:
+    """When the `since` span (e.g. 7d) before now begins; one that does not read is the caller's error."""
+    try:
+        return datetime.now(UTC) - parse_duration(text)
+    except ValueError as exc:
+        raise HealthdeckError(f"since: {exc}") from exc
+
+
 def read_history(store: Store, *, since: datetime, kpi: str | None = None) -> dict[str, Any]:
     """The score and each area over time since `since` (and one KPI's values, if asked)."""
     rows = store.con.execute(
@@ -86,6 +95,19 @@ def read_history(store: Store, *, since: datetime, kpi: str | None = None) -> di
         else:
             answer["kpi"]["points"].append({**point, "value": _round(value)})
     return answer
+
+
+def read_kpi_history(store: Store, *, kpi: str, since: datetime) -> list[dict[str, Any]]:
+    """One KPI's kept values since `since`, oldest first, as `read_history` gives them under "kpi"."""
+    rows = store.con.execute(
+        "SELECT evaluated_at, value, status, score FROM health_history "
+        "WHERE level = 'kpi' AND name = ? AND evaluated_at >= ? ORDER BY evaluated_at",
+        [kpi, since],
+    ).fetchall()
+    return [
+        {"at": at.isoformat(), "score": _round(score), "status": status, "value": _round(value)}
+        for at, value, status, score in rows
+    ]
 
 
 def _round(value: float | None) -> float | None:

@@ -7,7 +7,9 @@ import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvicorn
 from fastapi import FastAPI
@@ -21,9 +23,17 @@ from healthdeck.engine.session import load_checked_catalog
 from healthdeck.errors import HealthdeckError
 from healthdeck.store.connection import open_store
 
+if TYPE_CHECKING:
+    from healthdeck.api.demo_feed import DemoFeed  # the simulator loads only for --demo
 
-def serve(db: Path | None, settings: ServeSettings, *, announce: Callable[[str], None]) -> None:
-    """Serve the store at `db` (the one writer) until stopped; `announce(text)` prints start-up lines."""
+
+def serve(
+    db: Path | None, settings: ServeSettings, *, announce: Callable[[str], None], demo: DemoFeed | None = None
+) -> None:
+    """Serve the store at `db` (the one writer) until stopped; `announce(text)` prints start-up lines.
+
+    With `demo`, its live feed starts once the server listens and stops before the store is released.
+    """
     settings.check()
     catalog = load_checked_catalog(settings.catalog_files)
     with ExitStack() as stack:
@@ -35,10 +45,12 @@ def serve(db: Path | None, settings: ServeSettings, *, announce: Callable[[str],
         local.install(app, address)
         # Removed before the store is released: a CLI that finds the file finds the server holding it.
         stack.callback(remove_address, address)
+        if demo is not None:
+            stack.callback(demo.stop)
         server = _Server(
             _config(app, settings),
-            on_start=lambda: _started(announce, owner, settings, address),
-            on_stop=app.state.live.close,
+            on_start=lambda: _started(announce, owner, settings, address, demo),
+            on_stop=partial(_stopping, app.state.live.close, demo),
         )
         try:
             # Returns once every request in flight has been answered, after SIGTERM or Ctrl-C.
@@ -92,11 +104,28 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def _started(announce: Callable[[str], None], owner: StoreOwner, settings: ServeSettings, address: Address) -> None:
+def _stopping(close_streams: Callable[[], None], demo: DemoFeed | None) -> None:
+    # The demo feed is told first, so it sends nothing more to a server that is closing.
+    if demo is not None:
+        demo.halt()
+    close_streams()
+
+
+def _started(
+    announce: Callable[[str], None],
+    owner: StoreOwner,
+    settings: ServeSettings,
+    address: Address,
+    demo: DemoFeed | None,
+) -> None:
     # The CLI finds the server from here on: the file is written only once the server answers.
     write_address(address)
     for line in start_lines(owner, settings):
         announce(line)
+    if demo is not None:
+        demo.start(f"http://{settings.host}:{settings.port}")
+        for line in demo.intro:
+            announce(line)
 
 
 def start_lines(owner: StoreOwner, settings: ServeSettings) -> list[str]:

@@ -7,11 +7,12 @@ from typing import Annotated
 import typer
 
 from healthdeck.cli.console import out, print_json
-from healthdeck.cli.engine_access import at_option, engine, window_option
+from healthdeck.cli.engine_access import engine
 from healthdeck.cli.history_cmd import show_history
 from healthdeck.cli.options import AtOption, CatalogOption, DbOption, Format, PackOption, TenantOption, WindowOption
 from healthdeck.cli.render import health_markdown, health_view
 from healthdeck.errors import HealthdeckError
+from healthdeck.timephrases import evaluation_time, window_length
 
 
 def health(
@@ -43,7 +44,7 @@ def health(
         return
     chosen = [a for a, flag in zip(AREAS, (service, customers, business, capacity), strict=True) if flag] or list(AREAS)
     with engine(db, catalog) as hd:
-        report = hd.health(at=at_option(at), window=window_option(window), pack=pack, areas=chosen, tenant=tenant)
+        report = hd.health(at=evaluation_time(at), window=window_length(window), pack=pack, areas=chosen, tenant=tenant)
     if output is Format.json:
         print_json(health_json(report))
     elif output is Format.markdown:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -16,15 +15,16 @@ from rich.table import Table
 
 from healthdeck.catalog.durations import parse_duration
 from healthdeck.cli.console import err, out, print_json
-from healthdeck.cli.engine_access import at_option, engine, window_option
+from healthdeck.cli.engine_access import engine
 from healthdeck.cli.options import AtOption, CatalogOption, DbOption, Output, PackOption, TenantOption, WindowOption
 from healthdeck.cli.render import badge, freshness_line, kpi_table
+from healthdeck.engine.series_json import comparison_json, default_step, export_csv, export_records
 from healthdeck.errors import HealthdeckError, StoreLockedError
-from healthdeck.timephrases import parse_moment, parse_period
+from healthdeck.timephrases import evaluation_time, parse_moment, parse_period, window_length
 
 if TYPE_CHECKING:
     from healthdeck.engine.measures import Window
-    from healthdeck.engine.session import Comparison, ExportRow, PeriodComparison
+    from healthdeck.engine.session import ExportRow, PeriodComparison
 
 metrics_app = typer.Typer(
     help="Look at individual KPIs: now, live, over time, or between two periods.", no_args_is_help=True
@@ -47,7 +47,7 @@ def get(
     from healthdeck.engine.serialize import kpi_json
 
     with engine(db, catalog) as hd:
-        result = hd.kpi(name, at=at_option(at), window=window_option(window), tenant=tenant)
+        result = hd.kpi(name, at=evaluation_time(at), window=window_length(window), tenant=tenant)
     if output is Output.json:
         print_json(kpi_json(result))
         return
@@ -129,7 +129,7 @@ def export(
     db: DbOption = None,
 ) -> None:
     """KPI values over time (each over its own window), for spreadsheets and notebooks."""
-    begin, finish = parse_moment(start, label="--start"), parse_moment(end, label="--end")
+    begin, finish = parse_moment(start, label="--start"), at_option(end, label="--end")
     every = _step(step, finish - begin)
     if fmt is ExportFormat.parquet and out_file is None:
         raise HealthdeckError("--format parquet needs --out FILE")
@@ -142,39 +142,29 @@ def export(
 
 def _step(text: str | None, span: timedelta) -> timedelta:
     if text is None:
-        return timedelta(days=1) if span > timedelta(days=2) else timedelta(hours=1)
+        return default_step(span)
     try:
         return parse_duration(text)
     except ValueError as exc:
         raise HealthdeckError(f"--step: {exc}") from exc
 
 
-def _export_records(rows: list[ExportRow]) -> list[dict[str, object]]:
-    return [
-        {"at": r.at.isoformat(), "kpi": r.kpi.id, "value": r.value, "unit": r.kpi.unit, "status": r.status.value}
-        for r in rows
-    ]
-
-
 def _write_export(rows: list[ExportRow], fmt: ExportFormat, out_file: Path | None) -> None:
-    records = _export_records(rows)
     if fmt is ExportFormat.parquet:
         assert out_file is not None
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        pq.write_table(pa.Table.from_pylist(records), out_file)
+        pq.write_table(pa.Table.from_pylist(export_records(rows)), out_file)
         return
     stream = open(out_file, "w", newline="") if out_file else sys.stdout  # noqa: SIM115
     try:
         if fmt is ExportFormat.json:
             import orjson
 
-            stream.write(orjson.dumps(records, option=orjson.OPT_INDENT_2).decode() + "\n")
+            stream.write(orjson.dumps(export_records(rows), option=orjson.OPT_INDENT_2).decode() + "\n")
         else:
-            writer = csv.DictWriter(stream, fieldnames=["at", "kpi", "value", "unit", "status"])
-            writer.writeheader()
-            writer.writerows(records)
+            stream.write(export_csv(rows))
     finally:
         if out_file:
             stream.close()
@@ -204,7 +194,7 @@ def compare(
     with engine(db, catalog) as hd:
         result = hd.compare(hd.select(ids=name or [], pack=pack), first, second, tenant=tenant)
     if output is Output.json:
-        print_json([_comparison_json(r, result) for r in result.rows])
+        print_json(comparison_json(result))
         return
     table = Table(
         "KPI",
@@ -246,17 +236,3 @@ def _cut_note(result: PeriodComparison, period1: str, period2: str) -> str:
         f"Like with like: both periods are compared over their first {_days(result.first.length)} "
         f"(a period still running ends now). Asked: {asked}."
     )
-
-
-def _comparison_json(row: Comparison, result: PeriodComparison) -> dict[str, object]:
-    return {
-        "kpi": row.kpi.id,
-        "period1": row.first,
-        "period2": row.second,
-        "change_pct": row.change_pct,
-        "status1": row.status(row.first).value,
-        "status2": row.status(row.second).value,
-        "window1": {"start": result.first.start.isoformat(), "end": result.first.end.isoformat()},
-        "window2": {"start": result.second.start.isoformat(), "end": result.second.end.isoformat()},
-        "cut": result.cut,
-    }

@@ -9,9 +9,10 @@ from rich.table import Table
 from rich.text import Text
 
 from healthdeck.cli.console import out, print_json
-from healthdeck.cli.engine_access import at_option, engine
+from healthdeck.cli.engine_access import engine
 from healthdeck.cli.options import AtOption, CatalogOption, DbOption, Output
 from healthdeck.cli.render import badge, freshness_line
+from healthdeck.timephrases import evaluation_time
 
 MORNING_PACK = "daily_ops_morning"
 MEANING = {
@@ -34,7 +35,7 @@ def status(
     from healthdeck.engine.serialize import health_json
 
     with engine(db, catalog) as hd:
-        report = hd.health(at=at_option(at), pack=MORNING_PACK, areas=["service"])
+        report = hd.health(at=evaluation_time(at), pack=MORNING_PACK, areas=["service"])
     if output is Output.json:
         print_json(health_json(report))
         return

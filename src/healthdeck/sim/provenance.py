@@ -108,9 +108,14 @@ def _put(store: Store, key: str, value: Any) -> None:
 
 
 def _with_recorded_end(cfg: SimConfig, runs: list[dict[str, Any]]) -> SimConfig:
+    return recorded_run(cfg, runs) or cfg
+
+
+def recorded_run(cfg: SimConfig, runs: list[dict[str, Any]]) -> SimConfig | None:
+    """The latest recorded run with `cfg`'s inputs but for its end (with the recorded end), or None."""
     wanted = {key: value for key, value in cfg.record().items() if key != "end"}
     ends = [run["end"] for run in runs if {k: v for k, v in run.items() if k != "end"} == wanted]
-    return replace(cfg, end=datetime.fromisoformat(ends[-1])) if ends else cfg
+    return replace(cfg, end=datetime.fromisoformat(ends[-1])) if ends else None
 
 
 def _holdings(contents: StoreContents) -> str:

@@ -22,12 +22,11 @@ from healthdeck.api.recent import Recent
 from healthdeck.api.settings import DASHBOARD_MAX_AGE_SECONDS
 from healthdeck.api.tokens import Role
 from healthdeck.catalog.durations import parse_duration
-from healthdeck.cli.engine_access import at_option  # the CLI's rule for --at: not in the future
 from healthdeck.engine.health import HealthReport
 from healthdeck.engine.scoring import Light
 from healthdeck.engine.serialize import kpi_json
 from healthdeck.errors import HealthdeckError
-from healthdeck.timephrases import parse_moment
+from healthdeck.timephrases import evaluation_time, parse_moment
 
 router = APIRouter(tags=["dashboard"], responses=documented(400, 401, 403, 404))
 Viewer = Annotated[Caller, Depends(needs(Role.viewer, every_tenant=False))]
@@ -118,7 +117,7 @@ def query(
 ) -> dict[str, Any]:
     """One KPI at an instant, as `GET /v1/kpis/{id}` (and `healthdeck metrics get --tenant`)."""
     tenant, owner = tenant_scope(request, caller, project), _owner(request)
-    moment = at_option(at, label="at")
+    moment = evaluation_time(at, label="at")
     with owner.engine() as hd:
         return kpi_json(hd.kpi(_kpi(owner, kpi), at=moment, tenant=tenant))
 

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from healthdeck.api.auth import needs
 from healthdeck.api.errors import ApiError, documented
-from healthdeck.api.history import read_history
+from healthdeck.api.history import read_history, since_moment
 from healthdeck.api.owner import StoreOwner
 from healthdeck.api.tokens import Role
-from healthdeck.catalog.durations import parse_duration
-from healthdeck.errors import HealthdeckError
 
 router = APIRouter(
     tags=["history"], dependencies=[Depends(needs(Role.viewer))], responses=documented(400, 401, 403, 404)
@@ -30,9 +27,6 @@ def history(
     owner: StoreOwner = request.app.state.owner
     if kpi is not None and kpi not in owner.catalog.kpis:
         raise ApiError(404, f"no KPI with id {kpi!r}; GET /v1/catalog lists them")
-    try:
-        start = datetime.now(UTC) - parse_duration(since)
-    except ValueError as exc:
-        raise HealthdeckError(f"since: {exc}") from exc
+    start = since_moment(since)
     with owner.reader() as store:
         return read_history(store, since=start, kpi=kpi)

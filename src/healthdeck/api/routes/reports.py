@@ -7,7 +7,6 @@ that project may ask for.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -16,13 +15,11 @@ from healthdeck.api.auth import Caller, needs, tenant_scope
 from healthdeck.api.errors import ApiError, documented
 from healthdeck.api.owner import StoreOwner
 from healthdeck.api.tokens import Role
-from healthdeck.catalog.durations import parse_duration
 from healthdeck.catalog.models import AREAS
-from healthdeck.cli.engine_access import at_option  # the CLI's rule for --at: not in the future
 from healthdeck.engine.serialize import health_json, kpi_json
-from healthdeck.errors import HealthdeckError
 from healthdeck.store.migrations import read_version
 from healthdeck.store.schema import KINDS
+from healthdeck.timephrases import evaluation_time, window_length
 
 router = APIRouter(tags=["reports"], responses=documented(400, 401, 403, 404))
 EveryTenant = [Depends(needs(Role.viewer))]
@@ -32,15 +29,6 @@ ProjectQuery = Annotated[
 ]
 AtQuery = Annotated[str, Query(description='Evaluate as of this time: "now", "8 hours ago", "yesterday", ISO 8601.')]
 WindowQuery = Annotated[str | None, Query(description="Override every KPI's window, e.g. 5m, 1h, 24h, 30d.")]
-
-
-def _window(text: str | None) -> timedelta | None:
-    if text is None:
-        return None
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise HealthdeckError(f"window: {exc}") from exc
 
 
 def _owner(request: Request) -> StoreOwner:
@@ -63,7 +51,7 @@ def full_health(
     if unknown:
         raise ApiError(400, f"area: unknown {', '.join(unknown)}; areas: {', '.join(AREAS)}")
     tenant = tenant_scope(request, caller, project)
-    moment, span = at_option(at, label="at"), _window(window)
+    moment, span = evaluation_time(at, label="at"), window_length(window, label="window")
     with _owner(request).engine() as hd:
         return health_json(hd.health(at=moment, window=span, pack=pack, areas=area or list(AREAS), tenant=tenant))
 
@@ -81,7 +69,7 @@ def one_kpi(
     tenant, owner = tenant_scope(request, caller, project), _owner(request)
     if kpi_id not in owner.catalog.kpis:
         raise ApiError(404, f"no KPI with id {kpi_id!r}; GET /v1/catalog lists them")
-    moment, span = at_option(at, label="at"), _window(window)
+    moment, span = evaluation_time(at, label="at"), window_length(window, label="window")
     with owner.engine() as hd:
         return kpi_json(hd.kpi(kpi_id, at=moment, window=span, tenant=tenant))
 
