@@ -44,6 +44,22 @@ def _committed_bytes(db: Path) -> int:
     return wal.stat().st_size if wal.exists() else 0
 
 
+def _await_first_commit(db: Path, deadline: float) -> None:
+    """Wait until a batch is committed: the log holds its records and has stopped growing.
+
+    The log is written while a commit is under way; a kill then loses that batch whole, so the
+    first batch is taken as committed once the log has held still for 50 ms (batches commit ~0.1 s apart).
+    """
+    size, since = 0, time.monotonic()
+    while time.monotonic() < deadline:
+        now, current = time.monotonic(), _committed_bytes(db)
+        if current != size:
+            size, since = current, now
+        elif size >= 100_000 and now - since >= 0.05:
+            return
+        time.sleep(0.01)
+
+
 def _ingest(path: Path, db: Path) -> subprocess.Popen[bytes]:
     args = ["ingest", str(path), "--kind", "requests", "--batch-rows", str(BATCH), "--db", str(db)]
     return subprocess.Popen([sys.executable, "-m", "healthdeck", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -57,9 +73,7 @@ def test_sigkill_mid_ingest_then_rerun_gives_exact_totals(tmp_path: Path) -> Non
     assert _committed_bytes(db) == 0  # closing the new store checkpointed it
     victim = _ingest(data, db)
     deadline = time.monotonic() + 120
-    # Wait until a batch is committed (the log holds its records), then kill without warning.
-    while _committed_bytes(db) < 100_000 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    _await_first_commit(db, deadline)
     assert victim.poll() is None, "ingest finished before it could be killed; make the input larger"
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait()
