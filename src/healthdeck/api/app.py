@@ -14,15 +14,22 @@ from fastapi import FastAPI
 from healthdeck import __version__
 from healthdeck.api.errors import install_error_handlers
 from healthdeck.api.ingest_queue import IngestQueue
-from healthdeck.api.live import Live, health_event
+from healthdeck.api.live import LiveProjects, health_event
 from healthdeck.api.owner import StoreOwner
 from healthdeck.api.prometheus import ServerMetrics
 from healthdeck.api.recent import Recent
 from healthdeck.api.routes import dashboard, events, history, metrics, probes, projects, reports, sql, stream, tokens
+from healthdeck.api.routes.dashboard import TenantDashboards
 from healthdeck.api.routes.probes import morning_check
 from healthdeck.api.routes.series import router as series_router
 from healthdeck.api.scheduler import Scheduler
-from healthdeck.api.settings import DASHBOARD_MAX_AGE_SECONDS, HEALTH_MAX_AGE_SECONDS, ServeSettings
+from healthdeck.api.settings import (
+    DASHBOARD_MAX_AGE_SECONDS,
+    HEALTH_MAX_AGE_SECONDS,
+    STREAMED_TENANTS_PER_EVALUATION,
+    ServeSettings,
+)
+from healthdeck.api.tenant_live import TenantRounds
 from healthdeck.engine.health import HealthReport
 
 
@@ -39,7 +46,8 @@ def create_app(owner: StoreOwner, settings: ServeSettings, *, spool_dir: Path) -
     app.state.metrics = ServerMetrics(owner)
     app.state.quick_health = Recent(partial(morning_check, owner), max_age=HEALTH_MAX_AGE_SECONDS)
     app.state.dashboard = Recent(app.state.metrics.evaluate, max_age=DASHBOARD_MAX_AGE_SECONDS)
-    app.state.live = Live()
+    app.state.tenant_dashboards = TenantDashboards(owner)
+    app.state.live = LiveProjects()
     app.state.spool_dir = spool_dir
     install_error_handlers(app)
     app.openapi = partial(_openapi_without_422, app)  # type: ignore[method-assign]
@@ -51,24 +59,27 @@ def create_app(owner: StoreOwner, settings: ServeSettings, *, spool_dir: Path) -
 
 @asynccontextmanager
 async def _scheduled_evaluation(app: FastAPI) -> AsyncIterator[None]:
-    """Evaluate on schedule while the server runs; on stop, let the cycle in progress finish."""
+    """Evaluate on schedule (and the streamed tenants after each time) while the server runs;
+    on stop, let the evaluations in progress finish."""
     settings: ServeSettings = app.state.settings
     if settings.evaluate_every is None:
         yield
         return
+    rounds = TenantRounds(app.state.live, app.state.tenant_dashboards, per_round=STREAMED_TENANTS_PER_EVALUATION)
     scheduler = Scheduler(
         app.state.owner,
         app.state.metrics,
         every=settings.evaluate_every,
         retention=settings.history_retention,
-        on_evaluated=partial(_evaluated, app),
+        on_evaluated=partial(_evaluated, app, rounds),
     )
-    task = asyncio.create_task(scheduler.run())
+    tasks = [asyncio.create_task(scheduler.run()), asyncio.create_task(rounds.run())]
     try:
         yield
     finally:
         scheduler.stop()
-        await task
+        rounds.stop()
+        await asyncio.gather(*tasks)
 
 
 def _openapi_without_422(app: FastAPI) -> dict[str, Any]:
@@ -84,7 +95,9 @@ def _openapi_without_422(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
-def _evaluated(app: FastAPI, report: HealthReport) -> None:
-    """A scheduled evaluation is kept: the dashboard serves it, and every stream receives it."""
+def _evaluated(app: FastAPI, rounds: TenantRounds, report: HealthReport) -> None:
+    """A scheduled evaluation is kept: the dashboard serves it, `_all`'s streams receive it,
+    and the streamed tenants are evaluated for theirs."""
     app.state.dashboard.put(report)
-    app.state.live.publish(health_event(report))
+    app.state.live.publish(None, health_event(report))
+    rounds.evaluated(report.at)

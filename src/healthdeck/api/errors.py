@@ -28,7 +28,6 @@ _REASONS = {
     413: "The body is over the limit, measured after decompression.",
     415: "A Content-Type or Content-Encoding the route does not take.",
     429: "The ingest queue is full: retry after `Retry-After` seconds; nothing of this batch was stored.",
-    501: "The live stream carries every tenant's evaluations only; poll a tenant's dashboard instead.",
 }
 
 

@@ -41,6 +41,14 @@ class Recent(Generic[T]):
     def _expired(self, kept: tuple[float, T]) -> bool:
         return time.monotonic() - kept[0] > self.max_age
 
+    def get_fresh(self, fresh_enough: Callable[[T], bool]) -> T:
+        """The kept result if it is not too old and `fresh_enough(it)`, else a new one. It waits for a
+        computation in progress (to reuse it rather than compute twice): for worker threads only."""
+        with self._lock:
+            if self._value is None or self._expired(self._value) or not fresh_enough(self._value[1]):
+                self._value = (time.monotonic(), self.compute())
+            return self._value[1]
+
     def put(self, value: T) -> None:
         """Keep `value`, computed elsewhere just now. Takes no lock: the event loop calls it, and must
         not wait for a computation in progress (which, when it ends, keeps its own fresh result)."""

@@ -24,6 +24,9 @@ METRICS_MAX_AGE_SECONDS = 15.0
 HEALTH_MAX_AGE_SECONDS = 5.0
 # Seed 003 §2.7: the dashboard's metrics are cached 5 s.
 DASHBOARD_MAX_AGE_SECONDS = 5.0
+# After each scheduled evaluation, at most this many streamed tenants are evaluated for their live
+# streams; with more, they take turns (the least recently evaluated first) on the following ones.
+STREAMED_TENANTS_PER_EVALUATION = 8
 
 
 @dataclass(frozen=True)

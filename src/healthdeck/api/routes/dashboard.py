@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Annotated, Any
 
@@ -36,7 +36,11 @@ TENANT_DASHBOARDS = 256
 
 
 class TenantDashboards:
-    """Each tenant's dashboard report, kept 5 s like every tenant's (`app.state.dashboard`)."""
+    """Each tenant's dashboard report, kept 5 s like every tenant's (`app.state.dashboard`).
+
+    A tenant's live stream evaluates through it too (api/tenant_live.py), so a dashboard request
+    and the stream share one evaluation.
+    """
 
     def __init__(self, owner: StoreOwner) -> None:
         self.owner = owner
@@ -44,6 +48,14 @@ class TenantDashboards:
         self._lock = threading.Lock()
 
     def get(self, tenant: str) -> HealthReport:
+        """The tenant's report, evaluated at most every 5 s."""
+        return self._kept(tenant).get()
+
+    def evaluated_since(self, tenant: str, since: datetime) -> HealthReport:
+        """The tenant's report as of `since` or later: the kept one if it is (and under 5 s old), else a new one."""
+        return self._kept(tenant).get_fresh(lambda report: report.at >= since)
+
+    def _kept(self, tenant: str) -> Recent[HealthReport]:
         with self._lock:
             recent = self._recent.pop(tenant, None) or Recent(
                 partial(self._evaluate, tenant), max_age=DASHBOARD_MAX_AGE_SECONDS
@@ -51,34 +63,16 @@ class TenantDashboards:
             self._recent[tenant] = recent
             while len(self._recent) > TENANT_DASHBOARDS:
                 self._recent.popitem(last=False)
-        return recent.get()
+        return recent
 
     def _evaluate(self, tenant: str) -> HealthReport:
         with self.owner.engine() as hd:
             return hd.health(tenant=tenant)
 
 
-_DASHBOARDS_LOCK = threading.Lock()
-
-
-def _tenant_dashboards(request: Request) -> TenantDashboards:
-    with _DASHBOARDS_LOCK:  # made on first use, once per app
-        if not hasattr(request.app.state, "tenant_dashboards"):
-            request.app.state.tenant_dashboards = TenantDashboards(request.app.state.owner)
-        dashboards: TenantDashboards = request.app.state.tenant_dashboards
-        return dashboards
-
-
-def project_owner(request: Request, caller: Caller, project: str) -> StoreOwner:
-    """The store's owner for a route that answers `_all` only: the stream of scheduled evaluations,
-    which evaluate every tenant together; a tenant the caller may see gets 501."""
-    if tenant_scope(request, caller, project) is not None:
-        raise ApiError(
-            501,
-            f"the live stream carries every tenant's scheduled evaluations only; poll "
-            f"/api/projects/{project}/metrics/dashboard for this tenant",
-        )
-    return _owner(request)
+def tenant_dashboards(request: Request) -> TenantDashboards:
+    dashboards: TenantDashboards = request.app.state.tenant_dashboards
+    return dashboards
 
 
 def _owner(request: Request) -> StoreOwner:
@@ -100,7 +94,7 @@ def dashboard(request: Request, project: str, caller: Viewer) -> dict[str, Any]:
         every: Recent[HealthReport] = request.app.state.dashboard
         report = every.get()
     else:
-        report = _tenant_dashboards(request).get(tenant)
+        report = tenant_dashboards(request).get(tenant)
     return {
         "project": project,
         "at": report.at.isoformat(),

@@ -1,7 +1,8 @@
-"""`GET /api/projects/{project}/metrics/stream`: each scheduled evaluation, pushed as a server-sent event.
+"""`GET /api/projects/{project}/metrics/stream`: each evaluation of the project, pushed as a server-sent event.
 
-The token and the project are checked before the stream starts, so a refusal is a
-status code (401, 403, 404, 501) with a JSON body, never an event.
+`_all` gets each scheduled evaluation; a tenant, its own evaluation made after each one
+(api/tenant_live.py). The token and the project are checked before the stream starts, so a
+refusal is a status code (401, 403, 404) with a JSON body, never an event.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from fastapi import APIRouter, Depends, Header, Request
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from healthdeck.api.auth import Caller, needs
+from healthdeck.api.auth import Caller, needs, tenant_scope
 from healthdeck.api.errors import ApiError, documented
-from healthdeck.api.live import Live, Subscription
-from healthdeck.api.routes.dashboard import project_owner
+from healthdeck.api.live import Live, LiveProjects, Subscription, health_event
+from healthdeck.api.routes.dashboard import tenant_dashboards
 from healthdeck.api.tokens import Role
 
-router = APIRouter(tags=["dashboard"], responses=documented(400, 401, 403, 404, 501))
+router = APIRouter(tags=["dashboard"], responses=documented(400, 401, 403, 404))
 END_GRACE_SECONDS = 1.0
 Viewer = Annotated[Caller, Depends(needs(Role.viewer, every_tenant=False))]
 LastEventId = Annotated[
@@ -33,8 +34,8 @@ LastEventId = Annotated[
 ]
 _EVENT_STREAM = {
     "content": {"text/event-stream": {"schema": {"type": "string"}}},
-    "description": "Server-sent events: `health` (data: the JSON of GET /v1/health at the event's time, "
-    "its id), `gap` (events after `since` that cannot be replayed) and a `:` comment every 15 s.",
+    "description": "Server-sent events: `health` (data: the JSON of GET /v1/health?project=… at the event's "
+    "time, its id), `gap` (events after `since` that cannot be replayed) and a `:` comment every 15 s.",
 }
 
 
@@ -46,10 +47,18 @@ _EVENT_STREAM = {
 async def stream(
     request: Request, project: str, caller: Viewer, last_event_id: LastEventId = None
 ) -> StreamingResponse:
-    """Live updates: the latest evaluation at once, then each scheduled evaluation as it is made."""
-    await anyio.to_thread.run_sync(project_owner, request, caller, project)  # reads the store: off the loop
-    live: Live = request.app.state.live
-    return _EventStream(live, live.subscribe(last_seen=_last_seen(last_event_id)))
+    """Live updates: the project's latest evaluation at once, then each one made after a scheduled evaluation."""
+    tenant = await anyio.to_thread.run_sync(tenant_scope, request, caller, project)  # reads the store: off the loop
+    last_seen = _last_seen(last_event_id)
+    projects: LiveProjects = request.app.state.live
+    if tenant is not None and not projects.is_watched(tenant):
+        # No round evaluates it yet: it starts with an evaluation made since its channel's events are all kept
+        # (shared with its dashboard), so that replaying from any id of it needs no `gap`.
+        since = projects.channel(tenant).replayable_after
+        report = await anyio.to_thread.run_sync(tenant_dashboards(request).evaluated_since, tenant, since)
+        projects.publish(tenant, health_event(report))
+    live = projects.channel(tenant)  # on the loop from here: no round can drop the channel before subscribing
+    return _EventStream(live, live.subscribe(last_seen=last_seen))
 
 
 def _last_seen(header: str | None) -> datetime | None:
