@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+import orjson
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from healthdeck.api.auth import Caller, needs, tenant_scope
 from healthdeck.api.errors import ApiError, documented
@@ -86,8 +87,15 @@ def _kpi(owner: StoreOwner, kpi_id: str) -> str:
     return kpi_id
 
 
-@router.get("/api/projects/{project}/metrics/dashboard")
-def dashboard(request: Request, project: str, caller: Viewer) -> dict[str, Any]:
+DASHBOARD_SCHEMA = {"type": "object", "required": ["project", "at", "score", "status", "areas", "kpis"]}
+
+
+@router.get(
+    "/api/projects/{project}/metrics/dashboard",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {"schema": DASHBOARD_SCHEMA}}}},
+)
+def dashboard(request: Request, project: str, caller: Viewer) -> Response:
     """The score, each area and each scored KPI's value and status, evaluated at most every 5 s."""
     tenant = tenant_scope(request, caller, project)
     if tenant is None:
@@ -95,6 +103,31 @@ def dashboard(request: Request, project: str, caller: Viewer) -> dict[str, Any]:
         report = every.get()
     else:
         report = tenant_dashboards(request).get(tenant)
+    return Response(_dashboard_body(project, report), media_type="application/json")
+
+
+# The body of each project's latest dashboard, rendered once per evaluation rather than per request:
+# under 50 clients, building and encoding it again for every read was most of a read's cost.
+_BODIES: OrderedDict[str, tuple[HealthReport, bytes]] = OrderedDict()
+_BODIES_KEPT = 512
+_BODIES_LOCK = threading.Lock()
+
+
+def _dashboard_body(project: str, report: HealthReport) -> bytes:
+    with _BODIES_LOCK:
+        kept = _BODIES.get(project)
+    if kept is not None and kept[0] is report:
+        return kept[1]
+    body = orjson.dumps(_dashboard_json(project, report))
+    with _BODIES_LOCK:
+        _BODIES[project] = (report, body)
+        _BODIES.move_to_end(project)
+        while len(_BODIES) > _BODIES_KEPT:
+            _BODIES.popitem(last=False)
+    return body
+
+
+def _dashboard_json(project: str, report: HealthReport) -> dict[str, Any]:
     return {
         "project": project,
         "at": report.at.isoformat(),
