@@ -21,8 +21,9 @@ import orjson
 import pytest
 
 from healthdeck.api.local import address_path
+from healthdeck.store.connection import open_store
 from tests.conftest import run_cli, write_jsonl
-from tests.test_serve_server import Server
+from tests.test_serve_server import Server, make_tokens
 
 AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 KPI = "api_latency_p95"
@@ -176,3 +177,23 @@ def test_only_the_address_files_secret_opens_the_local_routes_and_a_killed_serve
     assert result.returncode == 0, result.stderr
     assert orjson.loads(result.stdout)["tables"]["requests"] == 2000
     assert not address_path(store).exists()
+
+
+def test_simulate_runs_inside_a_running_server_and_again_adds_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "sim.duckdb"
+    make_tokens(db)  # an empty store
+    args = ("simulate", "--tenants", "3", "--days", "1", "--seed", "1", "--requests-per-day", "500", "-o", "json")
+    server = Server(db).start()
+    try:
+        first = run_cli(*args, "--db", str(db))
+        again = run_cli(*args, "--db", str(db))
+        counted = run_cli("sql", "SELECT count(*) AS n FROM requests", "-o", "json", "--db", str(db))
+    finally:
+        code, stderr = server.stop(signal.SIGTERM)
+        assert code == 0, stderr
+    assert first.returncode == 0 and again.returncode == 0, first.stderr + again.stderr
+    added = orjson.loads(first.stdout)
+    assert added["accepted"] > 0 and orjson.loads(again.stdout)["accepted"] == 0
+    assert orjson.loads(counted.stdout) == [{"n": added["by_kind"]["requests"]}]
+    with open_store(db, read_only=True) as store:  # the server is gone: the records are in the store
+        assert store.count("requests") == added["by_kind"]["requests"]

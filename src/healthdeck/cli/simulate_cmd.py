@@ -6,17 +6,22 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from healthdeck.cli.console import err, out, print_json
 from healthdeck.cli.options import DbOption, Output
+from healthdeck.cli.remote import find_server, on_store
 from healthdeck.errors import HealthdeckError
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
+    from healthdeck.sim.config import SimConfig
+    from healthdeck.sim.provenance import Plan
+    from healthdeck.store.connection import Store
     from healthdeck.store.ingest import IngestReport
 
 SCENARIO_HELP = (
@@ -56,18 +61,32 @@ def simulate(
         tenants=tenants, days=days, seed=seed, end=end_at, requests_per_day=requests_per_day, scenario=scenario
     )
     started = time.perf_counter()
-    with open_store(db, create=True) as store:
-        plan = plan_run(store, cfg, end_given=end_at is not None, append=append)
+    if find_server(db) is not None:  # the server holds the store: it runs the simulation on its writer
+        plan, report = on_store(db, partial(_simulate_in, cfg=cfg, end_given=end_at is not None, append=append))
         if output is Output.text:
-            err.print(_announce(plan.mode, plan.cfg.describe()), markup=False)
-        with rich_progress(enabled=not quiet) as progress:
-            report = run_plan(store, plan, progress)
+            err.print(_announce(plan.mode, plan.cfg.describe()) + " (in the running server)", markup=False)
+    else:
+        with open_store(db, create=True) as store:
+            plan = plan_run(store, cfg, end_given=end_at is not None, append=append)
+            if output is Output.text:
+                err.print(_announce(plan.mode, plan.cfg.describe()), markup=False)
+            with rich_progress(enabled=not quiet) as progress:
+                report = run_plan(store, plan, progress)
     seconds = time.perf_counter() - started
     if output is Output.json:
         summary = {"mode": plan.mode, "simulation": plan.cfg.record(), "seconds": round(seconds, 2)}
         print_json({**report.as_json(), **summary})
         return
     _print_summary(report, seconds)
+
+
+def _simulate_in(store: Store, *, cfg: SimConfig, end_given: bool, append: bool) -> tuple[Plan, IngestReport]:
+    """Plan and write a simulation inside the server that holds the store (no progress bars there)."""
+    from healthdeck.sim.provenance import plan_run
+    from healthdeck.sim.run import run_plan
+
+    plan = plan_run(store, cfg, end_given=end_given, append=append)
+    return plan, run_plan(store, plan)
 
 
 def _announce(mode: str, described: str) -> str:
