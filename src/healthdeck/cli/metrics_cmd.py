@@ -13,7 +13,6 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from healthdeck.catalog.durations import parse_duration
 from healthdeck.cli.console import err, out, print_json
 from healthdeck.cli.engine_access import engine
 from healthdeck.cli.options import AtOption, CatalogOption, DbOption, Output, PackOption, TenantOption, WindowOption
@@ -141,12 +140,8 @@ def export(
 
 
 def _step(text: str | None, span: timedelta) -> timedelta:
-    if text is None:
-        return default_step(span)
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise HealthdeckError(f"--step: {exc}") from exc
+    step = window_length(text, label="--step")
+    return default_step(span) if step is None else step
 
 
 def _write_export(rows: list[ExportRow], fmt: ExportFormat, out_file: Path | None) -> None:

@@ -19,11 +19,9 @@ from healthdeck.api.errors import ApiError, documented
 from healthdeck.api.history import read_kpi_history, since_moment
 from healthdeck.api.owner import StoreOwner
 from healthdeck.api.tokens import Role
-from healthdeck.catalog.durations import parse_duration
 from healthdeck.engine.measures import Window
 from healthdeck.engine.series_json import comparison_json, default_step, export_csv, export_records
-from healthdeck.errors import HealthdeckError
-from healthdeck.timephrases import evaluation_time, parse_moment, parse_period
+from healthdeck.timephrases import evaluation_time, parse_moment, parse_period, window_length
 
 router = APIRouter(tags=["series"], responses=documented(400, 401, 403))
 EveryTenant = [Depends(needs(Role.viewer))]
@@ -74,12 +72,8 @@ def export(
 
 
 def _step(text: str | None, span: timedelta) -> timedelta:
-    if text is None:
-        return default_step(span)
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise HealthdeckError(f"step: {exc}") from exc
+    step = window_length(text, label="step")
+    return default_step(span) if step is None else step
 
 
 @router.get("/v1/metrics/compare", responses=documented(404))
