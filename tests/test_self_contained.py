@@ -8,7 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CHECKED = ("src", "tests", "benchmarks", "Makefile", ".ci")
 # The workspace keeps the specification in a sibling folder a user's clone does not have; spelled
-# as patterns (also "shared" / "seeds" joined as a path) so this file does not match itself.
+# as patterns (the two folder names joined by a path operator too) so this file does not match itself.
 OUTSIDE = re.compile(r"shared\W{1,6}seeds|\.\.[/\\]shared|/work/shared")
 
 
