@@ -20,7 +20,6 @@ import asyncio
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,8 +32,8 @@ import httpx
 from healthdeck.api.tokens import Role, create_token
 from healthdeck.engine.session import Engine, load_checked_catalog
 from healthdeck.store.connection import open_store
+from serving import HOST, free_port, start_server  # benchmarks/ is the script's folder
 
-HOST = "127.0.0.1"
 DASHBOARD = "/api/projects/_all/metrics/dashboard"
 TIME_LIMIT_SECONDS = 60.0
 
@@ -58,25 +57,6 @@ def _in_process_health(db: Path, repeat: int = 3) -> float:
             times.append(time.perf_counter() - started)
         engine.save_compiled()
     return statistics.median(times)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def _start_server(db: Path, port: int, every: str) -> subprocess.Popen[bytes]:
-    command = ["serve", "--port", str(port), "--db", str(db), "--evaluate-every", every]
-    server = subprocess.Popen([sys.executable, "-m", "healthdeck", *command], stderr=subprocess.DEVNULL)
-    for _ in range(1200):
-        try:
-            if httpx.get(f"http://{HOST}:{port}/readyz").status_code == 200:
-                return server
-        except httpx.TransportError:
-            time.sleep(0.05)
-    server.kill()
-    raise SystemExit("the server did not start")
 
 
 async def _load(url: str, token: str, *, clients: int, requests: int, path: str = DASHBOARD) -> list[float]:
@@ -162,8 +142,8 @@ def main() -> None:
             _, token = create_token(store.con, role=Role.viewer, name="bench")
         print(f"store: {db.name}, {requests:,} requests (simulate --tenants 200 --days 30 unless --db)")
         in_process = _in_process_health(db)
-        port = _free_port()
-        server = _start_server(db, port, args.evaluate_every)
+        port = free_port()
+        server = start_server(db, port, "--evaluate-every", args.evaluate_every)
         url = f"http://{HOST}:{port}"
         try:
             if shutil.which("wrk"):

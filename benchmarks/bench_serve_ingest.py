@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,8 +26,7 @@ import orjson
 
 from healthdeck.api.tokens import Role, create_token
 from healthdeck.store.connection import open_store
-
-HOST = "127.0.0.1"
+from serving import HOST, free_port, start_server  # benchmarks/ is the script's folder
 
 
 def _events(count: int) -> list[bytes]:
@@ -58,26 +56,6 @@ def _baseline(file: Path, folder: Path) -> float:
     return time.perf_counter() - started
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def _start_server(db: Path, port: int) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "healthdeck", "serve", "--port", str(port), "--db", str(db)],
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(600):
-        try:
-            if httpx.get(f"http://{HOST}:{port}/readyz").status_code == 200:
-                return server
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise SystemExit("the server did not start")
-
-
 def _post_all(url: str, token: str, bodies: list[bytes], retried: list[int]) -> None:
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}
     with httpx.Client(base_url=url, headers=headers, timeout=600) as http:
@@ -102,8 +80,8 @@ def _over_http(lines: list[bytes], folder: Path, *, batch: int, clients: int) ->
     db = folder / "serve.duckdb"
     with open_store(db, create=True) as store:
         _, token = create_token(store.con, role=Role.operator, name="bench")
-    port = _free_port()
-    server = _start_server(db, port)
+    port = free_port()
+    server = start_server(db, port)
     bodies = [b"".join(lines[i : i + batch]) for i in range(0, len(lines), batch)]
     shares, retried = [bodies[c::clients] for c in range(clients)], []  # type: ignore[var-annotated]
     url = f"http://{HOST}:{port}"

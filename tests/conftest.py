@@ -42,6 +42,14 @@ def write_jsonl(path: Path, records: list[Any]) -> Path:
     return path
 
 
+def ingested(folder: Path, records: list[Any]) -> Path:
+    """A store at folder/store.duckdb holding `records`, written by the real `healthdeck ingest`."""
+    store = folder / "store.duckdb"
+    result = run_cli("ingest", str(write_jsonl(folder / "data.jsonl", records)), "--db", str(store))
+    assert result.returncode == 0, result.stderr
+    return store
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real `healthdeck` command in a subprocess."""
     return subprocess.run(

@@ -18,7 +18,7 @@ from healthdeck.engine.session import load_checked_catalog
 from healthdeck.store.connection import open_store
 from healthdeck.store.schema import TENANTS
 
-from .conftest import run_cli, write_jsonl
+from .conftest import ingested, run_cli
 
 AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -54,10 +54,7 @@ def _samples(end: datetime, *, minutes: int = 60) -> list[dict[str, Any]]:
 
 
 def _store(folder: Path, records: list[dict[str, Any]]) -> Path:
-    db = folder / "store.duckdb"
-    result = run_cli("ingest", str(write_jsonl(folder / "data.jsonl", records)), "--db", str(db))
-    assert result.returncode == 0, result.stderr
-    return db
+    return ingested(folder, records)
 
 
 def _run(db: Path, *args: str) -> str:

@@ -106,14 +106,21 @@ def test_routes_over_every_tenant_by_role(deployment: Deployment, caller: str) -
     assert {path: got for path, (got, _) in answers.items()} == {path: want for path, (_, want) in answers.items()}
 
 
+def _expected_for_project(caller: str, project: str) -> int:
+    """A viewer route naming a project: 404 for a project that does not exist or lies outside the
+    token's scope (a token limited to t-1 sees t-1 only, not even `_all`)."""
+    expected = _expected(caller, Role.viewer, every_tenant=False)
+    scope = caller.partition("@")[2]
+    if expected == 200 and (project == "t-404" or (scope and project != scope)):
+        return 404
+    return expected
+
+
 @pytest.mark.parametrize("caller", CALLERS)
 @pytest.mark.parametrize("project", ["t-1", "t-2", "t-404", "_all"])
 def test_project_routes_by_scope(deployment: Deployment, caller: str, project: str) -> None:
     answer = deployment.call(caller, "GET", f"/v1/projects/{project}")
-    expected = _expected(caller, Role.viewer, every_tenant=False)
-    scope = caller.partition("@")[2]
-    if expected == 200 and (project == "t-404" or (scope and project != scope)):
-        expected = 404
+    expected = _expected_for_project(caller, project)
     assert answer.status_code == expected, answer.text
     if expected == 404:
         assert answer.json() == {"error": f"no project {project!r}"}  # not even a count
@@ -198,10 +205,7 @@ def test_prometheus_metrics_are_bounded_and_count_ingest(deployment: Deployment)
 @pytest.mark.parametrize("project", ["_all", "t-1", "t-2", "t-404"])
 def test_dashboard_routes_by_scope(deployment: Deployment, caller: str, project: str) -> None:
     answer = deployment.call(caller, "GET", f"/api/projects/{project}/metrics/dashboard")
-    expected = _expected(caller, Role.viewer, every_tenant=False)
-    scope = caller.partition("@")[2]
-    if expected == 200 and (project == "t-404" or (scope and project != scope)):
-        expected = 404
+    expected = _expected_for_project(caller, project)
     assert answer.status_code == expected, answer.text
     if expected == 404:
         assert answer.json() == {"error": f"no project {project!r}"}
@@ -246,10 +250,7 @@ TENANT_ROUTES = [
 @pytest.mark.parametrize("route", TENANT_ROUTES)
 def test_routes_naming_a_project_by_scope(deployment: Deployment, caller: str, project: str, route: str) -> None:
     answer = deployment.call(caller, "GET", route.format(project=project))
-    expected = _expected(caller, Role.viewer, every_tenant=False)
-    scope = caller.partition("@")[2]
-    if expected == 200 and (project == "t-404" or (scope and project != scope) or (scope and project == "_all")):
-        expected = 404
+    expected = _expected_for_project(caller, project)
     assert answer.status_code == expected, answer.text
     if expected == 404:
         assert answer.json() == {"error": f"no project {project!r}"}  # not even a count

@@ -22,7 +22,7 @@ import pytest
 
 from healthdeck.api.local import address_path
 from healthdeck.store.connection import open_store
-from tests.conftest import run_cli, write_jsonl
+from tests.conftest import ingested, run_cli, write_jsonl
 from tests.test_serve_server import Server, make_tokens
 
 AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -53,11 +53,7 @@ def records() -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("served")
-    store = folder / "store.duckdb"
-    result = run_cli("ingest", str(write_jsonl(folder / "data.jsonl", records())), "--db", str(store))
-    assert result.returncode == 0, result.stderr
-    return store
+    return ingested(tmp_path_factory.mktemp("served"), records())
 
 
 at = AT.isoformat()

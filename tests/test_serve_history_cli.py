@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.conftest import run_cli, write_jsonl
+from tests.conftest import ingested, run_cli
 from tests.test_serve_server import Server
 
 STEP = timedelta(hours=12)
@@ -50,11 +50,7 @@ def records(now: datetime) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("history")
-    store = folder / "store.duckdb"
-    data = write_jsonl(folder / "data.jsonl", records(datetime.now(UTC)))
-    assert run_cli("ingest", str(data), "--db", str(store)).returncode == 0
-    return store
+    return ingested(tmp_path_factory.mktemp("history"), records(datetime.now(UTC)))
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,8 @@ from healthdeck.engine.serialize import health_json
 from healthdeck.engine.session import Engine, load_checked_catalog
 from healthdeck.store.connection import open_store
 
-from .conftest import run_cli, write_jsonl
+from .conftest import ingested, run_cli
+from .test_engine import subscription
 from .test_serve_server import Server
 
 AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -52,21 +53,6 @@ def requests(tenant: str, count: int, *, lowest_ms: float, failed: int) -> list[
 
 def activity(tenant: str, user: str, moment: datetime) -> dict[str, Any]:
     return {"kind": "activity", "ts": iso(moment), "tenant_id": tenant, "user_id": user, "event": "login"}
-
-
-def subscription(tenant: str, moment: datetime, amount: float, tier: str, status: str = "active") -> dict[str, Any]:
-    return {
-        "kind": "subscriptions",
-        "ts": iso(moment),
-        "tenant_id": tenant,
-        "subscription_id": f"s-{tenant}",
-        "plan": tier.lower(),
-        "tier": tier,
-        "interval": "month",
-        "amount": amount,
-        "currency": "USD",
-        "status": status,
-    }
 
 
 def cpu(tenant: str | None, minutes_ago: int, value: float, tier: str = "PRO") -> dict[str, Any]:
@@ -103,10 +89,10 @@ def records() -> list[dict[str, Any]]:
         *[activity("bolt", f"b{i}", AT - timedelta(hours=3)) for i in range(7)],
         activity("bolt", "b0", AT - timedelta(days=40)),
         # acme pays 99, then 198 from 5 days ago; bolt pays 499 and cancels 10 days ago
-        subscription("acme", long_ago, 99, "PRO"),
-        subscription("acme", AT - timedelta(days=5), 198, "PRO"),
-        subscription("bolt", long_ago, 499, "BUSINESS"),
-        subscription("bolt", AT - timedelta(days=10), 499, "BUSINESS", status="canceled"),
+        subscription("acme", long_ago, 99, tier="PRO"),
+        subscription("acme", AT - timedelta(days=5), 198, tier="PRO"),
+        subscription("bolt", long_ago, 499, tier="BUSINESS"),
+        subscription("bolt", AT - timedelta(days=10), 499, tier="BUSINESS", status="canceled"),
         # tenant CPU: acme 500 of its PRO quota of 1000 millicores, bolt 1500 of BUSINESS's 2000
         cpu("acme", 30, 500),
         cpu("bolt", 30, 1500, tier="BUSINESS"),
@@ -117,11 +103,7 @@ def records() -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("tenants")
-    store = folder / "tenants.duckdb"
-    result = run_cli("ingest", str(write_jsonl(folder / "data.jsonl", records())), "--db", str(store))
-    assert result.returncode == 0, result.stderr
-    return store
+    return ingested(tmp_path_factory.mktemp("tenants"), records())
 
 
 KPIS = (
