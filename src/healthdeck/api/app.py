@@ -19,6 +19,7 @@ from healthdeck.api.owner import StoreOwner
 from healthdeck.api.prometheus import ServerMetrics
 from healthdeck.api.recent import Recent
 from healthdeck.api.routes import dashboard, events, history, metrics, probes, projects, reports, sql, stream, tokens
+from healthdeck.api.routes.customers import router as customers_router
 from healthdeck.api.routes.dashboard import TenantDashboards
 from healthdeck.api.routes.probes import morning_check
 from healthdeck.api.routes.series import router as series_router
@@ -54,6 +55,7 @@ def create_app(owner: StoreOwner, settings: ServeSettings, *, spool_dir: Path) -
     for module in (probes, events, reports, history, projects, dashboard, stream, tokens, metrics, sql):
         app.include_router(module.router)
     app.include_router(series_router)
+    app.include_router(customers_router)
     return app
 
 
