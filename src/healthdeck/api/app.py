@@ -23,6 +23,7 @@ from healthdeck.api.routes.customers import router as customers_router
 from healthdeck.api.routes.dashboard import TenantDashboards
 from healthdeck.api.routes.probes import morning_check
 from healthdeck.api.routes.series import router as series_router
+from healthdeck.api.routes.views import router as views_router
 from healthdeck.api.scheduler import Scheduler
 from healthdeck.api.settings import (
     DASHBOARD_MAX_AGE_SECONDS,
@@ -56,6 +57,7 @@ def create_app(owner: StoreOwner, settings: ServeSettings, *, spool_dir: Path) -
         app.include_router(module.router)
     app.include_router(series_router)
     app.include_router(customers_router)
+    app.include_router(views_router)
     return app
 
 

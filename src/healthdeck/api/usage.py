@@ -14,6 +14,7 @@ from typing import Any
 from healthdeck.api.auth import no_such_project
 from healthdeck.api.errors import ApiError
 from healthdeck.api.history import since_moment
+from healthdeck.api.views.base import duration_text
 from healthdeck.engine.series_json import default_step
 from healthdeck.store.connection import Store
 from healthdeck.timephrases import window_length
@@ -47,7 +48,7 @@ def usage_span(since: str, step: str | None, *, end: datetime) -> tuple[datetime
     every = window_length(step, label="step") or default_step(end - start)
     points = math.ceil((end - start) / every)
     if points > MAX_POINTS:
-        asked = f"{since} in steps of {step or _seconds_text(every)}"
+        asked = f"{since} in steps of {step or duration_text(every)}"
         raise ApiError(400, f"step: {asked} is {points} points, over {MAX_POINTS:,}; use a larger step")
     return start, every, points
 
@@ -65,7 +66,7 @@ def tenant_usage(store: Store, *, tenant: str, since: str, step: str | None) -> 
         "tenant_id": tenant,
         "tier": row[0],
         "since": start.isoformat(),
-        "step": _seconds_text(every),
+        "step": duration_text(every),
         "totals": {
             "requests": requests,
             "errors": errors,
@@ -91,14 +92,6 @@ def _points(store: Store, span: dict[str, Any], every: timedelta, count: int) ->
 def _subscriptions(store: Store, tenant: str, end: datetime) -> list[dict[str, Any]]:
     rows = store.con.execute(_SUBSCRIPTIONS, {"tenant": tenant, "end": end}).fetchall()
     return [{**dict(zip(_SUBSCRIPTION_FIELDS, row, strict=True)), "since": row[-1].isoformat()} for row in rows]
-
-
-def _seconds_text(step: timedelta) -> str:
-    seconds = int(step.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 def _round(value: float | None) -> float | None:
