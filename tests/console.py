@@ -50,15 +50,20 @@ class Console:
 
 
 @contextmanager
-def console(folder: Path, *, scoped: tuple[str, ...] = (), **simulation: Any) -> Iterator[Console]:
-    """A simulated store served in-process, with a viewer token over every tenant and one per `scoped` tenant."""
+def console(
+    folder: Path, *, scoped: tuple[str, ...] = (), settings: ServeSettings | None = None, **simulation: Any
+) -> Iterator[Console]:
+    """A simulated store served in-process, with a viewer token over every tenant and one per `scoped` tenant.
+
+    By default nothing is evaluated on a schedule (as tests/test_serve_server.py's Server).
+    """
     store = open_store(folder / "store.duckdb", create=True)
     simulate(store, **{**SIMULATED, **simulation})
     tokens = {"viewer": create_token(store.con, role=Role.viewer)[1]}
     for tenant in scoped:
         tokens[f"viewer@{tenant}"] = create_token(store.con, role=Role.viewer, project=tenant)[1]
     owner = StoreOwner(store, CATALOG)
-    app = create_app(owner, ServeSettings(evaluate_every=None), spool_dir=folder)
+    app = create_app(owner, settings or ServeSettings(evaluate_every=None), spool_dir=folder)
     try:
         with TestClient(app) as client:
             yield Console(client, store, tokens)
