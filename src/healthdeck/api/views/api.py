@@ -21,11 +21,11 @@ def request_rate_by_endpoint(q: Query) -> Panel:
         SELECT endpoint, {BUCKET.format(column="ts")} AS i, count(*) / $step
         FROM kept WHERE endpoint IN (SELECT endpoint FROM top) GROUP BY ALL ORDER BY min(ts)"""
     return Panel(
-        "request_rate_by_endpoint",
-        f"API request rate by endpoint (top {TOP})",
-        "timeseries",
-        "per_s",
-        BY,
+        id="request_rate_by_endpoint",
+        title=f"API request rate by endpoint (top {TOP})",
+        kind="timeseries",
+        unit="per_s",
+        filtered_by=BY,
         series=series(q, sql, empty=0.0),
     )
 
@@ -34,7 +34,12 @@ def response_time_p95(q: Query) -> Panel:
     sql = f"""SELECT 'p95', {BUCKET.format(column="ts")} AS i, quantile_cont(latency_ms, 0.95)
         FROM {REQUESTS} GROUP BY ALL"""
     return Panel(
-        "response_time_p95", "API response time (p95)", "timeseries", "ms", BY, series=series(q, sql, empty=None)
+        id="response_time_p95",
+        title="API response time (p95)",
+        kind="timeseries",
+        unit="ms",
+        filtered_by=BY,
+        series=series(q, sql, empty=None),
     )
 
 
@@ -43,11 +48,11 @@ def error_distribution(q: Query) -> Panel:
             100.0 * count(*) / sum(count(*)) OVER () AS share_pct
         FROM {REQUESTS} GROUP BY class ORDER BY class"""
     return Panel(
-        "error_distribution",
-        "API error distribution by status class",
-        "table",
-        "percent",
-        BY,
+        id="error_distribution",
+        title="API error distribution by status class",
+        kind="table",
+        unit="percent",
+        filtered_by=BY,
         columns=["status_class", "requests", "share_pct"],
         rows=table(q, sql),
     )
@@ -58,11 +63,11 @@ def payload_sizes(q: Query) -> Panel:
             quantile_cont(response_bytes, 0.99)
         FROM {REQUESTS} AND response_bytes IS NOT NULL"""
     return Panel(
-        "payload_sizes",
-        "Response payload sizes",
-        "stat",
-        "bytes",
-        BY,
+        id="payload_sizes",
+        title="Response payload sizes",
+        kind="stat",
+        unit="bytes",
+        filtered_by=BY,
         columns=["p50", "p95", "p99"],
         rows=table(q, sql),
     )
@@ -73,11 +78,11 @@ def usage_by_consumer(q: Query) -> Panel:
             100.0 * count(*) / sum(count(*)) OVER () AS share_pct
         FROM {REQUESTS} GROUP BY ALL ORDER BY requests DESC, consumer"""
     return Panel(
-        "usage_by_consumer",
-        "API usage by consumer",
-        "table",
-        "percent",
-        BY,
+        id="usage_by_consumer",
+        title="API usage by consumer",
+        kind="table",
+        unit="percent",
+        filtered_by=BY,
         columns=["consumer", "requests", "share_pct"],
         rows=table(q, sql),
     )
@@ -88,11 +93,11 @@ def top_consumers(q: Query) -> Panel:
             quantile_cont(latency_ms, 0.95) AS p95_latency_ms
         FROM {REQUESTS} GROUP BY tenant_id ORDER BY requests DESC, tenant_id LIMIT {TOP}"""
     return Panel(
-        "top_consumers",
-        f"Top API consumers (top {TOP} tenants)",
-        "table",
-        None,
-        BY,
+        id="top_consumers",
+        title=f"Top API consumers (top {TOP} tenants)",
+        kind="table",
+        unit=None,
+        filtered_by=BY,
         columns=["tenant_id", "requests", "errors_5xx", "p95_latency_ms"],
         rows=table(q, sql),
     )
@@ -102,11 +107,11 @@ def version_adoption(q: Query) -> Panel:
     sql = f"""SELECT api_version, count(*) AS requests, 100.0 * count(*) / sum(count(*)) OVER () AS share_pct
         FROM {REQUESTS} AND api_version IS NOT NULL GROUP BY api_version ORDER BY api_version"""
     return Panel(
-        "version_adoption",
-        "API version adoption",
-        "table",
-        "percent",
-        BY,
+        id="version_adoption",
+        title="API version adoption",
+        kind="table",
+        unit="percent",
+        filtered_by=BY,
         columns=["api_version", "requests", "share_pct"],
         rows=table(q, sql),
     )
@@ -116,11 +121,11 @@ def deprecated_usage(q: Query) -> Panel:
     sql = f"""SELECT endpoint, count(*) AS requests FROM {REQUESTS} AND deprecated
         GROUP BY endpoint ORDER BY requests DESC, endpoint"""
     return Panel(
-        "deprecated_usage",
-        "Deprecated endpoint usage",
-        "table",
-        None,
-        BY,
+        id="deprecated_usage",
+        title="Deprecated endpoint usage",
+        kind="table",
+        unit=None,
+        filtered_by=BY,
         columns=["endpoint", "requests"],
         rows=table(q, sql),
     )
@@ -131,11 +136,11 @@ def webhook_delivery(q: Query) -> Panel:
             100.0 * count(*) FILTER (WHERE status = 'delivered') / nullif(count(*), 0)
         FROM webhook_deliveries WHERE ts >= $start AND ts < $end"""
     return Panel(
-        "webhook_delivery",
-        "Webhook delivery success rate",
-        "stat",
-        "percent",
-        [],
+        id="webhook_delivery",
+        title="Webhook delivery success rate",
+        kind="stat",
+        unit="percent",
+        filtered_by=[],
         columns=["delivered", "failed", "success_pct"],
         rows=table(q, sql),
     )
@@ -145,11 +150,11 @@ def api_keys(q: Query) -> Panel:
     sql = f"""SELECT coalesce(tier, '(none)') AS tier, count(DISTINCT api_key) AS keys, count(*) AS requests
         FROM {REQUESTS} AND api_key IS NOT NULL GROUP BY ALL ORDER BY tier"""
     return Panel(
-        "api_keys",
-        "API key distribution (keys used in the span, by tier)",
-        "table",
-        None,
-        BY,
+        id="api_keys",
+        title="API key distribution (keys used in the span, by tier)",
+        kind="table",
+        unit=None,
+        filtered_by=BY,
         columns=["tier", "keys", "requests"],
         rows=table(q, sql),
     )
@@ -160,11 +165,11 @@ def rate_limit_violations(q: Query) -> Panel:
         WHERE kind = 'rate_limit_violation' AND ts >= $start AND ts < $end
         GROUP BY tenant_id ORDER BY violations DESC, tenant_id"""
     return Panel(
-        "rate_limit_violations",
-        "Rate limit violations by tenant",
-        "table",
-        None,
-        [],
+        id="rate_limit_violations",
+        title="Rate limit violations by tenant",
+        kind="table",
+        unit=None,
+        filtered_by=[],
         columns=["tenant_id", "violations"],
         rows=table(q, sql),
     )

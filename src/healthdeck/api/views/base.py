@@ -2,7 +2,8 @@
 
 A panel is one small SQL query over the store. Every value a caller chose (a filter, the span)
 reaches the SQL as a named parameter (`$tier`, `$start`…); a query written `($tier IS NULL OR …)`
-covers both "All" and one value, as Grafana's variables do.
+covers both "All" and one value, as Grafana's variables do. The panels' f-strings only join fixed
+fragments of SQL (a table's filtered rows, the step bucket, a LIMIT); no caller's value is formatted in.
 """
 
 from __future__ import annotations

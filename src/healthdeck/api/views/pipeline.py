@@ -21,7 +21,12 @@ def processing_rate(q: Query) -> Panel:
     sql = f"""SELECT queue, {BUCKET.format(column="finished_at")} AS i, count(*) / $step
         FROM {PROCESSED} GROUP BY ALL ORDER BY min(finished_at)"""
     return Panel(
-        "processing_rate", "Queue job processing rate", "timeseries", "per_s", BY, series=series(q, sql, empty=0.0)
+        id="processing_rate",
+        title="Queue job processing rate",
+        kind="timeseries",
+        unit="per_s",
+        filtered_by=BY,
+        series=series(q, sql, empty=0.0),
     )
 
 
@@ -31,11 +36,11 @@ def queue_depth(q: Query) -> Panel:
             AND ($queue IS NULL OR labels->>'queue' = $queue)
         GROUP BY ALL ORDER BY min(ts)"""
     return Panel(
-        "queue_depth",
-        "Queue depth (pending jobs, the step's peak)",
-        "timeseries",
-        "jobs",
-        ["queue"],
+        id="queue_depth",
+        title="Queue depth (pending jobs, the step's peak)",
+        kind="timeseries",
+        unit="jobs",
+        filtered_by=["queue"],
         series=series(q, sql, empty=None),
     )
 
@@ -46,11 +51,11 @@ def success_failure(q: Query) -> Panel:
             100.0 * count(*) FILTER (WHERE status = 'failed') / count(*) AS failure_pct
         FROM {PROCESSED} GROUP BY job_type ORDER BY job_type"""
     return Panel(
-        "success_failure",
-        "Background job success/failure by job type",
-        "table",
-        "percent",
-        BY,
+        id="success_failure",
+        title="Background job success/failure by job type",
+        kind="table",
+        unit="percent",
+        filtered_by=BY,
         columns=["job_type", "succeeded", "failed", "failure_pct"],
         rows=table(q, sql),
     )
@@ -60,11 +65,11 @@ def top_failed(q: Query) -> Panel:
     sql = f"""SELECT job_type, queue, count(*) AS failed FROM {PROCESSED} AND status = 'failed'
         GROUP BY ALL ORDER BY failed DESC, job_type, queue LIMIT {TOP}"""
     return Panel(
-        "top_failed",
-        f"Top failed jobs (top {TOP})",
-        "table",
-        None,
-        BY,
+        id="top_failed",
+        title=f"Top failed jobs (top {TOP})",
+        kind="table",
+        unit=None,
+        filtered_by=BY,
         columns=["job_type", "queue", "failed"],
         rows=table(q, sql),
     )
@@ -76,11 +81,11 @@ def queue_wait(q: Query) -> Panel:
         FROM jobs WHERE started_at >= $start AND started_at < $end AND {_KEPT}
         GROUP BY queue ORDER BY queue"""
     return Panel(
-        "queue_wait",
-        "Queue wait time (jobs started in the span)",
-        "table",
-        "s",
-        BY,
+        id="queue_wait",
+        title="Queue wait time (jobs started in the span)",
+        kind="table",
+        unit="s",
+        filtered_by=BY,
         columns=["queue", "jobs", "p50_s", "p95_s"],
         rows=table(q, sql),
     )
@@ -90,7 +95,13 @@ def retries(q: Query) -> Panel:
     sql = f"""SELECT coalesce(retries, 0) AS retries, count(*) AS jobs FROM {PROCESSED}
         GROUP BY ALL ORDER BY retries"""
     return Panel(
-        "retries", "Job retry distribution", "table", None, BY, columns=["retries", "jobs"], rows=table(q, sql)
+        id="retries",
+        title="Job retry distribution",
+        kind="table",
+        unit=None,
+        filtered_by=BY,
+        columns=["retries", "jobs"],
+        rows=table(q, sql),
     )
 
 
@@ -98,11 +109,11 @@ def records_per_batch(q: Query) -> Panel:
     sql = f"""SELECT job_type, count(*) AS jobs, sum(records) AS records, avg(records) AS records_per_job
         FROM {PROCESSED} AND records IS NOT NULL GROUP BY job_type ORDER BY job_type"""
     return Panel(
-        "records_per_batch",
-        "Batch processing throughput (records per job)",
-        "table",
-        "records",
-        BY,
+        id="records_per_batch",
+        title="Batch processing throughput (records per job)",
+        kind="table",
+        unit="records",
+        filtered_by=BY,
         columns=["job_type", "jobs", "records", "records_per_job"],
         rows=table(q, sql),
     )

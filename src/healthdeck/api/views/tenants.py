@@ -26,7 +26,12 @@ def api_usage_top(q: Query) -> Panel:
         SELECT tenant_id, {BUCKET.format(column="ts")} AS i, count(*) / $step FROM {REQUESTS}
             AND tenant_id IN (SELECT tenant_id FROM top) GROUP BY ALL ORDER BY min(ts)"""
     return Panel(
-        "api_usage_top", f"API usage by tenant (top {TOP})", "timeseries", "per_s", BY, series=series(q, sql, empty=0.0)
+        id="api_usage_top",
+        title=f"API usage by tenant (top {TOP})",
+        kind="timeseries",
+        unit="per_s",
+        filtered_by=BY,
+        series=series(q, sql, empty=0.0),
     )
 
 
@@ -36,11 +41,11 @@ def cross_tenant(q: Query) -> Panel:
             quantile_cont(latency_ms, 0.95) AS p95_latency_ms
         FROM {REQUESTS} GROUP BY tenant_id ORDER BY requests DESC, tenant_id LIMIT {TOP}"""
     return Panel(
-        "cross_tenant",
-        f"Cross-tenant error rate and p95 latency (top {TOP} by requests)",
-        "table",
-        None,
-        BY,
+        id="cross_tenant",
+        title=f"Cross-tenant error rate and p95 latency (top {TOP} by requests)",
+        kind="table",
+        unit=None,
+        filtered_by=BY,
         columns=["tenant_id", "requests", "error_rate_pct", "p95_latency_ms"],
         rows=table(q, sql),
     )
@@ -58,11 +63,11 @@ def mrr_by_tier(q: Query) -> Panel:
             per_tier.setdefault(kept[tenant][1], []).append(mrr)
     rows = [[tier, len(amounts), rounded(sum(amounts))] for tier, amounts in sorted(per_tier.items())]
     return Panel(
-        "mrr_by_tier",
-        "MRR by tenant tier (now)",
-        "table",
-        "currency",
-        BY,
+        id="mrr_by_tier",
+        title="MRR by tenant tier (now)",
+        kind="table",
+        unit="currency",
+        filtered_by=BY,
         columns=["tier", "paying_tenants", "mrr"],
         rows=rows,
     )
@@ -74,11 +79,11 @@ def health_scores(q: Query) -> Panel:
     scores.sort(key=lambda h: (h.score, h.tenant_id))
     rows = [[h.tenant_id, *kept[h.tenant_id], rounded(h.score), h.status] for h in scores]
     return Panel(
-        "health_scores",
-        "Tenant health scores (now, worst first)",
-        "table",
-        "score",
-        BY,
+        id="health_scores",
+        title="Tenant health scores (now, worst first)",
+        kind="table",
+        unit="score",
+        filtered_by=BY,
         columns=["tenant_id", "name", "tier", "health_score", "health_status"],
         rows=rows,
     )
@@ -89,11 +94,11 @@ def isolation(q: Query) -> Panel:
         WHERE ts >= $start AND ts < $end AND kind IN ('isolation_violation', 'cross_tenant_query')
         GROUP BY ALL ORDER BY events DESC, kind, tenant_id"""
     return Panel(
-        "isolation",
-        "Multi-tenancy isolation violations (any is critical)",
-        "table",
-        None,
-        BY,
+        id="isolation",
+        title="Multi-tenancy isolation violations (any is critical)",
+        kind="table",
+        unit=None,
+        filtered_by=BY,
         columns=["kind", "tenant_id", "events"],
         rows=table(q, sql),
     )
@@ -104,11 +109,11 @@ def feature_usage(q: Query) -> Panel:
         FROM activity JOIN {TENANTS} AS kept USING (tenant_id) WHERE ts >= $start AND ts < $end
         GROUP BY tenant_id ORDER BY features DESC, tenant_id"""
     return Panel(
-        "feature_usage",
-        "Feature usage by tenant",
-        "table",
-        None,
-        BY,
+        id="feature_usage",
+        title="Feature usage by tenant",
+        kind="table",
+        unit=None,
+        filtered_by=BY,
         columns=["tenant_id", "features", "active_users"],
         rows=table(q, sql),
     )
