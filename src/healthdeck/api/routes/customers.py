@@ -47,22 +47,13 @@ def customers_health(
     at: AtQuery = "now",
 ) -> dict[str, Any]:
     """Every tenant's health score, factors and change over 7 days, worst first; counts per status."""
-    moment = evaluation_time(at, label="at")
-    with _owner(request).engine() as hd:
-        customers = hd.customer_health(at=moment)
-    return customers_json(customers, at=moment, status=None if status is None else status.value)
+    return customers_answer(_owner(request), status=None if status is None else status.value, at=at)
 
 
 @router.get("/v1/customers/{tenant_id}/health")
 def customer_health(request: Request, tenant_id: str, caller: Viewer, at: AtQuery = "now") -> dict[str, Any]:
     """One tenant's health: score, status, factors, the facts behind them, and 7 days before."""
-    check_project(caller, tenant_id)
-    moment = evaluation_time(at, label="at")
-    with _owner(request).engine() as hd:
-        found = hd.customer_health(at=moment, tenant=tenant_id)
-    if not found:
-        raise no_such_project(tenant_id)
-    return customer_health_json(found[0])
+    return customer_answer(_owner(request), caller, tenant_id, at=at)
 
 
 @router.get("/v1/customers/{tenant_id}/usage")
@@ -74,6 +65,33 @@ def customer_usage(
     step: Annotated[str | None, Query(description="Time between points (default 1h, or 1d over 2 days).")] = None,
 ) -> dict[str, Any]:
     """One tenant's requests, 5xx errors and p95 latency over time, its tier and its subscriptions."""
+    return usage_answer(_owner(request), caller, tenant_id, since=since, step=step)
+
+
+# What the routes answer, for the console's pages to render the same JSON (the caller checked as a route's).
+
+
+def customers_answer(owner: StoreOwner, *, status: str | None, at: str) -> dict[str, Any]:
+    """`GET /v1/customers/health` (for a caller over every tenant)."""
+    moment = evaluation_time(at, label="at")
+    with owner.engine() as hd:
+        customers = hd.customer_health(at=moment)
+    return customers_json(customers, at=moment, status=status)
+
+
+def customer_answer(owner: StoreOwner, caller: Caller, tenant_id: str, *, at: str) -> dict[str, Any]:
+    """`GET /v1/customers/{tenant_id}/health`: 404 for a tenant outside the caller's scope or the store."""
     check_project(caller, tenant_id)
-    with _owner(request).reader() as store:
+    moment = evaluation_time(at, label="at")
+    with owner.engine() as hd:
+        found = hd.customer_health(at=moment, tenant=tenant_id)
+    if not found:
+        raise no_such_project(tenant_id)
+    return customer_health_json(found[0])
+
+
+def usage_answer(owner: StoreOwner, caller: Caller, tenant_id: str, *, since: str, step: str | None) -> dict[str, Any]:
+    """`GET /v1/customers/{tenant_id}/usage`: 404 for a tenant outside the caller's scope or the store."""
+    check_project(caller, tenant_id)
+    with owner.reader() as store:
         return tenant_usage(store, tenant=tenant_id, since=since, step=step)

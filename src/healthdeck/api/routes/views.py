@@ -55,18 +55,21 @@ def view_data(
     ] = "now",
 ) -> dict[str, Any]:
     """One view: its filters and their options, its KPIs and its panels (`api`, `pipeline` or `tenants`)."""
+    asked = {"tier": tier, "endpoint": endpoint, "queue": queue, "etl_job": etl_job, "tenant": tenant}
+    return view_answer(request.app.state.owner, caller, view, since=since, at=at, asked=asked)
+
+
+def view_answer(
+    owner: StoreOwner, caller: Caller, view: str, *, since: str, at: str, asked: dict[str, str | None]
+) -> dict[str, Any]:
+    """What `GET /v1/views/{view}` answers `caller` (the console's view pages render it too)."""
     chosen = VIEWS.get(view)
     if chosen is None:
         raise ApiError(404, f"no view {view!r}; views: {', '.join(VIEWS)}")
-    asked = {"tier": tier, "endpoint": endpoint, "queue": queue, "etl_job": etl_job, "tenant": tenant}
-    _check_scope(caller, chosen, tenant)
+    _check_scope(caller, chosen, asked.get("tenant"))
     filters = _chosen_filters(chosen, asked)
     end = evaluation_time(at, label="at")
-    span = span_length(since)
-    if span > LONGEST_SPAN:
-        raise ApiError(400, f"since: {since} is longer than a view shows ({LONGEST_SPAN.days}d); choose a shorter span")
-    start = end - span
-    owner: StoreOwner = request.app.state.owner
+    start = end - _span(since)
     with owner.engine() as hd:
         options = _options(hd, chosen, caller)
         _check_values(filters, options)
@@ -82,6 +85,13 @@ def view_data(
             "kpis": _kpis(hd, chosen, tenant=filters.get("tenant"), at=end),
             "panels": [make(query).json() for make in chosen.panels],
         }
+
+
+def _span(since: str) -> timedelta:
+    span = span_length(since)
+    if span > LONGEST_SPAN:
+        raise ApiError(400, f"since: {since} is longer than a view shows ({LONGEST_SPAN.days}d); choose a shorter span")
+    return span
 
 
 def _check_scope(caller: Caller, view: View, tenant: str | None) -> None:
