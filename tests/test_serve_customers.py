@@ -139,7 +139,8 @@ def test_a_tenants_usage_totals_and_points_are_its_requests(
     start = datetime.fromisoformat(usage["since"])
     assert (len(usage["points"]), usage["step"]) == (points, step_text)
     requests, errors, p95 = app.sql(TOTALS, [tenant, start, datetime.now(UTC)])[0]
-    assert requests > 0 and errors > 0, "the busiest tenant should have requests and 5xx in the span"
+    assert requests > 0, "the busiest tenant should have requests in the span"
+    assert errors > 0 or since != "7d", "and a few 5xx in a week (0 would not test the count)"
     assert usage["totals"] == {
         "requests": requests,
         "errors": errors,

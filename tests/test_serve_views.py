@@ -15,7 +15,10 @@ import pytest
 from .console import Console, console
 
 SCOPED = "t-0003"
-SINCE = "24h"
+# The whole simulated store: every panel has data whatever the time of day the test runs.
+SINCE = "10d"
+STEP = timedelta(hours=6)
+POINTS = 40
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +29,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
 
 def _view(app: Console, name: str, **filters: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     answer = app.ok(f"/v1/views/{name}", since=SINCE, **filters)
-    assert datetime.fromisoformat(answer["since"]) == datetime.fromisoformat(answer["at"]) - timedelta(hours=24)
+    assert datetime.fromisoformat(answer["since"]) == datetime.fromisoformat(answer["at"]) - timedelta(days=10)
     return answer, {panel["id"]: panel for panel in answer["panels"]}
 
 
@@ -36,7 +39,7 @@ def _p(values: list[float], q: float) -> float | None:
 
 def _share(counts: Counter[Any]) -> dict[Any, tuple[int, Any]]:
     total = sum(counts.values())
-    return {key: (n, pytest.approx(100 * n / total, abs=1e-3)) for key, n in counts.items()}
+    return {key: (n, pytest.approx(100 * n / total, rel=1e-5)) for key, n in counts.items()}
 
 
 def _step_index(ts: datetime, start: datetime, step: timedelta) -> int:
@@ -64,8 +67,8 @@ def _api_filters(app: Console) -> list[dict[str, str]]:
 def test_api_view_panels_for_every_filter(app: Console) -> None:
     for filters in _api_filters(app):
         answer, panels = _view(app, "api", **filters)
-        start, step = datetime.fromisoformat(answer["since"]), timedelta(minutes=15)
-        assert answer["step"] == "15m" and answer["filters"]["tier"]["value"] == filters.get("tier")
+        start, step = datetime.fromisoformat(answer["since"]), STEP
+        assert answer["step"] == "6h" and answer["filters"]["tier"]["value"] == filters.get("tier")
         rows = _requests(
             app,
             start,
@@ -80,7 +83,7 @@ def _check_api_tables(panels: dict[str, dict[str, Any]], rows: list[dict[str, An
     classes = _share(Counter(f"{r['status'] // 100}xx" for r in rows))
     assert {c: (n, s) for c, n, s in panels["error_distribution"]["rows"]} == classes
     sizes = [r["response_bytes"] for r in rows if r["response_bytes"] is not None]
-    assert panels["payload_sizes"]["rows"] == [pytest.approx([_p(sizes, q) for q in (0.5, 0.95, 0.99)], abs=1e-3)]
+    assert panels["payload_sizes"]["rows"] == [pytest.approx([_p(sizes, q) for q in (0.5, 0.95, 0.99)], rel=1e-5)]
     consumers = _share(Counter(r["consumer"] or "(none)" for r in rows))
     assert {c: (n, s) for c, n, s in panels["usage_by_consumer"]["rows"]} == consumers
     versions = _share(Counter(r["api_version"] for r in rows if r["api_version"] is not None))
@@ -96,7 +99,7 @@ def _check_api_tables(panels: dict[str, dict[str, Any]], rows: list[dict[str, An
             t,
             len(by_tenant[t]),
             sum(r["status"] >= 500 for r in by_tenant[t]),
-            pytest.approx(_p([r["latency_ms"] for r in by_tenant[t]], 0.95), abs=1e-3),
+            pytest.approx(_p([r["latency_ms"] for r in by_tenant[t]], 0.95), rel=1e-5),
         ]
         for t in top
     ]
@@ -113,14 +116,14 @@ def _check_api_series(
     for endpoint in top:
         counts = Counter(_step_index(r["ts"], start, step) for r in rows if r["endpoint"] == endpoint)
         got = [value for _, value in rates[endpoint]]
-        assert got == pytest.approx([counts.get(i, 0) / step.total_seconds() for i in range(len(got))], abs=1e-4)
+        assert got == pytest.approx([counts.get(i, 0) / step.total_seconds() for i in range(len(got))], rel=1e-5)
     [p95] = panels["response_time_p95"]["series"]
-    assert p95["points"][0][0] == start.isoformat() and len(p95["points"]) == 96
+    assert p95["points"][0][0] == start.isoformat() and len(p95["points"]) == POINTS
     latencies: dict[int, list[float]] = defaultdict(list)
     for r in rows:
         latencies[_step_index(r["ts"], start, step)].append(r["latency_ms"])
-    expected = [_p(latencies.get(i, []), 0.95) for i in range(96)]
-    assert [v for _, v in p95["points"]] == [None if e is None else pytest.approx(e, abs=1e-3) for e in expected]
+    expected = [_p(latencies.get(i, []), 0.95) for i in range(POINTS)]
+    assert [v for _, v in p95["points"]] == [None if e is None else pytest.approx(e, rel=1e-5) for e in expected]
 
 
 def test_api_view_webhooks_keys_and_rate_limits(app: Console) -> None:
@@ -129,7 +132,7 @@ def test_api_view_webhooks_keys_and_rate_limits(app: Console) -> None:
     statuses = Counter(s for (s,) in app.sql("SELECT status FROM webhook_deliveries WHERE ts >= ?", [start]))
     delivered, failed = statuses["delivered"], statuses["failed"]
     assert delivered + failed > 0
-    success = pytest.approx(100 * delivered / (delivered + failed), abs=1e-3)
+    success = pytest.approx(100 * delivered / (delivered + failed), rel=1e-5)
     assert panels["webhook_delivery"]["rows"] == [[delivered, failed, success]]
     found = app.sql("SELECT tier, api_key FROM requests WHERE ts >= ? AND api_key IS NOT NULL", [start])
     keys: dict[str, set[str]] = defaultdict(set)
@@ -179,7 +182,7 @@ def _check_pipeline(
             t,
             outcome[t]["succeeded"],
             outcome[t]["failed"],
-            pytest.approx(100 * outcome[t]["failed"] / sum(outcome[t].values()), abs=1e-3),
+            pytest.approx(100 * outcome[t]["failed"] / sum(outcome[t].values()), rel=1e-5),
         ]
         for t in types
     ]
@@ -193,7 +196,7 @@ def _check_pipeline(
     for j in started:
         waits[j["queue"]].append((j["started_at"] - j["enqueued_at"]).total_seconds())
     assert panels["queue_wait"]["rows"] == [
-        [q, len(w), pytest.approx(_p(w, 0.5), abs=1e-3), pytest.approx(_p(w, 0.95), abs=1e-3)]
+        [q, len(w), pytest.approx(_p(w, 0.5), rel=1e-5), pytest.approx(_p(w, 0.95), rel=1e-5)]
         for q, w in sorted(waits.items())
     ]
     with_records = [j for j in done if j["records"] is not None]
@@ -201,11 +204,11 @@ def _check_pipeline(
         t: [j["records"] for j in with_records if j["job_type"] == t] for t in {j["job_type"] for j in with_records}
     }
     assert panels["records_per_batch"]["rows"] == [
-        [t, len(r), sum(r), pytest.approx(sum(r) / len(r), abs=1e-3)] for t, r in sorted(records.items())
+        [t, len(r), sum(r), pytest.approx(sum(r) / len(r), rel=1e-5)] for t, r in sorted(records.items())
     ]
     rates = {s["label"]: s["points"] for s in panels["processing_rate"]["series"]}
-    # a rate of n jobs a step, 900 s, reads n / 900 to 4 decimals: n again once multiplied back
-    assert sum(round(v * 900) for points in rates.values() for _, v in points) == len(done)
+    # a rate of n jobs a step reads n / step to 6 significant digits: n again once multiplied back
+    assert sum(round(v * STEP.total_seconds()) for points in rates.values() for _, v in points) == len(done)
 
 
 def _check_queue_depth(app: Console, panels: dict[str, dict[str, Any]], start: datetime, queue: str | None) -> None:
@@ -215,7 +218,7 @@ def _check_queue_depth(app: Console, panels: dict[str, dict[str, Any]], start: d
     peaks: dict[str, dict[int, float]] = defaultdict(dict)
     for name, ts, value in samples:
         if queue in (None, name):
-            i = _step_index(ts, start, timedelta(minutes=15))
+            i = _step_index(ts, start, STEP)
             peaks[name][i] = max(peaks[name].get(i, value), value)
     got = {s["label"]: s["points"] for s in panels["queue_depth"]["series"]}
     assert set(got) == set(peaks) and peaks
@@ -240,12 +243,15 @@ def test_tenants_view_panels_for_every_filter(app: Console) -> None:
             [
                 t,
                 len(per[t]),
-                pytest.approx(100 * sum(r["status"] >= 500 for r in per[t]) / len(per[t]), abs=1e-3),
-                pytest.approx(_p([r["latency_ms"] for r in per[t]], 0.95), abs=1e-3),
+                pytest.approx(100 * sum(r["status"] >= 500 for r in per[t]) / len(per[t]), rel=1e-5),
+                pytest.approx(_p([r["latency_ms"] for r in per[t]], 0.95), rel=1e-5),
             ]
             for t in top
         ]
-        usage = {s["label"]: sum(round(v * 900) for _, v in s["points"]) for s in panels["api_usage_top"]["series"]}
+        usage = {
+            s["label"]: sum(round(v * STEP.total_seconds()) for _, v in s["points"])
+            for s in panels["api_usage_top"]["series"]
+        }
         assert usage == {t: len(per[t]) for t in top}
         _check_tenant_tables(app, panels, start, kept, tenants)
 
@@ -264,12 +270,12 @@ def _check_tenant_tables(
         if tenant in kept and amount > 0:
             by_tier[tenants[tenant][1]].append(amount)
     assert panels["mrr_by_tier"]["rows"] == [
-        [tier, len(a), pytest.approx(sum(a), abs=1e-3)] for tier, a in sorted(by_tier.items())
+        [tier, len(a), pytest.approx(sum(a), rel=1e-5)] for tier, a in sorted(by_tier.items())
     ]
     listed = app.ok("/v1/customers/health")["tenants"]
     health = [[t["tenant_id"], t["name"], t["tier"], t["health_score"], t["health_status"]] for t in listed]
     assert [r for r in panels["health_scores"]["rows"]] == [
-        [*h[:3], pytest.approx(h[3], abs=1e-3), h[4]] for h in health if h[0] in kept
+        [*h[:3], pytest.approx(h[3], rel=1e-5), h[4]] for h in health if h[0] in kept
     ]
     security = app.sql("SELECT kind, tenant_id FROM security_events WHERE ts >= ?", [start])
     violations = Counter(

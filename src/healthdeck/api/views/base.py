@@ -104,7 +104,7 @@ class View:
     kpi_source: str
 
 
-def series(q: Query, sql: str, *, empty: float | None, digits: int = 4) -> list[dict[str, Any]]:
+def series(q: Query, sql: str, *, empty: float | None) -> list[dict[str, Any]]:
     """Time series from rows (label, step index, value), one per label in order of first appearance,
     with a point at every step; a step without a row gets `empty`."""
     by_label: dict[str, dict[int, float | None]] = {}
@@ -114,7 +114,7 @@ def series(q: Query, sql: str, *, empty: float | None, digits: int = 4) -> list[
     return [
         {
             "label": label,
-            "points": [[at.isoformat(), rounded(values.get(i, empty), digits)] for i, at in enumerate(moments)],
+            "points": [[at.isoformat(), rounded(values.get(i, empty))] for i, at in enumerate(moments)],
         }
         for label, values in by_label.items()
     ]
@@ -129,9 +129,10 @@ def duration_text(step: timedelta) -> str:
     return f"{seconds}s"
 
 
-def rounded(value: Any, digits: int = 4) -> Any:
-    """Floats to `digits` decimals (what the console shows); anything else as it is."""
-    return round(value, digits) if isinstance(value, float) else value
+def rounded(value: Any) -> Any:
+    """Floats to 6 significant digits (a rate of a few requests a day per second keeps its precision);
+    anything else as it is."""
+    return float(f"{value:.6g}") if isinstance(value, float) else value
 
 
 def table(q: Query, sql: str, **extra: Any) -> list[list[Any]]:
