@@ -282,6 +282,12 @@ def _check_tenant_tables(
         (k, t) for k, t in security if t in kept and k in ("isolation_violation", "cross_tenant_query")
     )
     assert {(k, t): n for k, t, n in panels["isolation"]["rows"]} == violations
+    _check_resources(app, panels, start, kept)
+    created = [at for t, at in app.sql("SELECT tenant_id, created_at FROM tenants") if t in kept]
+    [growth] = panels["growth"]["series"]
+    assert [n for _, n in growth["points"]] == [
+        sum(c < datetime.fromisoformat(at) + STEP for c in created) for at, _ in growth["points"]
+    ]
     activity = app.sql("SELECT tenant_id, event, user_id FROM activity WHERE ts >= ?", [start])
     features: dict[str, tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))
     for tenant, event, user in activity:
@@ -291,6 +297,25 @@ def _check_tenant_tables(
     assert {t: (f, u) for t, f, u in panels["feature_usage"]["rows"]} == {
         t: (len(e), len(u)) for t, (e, u) in features.items()
     }
+
+
+def _check_resources(app: Console, panels: dict[str, dict[str, Any]], start: datetime, kept: set[str]) -> None:
+    readings: dict[tuple[str, str], list[tuple[datetime, float]]] = defaultdict(list)
+    query = "SELECT labels->>'tenant_id', metric, ts, value FROM samples WHERE metric LIKE 'tenant_%' AND ts >= ?"
+    for tenant, metric, ts, value in app.sql(query, [start]):
+        if tenant in kept:
+            readings[(tenant, metric)].append((ts, value))
+    storage = {t: max(r)[1] / 1e9 for (t, m), r in readings.items() if m == "tenant_storage_bytes"}
+    assert {t: gb for t, gb in panels["storage"]["rows"]} == {
+        t: pytest.approx(gb, rel=1e-5) for t, gb in storage.items()
+    }
+    got = {row[0]: row[1:] for row in panels["resources"]["rows"]}
+    assert set(got) == {t for t, m in readings if m in ("tenant_cpu_millicores", "tenant_memory_bytes")}
+    for tenant, (cpu, cpu_peak, memory, memory_peak) in got.items():
+        cpus = [v for _, v in readings[(tenant, "tenant_cpu_millicores")]]
+        gib = [v / 2**30 for _, v in readings[(tenant, "tenant_memory_bytes")]]
+        expected = [sum(cpus) / len(cpus), max(cpus), sum(gib) / len(gib), max(gib)]
+        assert [cpu, cpu_peak, memory, memory_peak] == pytest.approx(expected, rel=1e-5)
 
 
 def test_filters_list_the_stores_values_and_kpis_are_the_packs(app: Console) -> None:
@@ -343,8 +368,10 @@ def test_a_tenant_token_reads_only_its_own_tenants_view(app: Console) -> None:
     assert own.json()["filters"]["tenant"] == {"value": SCOPED, "options": [SCOPED]}
     for panel in own.json()["panels"]:
         ids = [row[0] for row in panel["rows"] if panel["columns"][:1] == ["tenant_id"]]
-        ids += [s["label"] for s in panel["series"]]
+        ids += [s["label"] for s in panel["series"] if panel["id"] == "api_usage_top"]  # one series per tenant
         assert set(ids) <= {SCOPED}, panel["id"]
+    growth = next(p for p in own.json()["panels"] if p["id"] == "growth")
+    assert growth["series"][0]["points"][-1][1] == 1  # itself, no other tenant
     assert app.get("/v1/views/tenants", mine, tenant="t-0001").status_code == 404
     for path in ("/v1/views/tenants", "/v1/views/api", "/v1/views/pipeline"):
         refused = app.get(path, mine)

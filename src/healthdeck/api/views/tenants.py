@@ -6,6 +6,8 @@ engine's (the `mrr` and `tenant_health` KPIs' functions) at the span's end.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 from healthdeck.api.views.base import BUCKET, Filter, Panel, Query, View, rounded, series, table
 from healthdeck.engine.measures import MeasureContext
 from healthdeck.engine.measures.customers import tenant_health
@@ -48,6 +50,58 @@ def cross_tenant(q: Query) -> Panel:
         filtered_by=BY,
         columns=["tenant_id", "requests", "error_rate_pct", "p95_latency_ms"],
         rows=table(q, sql),
+    )
+
+
+# A tenant's samples: labelled with its tenant_id, among the kept tenants.
+SAMPLES = f"""samples JOIN {TENANTS} AS kept ON kept.tenant_id = samples.labels->>'tenant_id'
+    WHERE ts >= $start AND ts < $end"""
+
+
+def resources(q: Query) -> Panel:
+    sql = f"""SELECT kept.tenant_id,
+            avg(value) FILTER (WHERE metric = 'tenant_cpu_millicores') AS cpu,
+            max(value) FILTER (WHERE metric = 'tenant_cpu_millicores') AS cpu_peak,
+            avg(value) FILTER (WHERE metric = 'tenant_memory_bytes') / 2^30 AS memory,
+            max(value) FILTER (WHERE metric = 'tenant_memory_bytes') / 2^30 AS memory_peak
+        FROM {SAMPLES} AND metric IN ('tenant_cpu_millicores', 'tenant_memory_bytes')
+        GROUP BY kept.tenant_id ORDER BY cpu_peak DESC NULLS LAST, kept.tenant_id"""
+    return Panel(
+        id="resources",
+        title="Per-tenant resource usage (CPU millicores, memory GiB: mean and peak)",
+        kind="table",
+        unit=None,
+        filtered_by=BY,
+        columns=["tenant_id", "cpu_millicores", "cpu_millicores_peak", "memory_gib", "memory_gib_peak"],
+        rows=table(q, sql),
+    )
+
+
+def storage(q: Query) -> Panel:
+    sql = f"""SELECT kept.tenant_id, arg_max(value, ts) / 1e9 AS storage_gb
+        FROM {SAMPLES} AND metric = 'tenant_storage_bytes'
+        GROUP BY kept.tenant_id ORDER BY storage_gb DESC, kept.tenant_id"""
+    return Panel(
+        id="storage",
+        title="Storage consumption by tenant (latest reading, GB)",
+        kind="table",
+        unit="gb",
+        filtered_by=BY,
+        columns=["tenant_id", "storage_gb"],
+        rows=table(q, sql),
+    )
+
+
+def growth(q: Query) -> Panel:
+    created = sorted(at for (at,) in q.rows(f"SELECT created_at FROM tenants JOIN {TENANTS} AS kept USING (tenant_id)"))
+    points = [[at.isoformat(), bisect_left(created, at + q.step)] for at in q.moments()]
+    return Panel(
+        id="growth",
+        title="Tenant growth over time (tenants created by each step's end)",
+        kind="timeseries",
+        unit="tenants",
+        filtered_by=BY,
+        series=[{"label": "tenants", "points": points}],
     )
 
 
@@ -126,6 +180,16 @@ VIEW = View(
         Filter("tenant", "SELECT tenant_id FROM tenants ORDER BY 1"),
         Filter("tier", "SELECT DISTINCT tier FROM tenants ORDER BY 1"),
     ),
-    panels=(api_usage_top, cross_tenant, feature_usage, mrr_by_tier, health_scores, isolation),
+    panels=(
+        growth,
+        api_usage_top,
+        cross_tenant,
+        feature_usage,
+        resources,
+        storage,
+        mrr_by_tier,
+        health_scores,
+        isolation,
+    ),
     kpi_source="seed 004 tenant analytics",
 )
