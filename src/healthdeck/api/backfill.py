@@ -60,8 +60,7 @@ def missing_day_ends(store: Store, *, now: datetime, retention: timedelta) -> li
 async def backfill_days(owner: StoreOwner, *, retention: timedelta, stop: asyncio.Event) -> None:
     """Evaluate and keep each missing past day, until done or `stop` is set (the day in progress finishes)."""
     try:
-        with owner.reader() as store:
-            ends = missing_day_ends(store, now=datetime.now(UTC), retention=retention)
+        ends = await asyncio.to_thread(_missing, owner, retention)
         last_kept: dict[str, datetime] = {}
         for end in ends:
             if stop.is_set():
@@ -70,6 +69,11 @@ async def backfill_days(owner: StoreOwner, *, retention: timedelta, stop: asynci
             await owner.write(partial(keep, rows=history_rows(report, last_kept=last_kept), retention=retention))
     except Exception as exc:  # the server goes on without the past days' history
         log.error("backfilling the history of past days failed: %s", exc)
+
+
+def _missing(owner: StoreOwner, retention: timedelta) -> list[datetime]:
+    with owner.reader() as store:  # off the event loop: it scans each table's first time
+        return missing_day_ends(store, now=datetime.now(UTC), retention=retention)
 
 
 def _evaluate(owner: StoreOwner, at: datetime) -> HealthReport:
