@@ -34,6 +34,7 @@ bench: install  ## performance benchmarks (figures and ratios against an in-run 
 	$(PY) benchmarks/bench_ingest.py
 	$(PY) benchmarks/bench_serve_ingest.py
 	$(PY) benchmarks/bench_serve_dashboard.py
+	$(PY) benchmarks/bench_web_first_render.py
 
 screenshots: install  ## the browser tests, keeping each page's screenshots (1440 px and 375 px) in docs/screenshots/
 	HEALTHDECK_SCREENSHOTS=docs/screenshots $(PY) -m pytest tests/web -q
