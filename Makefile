@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 HD := $(VENV)/bin/healthdeck
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test check lint bench clean
+.PHONY: install demo test check lint bench screenshots clean
 
 $(STAMP): pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
@@ -34,6 +34,10 @@ bench: install  ## performance benchmarks (figures and ratios against an in-run 
 	$(PY) benchmarks/bench_ingest.py
 	$(PY) benchmarks/bench_serve_ingest.py
 	$(PY) benchmarks/bench_serve_dashboard.py
+	$(PY) benchmarks/bench_web_first_render.py
+
+screenshots: install  ## the browser tests, keeping each page's screenshots (1440 px and 375 px) in docs/screenshots/
+	HEALTHDECK_SCREENSHOTS=docs/screenshots $(PY) -m pytest tests/web -q
 
 clean:
 	rm -rf $(VENV) .healthdeck .pytest_cache .mypy_cache .ruff_cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import orjson
@@ -57,3 +58,26 @@ def test_every_environment_variable_the_code_reads_is_documented() -> None:
     variables = set(re.findall(r"HEALTHDECK_[A-Z_]+", source))
     assert variables >= {"HEALTHDECK_DB", "HEALTHDECK_CATALOG", "HEALTHDECK_MEMORY_LIMIT"}
     assert not [v for v in variables if f"`{v}`" not in README]
+
+
+def _api_routes() -> list[str]:
+    """Every route of the HTTP API and every console page, as its decorator names it."""
+    import re
+
+    found = []
+    for module in sorted((ROOT / "src" / "healthdeck").rglob("*.py")):
+        text = module.read_text()
+        prefix = re.search(r'APIRouter\(prefix=([A-Z_]+|"[^"]*")', text)
+        base = "/ui" if prefix and prefix.group(1) == "CONSOLE" else (prefix.group(1).strip('"') if prefix else "")
+        found += [
+            f"{method.upper()} {base}{path}"
+            for method, path in re.findall(r'@router\.(get|post|delete|put)\(\s*"([^"]*)"', text)
+        ]
+    return found
+
+
+@pytest.mark.parametrize("route", _api_routes())
+def test_readme_documents_every_route(route: str) -> None:
+    method, path = route.split(" ", 1)
+    pattern = re.sub(r"\\\{[^}]*\\\}", r"\\{[^}]+\\}", re.escape(path))  # {kpi_id} may read {id}
+    assert re.search(rf"`{method} {pattern}[`?]", README), f"README does not document `{route}`"

@@ -68,6 +68,7 @@ def test_demo_keeps_events_coming_restarts_without_duplicates_and_stops_on_sigin
     with open_store(db) as store:
         demo_token = find_token(store.con, printed.group(1))
     assert demo_token is not None and demo_token.role is Role.viewer
+    assert f"{server.url}/ui/login#token={printed.group(1)}" in stderr  # the console, signed in as it
 
     since, until = _window_end(db), later
     before = _live_counts(db, since, until)

@@ -19,7 +19,19 @@ from healthdeck.api.live import LiveProjects, health_event
 from healthdeck.api.owner import StoreOwner
 from healthdeck.api.prometheus import ServerMetrics
 from healthdeck.api.recent import Recent
-from healthdeck.api.routes import dashboard, events, history, metrics, probes, projects, reports, sql, stream, tokens
+from healthdeck.api.routes import (
+    dashboard,
+    events,
+    history,
+    metrics,
+    probes,
+    projects,
+    reports,
+    sql,
+    stream,
+    summary,
+    tokens,
+)
 from healthdeck.api.routes.customers import router as customers_router
 from healthdeck.api.routes.dashboard import TenantDashboards
 from healthdeck.api.routes.probes import morning_check
@@ -34,6 +46,8 @@ from healthdeck.api.settings import (
 )
 from healthdeck.api.tenant_live import TenantRounds
 from healthdeck.engine.health import HealthReport
+from healthdeck.web.console import install_console
+from healthdeck.web.frame import CONSOLE, error_page
 
 
 def create_app(owner: StoreOwner, settings: ServeSettings, *, spool_dir: Path) -> FastAPI:
@@ -52,13 +66,14 @@ def create_app(owner: StoreOwner, settings: ServeSettings, *, spool_dir: Path) -
     app.state.tenant_dashboards = TenantDashboards(owner)
     app.state.live = LiveProjects()
     app.state.spool_dir = spool_dir
-    install_error_handlers(app)
+    install_error_handlers(app, pages=(f"{CONSOLE}/", error_page))
     app.openapi = partial(_openapi_without_422, app)  # type: ignore[method-assign]
-    for module in (probes, events, reports, history, projects, dashboard, stream, tokens, metrics, sql):
+    for module in (probes, events, reports, summary, history, projects, dashboard, stream, tokens, metrics, sql):
         app.include_router(module.router)
     app.include_router(series_router)
     app.include_router(customers_router)
     app.include_router(views_router)
+    install_console(app)
     return app
 
 

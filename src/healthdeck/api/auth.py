@@ -4,6 +4,10 @@
 token's scope (the same answer as a project that does not exist, so nothing leaks).
 A token limited to one project may not use the routes that cover every tenant (403);
 the routes that name a project (`/api/projects/{project}/…`, `?project=`) answer it for its own.
+
+The web console's browser sends its token in the `healthdeck_token` cookie (web/session.py). A cookie
+is sent with every request to the host, whoever made the page that asks, so it counts only for reads
+(GET, HEAD): anything that writes needs the Authorization header, which no other site can set.
 """
 
 from __future__ import annotations
@@ -31,24 +35,43 @@ class Caller:
 
 
 OPEN_CALLER = Caller(Role.admin, None, None)  # --no-auth: every request may do everything
+TOKEN_COOKIE = "healthdeck_token"
+_READS = frozenset({"GET", "HEAD"})
 
 
-def _caller(request: Request) -> Caller:
+def caller_of(request: Request) -> Caller:
+    """Who is calling: 401 without a token, or with an unknown or revoked one."""
     if not request.app.state.settings.auth:
         return OPEN_CALLER
-    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not presented.strip():
+    presented = _presented_token(request)
+    if presented is None:
         raise _unauthorized("this route needs a token: send Authorization: Bearer <token> (healthdeck tokens create)")
+    token = known_token(request, presented)
+    if token is None:
+        raise _unauthorized("the token is unknown or revoked")
+    return Caller(token.role, token.project, token.token_id)
+
+
+def _presented_token(request: Request) -> str | None:
+    """The bearer token of the Authorization header, else (for a read) the console's cookie."""
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and presented.strip():
+        return presented.strip()
+    cookie = request.cookies.get(TOKEN_COOKIE, "").strip()
+    if cookie and request.method in _READS:
+        return cookie
+    return None
+
+
+def known_token(request: Request, presented: str) -> Token | None:
+    """The live token `presented` names, or None for an unknown or revoked one."""
     owner: StoreOwner = request.app.state.owner
 
     def read() -> Token | None:
         with owner.reader() as store:
-            return find_token(store.con, presented.strip())
+            return find_token(store.con, presented)
 
-    token = KNOWN.find(presented.strip(), read)
-    if token is None:
-        raise _unauthorized("the token is unknown or revoked")
-    return Caller(token.role, token.project, token.token_id)
+    return KNOWN.find(presented, read)
 
 
 def _unauthorized(message: str) -> ApiError:
@@ -59,7 +82,7 @@ def needs(role: Role, *, every_tenant: bool = True) -> Callable[[Request], Calle
     """A dependency: the caller, if its role is at least `role` (and unscoped, for routes over every tenant)."""
 
     def check(request: Request) -> Caller:
-        caller = _caller(request)
+        caller = caller_of(request)
         if not caller.role.allows(role):
             raise ApiError(403, f"a {caller.role.value} token may not do this; it needs the {role.value} role")
         if every_tenant and caller.project is not None:

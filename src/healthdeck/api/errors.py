@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
@@ -48,22 +49,32 @@ def _json_error(status: int, message: str, headers: dict[str, str] | None = None
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Our errors, the user's (a bad `at`, an unknown pack) and the framework's, all as JSON."""
+# A refusal of a web console page is a page (web/frame.py installs it): the JSON is for the API.
+ErrorPage = Callable[[Request, int, str], Response]
+
+
+def install_error_handlers(app: FastAPI, *, pages: tuple[str, ErrorPage] | None = None) -> None:
+    """Our errors, the user's (a bad `at`, an unknown pack) and the framework's, all as JSON — but
+    under the `pages` prefix, as that page renderer's pages."""
+
+    def refuse(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+        if pages is not None and request.url.path.startswith(pages[0]):
+            return pages[1](request, status, message)
+        return _json_error(status, message, headers)
 
     @app.exception_handler(ApiError)
-    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return _json_error(exc.status, exc.message, exc.headers)
+    async def api_error(request: Request, exc: ApiError) -> Response:
+        return refuse(request, exc.status, exc.message, exc.headers)
 
     @app.exception_handler(HealthdeckError)
-    async def user_error(_: Request, exc: HealthdeckError) -> JSONResponse:
-        return _json_error(400, str(exc))
+    async def user_error(request: Request, exc: HealthdeckError) -> Response:
+        return refuse(request, 400, str(exc))
 
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        return _json_error(exc.status_code, str(exc.detail), dict(exc.headers or {}))
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        return refuse(request, exc.status_code, str(exc.detail), dict(exc.headers or {}))
 
     @app.exception_handler(RequestValidationError)  # FastAPI's 422, made a 400 like every bad parameter
-    async def bad_parameter(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def bad_parameter(request: Request, exc: RequestValidationError) -> Response:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        return _json_error(400, problems)
+        return refuse(request, 400, problems)

@@ -107,6 +107,7 @@ def demo_intro(url: str, token: str, *, every: timedelta) -> list[str]:
         f"that passed are POSTed to {url}/v1/events (scenario demo, a 12-minute API incident every 6 hours)",
         "demo: serving on this machine only (loopback); Ctrl-C stops the feed and the server",
         f"demo token (viewer: reads every route, may not ingest or manage tokens): {token}",
+        f"the console, signed in as that viewer: {url}/ui/login#token={token}",
         "try:",
         f"  curl -s {url}/health | jq",
         f"  curl -s -H 'Authorization: Bearer {token}' {url}/v1/health | jq .score",

@@ -1,0 +1,53 @@
+"""Charts as data: a series of the API's JSON reshaped for charts.js and for the table beside each chart.
+
+Reshaping only (times to epoch seconds, points aligned on their times): the values are the API's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from healthdeck.catalog.models import AREAS
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart: its title, its times and its named series; `data` is what charts.js draws."""
+
+    title: str
+    times: list[str]
+    series: list[tuple[str, list[float | None]]]
+    unit: str = ""
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return {
+            "x": [datetime.fromisoformat(t).timestamp() for t in self.times],
+            "series": [{"label": label, "values": values, "unit": self.unit} for label, values in self.series],
+        }
+
+    @property
+    def rows(self) -> list[tuple[str, list[float | None]]]:
+        """The table alternative: one row per time, one column per series."""
+        return [(t, [values[i] for _, values in self.series]) for i, t in enumerate(self.times)]
+
+    def __bool__(self) -> bool:
+        return len(self.times) >= 2  # one point is not a line: the chart is left out, not drawn empty
+
+
+def history_chart(history: dict[str, Any], *, title: str) -> Chart:
+    """The overall score and each area's over the kept evaluations (`GET /v1/history`'s shape)."""
+    times = [point["at"] for point in history["overall"]]
+    series = [("Overall", [point["score"] for point in history["overall"]])]
+    for area in AREAS:
+        by_time = {point["at"]: point["score"] for point in history["areas"].get(area, [])}
+        if by_time:
+            series.append((area.capitalize(), [by_time.get(t) for t in times]))
+    return Chart(title, times, series, unit="points")
+
+
+def points_chart(points: list[dict[str, Any]], *, title: str, field: str, label: str, unit: str = "") -> Chart:
+    """One field of a list of `{"at", field…}` points (a KPI's history, an export) as one series."""
+    return Chart(title, [p["at"] for p in points], [(label, [p.get(field) for p in points])], unit=unit)
