@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from healthdeck.catalog.models import AREAS
+from healthdeck.web.render import unit_text
 
 
 @dataclass(frozen=True)
@@ -51,3 +52,11 @@ def history_chart(history: dict[str, Any], *, title: str) -> Chart:
 def points_chart(points: list[dict[str, Any]], *, title: str, field: str, label: str, unit: str = "") -> Chart:
     """One field of a list of `{"at", field…}` points (a KPI's history, an export) as one series."""
     return Chart(title, [p["at"] for p in points], [(label, [p.get(field) for p in points])], unit=unit)
+
+
+def panel_chart(panel: dict[str, Any]) -> Chart:
+    """A `timeseries` panel of `GET /v1/views/{view}`: one line per series (they share their steps)."""
+    series = panel["series"]
+    times = [at for at, _ in series[0]["points"]] if series else []
+    lines = [(s["label"], [value for _, value in s["points"]]) for s in series]
+    return Chart(panel["title"], times, lines, unit=unit_text(panel["unit"] or ""))

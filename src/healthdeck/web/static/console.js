@@ -79,12 +79,18 @@
   };
 
   Live.prototype.swap = function (html) {
-    // Keep what the reader was doing: the focused link or control, the open tables, the scroll.
+    // Keep what the reader was doing: the focused link or control, the open tables, the scroll, and a
+    // filter chosen but not yet applied.
     var focusKey = keyOf(document.activeElement, this.main);
     var open = Array.prototype.map.call(this.main.querySelectorAll("details[open]"), function (d) {
       return keyOf(d, this.main);
     }, this);
+    var chosen = changedChoices(this.main);
     this.main.innerHTML = html;
+    chosen.forEach(function (choice) {
+      var select = find(this.main, "#" + choice.id);
+      if (select) select.value = choice.value;
+    }, this);
     open.forEach(function (key) {
       var details = find(this.main, key);
       if (details) details.open = true;
@@ -94,6 +100,14 @@
     this.tick();
     document.dispatchEvent(new CustomEvent("healthdeck:swapped"));
   };
+
+  // The selects whose choice the reader changed since the page came (not yet sent with their form).
+  function changedChoices(root) {
+    return Array.prototype.filter.call(root.querySelectorAll("select[id]"), function (select) {
+      var first = Array.prototype.find.call(select.options, function (o) { return o.defaultSelected; });
+      return select.value !== (first || select.options[0] || { value: select.value }).value;
+    }).map(function (select) { return { id: select.id, value: select.value }; });
+  }
 
   function keyOf(element, root) {
     if (!element || !root.contains(element) || element === root) return null;
