@@ -83,14 +83,16 @@ def view_page(request: Request, view: str) -> Response:
     if any(value == "" for value in asked.values()):  # "All" in the form: the link leaves the filter out
         return RedirectResponse(_link(request.url.path, request.query_params), status_code=303)
     _check_scope(caller, view, asked["tenant"])
-    page = page_frame(request, caller, title=VIEWS[view].title if view in VIEWS else view, section=SECTIONS.get(view, ""))
+    page = page_frame(
+        request, caller, title=VIEWS[view].title if view in VIEWS else view, section=SECTIONS.get(view, "")
+    )
     answer = view_answer(request.app.state.owner, caller, view, since=page.range, at="now", asked=asked)
     chosen = {name: spec["value"] for name, spec in answer["filters"].items() if spec["value"] is not None}
     page.data_at = answer["at"]
     page.api = [("View", _link(f"/v1/views/{view}", {"since": page.range, **chosen}))]
     if caller.project is not None:  # a tenant's token reads its own tenant's view: follow its stream
         page.stream = f"/api/projects/{caller.project}/metrics/stream"
-    shown = [_shown(panel, tenant_links=caller.project is None) for panel in answer["panels"]]
+    shown = [_shown(panel) for panel in answer["panels"]]
     panels = [s for s in shown if s.chart or s.rows]
     return render_page(
         request,
@@ -119,20 +121,21 @@ def _link(path: str, query: Any) -> str:
     return f"{path}?{urlencode(kept)}" if kept else path
 
 
-def _shown(panel: dict[str, Any], *, tenant_links: bool) -> Shown:
+def _shown(panel: dict[str, Any]) -> Shown:
     if panel["kind"] == "timeseries":
         chart = panel_chart(panel)
         return Shown(panel, chart if chart else None, [])
     rows = panel["rows"]
     if panel["kind"] == "stat":  # a stat over no records is one row of nulls (or zero counts): nothing to show
         rows = [row for row in rows if any(value not in (None, 0) for value in row)]
-    return Shown(panel, None, [_cells(panel["columns"], row, tenant_links=tenant_links) for row in rows])
+    return Shown(panel, None, [_cells(panel["columns"], row) for row in rows])
 
 
-def _cells(columns: list[str], row: list[Any], *, tenant_links: bool) -> list[Cell]:
-    """The row's cells; the tenant's name (or, without one, its id) opens the tenant's page."""
+def _cells(columns: list[str], row: list[Any]) -> list[Cell]:
+    """The row's cells; the tenant's name (or, without one, its id) opens the tenant's page (a tenant's token
+    sees only its own tenant's rows)."""
     values = dict(zip(columns, row, strict=True))
-    tenant = values.get("tenant_id") if tenant_links else None
+    tenant = values.get("tenant_id")
     linked = "name" if "name" in values else "tenant_id"
     return [Cell(v, f"{CONSOLE}/tenants/{tenant}" if tenant and c == linked else None) for c, v in values.items()]
 
