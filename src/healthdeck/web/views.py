@@ -27,8 +27,6 @@ SECTIONS = {"api": "api", "pipeline": "pipeline", "tenants": "tenant-analytics"}
 # Every filter of every view: the route answers 400 for one the view has not.
 FILTERS = ("tier", "endpoint", "queue", "etl_job", "tenant")
 LABELS = {"tier": "Tier", "endpoint": "Endpoint", "queue": "Queue", "etl_job": "ETL job", "tenant": "Tenant"}
-
-
 # A column's unit, from its name's suffix.
 SUFFIXES = {"_pct": "%", "_ms": "ms", "_s": "s", "_gib": "GiB", "_gb": "GB"}
 
@@ -63,9 +61,10 @@ class Shown:
 
     @property
     def unit_note(self) -> str | None:
-        """The panel's unit, when no column names its own (a column's suffix says it: `_pct`, `_ms`…)."""
+        """A stat's unit, when no column names its own (a column's suffix says it: `_pct`, `_ms`…); a chart's
+        axis and data table say theirs, a table's columns theirs."""
         unit = self.panel["unit"]
-        if not unit or any(name.endswith(tuple(SUFFIXES)) for name in self.panel["columns"]):
+        if self.panel["kind"] != "stat" or not unit or any(n.endswith(tuple(SUFFIXES)) for n in self.panel["columns"]):
             return None
         return f"Values in {unit}."
 
@@ -83,9 +82,8 @@ def view_page(request: Request, view: str) -> Response:
     if any(value == "" for value in asked.values()):  # "All" in the form: the link leaves the filter out
         return RedirectResponse(_link(request.url.path, request.query_params), status_code=303)
     _check_scope(caller, view, asked["tenant"])
-    page = page_frame(
-        request, caller, title=VIEWS[view].title if view in VIEWS else view, section=SECTIONS.get(view, "")
-    )
+    title = VIEWS[view].title if view in VIEWS else view  # an unknown view: the route's 404 names the views
+    page = page_frame(request, caller, title=title, section=SECTIONS.get(view, ""))
     answer = view_answer(request.app.state.owner, caller, view, since=page.range, at="now", asked=asked)
     chosen = {name: spec["value"] for name, spec in answer["filters"].items() if spec["value"] is not None}
     page.data_at = answer["at"]
