@@ -203,3 +203,20 @@ def test_each_view_passes_axe_and_fits_a_narrow_screen(
     assert rights and max(rights) <= NARROW["width"]
     axe_check(page)
     page.set_viewport_size(WIDE)  # type: ignore[arg-type]
+
+
+def test_a_live_update_keeps_a_filter_chosen_but_not_yet_applied(
+    page_as: Callable[[str], Page], console_server: ConsoleServer
+) -> None:
+    page = page_as("viewer")
+    page.goto(f"{console_server.url}/ui/views/pipeline")
+    before = page.locator("main .live-meta").get_attribute("data-at")
+    queue = page.get_by_label("Queue", exact=True)
+    chosen = queue.locator("option").nth(1).get_attribute("value")
+    assert chosen
+    queue.select_option(chosen)
+    # The server evaluates every 2 s: each evaluation makes the page fetch and swap in its content.
+    page.evaluate("() => new Promise((done) => document.addEventListener('healthdeck:swapped', done, {once: true}))")
+    assert page.locator("main .live-meta").get_attribute("data-at") != before
+    expect(queue).to_have_value(chosen)
+    expect(page.get_by_label("ETL job", exact=True)).to_have_value("")
