@@ -7,7 +7,7 @@ Rows older than the retention are deleted as new ones are written.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -97,17 +97,48 @@ def read_history(store: Store, *, since: datetime, kpi: str | None = None) -> di
     return answer
 
 
-def read_kpi_history(store: Store, *, kpi: str, since: datetime) -> list[dict[str, Any]]:
+def read_kpi_history(store: Store, *, kpi: str, since: datetime, points: int | None = None) -> list[dict[str, Any]]:
     """One KPI's kept values since `since`, oldest first, as `read_history` gives them under "kpi"."""
-    rows = store.con.execute(
-        "SELECT evaluated_at, value, status, score FROM health_history "
-        "WHERE level = 'kpi' AND name = ? AND evaluated_at >= ? ORDER BY evaluated_at",
-        [kpi, since],
-    ).fetchall()
-    return [
-        {"at": at.isoformat(), "score": _round(score), "status": status, "value": _round(value)}
-        for at, value, status, score in rows
-    ]
+    return read_kpis_history(store, kpis=[kpi], since=since, points=points)[kpi]
+
+
+def read_kpis_history(
+    store: Store, *, kpis: Sequence[str], since: datetime, points: int | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Several KPIs' kept values since `since` in one query: each KPI asked -> its points, oldest first.
+
+    With `points`, each KPI keeps at most that many: the last evaluation kept in each of `points`
+    equal slices of the span (a sparkline or a chart needs no more, and the values stay as kept).
+    """
+    found: dict[str, list[dict[str, Any]]] = {kpi: [] for kpi in kpis}
+    for name, at, value, status, score in _kept(store, level="kpi", names=list(kpis), since=since, points=points):
+        found[name].append({"at": at.isoformat(), "score": _round(score), "status": status, "value": _round(value)})
+    return found
+
+
+def read_area_history(store: Store, *, area: str, since: datetime, points: int | None = None) -> list[dict[str, Any]]:
+    """One area's kept scores since `since`, oldest first, as `read_history` gives them under "areas"."""
+    rows = _kept(store, level="area", names=[area], since=since, points=points)
+    return [{"at": at.isoformat(), "score": _round(score), "status": status} for _, at, _, status, score in rows]
+
+
+def _kept(
+    store: Store, *, level: str, names: list[str], since: datetime, points: int | None
+) -> list[tuple[str, datetime, float | None, str | None, float | None]]:
+    query = (
+        "SELECT name, evaluated_at, value, status, score FROM health_history "
+        "WHERE level = ? AND list_contains(?, name) AND evaluated_at >= ? "
+    )
+    parameters: list[Any] = [level, names, since]
+    if points is not None:
+        # The slice of the span each row falls in; the newest row of each slice stands for it.
+        query += (
+            "QUALIFY row_number() OVER (PARTITION BY name, least(floor((epoch(evaluated_at) - ?) / ?), ?) "
+            "ORDER BY evaluated_at DESC) = 1 "
+        )
+        width = max((datetime.now(UTC) - since).total_seconds() / points, 1e-3)
+        parameters += [since.timestamp(), width, points - 1]
+    return store.con.execute(query + "ORDER BY name, evaluated_at", parameters).fetchall()
 
 
 def _round(value: float | None) -> float | None:

@@ -100,12 +100,19 @@ def kpi_history(
     request: Request,
     kpi_id: str,
     since: Annotated[str, Query(description="How far back, e.g. 1h, 24h, 7d.")] = "1d",
+    points: Annotated[
+        int | None, Query(ge=2, le=10_000, description="At most this many: the last kept in each equal slice.")
+    ] = None,
 ) -> dict[str, Any]:
     """One KPI's values as the server evaluated and kept them: `{"id", "since", "points": [...]}`."""
+    return kept_kpi_history(request, kpi_id, since=since, points=points)
+
+
+def kept_kpi_history(request: Request, kpi_id: str, *, since: str, points: int | None) -> dict[str, Any]:
     owner: StoreOwner = request.app.state.owner
     if kpi_id not in owner.catalog.kpis:
         raise ApiError(404, f"no KPI with id {kpi_id!r}; GET /v1/catalog lists them")
     start = since_moment(since)
     with owner.reader() as store:
-        points = read_kpi_history(store, kpi=kpi_id, since=start)
-    return {"id": kpi_id, "since": start.isoformat(), "points": points}
+        kept = read_kpi_history(store, kpi=kpi_id, since=start, points=points)
+    return {"id": kpi_id, "since": start.isoformat(), "points": kept}
