@@ -27,7 +27,7 @@ from healthdeck.api.tokens import Role, create_token
 from healthdeck.store.connection import open_store
 from serving import HOST, free_port, start_server
 
-PAGE = "/docs"  # the console's level 0 is /ui/; until it is served, a page the server has
+PAGE = "/ui/"  # the console's level 0 is /ui/; until it is served, a page the server has
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 CHROMIUM_ARGS += ["--disable-sync", "--no-first-run", "--disable-quic"]
 TIMINGS = """() => {
