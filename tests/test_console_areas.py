@@ -10,7 +10,9 @@ import html
 import json
 import re
 import signal
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -222,3 +224,22 @@ def test_every_area_and_kpi_link_of_the_overview_opens_its_page(console: Console
 def test_the_live_part_of_an_area_page_is_its_main(console: Console) -> None:
     part = console.get("/ui/areas/capacity", token="viewer", headers={"X-Healthdeck-Partial": "1"})
     assert part.status_code == 200 and "<html" not in part.text and "<h1>Capacity health</h1>" in part.text
+
+
+def test_area_and_kpi_pages_read_the_latest_evaluation_and_evaluate_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "store.duckdb"
+    run_cli("simulate", "--tenants", "6", "--days", "1", "--db", str(db), "-q").check_returncode()
+    server = Server(db, "--no-auth", "--evaluate-every", "1h").start()
+    try:
+        with server.client() as client:
+            first = client.get("/v1/areas/service").json()["at"]
+            time.sleep(5.5)  # past the 5 s for which /v1/summary reuses an evaluation
+            assert client.get("/v1/areas/service").json()["at"] == first
+            assert _data_at(client.get("/ui/areas/service").text) == first
+            assert _data_at(client.get("/ui/kpis/uptime").text) == first
+            newer = client.get("/v1/summary").json()["at"]
+            assert newer != first  # the summary evaluates again: an evaluation would have shown
+            assert client.get("/v1/areas/service").json()["at"] == newer  # which the area then reads
+    finally:
+        code, stderr = server.stop(signal.SIGTERM)
+        assert code == 0, stderr

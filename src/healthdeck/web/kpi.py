@@ -15,10 +15,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from healthdeck.api.owner import StoreOwner
-from healthdeck.api.recent import Recent
+from healthdeck.api.routes.areas import latest_report
 from healthdeck.api.routes.reports import catalog_entry, evaluated_kpi, known_kpi
 from healthdeck.api.routes.series import kept_kpi_history
-from healthdeck.engine.health import HealthReport
 from healthdeck.engine.serialize import kpi_json
 from healthdeck.web.frame import CONSOLE, every_tenant_viewer, page_frame
 from healthdeck.web.render import render_page
@@ -67,8 +66,7 @@ def kpi_page(request: Request, kpi_id: str) -> Response:
 def judged_kpi(request: Request, kpi_id: str) -> tuple[dict[str, Any], str, bool]:
     """The KPI as the latest evaluation judged it, with the points it cost; one the score leaves out is
     evaluated now, as `GET /v1/kpis/{id}` does. Also when it was evaluated, and whether on request."""
-    latest: Recent[HealthReport] = request.app.state.dashboard
-    report = latest.get()
+    report = latest_report(request)
     for result in report.results():
         if result.kpi.id == kpi_id:
             return kpi_json(result, report.points_lost.get(kpi_id)), report.at.isoformat(), False

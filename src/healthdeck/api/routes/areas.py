@@ -2,7 +2,7 @@
 
 The area's score, light and change, and each of its KPIs as the latest evaluation judged them,
 with each KPI's and the area's kept history over the range. Like `/v1/summary` it reads the
-server's latest evaluation and the kept history: a page load evaluates nothing.
+server's latest evaluation and the kept history: a page load evaluates nothing (see `latest_report`).
 """
 
 from __future__ import annotations
@@ -43,14 +43,20 @@ def latest_area(request: Request, *, area: str, since: str) -> dict[str, Any]:
     """One area of the server's latest evaluation, with its KPIs' and its own history kept over `since`."""
     if area not in AREAS:
         raise ApiError(404, f"no area {area!r}; the areas are {', '.join(AREAS)}")
-    latest: Recent[HealthReport] = request.app.state.dashboard
-    report, start = latest.get(), since_moment(since)
+    report, start = latest_report(request), since_moment(since)
     owner: StoreOwner = request.app.state.owner
     ids = [result.kpi.id for result in report.areas[area].kpis]
     with owner.reader() as store:
         kpis = read_kpis_history(store, kpis=ids, since=start, points=SPARKLINE_POINTS)
         history = read_area_history(store, area=area, since=start, points=CHART_POINTS)
     return area_json(report, area=area, since=since, kpi_history=kpis, history=history)
+
+
+def latest_report(request: Request) -> HealthReport:
+    """The server's latest evaluation, without evaluating: the scheduled one, or a newer one `/v1/summary`
+    asked for. Only without a schedule (`--evaluate-every off`) is it evaluated, at most every 5 s."""
+    latest: Recent[HealthReport] = request.app.state.dashboard
+    return latest.get() if request.app.state.settings.evaluate_every is None else latest.latest()
 
 
 def area_json(
