@@ -119,7 +119,7 @@ def test_the_kpi_page_draws_its_history_with_the_thresholds_and_passes_axe(
     screenshot(kept_page, "kpi-uptime")
 
 
-def test_a_kpi_outside_the_score_and_the_devops_range(kept_server: Server, kept_page: Page) -> None:
+def test_a_kpi_outside_the_score_the_devops_range_and_the_dark_theme(kept_server: Server, kept_page: Page) -> None:
     kept_page.goto(f"{kept_server.url}/ui/kpis/api_error_rate")
     expect(kept_page.get_by_test_id("evaluated")).to_contain_text("Evaluated on request")
     axe_check(kept_page)
@@ -130,6 +130,12 @@ def test_a_kpi_outside_the_score_and_the_devops_range(kept_server: Server, kept_
     expect(kept_page.locator("table.kpis th").filter(has_text="Trend, last 1h")).to_have_count(1)
     axe_check(kept_page)
     screenshot(kept_page, "area-capacity-devops")
+    kept_page.get_by_role("button", name="Dark").click()
+    expect(kept_page.locator("html")).to_have_attribute("data-theme", "dark")
+    axe_check(kept_page)
+    kept_page.goto(f"{kept_server.url}/ui/kpis/uptime")
+    axe_check(kept_page)
+    screenshot(kept_page, "kpi-uptime-dark")
 
 
 def _fits(page: Page) -> None:
