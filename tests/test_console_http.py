@@ -170,3 +170,19 @@ def test_unknown_pages_are_pages_and_the_root_opens_the_console(console: Console
     root = console.get("/", follow_redirects=False)
     assert root.status_code == 307 and root.headers["location"] == "/ui/"
     assert console.get("/v1/no-such-route").headers["content-type"] == "application/json"
+
+
+def test_a_gauge_spans_both_bounds_and_the_value_with_their_gap_either_side() -> None:
+    from healthdeck.api.routes.summary import gauge_scale
+    from healthdeck.engine.session import load_checked_catalog
+
+    kpis = load_checked_catalog().kpis
+    # Uptime: good > 99.9, critical < 99.5 — a gap of 0.4 either side, cut at 100 (a percentage).
+    assert gauge_scale(kpis["uptime"], 99.58) == pytest.approx(
+        {"minimum": 99.1, "maximum": 100.0, "good": 99.9, "critical": 99.5, "higher_is_better": True}
+    )
+    # P95 latency: good < 100, critical > 200 ms; a value of 450 widens the top: 450 + 100.
+    assert gauge_scale(kpis["api_latency_p95"], 450.0) == pytest.approx(
+        {"minimum": 0.0, "maximum": 550.0, "good": 100.0, "critical": 200.0, "higher_is_better": False}
+    )
+    assert gauge_scale(kpis["gradient_norm"], 1.0) is None  # a band (0.1..10) is not one bound each way

@@ -78,6 +78,7 @@ def test_the_persona_switch_changes_range_and_refresh_and_is_remembered(
     expect(ranges.get_by_role("link")).to_have_text(["1h", "6h"])
     expect(ranges.get_by_role("link", name="1h")).to_have_attribute("aria-current", "true")
     assert page.locator("body").get_attribute("data-refresh") == "10"
+    expect(page.get_by_role("img", name=re.compile(r"^Uptime: "))).to_be_visible()  # DevOps reads gauges
     page.goto(f"{console_server.url}/ui/")  # a new visit: the persona was kept
     expect(page.get_by_role("button", name="DevOps")).to_have_attribute("aria-pressed", "true")
     page.get_by_role("button", name="Manager").click()
@@ -173,7 +174,7 @@ def test_stale_data_is_a_banner_on_the_page(browser: Browser, tmp_path: Path) ->
         context = browser.new_context()
         page = context.new_page()
         page.goto(f"{server.url}/ui/")
-        expect(page.get_by_role("status").filter(has_text="Stale data.")).to_be_visible()
+        expect(page.get_by_role("status").filter(has_text="Stale data:")).to_be_visible()
         context.close()
     finally:
         server.stop()

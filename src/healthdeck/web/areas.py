@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from markupsafe import Markup
 
 from healthdeck.api.routes.areas import latest_area
 from healthdeck.web.frame import CONSOLE, every_tenant_viewer, page_frame
 from healthdeck.web.render import render_page
 from healthdeck.web.series import points_chart
-from healthdeck.web.svg import sparkline
 
 router = APIRouter(prefix=CONSOLE, include_in_schema=False)
 
@@ -28,14 +24,4 @@ def area_page(request: Request, area: str) -> Response:
     page.stale = body["freshness"] if body["stale"] else None
     title = f"{area.capitalize()} score, last {page.range}"
     score_chart = points_chart(body["history"], title=title, field="score", label=area.capitalize(), unit="points")
-    return render_page(
-        request, "area.html", page, area=body, score_chart=score_chart, sparklines=trends(body["kpis"], page.range)
-    )
-
-
-def trends(kpis: list[dict[str, Any]], span: str) -> dict[str, Markup]:
-    """Each KPI's kept values over the range as a sparkline whose label says them."""
-    return {
-        kpi["id"]: sparkline([point["value"] for point in kpi["history"]], label=f"{kpi['title']}, last {span}")
-        for kpi in kpis
-    }
+    return render_page(request, "area.html", page, area=body, score_chart=score_chart)

@@ -17,8 +17,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from healthdeck import __version__
 from healthdeck.api.auth import Caller
-from healthdeck.engine.explain import format_value
+from healthdeck.engine.explain import UNIT_SUFFIX, format_value
 from healthdeck.web.persona import Persona
+from healthdeck.web.svg import gauge, sparkline
 
 PARTIAL_HEADER = "x-healthdeck-partial"  # console.js asks for the live part of a page only
 # Only this server's own files: no inline script, no other origin, no framing (clickjacking).
@@ -81,6 +82,11 @@ def signed(change: float | None, digits: int = 1) -> str:
     return f"+{text}" if change > 0 else f"−{text}" if change < 0 else text
 
 
+def unit_text(unit: str) -> str:
+    """A unit as it follows a number: "%", "ms", "/s" (the CLI's suffixes, trimmed)."""
+    return UNIT_SUFFIX.get(unit, f" {unit}").strip()
+
+
 def moment(iso: str | None) -> str:
     """An ISO time as "2026-11-26 10:41 UTC" (the browser shows relative times beside it)."""
     if not iso:
@@ -97,8 +103,15 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(value=format_value, icon=status_icon, status_class=status_class, signed=signed, moment=moment)
-    env.globals["version"] = __version__
+    env.filters.update(
+        unit_text=unit_text,
+        value=format_value,
+        icon=status_icon,
+        status_class=status_class,
+        signed=signed,
+        moment=moment,
+    )
+    env.globals.update(version=__version__, gauge=gauge, sparkline=sparkline)
     # The shared pieces (badge, chart, …) are globals, so that a page's live part renders alone too.
     macros = env.get_template("_macros.html").module
     env.globals.update({name: getattr(macros, name) for name in dir(macros) if not name.startswith("_")})

@@ -18,12 +18,25 @@ from healthdeck.api.history import read_history, since_moment
 from healthdeck.api.owner import StoreOwner
 from healthdeck.api.recent import Recent
 from healthdeck.api.tokens import Role
+from healthdeck.catalog.conditions import Comparison, Condition
+from healthdeck.catalog.models import KpiSpec
 from healthdeck.engine.health import HealthReport
 from healthdeck.engine.serialize import health_json
 
 router = APIRouter(tags=["reports"], dependencies=[Depends(needs(Role.viewer))], responses=documented(400, 401, 403))
 # The numbers an executive reads first (seed 000 level 0), in this order; those the catalog lacks are left out.
 HEADLINE_KPIS = ("mrr", "dau", "uptime", "error_rate_5xx", "api_latency_p95")
+# What an on-call engineer watches by the minute (seed 003's DevOps persona): shown as gauges.
+REALTIME_KPIS = (
+    "request_rate",
+    "error_rate_5xx",
+    "api_latency_p95",
+    "uptime",
+    "cpu_utilization",
+    "memory_utilization",
+    "gpu_utilization",
+    "pod_restarts",
+)
 SinceQuery = Annotated[str, Query(description="How far back the score's history goes, e.g. 1h, 6h, 7d, 30d.")]
 
 
@@ -46,6 +59,7 @@ def latest_summary(request: Request, *, since: str) -> dict[str, Any]:
 def summary_json(report: HealthReport, *, history: dict[str, Any], since: str) -> dict[str, Any]:
     """The summary of one evaluation, with its kept history."""
     full = health_json(report)
+    specs = {result.kpi.id: result.kpi for result in report.results()}
     kpis = {kpi["id"]: {**kpi, "area": area} for area, body in full["areas"].items() for kpi in body["kpis"]}
     lost = sorted((k for k in kpis.values() if (k["points_lost"] or 0) > 0), key=lambda k: -k["points_lost"])
     return {
@@ -60,6 +74,43 @@ def summary_json(report: HealthReport, *, history: dict[str, Any], since: str) -
             for name, body in full["areas"].items()
         },
         "headline": [kpis[kpi_id] for kpi_id in HEADLINE_KPIS if kpi_id in kpis],
+        "realtime": [
+            kpis[kpi_id] | {"gauge": gauge_scale(specs[kpi_id], kpis[kpi_id]["value"])}
+            for kpi_id in REALTIME_KPIS
+            if kpi_id in kpis
+        ],
         "pulled_down": lost,
         "history": history,
     }
+
+
+def gauge_scale(kpi: KpiSpec, value: float | None) -> dict[str, Any] | None:
+    """Where a gauge of the KPI starts and ends, and its good and critical bounds; None if its
+    thresholds are not one bound each way (a band, or none).
+
+    The scale spans the bounds and the value with the gap between the bounds either side, from 0 for
+    a quantity that cannot be negative and to 100 for a percentage, so that the needle and both zones show.
+    """
+    good = _bound(kpi.thresholds.good) if kpi.thresholds else None
+    critical = _bound(kpi.thresholds.critical) if kpi.thresholds and kpi.thresholds.critical else None
+    if good is None or kpi.thresholds is None or kpi.thresholds.direction == "band":
+        return None
+    marks = [mark for mark in (good, critical, value) if mark is not None]
+    gap = abs(good - critical) if critical is not None else abs(good) or 1.0
+    low, high = min(marks) - gap, max(marks) + gap
+    if min(marks) >= 0:
+        low = max(low, 0.0)
+    if kpi.unit == "percent" and max(marks) <= 100:
+        high = min(high, 100.0)
+    return {
+        "minimum": low,
+        "maximum": high if high > low else low + 1.0,
+        "good": good,
+        "critical": critical,
+        "higher_is_better": kpi.thresholds.direction == "higher",
+    }
+
+
+def _bound(condition: Condition) -> float | None:
+    part = condition.parts[0]
+    return part.bound if isinstance(part, Comparison) else None
