@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from healthdeck import __version__
+from healthdeck.api.backfill import backfill_days
 from healthdeck.api.errors import install_error_handlers
 from healthdeck.api.ingest_queue import IngestQueue
 from healthdeck.api.live import LiveProjects, health_event
@@ -32,9 +33,11 @@ from healthdeck.api.routes import (
     summary,
     tokens,
 )
+from healthdeck.api.routes.customers import router as customers_router
 from healthdeck.api.routes.dashboard import TenantDashboards
 from healthdeck.api.routes.probes import morning_check
 from healthdeck.api.routes.series import router as series_router
+from healthdeck.api.routes.views import router as views_router
 from healthdeck.api.scheduler import Scheduler
 from healthdeck.api.settings import (
     DASHBOARD_MAX_AGE_SECONDS,
@@ -69,14 +72,17 @@ def create_app(owner: StoreOwner, settings: ServeSettings, *, spool_dir: Path) -
     for module in (probes, events, reports, summary, areas, history, projects, dashboard, stream, tokens, metrics, sql):
         app.include_router(module.router)
     app.include_router(series_router)
+    app.include_router(customers_router)
+    app.include_router(views_router)
     install_console(app)
     return app
 
 
 @asynccontextmanager
 async def _scheduled_evaluation(app: FastAPI) -> AsyncIterator[None]:
-    """Evaluate on schedule (and the streamed tenants after each time) while the server runs;
-    on stop, let the evaluations in progress finish."""
+    """Evaluate on schedule (and the streamed tenants after each time) while the server runs, and
+    the past days missing from the history once (api/backfill.py); on stop, let the evaluations in
+    progress finish."""
     settings: ServeSettings = app.state.settings
     if settings.evaluate_every is None:
         yield
@@ -89,12 +95,15 @@ async def _scheduled_evaluation(app: FastAPI) -> AsyncIterator[None]:
         retention=settings.history_retention,
         on_evaluated=partial(_evaluated, app, rounds),
     )
-    tasks = [asyncio.create_task(scheduler.run()), asyncio.create_task(rounds.run())]
+    stop_backfill = asyncio.Event()
+    backfill = backfill_days(app.state.owner, retention=settings.history_retention, stop=stop_backfill)
+    tasks = [asyncio.create_task(scheduler.run()), asyncio.create_task(rounds.run()), asyncio.create_task(backfill)]
     try:
         yield
     finally:
         scheduler.stop()
         rounds.stop()
+        stop_backfill.set()
         await asyncio.gather(*tasks)
 
 

@@ -70,8 +70,13 @@ def last_kept(store: Store) -> dict[str, datetime]:
 
 def since_moment(text: str) -> datetime:
     """When the `since` span (e.g. 7d) before now begins; one that does not read is the caller's error."""
+    return datetime.now(UTC) - span_length(text)
+
+
+def span_length(text: str) -> timedelta:
+    """The length of a `since` span (e.g. 7d); one that does not read is the caller's error."""
     try:
-        return datetime.now(UTC) - parse_duration(text)
+        return parse_duration(text)
     except ValueError as exc:
         raise HealthdeckError(f"since: {exc}") from exc
 

@@ -12,11 +12,13 @@ from pathlib import Path
 
 from healthdeck.catalog.loader import Catalog, load_catalog
 from healthdeck.catalog.models import AREAS, KpiSpec
+from healthdeck.engine.customers import CHANGE_SPAN, CustomerHealth
 from healthdeck.engine.evaluate import KpiResult, evaluate_kpi, evaluate_value, pct_change
 from healthdeck.engine.freshness import evaluate_fresh
 from healthdeck.engine.health import HealthReport, health
 from healthdeck.engine.measures import MeasureContext, Window
 from healthdeck.engine.measures.base import param_problems, save_templates
+from healthdeck.engine.measures.customers import tenant_health
 from healthdeck.engine.scoring import Status, judge
 from healthdeck.errors import HealthdeckError
 from healthdeck.store.connection import Store
@@ -181,6 +183,30 @@ class Engine:
         ctx = self.context(tenant)
         rows = [Comparison(k, evaluate_value(ctx, k, used[0]), evaluate_value(ctx, k, used[1])) for k in kpis]
         return PeriodComparison(asked, used[0], used[1], rows)
+
+    def customer_health(self, *, at: datetime | None = None, tenant: str | None = None) -> list[CustomerHealth]:
+        """Each tenant's health (seed 000 §2.3) at `at` and a week before, or one tenant's ([] if unknown)."""
+        moment = at or now()
+        before = moment - CHANGE_SPAN
+        ctx = self.context(tenant)
+        current = {t.tenant_id: t for t in tenant_health(ctx, moment)}
+        earlier = {t.tenant_id: t for t in tenant_health(ctx, before)}
+        rows = self.store.con.execute(
+            "SELECT tenant_id, name, tier, created_at FROM tenants WHERE $tenant IS NULL OR tenant_id = $tenant",
+            {"tenant": tenant},
+        ).fetchall()
+        return [
+            CustomerHealth(
+                name=name,
+                tier=tier,
+                at=moment,
+                now=current[tenant_id],
+                # A tenant created since then has no score a week ago to compare with.
+                before=earlier[tenant_id] if created_at <= before else None,
+            )
+            for tenant_id, name, tier, created_at in rows
+            if tenant_id in current
+        ]
 
 
 def value_status(kpi: KpiSpec, value: float | None) -> Status:
