@@ -84,6 +84,7 @@ def evaluated_kpi(request: Request, kpi_id: str, *, at: str, window: str | None,
 
 
 def known_kpi(owner: StoreOwner, kpi_id: str) -> KpiSpec:
+    """The catalog's KPI of that id; another id is a 404 that says where the ids are listed."""
     if kpi_id not in owner.catalog.kpis:
         raise ApiError(404, f"no KPI with id {kpi_id!r}; GET /v1/catalog lists them")
     return owner.catalog.kpis[kpi_id]
@@ -103,7 +104,8 @@ def catalog(request: Request) -> list[dict[str, Any]]:
 def catalog_kpi(request: Request, kpi_id: str) -> dict[str, Any]:
     """One KPI's definition: what it measures and how, its windows, thresholds and PromQL (as `catalog show`)."""
     owner = _owner(request)
-    return catalog_entry(known_kpi(owner, kpi_id), scored=owner.catalog.is_scored(owner.catalog.kpis[kpi_id]))
+    kpi = known_kpi(owner, kpi_id)
+    return catalog_entry(kpi, scored=owner.catalog.is_scored(kpi))
 
 
 def catalog_entry(kpi: KpiSpec, *, scored: bool) -> dict[str, Any]:
