@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from healthdeck.catalog.durations import parse_duration
-from healthdeck.catalog.models import KpiSpec
+from healthdeck.catalog.models import AREAS, KpiSpec
 from healthdeck.engine.health import HealthReport
 from healthdeck.errors import HealthdeckError
 from healthdeck.store.connection import Store
@@ -99,6 +99,17 @@ def read_history(store: Store, *, since: datetime, kpi: str | None = None) -> di
             answer["areas"].setdefault(name, []).append(point)
         else:
             answer["kpi"]["points"].append({**point, "value": _round(value)})
+    return answer
+
+
+def read_score_history(store: Store, *, since: datetime, points: int | None = None) -> dict[str, Any]:
+    """The score and each area since `since`, as `read_history` gives them, at most `points` each
+    (the newest of each slice: an evaluation's overall and area rows stay together)."""
+    answer: dict[str, Any] = {"since": since.isoformat(), "overall": [], "areas": {}}
+    for level, names in (("overall", ["overall"]), ("area", list(AREAS))):
+        for name, at, _, status, score in _kept(store, level=level, names=names, since=since, points=points):
+            point = {"at": at.isoformat(), "score": _round(score), "status": status}
+            (answer["overall"] if level == "overall" else answer["areas"].setdefault(name, [])).append(point)
     return answer
 
 

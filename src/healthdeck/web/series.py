@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from healthdeck.catalog.models import AREAS
+from healthdeck.web.render import unit_text
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,9 @@ class Chart:
     def data(self) -> dict[str, Any]:
         return {
             "x": [datetime.fromisoformat(t).timestamp() for t in self.times],
-            "series": [{"label": label, "values": values, "unit": self.unit} for label, values in self.series],
+            "series": [
+                {"label": label, "values": values, "unit": unit_text(self.unit)} for label, values in self.series
+            ],
         } | ({"thresholds": self.thresholds} if self.thresholds else {})
 
     @property

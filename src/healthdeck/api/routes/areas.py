@@ -53,7 +53,7 @@ def latest_area(request: Request, *, area: str, since: str) -> dict[str, Any]:
 
 
 def latest_report(request: Request) -> HealthReport:
-    """The server's latest evaluation, without evaluating: the scheduled one, or a newer one `/v1/summary`
+    """The server's latest evaluation, without evaluating: the scheduled one, or one a request
     asked for. Only without a schedule (`--evaluate-every off`) is it evaluated, at most every 5 s."""
     latest: Recent[HealthReport] = request.app.state.dashboard
     return latest.get() if request.app.state.settings.evaluate_every is None else latest.latest()
