@@ -25,15 +25,22 @@ def test_level_0_shows_the_score_and_light_of_the_report_it_was_made_from(
 ) -> None:
     page = page_as("viewer")
     page.goto(f"{console_server.url}/ui/")
-    at = page.locator(".live-meta").get_attribute("data-at")
+    # Read in one step: the page swaps in each new evaluation (every 2 s here) while a test looks.
+    shown = page.evaluate(
+        """() => ({
+            at: document.querySelector('.live-meta').dataset.at,
+            score: document.querySelector('[data-testid=score]').textContent,
+            light: document.querySelector('[data-testid=light]').textContent,
+            areas: Object.fromEntries([...document.querySelectorAll('main .cards a[href^="/ui/areas/"]')]
+                .map(a => [a.getAttribute('href').split('/').pop(), a.querySelector('.card-score').textContent])),
+        })"""
+    )
     report = httpx.get(
-        f"{console_server.url}/v1/health", params={"at": at}, headers=_bearer(console_server.tokens["viewer"])
+        f"{console_server.url}/v1/health", params={"at": shown["at"]}, headers=_bearer(console_server.tokens["viewer"])
     ).json()
-    expect(page.get_by_test_id("score")).to_have_text(f"{report['score']:.1f}")
-    expect(page.get_by_test_id("light")).to_contain_text(report["status"])
-    for area, body in report["areas"].items():
-        card = page.locator(f'main .cards a[href="/ui/areas/{area}"]')
-        expect(card).to_contain_text(f"{body['score']:.1f}")
+    assert shown["score"] == f"{report['score']:.1f}"
+    assert report["status"] in shown["light"]
+    assert shown["areas"] == {area: f"{body['score']:.1f}" for area, body in report["areas"].items()}
     expect(page.locator("#score-history canvas").first).to_be_visible()  # the chart is drawn...
     expect(page.locator("#score-history details table")).to_have_count(1)  # ...and its table is there
     axe_check(page)
@@ -79,6 +86,9 @@ def test_the_persona_switch_changes_range_and_refresh_and_is_remembered(
     expect(ranges.get_by_role("link", name="1h")).to_have_attribute("aria-current", "true")
     assert page.locator("body").get_attribute("data-refresh") == "10"
     expect(page.get_by_role("img", name=re.compile(r"^Uptime: "))).to_be_visible()  # DevOps reads gauges
+    morning = httpx.get(f"{console_server.url}/health").json()  # and the morning check, as GET /health says
+    expect(page.get_by_test_id("morning-score")).to_have_text(f"{morning['score']:.1f}/100")
+    expect(page.get_by_test_id("morning-light")).to_contain_text(morning["status"])
     page.goto(f"{console_server.url}/ui/")  # a new visit: the persona was kept
     expect(page.get_by_role("button", name="DevOps")).to_have_attribute("aria-pressed", "true")
     page.get_by_role("button", name="Manager").click()
@@ -90,8 +100,7 @@ def test_the_dark_theme_is_chosen_and_passes_axe(page_as: Callable[[str], Page],
     page.goto(f"{console_server.url}/ui/")
     page.get_by_role("button", name="Dark").click()
     expect(page.locator("html")).to_have_attribute("data-theme", "dark")
-    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
-    assert background == "rgb(18, 20, 23)"
+    expect(page.locator("body")).to_have_css("background-color", "rgb(18, 20, 23)")  # the dark --bg
     axe_check(page)
     screenshot(page, "overview-dark")
 
