@@ -223,3 +223,14 @@ def test_a_tenant_token_opens_its_own_tenant_view_only(app: Console) -> None:
 def test_an_unknown_view_is_a_404_page(app: Console) -> None:
     answer = _page(app, "/ui/views/billing")
     assert answer.status_code == 404 and "no view &#39;billing&#39;; views: api, pipeline, tenants" in answer.text
+
+
+def test_the_page_says_which_filters_narrow_which_panels(app: Console) -> None:
+    page, answer = _shown(app, "pipeline")
+    assert "The queue and ETL job filters narrow every panel below except Queue depth" in page
+    depth = _articles(page)["queue_depth"]
+    assert "Narrowed by queue." in depth and _panel(answer, "queue_depth")["filtered_by"] == ["queue"]
+    page, answer = _shown(app, "api")
+    assert "Webhook delivery success rate (by neither)" in html.unescape(page)
+    assert "Not narrowed by the filters." in _articles(page)["webhook_delivery"]
+    assert "Narrowed by tier and endpoint." in _articles(page)["top_consumers"]

@@ -27,6 +27,7 @@ SECTIONS = {"api": "api", "pipeline": "pipeline", "tenants": "tenant-analytics"}
 # Every filter of every view: the route answers 400 for one the view has not.
 FILTERS = ("tier", "endpoint", "queue", "etl_job", "tenant")
 LABELS = {"tier": "Tier", "endpoint": "Endpoint", "queue": "Queue", "etl_job": "ETL job", "tenant": "Tenant"}
+IN_A_SENTENCE = {"tier": "tier", "endpoint": "endpoint", "queue": "queue", "etl_job": "ETL job", "tenant": "tenant"}
 # A column's unit, from its name's suffix.
 SUFFIXES = {"_pct": "%", "_ms": "ms", "_s": "s", "_gib": "GiB", "_gb": "GB"}
 
@@ -45,6 +46,16 @@ class Cell:
 
     value: Any
     href: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The JSON's value as written, with thousands separators; a whole float without its ".0"."""
+        value = self.value
+        if value is None:
+            return "–"
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return f"{value:,}" if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
 
 
 @dataclass(frozen=True)
@@ -150,4 +161,4 @@ def _narrowing(filters: list[str], panels: list[dict[str, Any]]) -> str:
 
 
 def _names(filters: list[str]) -> str:
-    return " and ".join(LABELS[name].lower() for name in filters)
+    return " and ".join(IN_A_SENTENCE[name] for name in filters)
