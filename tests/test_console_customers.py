@@ -179,10 +179,12 @@ def test_a_tenants_page_lists_its_own_kpi_evaluation(app: Console) -> None:
     report = app.ok(f"/api/projects/{SCOPED}/metrics/dashboard")
     assert report["at"] == _data_at(html), "the page and the route share one evaluation, kept 5 s"
     rows = dict(re.findall(r'<tr data-kpi="([^"]+)"><th scope="row">[^<]*</th><td class="num">(.*?)</tr>', html, re.S))
-    scored = {kpi["id"]: kpi for kpi in report["kpis"] if kpi["value"] is not None}
+    scored = {kpi["id"]: kpi for kpi in report["kpis"] if kpi["status"] in ("GOOD", "WARNING", "CRITICAL")}
     assert scored and set(rows) == set(scored)
     for kpi_id, cells in rows.items():
-        assert scored[kpi_id]["status"].replace("_", " ") in cells
+        kpi = scored[kpi_id]
+        assert f'<span class="value">{format_value(kpi["value"], kpi["unit"])}</span>' in cells
+        assert f"</span> {kpi['status']}</span>" in cells
     assert f'data-stream="/api/projects/{SCOPED}/metrics/stream"' in html
 
 

@@ -19,6 +19,8 @@ from healthdeck.web.render import render_page
 from healthdeck.web.series import Chart
 
 router = APIRouter(prefix=CONSOLE, include_in_schema=False)
+# The KPIs of the tenant's report the page lists: those judged against a threshold (not INFO, NO_DATA, STALE).
+SCORED = ("GOOD", "WARNING", "CRITICAL")
 # The usage charts' step for each range: a few dozen points whatever the span.
 STEPS = {"1h": "5m", "6h": "15m", "24h": "1h", "7d": "6h", "30d": "1d"}
 
@@ -47,7 +49,7 @@ def tenant(request: Request, tenant_id: str) -> Response:
         health=health,
         usage=usage,
         report=report,
-        scored=[kpi for kpi in report["kpis"] if kpi["value"] is not None],
+        scored=[kpi for kpi in report["kpis"] if kpi["status"] in SCORED],
         maxima=FACTOR_MAXIMA,
         charts=_charts(usage, span=page.range),
     )
