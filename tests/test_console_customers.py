@@ -200,3 +200,15 @@ def test_a_tenants_token_sees_its_own_page_only(app: Console) -> None:
     for tenant in ("t-0001", SCOPED):
         assert app.get(f"/ui/tenants/{tenant}").status_code == 200  # a viewer over every tenant sees each
     assert app.get("/ui/tenants/t-9999").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "content"),
+    [("/ui/customers", '<table class="all-tenants">'), (f"/ui/tenants/{SCOPED}", 'data-testid="factor-usage"')],
+)
+def test_the_live_part_alone_renders_for_the_page_to_swap_in(app: Console, path: str, content: str) -> None:
+    headers = {"Authorization": f"Bearer {app.tokens['viewer']}", "X-Healthdeck-Partial": "1"}
+    part = app.client.get(path, headers=headers)
+    assert part.status_code == 200 and "<html" not in part.text and "<main" not in part.text
+    assert 'class="live-meta"' in part.text and part.text.count("<h1>") == 1
+    assert content in part.text
