@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from html import unescape
 from typing import Any
 
 import pytest
 
+from healthdeck.engine.customers import CustomerHealth
 from healthdeck.engine.explain import format_value
+from healthdeck.engine.session import Engine
+from healthdeck.store.connection import Store
 from healthdeck.web.customers import SHOWN_ROWS
 from healthdeck.web.render import signed
 
-from .console import Console, console
+from .console import CATALOG, Console, console
 
 SCOPED = "t-0003"
 FACTORS = ("usage", "engagement", "adoption", "support")
@@ -71,6 +75,13 @@ def _shown(tenant: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _engine_health(app: Console, at: str) -> list[CustomerHealth]:
+    """`Engine.customer_health` on the app's own store, as of `at` (the in-process app shares the file)."""
+    with app.store.con.cursor() as cursor:
+        engine = Engine(Store(path=app.store.path, con=cursor, read_only=True), CATALOG)
+        return engine.customer_health(at=datetime.fromisoformat(at))
+
+
 def _error(html: str) -> str:
     return unescape(re.search(r'data-testid="error">([^<]*)<', html).group(1))  # type: ignore[union-attr]
 
@@ -86,6 +97,11 @@ def test_the_counts_and_lists_are_the_customer_health_json(app: Console) -> None
     assert _table(html, "at-risk") == [_shown(t) for t in at_risk]
     assert _table(html, "all-tenants") == [_shown(t) for t in answer["tenants"]]
     assert 'href="/v1/customers/health"' in html
+    engine = {c.now.tenant_id: c.now for c in _engine_health(app, _data_at(html))}
+    for row in _table(html, "all-tenants"):
+        health = engine[row["tenant_id"]]
+        assert row["factors"] == {factor: f"{getattr(health, factor):.1f}" for factor in FACTORS}
+        assert (row["score"], row["status"]) == (f"{health.score:.1f}", health.status.replace("_", " "))
 
 
 def test_without_show_all_each_list_stops_at_its_first_rows(app: Console) -> None:
