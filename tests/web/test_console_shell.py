@@ -79,6 +79,9 @@ def test_the_persona_switch_changes_range_and_refresh_and_is_remembered(
     expect(ranges.get_by_role("link", name="1h")).to_have_attribute("aria-current", "true")
     assert page.locator("body").get_attribute("data-refresh") == "10"
     expect(page.get_by_role("img", name=re.compile(r"^Uptime: "))).to_be_visible()  # DevOps reads gauges
+    morning = httpx.get(f"{console_server.url}/health").json()  # and the morning check, as GET /health says
+    expect(page.get_by_test_id("morning-score")).to_have_text(f"{morning['score']:.1f}/100")
+    expect(page.get_by_test_id("morning-light")).to_contain_text(morning["status"])
     page.goto(f"{console_server.url}/ui/")  # a new visit: the persona was kept
     expect(page.get_by_role("button", name="DevOps")).to_have_attribute("aria-pressed", "true")
     page.get_by_role("button", name="Manager").click()
@@ -90,8 +93,7 @@ def test_the_dark_theme_is_chosen_and_passes_axe(page_as: Callable[[str], Page],
     page.goto(f"{console_server.url}/ui/")
     page.get_by_role("button", name="Dark").click()
     expect(page.locator("html")).to_have_attribute("data-theme", "dark")
-    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
-    assert background == "rgb(18, 20, 23)"
+    expect(page.locator("body")).to_have_css("background-color", "rgb(18, 20, 23)")  # the dark --bg
     axe_check(page)
     screenshot(page, "overview-dark")
 

@@ -23,10 +23,15 @@ def overview(request: Request) -> Response:
     summary = latest_summary(request, since=page.range)
     page.data_at, page.api = summary["at"], [("Summary", f"/v1/summary?since={page.range}"), ("Report", "/v1/health")]
     page.stale = summary["freshness"] if summary["stale"] else None
+    morning = None
+    if page.persona.name == "devops":  # on call reads seed 001's morning check too: GET /health's panels
+        morning = request.app.state.quick_health.get()
+        page.api.append(("Morning check", "/health"))
     return render_page(
         request,
         "overview.html",
         page,
         summary=summary,
+        morning=morning,
         score_chart=history_chart(summary["history"], title=f"Health score, last {page.range}"),
     )
