@@ -186,3 +186,4 @@ def test_a_gauge_spans_both_bounds_and_the_value_with_their_gap_either_side() ->
         {"minimum": 0.0, "maximum": 550.0, "good": 100.0, "critical": 200.0, "higher_is_better": False}
     )
     assert gauge_scale(kpis["gradient_norm"], 1.0) is None  # a band (0.1..10) is not one bound each way
+    assert gauge_scale(kpis["dau"], 70.0) is None  # its thresholds judge the change, not the value

@@ -187,6 +187,8 @@ def screenshot(page: Page, name: str) -> list[Path]:
     paths = []
     for size in (WIDE, NARROW):
         page.set_viewport_size(size)  # type: ignore[arg-type]
+        # Charts redraw to the new width on their ResizeObserver: wait until the page fits it.
+        page.wait_for_function("w => document.documentElement.scrollWidth <= w", arg=size["width"])
         path = folder / f"{name}-{size['width']}.png"
         page.screenshot(path=path, full_page=True)
         paths.append(path)

@@ -20,6 +20,7 @@ from healthdeck.api.owner import StoreOwner
 from healthdeck.api.prometheus import ServerMetrics
 from healthdeck.api.recent import Recent
 from healthdeck.api.routes import (
+    areas,
     dashboard,
     events,
     history,
@@ -68,7 +69,7 @@ def create_app(owner: StoreOwner, settings: ServeSettings, *, spool_dir: Path) -
     app.state.spool_dir = spool_dir
     install_error_handlers(app, pages=(f"{CONSOLE}/", error_page))
     app.openapi = partial(_openapi_without_422, app)  # type: ignore[method-assign]
-    for module in (probes, events, reports, summary, history, projects, dashboard, stream, tokens, metrics, sql):
+    for module in (probes, events, reports, summary, areas, history, projects, dashboard, stream, tokens, metrics, sql):
         app.include_router(module.router)
     app.include_router(series_router)
     app.include_router(customers_router)

@@ -38,6 +38,12 @@ class Recent(Generic[T]):
         finally:
             self._lock.release()
 
+    def latest(self) -> T:
+        """The kept result whatever its age; computed only when there is none yet. For readers that
+        must not wait for a computation, when something else (a schedule) keeps the result fresh."""
+        kept = self._value
+        return kept[1] if kept is not None else self.get()
+
     def _expired(self, kept: tuple[float, T]) -> bool:
         return time.monotonic() - kept[0] > self.max_age
 

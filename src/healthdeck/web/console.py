@@ -8,11 +8,11 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from healthdeck.web import customers, overview, session, tenant
+from healthdeck.web import areas, customers, kpi, overview, session, tenant
 from healthdeck.web.frame import CONSOLE
 
 STATIC = Path(__file__).parent / "static"
-PAGES = (overview, session, customers, tenant)
+PAGES = (overview, areas, kpi, session, customers, tenant)
 
 
 def install_console(app: FastAPI) -> None:

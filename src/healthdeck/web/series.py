@@ -5,11 +5,12 @@ Reshaping only (times to epoch seconds, points aligned on their times): the valu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from healthdeck.catalog.models import AREAS
+from healthdeck.web.render import unit_text
 
 
 @dataclass(frozen=True)
@@ -20,13 +21,17 @@ class Chart:
     times: list[str]
     series: list[tuple[str, list[float | None]]]
     unit: str = ""
+    # Lines drawn across the chart, e.g. {"good": 99.9, "critical": 99.5} (the catalog's numeric thresholds).
+    thresholds: dict[str, float] = field(default_factory=dict)
 
     @property
     def data(self) -> dict[str, Any]:
         return {
             "x": [datetime.fromisoformat(t).timestamp() for t in self.times],
-            "series": [{"label": label, "values": values, "unit": self.unit} for label, values in self.series],
-        }
+            "series": [
+                {"label": label, "values": values, "unit": unit_text(self.unit)} for label, values in self.series
+            ],
+        } | ({"thresholds": self.thresholds} if self.thresholds else {})
 
     @property
     def rows(self) -> list[tuple[str, list[float | None]]]:
@@ -48,6 +53,15 @@ def history_chart(history: dict[str, Any], *, title: str) -> Chart:
     return Chart(title, times, series, unit="points")
 
 
-def points_chart(points: list[dict[str, Any]], *, title: str, field: str, label: str, unit: str = "") -> Chart:
+def points_chart(
+    points: list[dict[str, Any]],
+    *,
+    title: str,
+    field: str,
+    label: str,
+    unit: str = "",
+    thresholds: dict[str, float] | None = None,
+) -> Chart:
     """One field of a list of `{"at", field…}` points (a KPI's history, an export) as one series."""
-    return Chart(title, [p["at"] for p in points], [(label, [p.get(field) for p in points])], unit=unit)
+    values = [p.get(field) for p in points]
+    return Chart(title, [p["at"] for p in points], [(label, values)], unit=unit, thresholds=thresholds or {})

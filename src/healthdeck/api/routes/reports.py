@@ -15,7 +15,11 @@ from healthdeck.api.auth import Caller, needs, tenant_scope
 from healthdeck.api.errors import ApiError, documented
 from healthdeck.api.owner import StoreOwner
 from healthdeck.api.tokens import Role
-from healthdeck.catalog.models import AREAS
+from healthdeck.catalog.conditions import Comparison
+from healthdeck.catalog.durations import format_duration
+from healthdeck.catalog.models import AREAS, KpiSpec
+from healthdeck.engine.measures import MEASURES
+from healthdeck.engine.measures.base import parse_params
 from healthdeck.engine.serialize import health_json, kpi_json
 from healthdeck.store.migrations import read_version
 from healthdeck.store.schema import KINDS
@@ -66,12 +70,24 @@ def one_kpi(
     project: ProjectQuery = None,
 ) -> dict[str, Any]:
     """One KPI's value, status, sub-score and trend (as `healthdeck metrics get --output json`)."""
-    tenant, owner = tenant_scope(request, caller, project), _owner(request)
-    if kpi_id not in owner.catalog.kpis:
-        raise ApiError(404, f"no KPI with id {kpi_id!r}; GET /v1/catalog lists them")
+    tenant = tenant_scope(request, caller, project)
+    return evaluated_kpi(request, kpi_id, at=at, window=window, tenant=tenant)
+
+
+def evaluated_kpi(request: Request, kpi_id: str, *, at: str, window: str | None, tenant: str | None) -> dict[str, Any]:
+    """One KPI evaluated on request, at `at` over `window` (its own by default), for one tenant or all."""
+    owner = _owner(request)
+    known_kpi(owner, kpi_id)
     moment, span = evaluation_time(at, label="at"), window_length(window, label="window")
     with owner.engine() as hd:
         return kpi_json(hd.kpi(kpi_id, at=moment, window=span, tenant=tenant))
+
+
+def known_kpi(owner: StoreOwner, kpi_id: str) -> KpiSpec:
+    """The catalog's KPI of that id; another id is a 404 that says where the ids are listed."""
+    if kpi_id not in owner.catalog.kpis:
+        raise ApiError(404, f"no KPI with id {kpi_id!r}; GET /v1/catalog lists them")
+    return owner.catalog.kpis[kpi_id]
 
 
 @router.get("/v1/catalog", dependencies=EveryTenant)
@@ -82,6 +98,53 @@ def catalog(request: Request) -> list[dict[str, Any]]:
         {"id": k.id, "title": k.title, "area": k.area, "pack": k.pack, "scored": loaded.is_scored(k)}
         for k in loaded.kpis.values()
     ]
+
+
+@router.get("/v1/catalog/{kpi_id}", dependencies=EveryTenant)
+def catalog_kpi(request: Request, kpi_id: str) -> dict[str, Any]:
+    """One KPI's definition: what it measures and how, its windows, thresholds and PromQL (as `catalog show`)."""
+    owner = _owner(request)
+    kpi = known_kpi(owner, kpi_id)
+    return catalog_entry(kpi, scored=owner.catalog.is_scored(kpi))
+
+
+def catalog_entry(kpi: KpiSpec, *, scored: bool) -> dict[str, Any]:
+    """A KPI's catalog definition as JSON: durations as the catalog writes them, conditions as text."""
+    return {
+        **{key: getattr(kpi, key) for key in ("id", "title", "area", "pack", "unit", "weight", "description")},
+        "scored": scored,
+        "source": kpi.source,
+        "measure": kpi.measure,
+        "measure_doc": MEASURES[kpi.measure].doc,
+        "params": kpi.params,
+        "reads": sorted(MEASURES[kpi.measure].sources(parse_params(kpi.measure, kpi.params))),
+        "window": format_duration(kpi.window),
+        "baseline": None if kpi.baseline is None else format_duration(kpi.baseline),
+        "frequency": kpi.frequency,
+        "compare": kpi.compare,
+        "thresholds": thresholds_json(kpi),
+        "promql": kpi.promql,
+        "action": kpi.action,
+    }
+
+
+def thresholds_json(kpi: KpiSpec) -> dict[str, Any] | None:
+    """good / critical as written (WARNING is between), and as numbers where each is one bound on the value."""
+    rule = kpi.thresholds
+    if rule is None:
+        return None
+    conditions = {"good": rule.good, "critical": rule.critical}
+    lines = {
+        name: condition.parts[0].bound
+        for name, condition in conditions.items()
+        if condition is not None and len(condition.parts) == 1 and isinstance(condition.parts[0], Comparison)
+    }
+    return {
+        "good": str(rule.good),
+        "critical": None if rule.critical is None else str(rule.critical),
+        "judges": "change_pct" if kpi.compare == "change" else "value",
+        "lines": lines if kpi.compare == "value" else {},  # a trend's bounds are % changes, not values
+    }
 
 
 @router.get("/v1/store", dependencies=EveryTenant)

@@ -15,9 +15,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from healthdeck.api.auth import Caller, needs, tenant_scope
-from healthdeck.api.errors import ApiError, documented
+from healthdeck.api.errors import documented
 from healthdeck.api.history import read_kpi_history, since_moment
 from healthdeck.api.owner import StoreOwner
+from healthdeck.api.routes.reports import known_kpi
 from healthdeck.api.tokens import Role
 from healthdeck.engine.measures import Window
 from healthdeck.engine.series_json import comparison_json, default_step, export_csv, export_records
@@ -100,12 +101,18 @@ def kpi_history(
     request: Request,
     kpi_id: str,
     since: Annotated[str, Query(description="How far back, e.g. 1h, 24h, 7d.")] = "1d",
+    points: Annotated[
+        int | None, Query(ge=2, le=10_000, description="At most this many: the last kept in each equal slice.")
+    ] = None,
 ) -> dict[str, Any]:
     """One KPI's values as the server evaluated and kept them: `{"id", "since", "points": [...]}`."""
+    return kept_kpi_history(request, kpi_id, since=since, points=points)
+
+
+def kept_kpi_history(request: Request, kpi_id: str, *, since: str, points: int | None) -> dict[str, Any]:
     owner: StoreOwner = request.app.state.owner
-    if kpi_id not in owner.catalog.kpis:
-        raise ApiError(404, f"no KPI with id {kpi_id!r}; GET /v1/catalog lists them")
+    known_kpi(owner, kpi_id)
     start = since_moment(since)
     with owner.reader() as store:
-        points = read_kpi_history(store, kpi=kpi_id, since=start)
-    return {"id": kpi_id, "since": start.isoformat(), "points": points}
+        kept = read_kpi_history(store, kpi=kpi_id, since=start, points=points)
+    return {"id": kpi_id, "since": start.isoformat(), "points": kept}

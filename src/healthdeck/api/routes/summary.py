@@ -14,11 +14,11 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from healthdeck.api.auth import needs
 from healthdeck.api.errors import documented
-from healthdeck.api.history import read_history, since_moment
+from healthdeck.api.history import read_score_history, since_moment
 from healthdeck.api.owner import StoreOwner
-from healthdeck.api.recent import Recent
+from healthdeck.api.routes.areas import latest_report
+from healthdeck.api.routes.reports import thresholds_json
 from healthdeck.api.tokens import Role
-from healthdeck.catalog.conditions import Comparison, Condition
 from healthdeck.catalog.models import KpiSpec
 from healthdeck.engine.health import HealthReport
 from healthdeck.engine.serialize import health_json
@@ -38,22 +38,25 @@ REALTIME_KPIS = (
     "pod_restarts",
 )
 SinceQuery = Annotated[str, Query(description="How far back the score's history goes, e.g. 1h, 6h, 7d, 30d.")]
+PointsQuery = Annotated[int, Query(ge=2, le=10_000, description="At most this many history points per curve.")]
+# A chart needs no more points than this (its data table neither): the newest evaluation of each slice.
+CHART_POINTS = 300
 
 
 @router.get("/v1/summary")
-def summary(request: Request, since: SinceQuery = "7d") -> dict[str, Any]:
+def summary(request: Request, since: SinceQuery = "7d", points: PointsQuery = CHART_POINTS) -> dict[str, Any]:
     """`{"score", "status", "change", "stale", "areas", "headline": [KPI…], "pulled_down": [KPI…], "history"}`."""
-    return latest_summary(request, since=since)
+    return latest_summary(request, since=since, points=points)
 
 
-def latest_summary(request: Request, *, since: str) -> dict[str, Any]:
-    """The summary of the server's latest evaluation, with the history kept over `since`."""
-    latest: Recent[HealthReport] = request.app.state.dashboard
+def latest_summary(request: Request, *, since: str, points: int = CHART_POINTS) -> dict[str, Any]:
+    """The summary of the server's latest evaluation (evaluating nothing on a schedule's server), with at
+    most `points` of the history kept over `since`."""
     owner: StoreOwner = request.app.state.owner
     start = since_moment(since)
     with owner.reader() as store:
-        history = read_history(store, since=start)
-    return summary_json(latest.get(), history=history, since=since)
+        history = read_score_history(store, since=start, points=points)
+    return summary_json(latest_report(request), history=history, since=since)
 
 
 def summary_json(report: HealthReport, *, history: dict[str, Any], since: str) -> dict[str, Any]:
@@ -85,16 +88,16 @@ def summary_json(report: HealthReport, *, history: dict[str, Any], since: str) -
 
 
 def gauge_scale(kpi: KpiSpec, value: float | None) -> dict[str, Any] | None:
-    """Where a gauge of the KPI starts and ends, and its good and critical bounds; None if its
-    thresholds are not one bound each way (a band, or none).
+    """Where a gauge of the KPI starts and ends, and its good and critical bounds; None unless its
+    good threshold is one bound on the value (not a band, not a trend's % change).
 
     The scale spans the bounds and the value with the gap between the bounds either side, from 0 for
     a quantity that cannot be negative and to 100 for a percentage, so that the needle and both zones show.
     """
-    good = _bound(kpi.thresholds.good) if kpi.thresholds else None
-    critical = _bound(kpi.thresholds.critical) if kpi.thresholds and kpi.thresholds.critical else None
-    if good is None or kpi.thresholds is None or kpi.thresholds.direction == "band":
+    rule = thresholds_json(kpi)
+    if rule is None or kpi.thresholds is None or kpi.thresholds.direction == "band" or "good" not in rule["lines"]:
         return None
+    good, critical = rule["lines"]["good"], rule["lines"].get("critical")
     marks = [mark for mark in (good, critical, value) if mark is not None]
     gap = abs(good - critical) if critical is not None else abs(good) or 1.0
     low, high = min(marks) - gap, max(marks) + gap
@@ -109,8 +112,3 @@ def gauge_scale(kpi: KpiSpec, value: float | None) -> dict[str, Any] | None:
         "critical": critical,
         "higher_is_better": kpi.thresholds.direction == "higher",
     }
-
-
-def _bound(condition: Condition) -> float | None:
-    part = condition.parts[0]
-    return part.bound if isinstance(part, Comparison) else None

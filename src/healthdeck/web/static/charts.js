@@ -33,7 +33,8 @@
 
   function withUnit(value, unit) {
     if (value === null || value === undefined) return "–";
-    return unit ? value + " " + unit : String(value);
+    if (!unit) return String(value);
+    return /^[%\/×:]/.test(unit) ? value + unit : value + " " + unit; // 99.5%, 3/s; 120 ms
   }
 
   // Keep the threshold lines in view: the y range spans the data and the thresholds.
@@ -66,13 +67,26 @@
     };
   }
 
+  // As wide as its longest tick label (uPlot's own recipe): "99.95%" and "52,400 USD" are never cut.
+  function axisSize(u, values, axisIdx, cycleNum) {
+    var axis = u.axes[axisIdx];
+    if (cycleNum > 1) return axis._size;
+    var size = axis.ticks.size + axis.gap;
+    var longest = (values || []).reduce(function (a, v) { return v.length > a.length ? v : a; }, "");
+    if (longest) {
+      u.ctx.font = axis.font[0];
+      size += u.ctx.measureText(longest).width / devicePixelRatio;
+    }
+    return Math.ceil(size) + 4;
+  }
+
   function options(data, width, colours) {
     var narrow = width < NARROW;
     var unit = data.series.length ? data.series[0].unit : "";
     var axis = { stroke: colours.text, grid: { stroke: colours.grid, width: 1 }, ticks: { stroke: colours.grid } };
     var yAxis = Object.assign({}, axis, {
       label: narrow ? undefined : data.y_label,
-      size: 60,
+      size: axisSize,
       values: function (u, ticks) { return ticks.map(function (v) { return withUnit(v, unit); }); },
     });
     var thresholds = {};
