@@ -22,27 +22,18 @@ import shutil
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-from healthdeck.api.tokens import Role, create_token
 from healthdeck.engine.session import Engine, load_checked_catalog
 from healthdeck.store.connection import open_store
-from serving import HOST, free_port, start_server  # benchmarks/ is the script's folder
+from serving import HOST, bench_store, free_port, start_server  # benchmarks/ is the script's folder
 
 DASHBOARD = "/api/projects/_all/metrics/dashboard"
 TIME_LIMIT_SECONDS = 60.0
-
-
-def _simulated_store(folder: Path) -> Path:
-    db = folder / "store.duckdb"
-    command = [sys.executable, "-m", "healthdeck", "simulate", "--tenants", "200", "--days", "30", "--db", str(db)]
-    subprocess.run(command, check=True, capture_output=True)
-    return db
 
 
 def _in_process_health(db: Path, repeat: int = 3) -> float:
@@ -136,11 +127,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20, help="how long wrk loads each route")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        db = args.db or _simulated_store(Path(tmp))
-        with open_store(db) as store:
-            requests = store.count("requests")
-            _, token = create_token(store.con, role=Role.viewer, name="bench")
-        print(f"store: {db.name}, {requests:,} requests (simulate --tenants 200 --days 30 unless --db)")
+        db, token = bench_store(args.db, Path(tmp))
         in_process = _in_process_health(db)
         port = free_port()
         server = start_server(db, port, "--evaluate-every", args.evaluate_every)

@@ -22,10 +22,7 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import Browser, sync_playwright
 
-from bench_serve_dashboard import _simulated_store  # benchmarks/ is the script's folder
-from healthdeck.api.tokens import Role, create_token
-from healthdeck.store.connection import open_store
-from serving import HOST, free_port, start_server
+from serving import HOST, bench_store, free_port, start_server
 
 PAGE = "/ui/"  # the console's level 0 is /ui/; until it is served, a page the server has
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
@@ -86,11 +83,7 @@ def main() -> None:
     parser.add_argument("--loads", type=int, default=10, help="cold page loads (and API calls) to take the median of")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        db = args.db or _simulated_store(Path(tmp))
-        with open_store(db) as store:
-            requests = store.count("requests")
-            _, token = create_token(store.con, role=Role.viewer, name="bench")
-        print(f"store: {db.name}, {requests:,} requests (simulate --tenants 200 --days 30 unless --db)")
+        db, token = bench_store(args.db, Path(tmp))
         port = free_port()
         server = start_server(db, port, "--evaluate-every", "1m")
         base = f"http://{HOST}:{port}"

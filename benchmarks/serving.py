@@ -1,4 +1,4 @@
-"""A real `healthdeck serve` on a free loopback port, for the benchmarks that measure it."""
+"""A real `healthdeck serve` on a free loopback port, and the store it serves, for the benchmarks that measure it."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import time
 from pathlib import Path
 
 import httpx
+
+from healthdeck.api.tokens import Role, create_token
+from healthdeck.store.connection import open_store
 
 HOST = "127.0.0.1"
 
@@ -31,3 +34,19 @@ def start_server(db: Path, port: int, *options: str) -> subprocess.Popen[bytes]:
             time.sleep(0.05)
     server.kill()
     raise SystemExit("the server did not start")
+
+
+def bench_store(given: Path | None, folder: Path) -> tuple[Path, str]:
+    """The store to serve (`given`, else 200 tenants × 30 days simulated into `folder`) and a viewer token.
+
+    A given store is not copied: the server writes its history into it.
+    """
+    db = given or folder / "store.duckdb"
+    if given is None:
+        command = [sys.executable, "-m", "healthdeck", "simulate", "--tenants", "200", "--days", "30", "--db", str(db)]
+        subprocess.run(command, check=True, capture_output=True)
+    with open_store(db) as store:
+        requests = store.count("requests")
+        _, token = create_token(store.con, role=Role.viewer, name="bench")
+    print(f"store: {db.name}, {requests:,} requests (simulate --tenants 200 --days 30 unless --db)")
+    return db, token
