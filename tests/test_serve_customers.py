@@ -104,6 +104,32 @@ def test_one_tenants_health_has_its_facts_and_last_weeks_score(app: Console, at:
             assert one["previous"]["health_score"] == pytest.approx(line["health_score"] - line["change"], abs=1e-3)
 
 
+ENGAGEMENT_RULES = {
+    25.0: "active today",
+    20.0: "last active within 7 days",
+    15.0: "last active within 14 days",
+    10.0: "last active within 30 days",
+}
+
+
+def test_each_factor_says_the_rule_that_gave_its_points(app: Console, at: str) -> None:
+    seen = set()
+    for line in app.ok("/v1/customers/health", at=at)["tenants"]:
+        one = app.ok(f"/v1/customers/{line['tenant_id']}/health", at=at)
+        facts, points, rules = one["facts"], one["factors"], one["rules"]
+        calls, features, tickets = facts["api_calls_30d"], facts["features_used"], facts["open_tickets"]
+        assert rules["usage"].startswith(f"{calls:,} API calls in 30 days")
+        assert rules["usage"].endswith("earn all 30") == (points["usage"] == 30)
+        idle = "never active" if facts["last_active_date"] is None else "not active in the last 30 days"
+        assert rules["engagement"] == ENGAGEMENT_RULES.get(points["engagement"], idle)
+        assert rules["adoption"].startswith(f"{features} features used in 30 days")
+        assert rules["adoption"].endswith("earn all 25") == (points["adoption"] == 25)
+        support = {20: "no open ticket", 15: "1 open ticket", 10: f"{tickets} open tickets (2 or 3)"}
+        assert rules["support"] == support.get(int(points["support"]), f"{tickets} open tickets (4 or more)")
+        seen.add(rules["engagement"])
+    assert len(seen) > 1, "the simulated tenants should not all be equally engaged"
+
+
 def test_a_tenant_token_reads_its_own_tenant_only(app: Console) -> None:
     mine = f"viewer@{SCOPED}"
     assert app.get(f"/v1/customers/{SCOPED}/health", mine).status_code == 200

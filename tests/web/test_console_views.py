@@ -141,6 +141,9 @@ def test_the_tenants_view_links_each_tenant_to_its_page(
     tenant, name = health["rows"][0][:2]
     link = page.locator("#panel-health_scores tbody").get_by_role("link", name=name, exact=True)
     expect(link).to_have_attribute("href", f"/ui/tenants/{tenant}")
+    link.click()
+    page.wait_for_url(f"{console_server.url}/ui/tenants/{tenant}")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(tenant)
 
 
 def test_a_tenant_token_sees_its_own_tenant_view_and_no_other(

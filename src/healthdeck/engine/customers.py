@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from healthdeck.engine.measures.customers import TenantHealth
+from healthdeck.engine.measures.customers import TenantHealth, factor_rules
 
 # The change of a tenant's health is measured against the same moment this long before.
 CHANGE_SPAN = timedelta(days=7)
@@ -75,6 +75,7 @@ def customer_health_json(customer: CustomerHealth) -> dict[str, Any]:
             "features_used": now.features_used,
             "open_tickets": now.open_tickets,
         },
+        "rules": factor_rules(now, customer.at.date()),
         "previous": previous,
     }
 

@@ -8,11 +8,11 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from healthdeck.web import areas, kpi, overview, session, views
+from healthdeck.web import areas, customers, kpi, overview, session, tenant, views
 from healthdeck.web.frame import CONSOLE
 
 STATIC = Path(__file__).parent / "static"
-PAGES = (overview, areas, kpi, session, views)
+PAGES = (overview, areas, kpi, session, customers, tenant, views)
 
 
 def install_console(app: FastAPI) -> None:

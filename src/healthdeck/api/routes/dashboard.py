@@ -118,7 +118,7 @@ def _dashboard_body(project: str, report: HealthReport) -> bytes:
         kept = _BODIES.get(project)
     if kept is not None and kept[0] is report:
         return kept[1]
-    body = orjson.dumps(_dashboard_json(project, report))
+    body = orjson.dumps(dashboard_json(project, report))
     with _BODIES_LOCK:
         _BODIES[project] = (report, body)
         _BODIES.move_to_end(project)
@@ -127,7 +127,8 @@ def _dashboard_body(project: str, report: HealthReport) -> bytes:
     return body
 
 
-def _dashboard_json(project: str, report: HealthReport) -> dict[str, Any]:
+def dashboard_json(project: str, report: HealthReport) -> dict[str, Any]:
+    """The dashboard route's answer for one evaluation (the tenant page renders it too)."""
     return {
         "project": project,
         "at": report.at.isoformat(),

@@ -189,23 +189,55 @@ class TenantHealth:
         return "HEALTHY" if self.score >= 70 else "AT_RISK" if self.score >= 40 else "CRITICAL"
 
 
-def _engagement(last_active: date | None, today: date) -> float:
+# Seed 000 §2.3's rules. Each factor's points come with the rule that gave them, as the tenant page says it.
+FACTOR_MAXIMA = {"usage": 30, "engagement": 25, "adoption": 25, "support": 20}
+USAGE_FULL_CALLS = 10_000  # API calls in 30 days that earn all of usage's points
+ADOPTION_PER_FEATURE = 5
+ENGAGEMENT_BANDS = ((7, 20.0), (14, 15.0), (30, 10.0))  # (last active within N days, points)
+
+
+def usage_rule(calls: int) -> tuple[float, str]:
+    if calls >= USAGE_FULL_CALLS:
+        return 30.0, f"{calls:,} API calls in 30 days: {USAGE_FULL_CALLS:,} or more earn all 30"
+    return calls / USAGE_FULL_CALLS * 30, f"{calls:,} API calls in 30 days × 30 / {USAGE_FULL_CALLS:,}"
+
+
+def engagement_rule(last_active: date | None, today: date) -> tuple[float, str]:
     if last_active is None:
-        return 0.0
+        return 0.0, "never active"
     if last_active == today:
-        return 25.0
-    for days, points in ((7, 20.0), (14, 15.0), (30, 10.0)):
+        return 25.0, "active today"
+    for days, points in ENGAGEMENT_BANDS:
         if last_active > today - timedelta(days=days):
-            return points
-    return 0.0
+            return points, f"last active within {days} days"
+    return 0.0, "not active in the last 30 days"
 
 
-def _support(open_tickets: int) -> float:
+def adoption_rule(features: int) -> tuple[float, str]:
+    full = FACTOR_MAXIMA["adoption"] // ADOPTION_PER_FEATURE
+    if features >= full:
+        return 25.0, f"{features} features used in 30 days: {full} or more earn all 25"
+    return float(features * ADOPTION_PER_FEATURE), f"{features} features used in 30 days × {ADOPTION_PER_FEATURE}"
+
+
+def support_rule(open_tickets: int) -> tuple[float, str]:
     if open_tickets == 0:
-        return 20.0
+        return 20.0, "no open ticket"
     if open_tickets == 1:
-        return 15.0
-    return 10.0 if open_tickets <= 3 else 0.0
+        return 15.0, "1 open ticket"
+    if open_tickets <= 3:
+        return 10.0, f"{open_tickets} open tickets (2 or 3)"
+    return 0.0, f"{open_tickets} open tickets (4 or more)"
+
+
+def factor_rules(health: TenantHealth, today: date) -> dict[str, str]:
+    """In words, the rule of seed 000 §2.3 that gave each of the tenant's factors its points on `today`."""
+    return {
+        "usage": usage_rule(health.api_calls_30d)[1],
+        "engagement": engagement_rule(health.last_active_date, today)[1],
+        "adoption": adoption_rule(health.features_used)[1],
+        "support": support_rule(health.open_tickets)[1],
+    }
 
 
 def tenant_health(ctx: MeasureContext, at: datetime) -> list[TenantHealth]:
@@ -230,10 +262,10 @@ def _tenant_health(ctx: MeasureContext, at: datetime) -> list[TenantHealth]:
                 last,
                 features,
                 tickets,
-                usage=min(30.0, calls / 10000.0 * 30),
-                engagement=_engagement(last, today),
-                adoption=float(min(25, features * 5)),
-                support=_support(tickets),
+                usage=usage_rule(calls)[0],
+                engagement=engagement_rule(last, today)[0],
+                adoption=adoption_rule(features)[0],
+                support=support_rule(tickets)[0],
             )
         )
     return result
