@@ -221,8 +221,9 @@ def test_a_tenant_token_opens_its_own_tenant_view_only(app: Console) -> None:
 
 
 def test_an_unknown_view_is_a_404_page(app: Console) -> None:
-    answer = _page(app, "/ui/views/billing")
-    assert answer.status_code == 404 and "no view &#39;billing&#39;; views: api, pipeline, tenants" in answer.text
+    for caller in ("viewer", f"viewer@{SCOPED}"):
+        answer = _page(app, "/ui/views/billing", caller)
+        assert answer.status_code == 404 and "no view &#39;billing&#39;; views: api, pipeline, tenants" in answer.text
 
 
 def test_the_page_says_which_filters_narrow_which_panels(app: Console) -> None:

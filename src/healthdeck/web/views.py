@@ -116,8 +116,9 @@ def view_page(request: Request, view: str) -> Response:
 
 
 def _check_scope(caller: Caller, view: str, tenant: str | None) -> None:
-    """As the route (403), naming the console's page the token may open; the route answers 404 for another tenant."""
-    if caller.project is not None and (view != "tenants" or tenant is None):
+    """As the route (403), naming the console's page the token may open; the route answers 404 for another
+    tenant, and for a view that does not exist."""
+    if caller.project is not None and view in VIEWS and (view != "tenants" or tenant is None):
         raise ApiError(
             403,
             f"this token is limited to project {caller.project!r}; of the views it may open only "
