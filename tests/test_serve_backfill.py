@@ -48,7 +48,7 @@ def test_each_past_day_is_kept_as_the_score_at_its_end(app: Console) -> None:
     for point in past:
         health = app.ok("/v1/health", at=point["at"])
         # the report rounds its score to 2 decimals, the history to 4
-        assert (point["score"], point["status"]) == (pytest.approx(health["score"], abs=0.005), health["status"])
+        assert (point["score"], point["status"]) == (pytest.approx(health["score"], abs=0.0051), health["status"])
         assert point["score"] is not None
 
 
