@@ -378,3 +378,17 @@ def test_a_tenant_token_reads_only_its_own_tenants_view(app: Console) -> None:
         assert refused.status_code == 403
         assert refused.json()["error"].endswith(f"may read only /v1/views/tenants?tenant={SCOPED}")
     assert app.get("/v1/views/nope").status_code == 404
+
+
+def test_a_view_as_of_now_is_kept_a_few_seconds_per_filters_and_scope(app: Console) -> None:
+    tier = _busiest(app, "tier")
+    first = app.ok("/v1/views/api", since="6h")
+    assert app.ok("/v1/views/api", since="6h")["at"] == first["at"]  # kept: the same queries' answer
+    narrowed = app.ok("/v1/views/api", since="6h", tier=tier)
+    assert narrowed["filters"]["tier"]["value"] == tier  # other filters are another answer
+    assert app.ok("/v1/views/api", since="1h")["since"] != first["since"]  # another span too
+    every = app.ok("/v1/views/tenants", tenant=SCOPED)
+    own = app.ok("/v1/views/tenants", caller=f"viewer@{SCOPED}", tenant=SCOPED)
+    assert len(every["filters"]["tenant"]["options"]) > 1
+    assert own["filters"]["tenant"]["options"] == [SCOPED]  # a scoped token never gets the every-tenant answer
+    assert app.ok("/v1/views/api", since="6h", at=first["at"])["at"] == first["at"]  # an explicit time: computed

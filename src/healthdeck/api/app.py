@@ -37,6 +37,7 @@ from healthdeck.api.routes.customers import router as customers_router
 from healthdeck.api.routes.dashboard import TenantDashboards
 from healthdeck.api.routes.probes import morning_check
 from healthdeck.api.routes.series import router as series_router
+from healthdeck.api.routes.views import kept_views
 from healthdeck.api.routes.views import router as views_router
 from healthdeck.api.scheduler import Scheduler
 from healthdeck.api.settings import (
@@ -65,6 +66,7 @@ def create_app(owner: StoreOwner, settings: ServeSettings, *, spool_dir: Path) -
     app.state.quick_health = Recent(partial(morning_check, owner), max_age=HEALTH_MAX_AGE_SECONDS)
     app.state.dashboard = Recent(app.state.metrics.evaluate, max_age=DASHBOARD_MAX_AGE_SECONDS)
     app.state.tenant_dashboards = TenantDashboards(owner)
+    app.state.view_answers = kept_views(owner)
     app.state.live = LiveProjects()
     app.state.spool_dir = spool_dir
     install_error_handlers(app, pages=(f"{CONSOLE}/", error_page))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 
 class Recent(Generic[T]):
@@ -59,3 +61,24 @@ class Recent(Generic[T]):
         """Keep `value`, computed elsewhere just now. Takes no lock: the event loop calls it, and must
         not wait for a computation in progress (which, when it ends, keeps its own fresh result)."""
         self._value = (time.monotonic(), value)
+
+
+class RecentByKey(Generic[K, T]):
+    """A `Recent` answer per key (a tenant, a view and its filters), the `kept` most recently asked."""
+
+    def __init__(self, compute: Callable[[K], T], *, max_age: float, kept: int) -> None:
+        self.compute, self.max_age, self.kept = compute, max_age, kept
+        self._recent: OrderedDict[K, Recent[T]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> T:
+        return self.recent(key).get()
+
+    def recent(self, key: K) -> Recent[T]:
+        """The key's `Recent`; beyond `kept` keys the least recently asked is dropped (and computed again if asked)."""
+        with self._lock:
+            recent = self._recent.pop(key, None) or Recent(lambda: self.compute(key), max_age=self.max_age)
+            self._recent[key] = recent
+            while len(self._recent) > self.kept:
+                self._recent.popitem(last=False)
+        return recent

@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from healthdeck.api.auth import Caller
 from healthdeck.api.errors import ApiError
-from healthdeck.api.routes.views import view_answer
+from healthdeck.api.routes.views import latest_view
 from healthdeck.api.views import VIEWS
 from healthdeck.web.frame import CONSOLE, page_frame, viewer
 from healthdeck.web.render import render_page
@@ -95,7 +95,7 @@ def view_page(request: Request, view: str) -> Response:
     _check_scope(caller, view, asked["tenant"])
     title = VIEWS[view].title if view in VIEWS else view  # an unknown view: the route's 404 names the views
     page = page_frame(request, caller, title=title, section=SECTIONS.get(view, ""))
-    answer = view_answer(request.app.state.owner, caller, view, since=page.range, at="now", asked=asked)
+    answer = latest_view(request, caller, view, since=page.range, asked=asked)
     chosen = {name: spec["value"] for name, spec in answer["filters"].items() if spec["value"] is not None}
     page.data_at = answer["at"]
     page.api = [("View", _link(f"/v1/views/{view}", {"since": page.range, **chosen}))]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Annotated, Any
 
 import orjson
@@ -19,7 +18,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from healthdeck.api.auth import Caller, needs, tenant_scope
 from healthdeck.api.errors import ApiError, documented
 from healthdeck.api.owner import StoreOwner
-from healthdeck.api.recent import Recent
+from healthdeck.api.recent import Recent, RecentByKey
 from healthdeck.api.settings import DASHBOARD_MAX_AGE_SECONDS
 from healthdeck.api.tokens import Role
 from healthdeck.catalog.durations import parse_duration
@@ -45,26 +44,15 @@ class TenantDashboards:
 
     def __init__(self, owner: StoreOwner) -> None:
         self.owner = owner
-        self._recent: OrderedDict[str, Recent[HealthReport]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._reports = RecentByKey(self._evaluate, max_age=DASHBOARD_MAX_AGE_SECONDS, kept=TENANT_DASHBOARDS)
 
     def get(self, tenant: str) -> HealthReport:
         """The tenant's report, evaluated at most every 5 s."""
-        return self._kept(tenant).get()
+        return self._reports.get(tenant)
 
     def evaluated_since(self, tenant: str, since: datetime) -> HealthReport:
         """The tenant's report as of `since` or later: the kept one if it is (and under 5 s old), else a new one."""
-        return self._kept(tenant).get_fresh(lambda report: report.at >= since)
-
-    def _kept(self, tenant: str) -> Recent[HealthReport]:
-        with self._lock:
-            recent = self._recent.pop(tenant, None) or Recent(
-                partial(self._evaluate, tenant), max_age=DASHBOARD_MAX_AGE_SECONDS
-            )
-            self._recent[tenant] = recent
-            while len(self._recent) > TENANT_DASHBOARDS:
-                self._recent.popitem(last=False)
-        return recent
+        return self._reports.recent(tenant).get_fresh(lambda report: report.at >= since)
 
     def _evaluate(self, tenant: str) -> HealthReport:
         with self.owner.engine() as hd:

@@ -16,6 +16,8 @@ from healthdeck.api.auth import Caller, check_project, needs
 from healthdeck.api.errors import ApiError, documented
 from healthdeck.api.history import span_length
 from healthdeck.api.owner import StoreOwner
+from healthdeck.api.recent import RecentByKey
+from healthdeck.api.settings import VIEW_MAX_AGE_SECONDS, VIEWS_KEPT
 from healthdeck.api.tokens import Role
 from healthdeck.api.views import VIEWS
 from healthdeck.api.views.base import Query as ViewQuery
@@ -56,7 +58,30 @@ def view_data(
 ) -> dict[str, Any]:
     """One view: its filters and their options, its KPIs and its panels (`api`, `pipeline` or `tenants`)."""
     asked = {"tier": tier, "endpoint": endpoint, "queue": queue, "etl_job": etl_job, "tenant": tenant}
+    if at == "now":
+        return latest_view(request, caller, view, since=since, asked=asked)
     return view_answer(request.app.state.owner, caller, view, since=since, at=at, asked=asked)
+
+
+ViewKey = tuple[str, str, tuple[tuple[str, str | None], ...], str | None]
+
+
+def latest_view(
+    request: Request, caller: Caller, view: str, *, since: str, asked: dict[str, str | None]
+) -> dict[str, Any]:
+    """The view as of now, kept 15 s per view, span, filters and scope (the console's pages read it too)."""
+    kept: RecentByKey[ViewKey, dict[str, Any]] = request.app.state.view_answers
+    return kept.get((view, since, tuple(sorted(asked.items())), caller.project))
+
+
+def kept_views(owner: StoreOwner) -> RecentByKey[ViewKey, dict[str, Any]]:
+    """The views answered as of now, each kept `VIEW_MAX_AGE_SECONDS`: `app.state.view_answers`."""
+
+    def answer(key: ViewKey) -> dict[str, Any]:
+        view, since, asked, project = key  # the role was checked before; the scope is the project's
+        return view_answer(owner, Caller(Role.viewer, project, None), view, since=since, at="now", asked=dict(asked))
+
+    return RecentByKey(answer, max_age=VIEW_MAX_AGE_SECONDS, kept=VIEWS_KEPT)
 
 
 def view_answer(
