@@ -213,13 +213,12 @@ def test_a_live_update_keeps_a_filter_chosen_but_not_yet_applied(
 ) -> None:
     page = page_as("viewer")
     page.goto(f"{console_server.url}/ui/views/pipeline")
-    before = page.locator("main .live-meta").get_attribute("data-at")
     queue = page.get_by_label("Queue", exact=True)
     chosen = queue.locator("option").nth(1).get_attribute("value")
     assert chosen
     queue.select_option(chosen)
     # The server evaluates every 2 s: each evaluation makes the page fetch and swap in its content.
+    # (The view's answer is kept 15 s, so the swapped-in content may be the same: the swap is what matters.)
     page.evaluate("() => new Promise((done) => document.addEventListener('healthdeck:swapped', done, {once: true}))")
-    assert page.locator("main .live-meta").get_attribute("data-at") != before
     expect(queue).to_have_value(chosen)
     expect(page.get_by_label("ETL job", exact=True)).to_have_value("")
