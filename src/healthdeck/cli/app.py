@@ -10,8 +10,10 @@ import typer
 from rich.markup import escape
 
 from healthdeck import __version__
+from healthdeck.cli.business_cmd import business_app
 from healthdeck.cli.catalog_cmd import catalog_app
 from healthdeck.cli.console import err
+from healthdeck.cli.customers_cmd import customers_app
 from healthdeck.cli.demo_cmd import demo
 from healthdeck.cli.health_cmd import health
 from healthdeck.cli.history_cmd import history_app
@@ -48,6 +50,8 @@ app.add_typer(metrics_app, name="metrics")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(history_app, name="history")
+app.add_typer(customers_app, name="customers")
+app.add_typer(business_app, name="business")
 
 
 def _version(value: bool) -> None:
