@@ -13,6 +13,7 @@ from pathlib import Path
 from healthdeck.catalog.loader import Catalog, load_catalog
 from healthdeck.catalog.models import AREAS, KpiSpec
 from healthdeck.engine.customers import CHANGE_SPAN, CustomerHealth
+from healthdeck.engine.engagement import Cohort, Lifecycle, Period, cohorts, lifecycle
 from healthdeck.engine.evaluate import KpiResult, evaluate_kpi, evaluate_value, pct_change
 from healthdeck.engine.freshness import evaluate_fresh
 from healthdeck.engine.health import HealthReport, health
@@ -207,6 +208,16 @@ class Engine:
             for tenant_id, name, tier, created_at in rows
             if tenant_id in current
         ]
+
+    def cohorts(self, *, weeks: int = 8, at: datetime | None = None, tenant: str | None = None) -> list[Cohort]:
+        """Weekly signup cohorts and the % of each active in every week since signup (None: not over yet)."""
+        return cohorts(self.store, weeks=weeks, at=at or now(), tenant=tenant)
+
+    def lifecycle(
+        self, *, period: Period = "week", periods: int = 8, at: datetime | None = None, tenant: str | None = None
+    ) -> list[Lifecycle]:
+        """Active users of each of the last `periods` periods over: new, returning, resurrecting; and dormant."""
+        return lifecycle(self.store, period=period, count=periods, at=at or now(), tenant=tenant)
 
 
 def value_status(kpi: KpiSpec, value: float | None) -> Status:

@@ -1,0 +1,133 @@
+"""Signup-cohort retention and users' lifecycle per period, on tiny stores computed by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from healthdeck.engine.engagement import cohorts_json, lifecycle_json, period_starts
+from healthdeck.errors import HealthdeckError
+from healthdeck.store.connection import Store
+
+from .test_engine import load
+
+# A Thursday: the week of Monday 16 November is still running.
+AT = datetime(2026, 11, 19, 12, 0, tzinfo=UTC)
+
+
+def day(text: str) -> datetime:
+    return datetime.fromisoformat(f"2026-{text}T10:00:00+00:00")
+
+
+def user(user_id: str, signup: str, tenant: str = "t1") -> dict[str, Any]:
+    return {"kind": "users", "user_id": user_id, "tenant_id": tenant, "signup_at": day(signup).isoformat()}
+
+
+def act(user_id: str, when: str, tenant: str = "t1", event: str = "login") -> dict[str, Any]:
+    return {"kind": "activity", "ts": day(when).isoformat(), "tenant_id": tenant, "user_id": user_id, "event": event}
+
+
+COHORT_RECORDS = [
+    user("a", "11-03"),  # cohort of Mon 2 Nov
+    act("a", "11-04"),  # week 0
+    act("a", "11-12"),  # week 1
+    user("b", "11-05"),  # cohort of 2 Nov
+    act("b", "11-10"),  # week 1
+    act("b", "11-17"),  # week 2: still running at AT, so unknown
+    user("f", "11-04", tenant="t2"),  # cohort of 2 Nov, never active
+    user("c", "11-10"),  # cohort of Mon 9 Nov
+    act("c", "11-11"),  # week 0; its week 1 (16 Nov) is not over
+    user("d", "11-17"),  # cohort of Mon 16 Nov: no week over yet
+    act("d", "11-17"),
+    user("e", "10-20"),  # a cohort before the 3 weeks asked for
+    act("e", "11-04"),
+]
+
+
+def test_cohort_retention_counts_only_weeks_that_are_over(store: Store, tmp_path: Path) -> None:
+    engine = load(store, tmp_path, COHORT_RECORDS)
+    answer = cohorts_json(engine.cohorts(weeks=3, at=AT), weeks=3, at=AT)
+    assert answer["cohorts"] == [
+        # a, b, f: week 0 only a (1 of 3); week 1 a and b (2 of 3); week 2 runs until 23 Nov
+        {"cohort": "2026-11-02", "users": 3, "retention": [33.3333, 66.6667, None]},
+        {"cohort": "2026-11-09", "users": 1, "retention": [100.0, None, None]},
+        {"cohort": "2026-11-16", "users": 1, "retention": [None, None, None]},
+    ]
+    assert answer["weeks"] == 3 and answer["at"] == AT.isoformat()
+
+
+def test_cohorts_of_one_tenant(store: Store, tmp_path: Path) -> None:
+    engine = load(store, tmp_path, COHORT_RECORDS)
+    mine = engine.cohorts(weeks=3, at=AT, tenant="t1")
+    assert [(c.week.isoformat(), c.users, c.retention) for c in mine] == [
+        ("2026-11-02", 2, (50.0, 100.0, None)),  # a and b
+        ("2026-11-09", 1, (100.0, None, None)),
+        ("2026-11-16", 1, (None, None, None)),
+    ]
+    assert [c.users for c in engine.cohorts(weeks=3, at=AT, tenant="t2")] == [1]
+    # One week asked: only the running week's cohort, nothing over yet.
+    assert [(c.users, c.retention) for c in engine.cohorts(weeks=1, at=AT)] == [(1, (None,))]
+
+
+def test_a_week_is_over_at_its_last_instant(store: Store, tmp_path: Path) -> None:
+    engine = load(store, tmp_path, COHORT_RECORDS)
+    monday = datetime(2026, 11, 16, tzinfo=UTC)
+    # At Monday 00:00 the week of 9 Nov is over: c's cohort shows week 0; the 16 Nov cohort does not exist yet.
+    got = [(c.week.isoformat(), c.retention) for c in engine.cohorts(weeks=2, at=monday)]
+    assert got == [("2026-11-09", (100.0, None))]
+
+
+LIFECYCLE_RECORDS = [
+    user("p", "10-01"),
+    act("p", "10-20"),  # week of 19 Oct
+    act("p", "11-03"),  # week of 2 Nov: back after a week away (resurrecting); dormant on 26 Oct and 9 Nov
+    act("p", "11-17"),  # the running week: not shown
+    user("r", "10-01"),
+    act("r", "10-20"),
+    act("r", "10-27"),  # returning in the weeks of 26 Oct, 2 Nov and 9 Nov
+    act("r", "11-04"),
+    act("r", "11-11"),
+    user("q", "11-10"),
+    act("q", "11-10"),  # signed up and active in the week of 9 Nov: new
+    user("s", "10-01"),
+    act("s", "11-12"),  # first active in the week of 9 Nov, weeks after signing up: new too
+]
+
+
+def test_lifecycle_per_week_by_hand(store: Store, tmp_path: Path) -> None:
+    engine = load(store, tmp_path, LIFECYCLE_RECORDS)
+    answer = lifecycle_json(engine.lifecycle(period="week", periods=3, at=AT), period="week", at=AT)
+    assert answer["periods"] == [
+        {"period": "2026-10-26", "active": 1, "new": 0, "returning": 1, "resurrecting": 0, "dormant": 1},
+        {"period": "2026-11-02", "active": 2, "new": 0, "returning": 1, "resurrecting": 1, "dormant": 0},
+        {"period": "2026-11-09", "active": 3, "new": 2, "returning": 1, "resurrecting": 0, "dormant": 1},
+    ]
+    assert answer["period"] == "week"
+
+
+def test_lifecycle_per_day_and_month(store: Store, tmp_path: Path) -> None:
+    engine = load(store, tmp_path, LIFECYCLE_RECORDS)
+    days = engine.lifecycle(period="day", periods=2, at=AT)  # 17 and 18 Nov
+    assert [(d.start.isoformat(), d.active, d.resurrecting, d.dormant) for d in days] == [
+        ("2026-11-17", 1, 1, 0),  # p comes back
+        ("2026-11-18", 0, 0, 1),  # and is gone the next day
+    ]
+    months = engine.lifecycle(period="month", periods=1, at=AT)  # October: p and r new (first active)
+    assert [(m.start.isoformat(), m.active, m.new, m.dormant) for m in months] == [("2026-10-01", 2, 2, 0)]
+
+
+def test_period_starts_cross_a_year() -> None:
+    at = datetime(2026, 1, 15, 8, tzinfo=UTC)
+    assert period_starts(at, "month", 2) == [datetime(2025, 11, 1, tzinfo=UTC), datetime(2025, 12, 1, tzinfo=UTC)]
+    assert period_starts(at, "day", 1) == [datetime(2026, 1, 14, tzinfo=UTC)]
+
+
+def test_a_span_out_of_range_is_refused(store: Store, tmp_path: Path) -> None:
+    engine = load(store, tmp_path, COHORT_RECORDS)
+    with pytest.raises(HealthdeckError, match="--weeks 0: must be between 1 and 520"):
+        engine.cohorts(weeks=0, at=AT)
+    with pytest.raises(HealthdeckError, match="--periods 521: must be between 1 and 520"):
+        engine.lifecycle(period="week", periods=521, at=AT)
