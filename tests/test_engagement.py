@@ -6,12 +6,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from healthdeck.engine.engagement import cohorts_json, lifecycle_json, period_starts
 from healthdeck.errors import HealthdeckError
 from healthdeck.store.connection import Store
 
+from .conftest import ingested, run_cli
 from .test_engine import load
 
 # A Thursday: the week of Monday 16 November is still running.
@@ -40,8 +42,10 @@ COHORT_RECORDS = [
     user("f", "11-04", tenant="t2"),  # cohort of 2 Nov, never active
     user("c", "11-10"),  # cohort of Mon 9 Nov
     act("c", "11-11"),  # week 0; its week 1 (16 Nov) is not over
-    user("d", "11-17"),  # cohort of Mon 16 Nov: no week over yet
+    user("d", "11-17"),  # signed up in the running week: not a cohort yet
     act("d", "11-17"),
+    user("g", "10-28"),  # cohort of Mon 26 Oct
+    act("g", "11-12"),  # week 2
     user("e", "10-20"),  # a cohort before the 3 weeks asked for
     act("e", "11-04"),
 ]
@@ -51,10 +55,10 @@ def test_cohort_retention_counts_only_weeks_that_are_over(store: Store, tmp_path
     engine = load(store, tmp_path, COHORT_RECORDS)
     answer = cohorts_json(engine.cohorts(weeks=3, at=AT), weeks=3, at=AT)
     assert answer["cohorts"] == [
+        {"cohort": "2026-10-26", "users": 1, "retention": [0.0, 0.0, 100.0]},  # g
         # a, b, f: week 0 only a (1 of 3); week 1 a and b (2 of 3); week 2 runs until 23 Nov
         {"cohort": "2026-11-02", "users": 3, "retention": [33.3333, 66.6667, None]},
         {"cohort": "2026-11-09", "users": 1, "retention": [100.0, None, None]},
-        {"cohort": "2026-11-16", "users": 1, "retention": [None, None, None]},
     ]
     assert answer["weeks"] == 3 and answer["at"] == AT.isoformat()
 
@@ -63,21 +67,21 @@ def test_cohorts_of_one_tenant(store: Store, tmp_path: Path) -> None:
     engine = load(store, tmp_path, COHORT_RECORDS)
     mine = engine.cohorts(weeks=3, at=AT, tenant="t1")
     assert [(c.week.isoformat(), c.users, c.retention) for c in mine] == [
+        ("2026-10-26", 1, (0.0, 0.0, 100.0)),
         ("2026-11-02", 2, (50.0, 100.0, None)),  # a and b
         ("2026-11-09", 1, (100.0, None, None)),
-        ("2026-11-16", 1, (None, None, None)),
     ]
     assert [c.users for c in engine.cohorts(weeks=3, at=AT, tenant="t2")] == [1]
-    # One week asked: only the running week's cohort, nothing over yet.
-    assert [(c.users, c.retention) for c in engine.cohorts(weeks=1, at=AT)] == [(1, (None,))]
+    # One week asked: the last week over, its week 0.
+    assert [(c.users, c.retention) for c in engine.cohorts(weeks=1, at=AT)] == [(1, (100.0,))]
 
 
 def test_a_week_is_over_at_its_last_instant(store: Store, tmp_path: Path) -> None:
     engine = load(store, tmp_path, COHORT_RECORDS)
     monday = datetime(2026, 11, 16, tzinfo=UTC)
-    # At Monday 00:00 the week of 9 Nov is over: c's cohort shows week 0; the 16 Nov cohort does not exist yet.
+    # At Monday 00:00 the week of 9 Nov is over: c's cohort shows its week 0, a and b's their week 1.
     got = [(c.week.isoformat(), c.retention) for c in engine.cohorts(weeks=2, at=monday)]
-    assert got == [("2026-11-09", (100.0, None))]
+    assert got == [("2026-11-02", (33.3333, 66.6667)), ("2026-11-09", (100.0, None))]
 
 
 LIFECYCLE_RECORDS = [
@@ -131,3 +135,63 @@ def test_a_span_out_of_range_is_refused(store: Store, tmp_path: Path) -> None:
         engine.cohorts(weeks=0, at=AT)
     with pytest.raises(HealthdeckError, match="--periods 521: must be between 1 and 520"):
         engine.lifecycle(period="week", periods=521, at=AT)
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+
+
+def test_business_cohorts_prints_the_triangle_and_its_json(tmp_path: Path) -> None:
+    db = str(ingested(tmp_path, COHORT_RECORDS))
+    shown = run_cli("business", "cohorts", "--weeks", "3", "--at", AT.isoformat(), "--db", db)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    rows = {line.split()[1]: line.split("│")[2:-1] for line in lines if line.startswith("│ 2026")}
+    assert [cell.strip() for cell in rows["2026-11-02"]] == ["3", "33.3", "66.7", ""]
+    assert [cell.strip() for cell in rows["2026-10-26"]] == ["1", "0.0", "0.0", "100.0"]
+    assert "Blank: that week is not over yet" in shown.stdout
+    as_json = run_cli("business", "cohorts", "--weeks", "3", "--at", AT.isoformat(), "-o", "json", "--db", db)
+    assert orjson.loads(as_json.stdout)["cohorts"][1] == {
+        "cohort": "2026-11-02",
+        "users": 3,
+        "retention": [33.3333, 66.6667, None],
+    }
+    mine = run_cli(
+        "business", "cohorts", "--weeks", "3", "--at", AT.isoformat(), "-o", "json", "--tenant", "t2", "--db", db
+    )
+    assert orjson.loads(mine.stdout)["cohorts"] == [{"cohort": "2026-11-02", "users": 1, "retention": [0.0, 0.0, None]}]
+
+
+def test_business_lifecycle_prints_a_table_and_its_json(tmp_path: Path) -> None:
+    db = str(ingested(tmp_path, LIFECYCLE_RECORDS))
+    args = ("business", "lifecycle", "--periods", "3", "--at", AT.isoformat(), "--db", db)
+    shown = run_cli(*args)
+    assert shown.returncode == 0, shown.stderr
+    rows = [line.replace("│", " ").split() for line in shown.stdout.splitlines() if line.startswith("│ 2026")]
+    assert rows == [
+        ["2026-10-26", "1", "0", "1", "0", "1"],
+        ["2026-11-02", "2", "0", "1", "1", "0"],
+        ["2026-11-09", "3", "2", "1", "0", "1"],
+    ]
+    as_json = orjson.loads(run_cli(*args, "--output", "json").stdout)
+    assert as_json["periods"][2] == {
+        "period": "2026-11-09",
+        "active": 3,
+        "new": 2,
+        "returning": 1,
+        "resurrecting": 0,
+        "dormant": 1,
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("cohorts", "--weeks", "0"), "error: --weeks 0: must be between 1 and 520"),
+        (("lifecycle", "--period", "year"), "error: --period 'year': must be one of day, week, month"),
+        (("lifecycle", "--periods", "600"), "error: --periods 600: must be between 1 and 520"),
+    ],
+)
+def test_a_wrong_option_is_one_line_and_exit_2(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    db = str(ingested(tmp_path, COHORT_RECORDS))
+    result = run_cli("business", *args, "--db", db)
+    assert (result.returncode, result.stderr.strip(), result.stdout) == (2, message, "")

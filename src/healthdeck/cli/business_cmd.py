@@ -8,3 +8,9 @@ business_app = typer.Typer(
     help="Revenue and engagement: MRR and its movements, retention, unit economics, cohorts.",
     no_args_is_help=True,
 )
+
+# Engagement: cohorts, lifecycle and the engagement KPIs (cli/engagement_cmd.py).
+from healthdeck.cli import engagement_cmd  # noqa: E402
+
+business_app.command("cohorts")(engagement_cmd.cohorts)
+business_app.command("lifecycle")(engagement_cmd.lifecycle)

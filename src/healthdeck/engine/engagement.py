@@ -49,18 +49,25 @@ def check_span(value: int, option: str) -> None:
         raise HealthdeckError(f"{option} {value}: must be between 1 and {MAX_SPAN}")
 
 
+def check_period(text: str, *, label: str = "--period") -> Period:
+    for period in PERIODS:
+        if text == period:
+            return period
+    raise HealthdeckError(f"{label} {text!r}: must be one of {', '.join(PERIODS)}")
+
+
 def week_start(moment: datetime) -> datetime:
     """Monday 00:00 UTC of the week holding `moment`."""
     day = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return day - timedelta(days=day.weekday())
 
 
-# The cohort's members and their active weeks, both from the first cohort's week up to `at`.
+# The cohorts' members (signed up in a week that is over) and their active weeks up to `at`.
 COHORT_CTES = """
 WITH members AS (
     SELECT user_id, date_trunc('week', signup_at) AS cohort
     FROM users
-    WHERE signup_at >= $first AND signup_at < $at AND ($tenant IS NULL OR tenant_id = $tenant)
+    WHERE signup_at >= $first AND signup_at < $current AND ($tenant IS NULL OR tenant_id = $tenant)
 ),
 active_weeks AS (
     SELECT DISTINCT user_id, date_trunc('week', ts) AS week
@@ -80,14 +87,15 @@ GROUP BY ALL
 
 
 def cohorts(store: Store, *, weeks: int, at: datetime, tenant: str | None = None) -> list[Cohort]:
-    """The signup cohorts of the `weeks` weeks up to `at`'s, oldest first, with weeks 0 … weeks-1 since signup.
+    """The signup cohorts of the last `weeks` weeks over at `at`, oldest first, with weeks 0 … weeks-1 since signup.
 
     Week k of a cohort is the k-th calendar week after its signup week (week 0 is the signup week).
-    It counts once it is over at `at`; a cohort without signups is left out.
+    It counts once it is over at `at`: the newest cohort shows week 0 only, the oldest all of them
+    (a triangle). The running week's signups are not a cohort yet; a week without signups is left out.
     """
     check_span(weeks, "--weeks")
-    first = week_start(at) - timedelta(weeks=weeks - 1)
-    params = {"first": first, "at": at, "tenant": tenant}
+    current = week_start(at)
+    params = {"first": current - timedelta(weeks=weeks), "current": current, "at": at, "tenant": tenant}
     sizes = dict(store.con.execute(COHORT_SIZES_SQL, params).fetchall())
     active = {(c, k): n for c, k, n in store.con.execute(COHORT_ACTIVE_SQL, params).fetchall()}
     result = []
@@ -153,8 +161,7 @@ def period_starts(at: datetime, period: Period, count: int) -> list[datetime]:
 
 def lifecycle(store: Store, *, period: Period, count: int, at: datetime, tenant: str | None = None) -> list[Lifecycle]:
     """New, returning, resurrecting and dormant users of the last `count` periods over at `at`, oldest first."""
-    if period not in PERIODS:
-        raise HealthdeckError(f"--period {period}: must be one of {', '.join(PERIODS)}")
+    check_period(period)
     check_span(count, "--periods")
     starts = period_starts(at, period, count)
     end = _next_start(starts[-1], period)
