@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -195,3 +195,90 @@ def test_a_wrong_option_is_one_line_and_exit_2(tmp_path: Path, args: tuple[str, 
     db = str(ingested(tmp_path, COHORT_RECORDS))
     result = run_cli("business", *args, "--db", db)
     assert (result.returncode, result.stderr.strip(), result.stdout) == (2, message, "")
+
+
+# ------------------------------------------------------------------------------ sessions (seed 003 §1.1)
+
+
+def project(tenant: str, created: str) -> dict[str, Any]:
+    return {
+        "kind": "tenants",
+        "tenant_id": tenant,
+        "name": tenant,
+        "tier": "PRO",
+        "plan": "pro",
+        "created_at": f"2026-{created}:00+00:00",
+        "enterprise": False,
+    }
+
+
+def session(job: str, tenant: str, start: str, minutes: float, status: str = "succeeded") -> dict[str, Any]:
+    began = datetime.fromisoformat(f"2026-{start}:00+00:00")
+    return {
+        "kind": "jobs",
+        "job_id": job,
+        "queue": "agentic_sessions",
+        "job_type": "interactive",
+        "tenant_id": tenant,
+        "enqueued_at": began.isoformat(),
+        "started_at": began.isoformat(),
+        "finished_at": (began + timedelta(minutes=minutes)).isoformat(),
+        "status": status,
+    }
+
+
+SESSION_RECORDS = [
+    project("P1", "11-01T10:00"),
+    session("a1", "P1", "11-01T10:20", 10),  # first completion 30 min after creation
+    session("a2", "P1", "11-03T10:00", 10),
+    session("a3", "P1", "11-05T10:00", 10),  # 3 sessions in its first week: activated
+    project("P2", "11-02T10:00"),
+    session("b1", "P2", "11-02T11:00", 10, "failed"),
+    session("b2", "P2", "11-04T10:00", 50),  # first completion 2 d 50 min = 2,930 min after creation
+    session("b3", "P2", "11-12T10:00", 10),  # after its first week: 2 in week 1, not activated
+    project("P3", "11-15T10:00"),  # its first week is not over at AT: not in the activation cohort
+    session("c1", "P3", "11-15T11:30", 30),  # first completion 120 min after creation
+    project("P4", "10-01T10:00"),  # created before the 30-day window
+    session("old", "P4", "10-01T11:00", 5),  # sessions are recorded since before the window
+    *(session(f"d{i}", "P4", "11-10T10:00", 5) for i in range(10)),  # 10 sessions in 30 days: a power user
+    # The last 24 hours: finished sessions lasting 4, 6, 10 and 20 minutes, one failed.
+    session("s1", "P1", "11-19T08:00", 4),
+    session("s2", "P1", "11-19T09:00", 6),
+    session("s3", "P2", "11-19T10:00", 10, "failed"),
+    session("s4", "P2", "11-19T11:00", 20),
+    # Data is reported up to AT (a store measures only up to its newest event).
+    {"kind": "activity", "ts": "2026-11-19T11:59:00+00:00", "tenant_id": "P1", "user_id": "z", "event": "login"},
+]
+
+
+def test_session_metrics_by_hand(store: Store, tmp_path: Path) -> None:
+    engine = load(store, tmp_path, SESSION_RECORDS)
+    sessions = dict(engine.engagement(at=AT).groups)["sessions"]
+    got = {r.kpi.id: r for r in sessions}
+    assert got["agent_sessions_daily"].value == 4  # s1–s4 created in the last 24 h
+    assert got["agent_completion_rate"].value == pytest.approx(75.0)  # 3 of 4 finished succeeded
+    assert got["agent_completion_rate"].status.value == "WARNING"  # under 80, not under 70
+    # Projects created in 30 days: P1 30 min, P2 2,930 min, P3 120 min: the median is 120 (WARNING: not over 120).
+    assert got["agent_time_to_first_completion"].value == pytest.approx(120.0)
+    assert got["agent_time_to_first_completion"].status.value == "WARNING"
+    # 4, 6, 10, 20 min, interpolated: P50 between 6 and 10 = 8; P95 at 0.95 × 3 = 2.85 → 10 + 0.85 × 10 = 18.5.
+    assert got["agent_session_duration_p50"].value == pytest.approx(8.0)
+    assert got["agent_session_duration_p95"].value == pytest.approx(18.5)
+    assert got["agent_power_user_share"].value == pytest.approx(25.0)  # P4 of P1–P4 (P1 5, P2 5, P3 1 sessions)
+    assert got["agent_new_project_activation"].value == pytest.approx(50.0)  # P1 of P1 and P2
+    assert got["agent_new_project_activation"].status.value == "GOOD"
+
+
+def test_business_engagement_prints_every_group(tmp_path: Path) -> None:
+    db = str(ingested(tmp_path, COHORT_RECORDS + SESSION_RECORDS))
+    as_json = orjson.loads(run_cli("business", "engagement", "--at", AT.isoformat(), "-o", "json", "--db", db).stdout)
+    assert list(as_json["groups"]) == ["usage", "engagement", "acquisition", "sessions"]
+    usage = {k["id"]: k["value"] for k in as_json["groups"]["usage"]}
+    assert usage["dau"] == 1  # z at 11:59 on 19 Nov; b and d (17 Nov) are not in the last 24 h
+    assert usage["wau"] == 3  # z, b and d since 12 Nov 12:00 (a at 10:00 on 12 Nov is just before)
+    sessions = {k["id"]: k["value"] for k in as_json["groups"]["sessions"]}
+    assert sessions["agent_new_project_activation"] == 50.0
+    shown = run_cli("business", "engagement", "--at", AT.isoformat(), "--db", db)
+    assert shown.returncode == 0, shown.stderr
+    for title in ("Usage at", "Engagement at", "Acquisition at", "Sessions at", "New project", "Stickiness"):
+        assert title in shown.stdout

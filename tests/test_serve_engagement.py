@@ -86,3 +86,16 @@ def test_a_tenant_token_asks_for_its_own_tenant_only(app: Console) -> None:
     )
     refused = app.get("/v1/business/lifecycle", period="year")
     assert refused.status_code == 400 and refused.json() == {"error": "period 'year': must be one of day, week, month"}
+
+
+@pytest.mark.parametrize("tenant", [None, SCOPED])
+def test_each_engagement_kpi_is_the_kpi_route_answer(app: Console, tenant: str | None) -> None:
+    scope = {"project": tenant} if tenant else {}
+    answer = app.ok("/v1/business/engagement", at=AT.isoformat(), **scope)
+    assert list(answer["groups"]) == ["usage", "engagement", "acquisition", "sessions"]
+    for kpis in answer["groups"].values():
+        for kpi in kpis:
+            assert kpi == app.ok(f"/v1/kpis/{kpi['id']}", at=AT.isoformat(), **scope)
+    mine = f"viewer@{SCOPED}"
+    assert app.get("/v1/business/engagement", mine).status_code == 403
+    assert app.get("/v1/business/engagement", mine, project="t-0001").status_code == 404

@@ -9,8 +9,9 @@ business_app = typer.Typer(
     no_args_is_help=True,
 )
 
-# Engagement: cohorts, lifecycle and the engagement KPIs (cli/engagement_cmd.py).
+# Engagement: the engagement KPIs, cohorts and lifecycle (cli/engagement_cmd.py).
 from healthdeck.cli import engagement_cmd  # noqa: E402
 
+business_app.command("engagement")(engagement_cmd.engagement)
 business_app.command("cohorts")(engagement_cmd.cohorts)
 business_app.command("lifecycle")(engagement_cmd.lifecycle)

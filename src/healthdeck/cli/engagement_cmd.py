@@ -18,7 +18,7 @@ from healthdeck.cli.options import AtOption, CatalogOption, DbOption, TenantOpti
 from healthdeck.timephrases import evaluation_time
 
 if TYPE_CHECKING:
-    from healthdeck.engine.engagement import Cohort, Lifecycle
+    from healthdeck.engine.engagement import Cohort, EngagementReport, Lifecycle
 
 
 class Shown(StrEnum):
@@ -29,6 +29,32 @@ class Shown(StrEnum):
 
 
 OutputOption = Annotated[Shown, typer.Option("--output", "-o", help="table or json.")]
+
+
+def engagement(
+    at: AtOption = "now",
+    output: OutputOption = Shown.table,
+    tenant: TenantOption = None,
+    catalog: CatalogOption = None,
+    db: DbOption = None,
+) -> None:
+    """DAU, WAU, MAU, stickiness, per-user numbers, return rates, activation, and the agent session metrics."""
+    from healthdeck.engine.engagement import engagement_json
+
+    with engine(db, catalog) as hd:
+        report = hd.engagement(at=evaluation_time(at), tenant=tenant)
+    if output is Shown.json:
+        print_json(engagement_json(report))
+        return
+    show_engagement(report, tenant=tenant)
+
+
+def show_engagement(report: EngagementReport, *, tenant: str | None) -> None:
+    from healthdeck.cli.render import kpi_table
+
+    scope = "" if tenant is None else f", tenant {tenant}"
+    for name, results in report.groups:
+        out.print(kpi_table(list(results), title=f"{name.capitalize()} at {report.at:%Y-%m-%d %H:%M} UTC{scope}"))
 
 
 def cohorts(

@@ -1,5 +1,8 @@
-"""Engagement over time: signup-cohort retention and users' lifecycle per period, as
-`business cohorts` and `business lifecycle` (and their API routes) show them.
+"""Engagement: the engagement KPIs side by side, signup-cohort retention and users' lifecycle per
+period, as `business engagement|cohorts|lifecycle` (and their API routes) show them.
+
+The KPIs are the catalog's own (one definition per quantity): the command evaluates them exactly
+as `metrics get` and the health score do.
 
 Both read the store's `users` and `activity` with one SQL query each; a user is active in a
 period when they have any activity event in it. Weeks start on Monday, days and months at
@@ -13,14 +16,51 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+from healthdeck.engine.serialize import kpi_json
 from healthdeck.errors import HealthdeckError
 
 if TYPE_CHECKING:
+    from healthdeck.engine.evaluate import KpiResult
     from healthdeck.store.connection import Store
 
 Period = Literal["day", "week", "month"]
 PERIODS: tuple[Period, ...] = ("day", "week", "month")
 MAX_SPAN = 520  # weeks or periods in one table: ten years of weeks
+
+# The KPIs `business engagement` shows, by group: seed 000 §2.1, §2.2 and §3.3, and seed 003 §1.1.
+ENGAGEMENT_KPIS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("usage", ("dau", "wau", "mau", "stickiness", "api_calls_per_user", "training_jobs_per_user")),
+    ("engagement", ("feature_adoption", "return_rate_d1", "return_rate_d7", "return_rate_d30", "activation_rate")),
+    ("acquisition", ("activation_rate_7d", "conversion_rate", "time_to_value", "signup_to_paid")),
+    (
+        "sessions",
+        (
+            "agent_sessions_daily",
+            "agent_completion_rate",
+            "agent_time_to_first_completion",
+            "agent_session_duration_p50",
+            "agent_session_duration_p95",
+            "agent_power_user_share",
+            "agent_new_project_activation",
+        ),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class EngagementReport:
+    """The engagement KPIs at one moment, by group (usage, engagement, acquisition, sessions)."""
+
+    at: datetime
+    groups: tuple[tuple[str, tuple[KpiResult, ...]], ...]
+
+
+def engagement_json(report: EngagementReport) -> dict[str, Any]:
+    """`{"at", "groups": {"usage": [KPI, …], "engagement", "acquisition", "sessions"}}`, as `metrics get` shows KPIs."""
+    return {
+        "at": report.at.isoformat(),
+        "groups": {name: [kpi_json(result) for result in results] for name, results in report.groups},
+    }
 
 
 @dataclass(frozen=True)

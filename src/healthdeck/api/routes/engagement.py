@@ -1,4 +1,4 @@
-"""`/v1/business/cohorts|lifecycle`: what `healthdeck business cohorts|lifecycle` print as JSON.
+"""`/v1/business/engagement|cohorts|lifecycle`: what `healthdeck business engagement|cohorts|lifecycle` print as JSON.
 
 They cover every tenant; `?project=` narrows one to a tenant (a token limited to one project must
 name its own, and gets 404 for any other, as `/api/projects/{project}/…` does).
@@ -14,7 +14,7 @@ from healthdeck.api.auth import Caller, needs, tenant_scope
 from healthdeck.api.errors import documented
 from healthdeck.api.owner import StoreOwner
 from healthdeck.api.tokens import Role
-from healthdeck.engine.engagement import check_period, check_span, cohorts_json, lifecycle_json
+from healthdeck.engine.engagement import check_period, check_span, cohorts_json, engagement_json, lifecycle_json
 from healthdeck.timephrases import evaluation_time
 
 router = APIRouter(tags=["business"], responses=documented(400, 401, 403, 404))
@@ -26,6 +26,16 @@ ProjectQuery = Annotated[str | None, Query(description="Only this tenant (a toke
 def _owner(request: Request) -> StoreOwner:
     owner: StoreOwner = request.app.state.owner
     return owner
+
+
+@router.get("/v1/business/engagement")
+def engagement(request: Request, caller: Viewer, at: AtQuery = "now", project: ProjectQuery = None) -> dict[str, Any]:
+    """DAU, WAU, MAU, stickiness, per-user numbers, return rates, activation and agent sessions, by group."""
+    tenant = tenant_scope(request, caller, project)
+    moment = evaluation_time(at, label="at")
+    with _owner(request).engine() as hd:
+        report = hd.engagement(at=moment, tenant=tenant)
+    return engagement_json(report)
 
 
 @router.get("/v1/business/cohorts")
