@@ -282,3 +282,136 @@ def test_business_engagement_prints_every_group(tmp_path: Path) -> None:
     assert shown.returncode == 0, shown.stderr
     for title in ("Usage at", "Engagement at", "Acquisition at", "Sessions at", "New project", "Stickiness"):
         assert title in shown.stdout
+
+
+# ------------------------------------------------------------------ engagement KPIs (seed 000 §2.1, §2.2, §3.3)
+
+
+def at(text: str) -> str:
+    return f"2026-{text}:00+00:00"
+
+
+def login(user_id: str, when: str, tenant: str = "t1", event: str = "login") -> dict[str, Any]:
+    return {"kind": "activity", "ts": at(when), "tenant_id": tenant, "user_id": user_id, "event": event}
+
+
+def request(when: str, n: int = 0) -> dict[str, Any]:
+    return {
+        "kind": "requests",
+        "event_id": f"req-{when}-{n}",
+        "ts": at(when),
+        "tenant_id": "t1",
+        "endpoint": "/v1/train",
+        "method": "POST",
+        "status": 200,
+        "latency_ms": 10.0,
+    }
+
+
+def training(job: str, when: str) -> dict[str, Any]:
+    return {"kind": "jobs", "job_id": job, "queue": "training", "job_type": "fine_tune", "tenant_id": "t1"} | {
+        "enqueued_at": at(when),
+        "status": "queued",
+    }
+
+
+# The data is reported up to AT: without it the KPIs are judged STALE, not on their thresholds.
+REPORTED = login("z", "11-19T11:59", tenant="T0")
+
+
+def values(engine: Any, *ids: str) -> dict[str, tuple[float | None, str]]:
+    return {i: (r.value, r.status.value) for i in ids for r in [engine.kpi(i, at=AT)]}
+
+
+def test_active_users_and_per_user_numbers_by_hand(store: Store, tmp_path: Path) -> None:
+    records = [
+        # Recorded since long before every window (the 30 days before the MAU's 30 days too).
+        login("older", "09-01T10:00"),
+        login("old", "10-05T10:00"),  # the MAU's previous 30 days (20 Sep – 20 Oct) had 1 user
+        request("09-01T10:00"),
+        request("11-19T12:00"),  # reported up to AT (at AT: in the next window)
+        login("u1", "11-19T12:00"),
+        training("j-now", "11-19T12:00"),
+        training("j-old", "09-01T10:00"),
+        *(login(u, "11-19T08:00") for u in ("u1", "u2", "u3", "u4")),  # active today
+        *(login(u, "11-16T08:00") for u in ("u5", "u6")),  # active 3 days ago
+        *(login(u, "10-30T08:00") for u in ("u7", "u8")),  # active 20 days ago
+        *(request(f"11-19T{h:02d}:00", n) for h in range(1, 11) for n in range(60)),  # 600 calls today
+        *(training(f"j{i}", "11-17T09:00") for i in range(6)),  # 6 training jobs this week
+    ]
+    engine = load(store, tmp_path, records)
+    got = values(engine, "dau", "wau", "mau", "api_calls_per_user", "training_jobs_per_user")
+    assert got["dau"][0] == 4  # u1–u4
+    assert got["wau"][0] == 6  # and u5, u6
+    assert got["mau"][0] == 8  # and u7, u8; against 1 (old) in the 30 days before: +700%, growing
+    assert got["mau"][1] == "GOOD"
+    assert got["api_calls_per_user"] == (150.0, "GOOD")  # 600 calls / 4 users today; good above 100 a day
+    assert got["training_jobs_per_user"] == (1.0, "WARNING")  # 6 jobs / 6 users this week: not above 1
+
+
+def test_return_rates_d7_and_d30_by_hand(store: Store, tmp_path: Path) -> None:
+    def signup(user_id: str, when: str) -> dict[str, Any]:
+        return {"kind": "users", "user_id": user_id, "tenant_id": "t1", "signup_at": at(when)}
+
+    records = [
+        login("old", "09-01T10:00"),  # activity recorded since before the 30-day window
+        REPORTED,
+        signup("r1", "11-01T09:00"),
+        login("r1", "11-08T15:00"),  # on day 7 (8 Nov): returned
+        signup("r2", "11-01T09:00"),
+        login("r2", "11-09T10:00"),  # day 8: not a D7 return
+        signup("r3", "11-12T09:00"),  # day 7 is 19 Nov, still running at AT: not counted yet
+        signup("r4", "10-05T09:00"),
+        login("r4", "11-04T20:00"),  # on day 30 (4 Nov): returned
+        signup("r5", "09-25T09:00"),  # day 30 is 25 Oct: did not return
+    ]
+    engine = load(store, tmp_path, records)
+    got = values(engine, "return_rate_d7", "return_rate_d30")
+    assert got["return_rate_d7"] == (50.0, "GOOD")  # r1 of r1, r2 (their day 7 in the window and over)
+    assert got["return_rate_d30"] == (50.0, "GOOD")  # r4 of r4, r5
+
+
+def test_conversion_and_signup_to_paid_by_hand(store: Store, tmp_path: Path) -> None:
+    def tenant(tenant_id: str, created: str) -> dict[str, Any]:
+        return project(tenant_id, created) | {"tenant_id": tenant_id}
+
+    def paying(tenant_id: str, when: str) -> dict[str, Any]:
+        return {
+            "kind": "subscriptions",
+            "ts": at(when),
+            "tenant_id": tenant_id,
+            "subscription_id": f"s-{tenant_id}",
+            "plan": "pro",
+            "tier": "PRO",
+            "interval": "month",
+            "amount": 99.0,
+            "currency": "USD",
+            "status": "active",
+        }
+
+    def payment(tenant_id: str, when: str, status: str = "succeeded") -> dict[str, Any]:
+        return {"kind": "payments", "ts": at(when), "tenant_id": tenant_id, "amount": 99.0, "currency": "USD"} | {
+            "status": status
+        }
+
+    records = [
+        tenant("T0", "09-01T00:00"),  # before the window: records of every kind since then
+        paying("T0", "09-01T00:00"),
+        payment("T0", "09-01T00:00"),
+        login("x", "09-01T10:00", tenant="T0"),
+        REPORTED,
+        tenant("T1", "11-01T00:00"),
+        login("a", "11-01T12:00", tenant="T1", event="training_job_completed"),
+        paying("T1", "11-03T12:00"),
+        payment("T1", "11-03T12:00"),  # paid 2.5 days after signing up
+        tenant("T2", "11-02T00:00"),
+        login("b", "11-02T12:00", tenant="T2", event="training_job_completed"),  # activated, never subscribed
+        payment("T2", "11-05T00:00", "failed"),  # a failed payment is not a payment
+        payment("T2", "11-12T00:00"),  # paid 10 days after signing up
+        tenant("T3", "11-03T00:00"),
+        paying("T3", "11-04T00:00"),  # paying without activating: not in the conversion's cohort
+    ]
+    engine = load(store, tmp_path, records)
+    got = values(engine, "conversion_rate", "signup_to_paid")
+    assert got["conversion_rate"] == (50.0, "GOOD")  # T1 paying of T1, T2 activated; good above 10
+    assert got["signup_to_paid"] == (pytest.approx(6.25), "GOOD")  # median of 2.5 and 10 days; good under 14
