@@ -4,7 +4,7 @@ period, as `business engagement|cohorts|lifecycle` (and their API routes) show t
 The KPIs are the catalog's own (one definition per quantity): the command evaluates them exactly
 as `metrics get` and the health score do.
 
-Both read the store's `users` and `activity` with one SQL query each; a user is active in a
+Cohorts and lifecycle read the store's `users` and `activity` in SQL; a user is active in a
 period when they have any activity event in it. Weeks start on Monday, days and months at
 midnight UTC. Only periods that are over count: a week still running at `at` is shown as
 unknown (null), never as a drop.
@@ -162,24 +162,24 @@ def cohorts_json(rows: list[Cohort], *, weeks: int, at: datetime) -> dict[str, A
 # before, else `resurrecting`; `dormant` users were active in the period before and not in this one.
 LIFECYCLE_SQL = """
 WITH active AS (
-    SELECT DISTINCT user_id, date_trunc('{unit}', ts) AS period
+    SELECT DISTINCT user_id, date_trunc($unit, ts) AS period
     FROM activity
     WHERE ts < $end AND ($tenant IS NULL OR tenant_id = $tenant)
 ),
 firsts AS (SELECT user_id, min(period) AS first_period FROM active GROUP BY user_id),
 states AS (
     SELECT a.period,
-           CASE WHEN a.period = f.first_period OR a.period = date_trunc('{unit}', u.signup_at) THEN 'new'
+           CASE WHEN a.period = f.first_period OR a.period = date_trunc($unit, u.signup_at) THEN 'new'
                 WHEN before.user_id IS NOT NULL THEN 'returning'
                 ELSE 'resurrecting' END AS state
     FROM active a
     JOIN firsts f USING (user_id)
     LEFT JOIN users u USING (user_id)
-    LEFT JOIN active before ON before.user_id = a.user_id AND before.period = a.period - INTERVAL 1 {unit}
+    LEFT JOIN active before ON before.user_id = a.user_id AND before.period = a.period - CAST($step AS INTERVAL)
     UNION ALL
-    SELECT a.period + INTERVAL 1 {unit}, 'dormant'
+    SELECT a.period + CAST($step AS INTERVAL), 'dormant'
     FROM active a
-    LEFT JOIN active after ON after.user_id = a.user_id AND after.period = a.period + INTERVAL 1 {unit}
+    LEFT JOIN active after ON after.user_id = a.user_id AND after.period = a.period + CAST($step AS INTERVAL)
     WHERE after.user_id IS NULL
 )
 SELECT period, state, count(*) FROM states WHERE period >= $first AND period < $end GROUP BY ALL
@@ -205,9 +205,8 @@ def lifecycle(store: Store, *, period: Period, count: int, at: datetime, tenant:
     check_span(count, "--periods")
     starts = period_starts(at, period, count)
     end = _next_start(starts[-1], period)
-    query = LIFECYCLE_SQL.format(unit=period)  # one of PERIODS, checked above
-    params = {"first": starts[0], "end": end, "tenant": tenant}
-    counts = {(p, state): n for p, state, n in store.con.execute(query, params).fetchall()}
+    params = {"first": starts[0], "end": end, "tenant": tenant, "unit": period, "step": f"1 {period}"}
+    counts = {(p, state): n for p, state, n in store.con.execute(LIFECYCLE_SQL, params).fetchall()}
     rows = []
     for start in starts:
         new, returning, resurrecting, dormant = (
