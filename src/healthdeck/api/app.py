@@ -35,6 +35,7 @@ from healthdeck.api.routes import (
 )
 from healthdeck.api.routes.customers import router as customers_router
 from healthdeck.api.routes.dashboard import TenantDashboards
+from healthdeck.api.routes.engagement import router as engagement_router
 from healthdeck.api.routes.probes import morning_check
 from healthdeck.api.routes.series import router as series_router
 from healthdeck.api.routes.views import kept_views
@@ -75,6 +76,7 @@ def create_app(owner: StoreOwner, settings: ServeSettings, *, spool_dir: Path) -
         app.include_router(module.router)
     app.include_router(series_router)
     app.include_router(customers_router)
+    app.include_router(engagement_router)
     app.include_router(views_router)
     install_console(app)
     return app

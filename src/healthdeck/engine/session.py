@@ -13,6 +13,15 @@ from pathlib import Path
 from healthdeck.catalog.loader import Catalog, load_catalog
 from healthdeck.catalog.models import AREAS, KpiSpec
 from healthdeck.engine.customers import CHANGE_SPAN, CustomerHealth
+from healthdeck.engine.engagement import (
+    ENGAGEMENT_KPIS,
+    Cohort,
+    EngagementReport,
+    Lifecycle,
+    Period,
+    cohorts,
+    lifecycle,
+)
 from healthdeck.engine.evaluate import KpiResult, evaluate_kpi, evaluate_value, pct_change
 from healthdeck.engine.freshness import evaluate_fresh
 from healthdeck.engine.health import HealthReport, health
@@ -207,6 +216,26 @@ class Engine:
             for tenant_id, name, tier, created_at in rows
             if tenant_id in current
         ]
+
+    def engagement(self, *, at: datetime | None = None, tenant: str | None = None) -> EngagementReport:
+        """The engagement KPIs (usage, engagement, acquisition, agent sessions) at `at`, by group."""
+        moment = at or now()
+        ctx = self.context(tenant)
+        groups = tuple(
+            (name, tuple(evaluate_fresh(ctx, self.catalog.get(kpi_id), moment) for kpi_id in ids))
+            for name, ids in ENGAGEMENT_KPIS
+        )
+        return EngagementReport(moment, groups)
+
+    def cohorts(self, *, weeks: int = 8, at: datetime | None = None, tenant: str | None = None) -> list[Cohort]:
+        """Weekly signup cohorts and the % of each active in every week since signup (None: not over yet)."""
+        return cohorts(self.store, weeks=weeks, at=at or now(), tenant=tenant)
+
+    def lifecycle(
+        self, *, period: Period = "week", periods: int = 8, at: datetime | None = None, tenant: str | None = None
+    ) -> list[Lifecycle]:
+        """Active users of each of the last `periods` periods over: new, returning, resurrecting; and dormant."""
+        return lifecycle(self.store, period=period, count=periods, at=at or now(), tenant=tenant)
 
 
 def value_status(kpi: KpiSpec, value: float | None) -> Status:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
@@ -180,6 +180,48 @@ def time_to_first(ctx: MeasureContext, params: TimeToFirstParams, window: Window
 
     value = ctx.windowed_scalar(("time_to_first", params.model_dump_json()), window, build)
     return None if value is None else value / SECONDS_PER[params.unit]
+
+
+class EarlyActivationParams(Params):
+    """Entities started in the window (new projects) with at least `min_events` events within `within` of starting.
+
+    Only entities whose first `within` is over at the window's end count: one started yesterday
+    has not had its week yet.
+    """
+
+    cohort: Rows = Rows(table="tenants")
+    event: Rows
+    key: str = "tenant_id"
+    within: Duration = timedelta(days=7)
+    min_events: int = Field(default=3, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> EarlyActivationParams:
+        _check_columns(self.cohort.table, [self.key])
+        _check_columns(self.event.table, [self.key])
+        return self
+
+
+@measure("early_activation", EarlyActivationParams)
+def early_activation(ctx: MeasureContext, params: EarlyActivationParams, window: Window) -> float | None:
+    """% of new entities (projects) with min_events+ events in their first `within` (3+ sessions in week 1)."""
+    cohort_spec, event_spec = params.cohort.spec(), params.event.spec()
+    within = ibis.interval(seconds=int(params.within.total_seconds()))
+
+    def cohort(w: Window) -> Any:
+        rows = filtered(ctx, cohort_spec, w).select(params.key, _start=lambda t: t[cohort_spec.time_column])
+        return rows.filter(rows._start + within <= ibis.literal(w.end))
+
+    def activated(w: Window) -> Any:
+        events = filtered(ctx, event_spec, _history(w)).select(params.key, _at=lambda t: t[event_spec.time_column])
+        joined = cohort(w).join(events, params.key)
+        early = joined.filter(joined._at >= joined._start, joined._at < joined._start + within)
+        per_key = early.group_by(params.key).aggregate(_events=lambda t: t.count())
+        return per_key.filter(per_key._events >= params.min_events).count()
+
+    shape = ("early_activation", params.model_dump_json())
+    started = ctx.windowed_scalar((*shape, "cohort"), window, lambda w: cohort(w).count())
+    return ratio(ctx.windowed_scalar((*shape, "activated"), window, activated), started, scale=100.0)
 
 
 # ---------------------------------------------------------------------------------------------- states
