@@ -55,6 +55,7 @@ def test_the_worst_kpi_of_level_0_opens_its_page_with_the_same_value(
         f"{console_server.url}/v1/kpis/{kpi_id}",
         params={"at": at},
         headers={"Authorization": f"Bearer {console_server.tokens['viewer']}"},
+        timeout=60,
     ).json()
     assert kpi["value"] is not None and shown == format_value(kpi["value"], kpi["unit"])
     expect(page.get_by_role("heading", level=1)).to_have_text(kpi["title"])
@@ -90,7 +91,7 @@ def _tab_to(page: Page, selector: str, *, presses: int = 80) -> None:
 
 def test_the_area_page_draws_its_trends_and_passes_axe(kept_server: Server, kept_page: Page) -> None:
     kept_page.goto(f"{kept_server.url}/ui/areas/service?range=7d")
-    area = httpx.get(f"{kept_server.url}/v1/areas/service", params={"since": "7d"}).json()
+    area = httpx.get(f"{kept_server.url}/v1/areas/service", params={"since": "7d"}, timeout=60).json()
     expect(kept_page.get_by_test_id("area-score")).to_have_text(f"{area['score']:.1f}")
     judged = [k for k in area["kpis"] if k["status"] != "NO_DATA"]
     rows = kept_page.locator("table.kpis tbody tr")

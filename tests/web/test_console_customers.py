@@ -30,7 +30,9 @@ def _bearer(token: str) -> dict[str, str]:
 
 
 def _health(server: ConsoleServer, tenant: str) -> dict[str, Any]:
-    answer = httpx.get(f"{server.url}/v1/customers/{tenant}/health", headers=_bearer(server.tokens["viewer"]))
+    answer = httpx.get(
+        f"{server.url}/v1/customers/{tenant}/health", headers=_bearer(server.tokens["viewer"]), timeout=60
+    )
     assert answer.status_code == 200, answer.text
     return dict(answer.json())
 
@@ -49,7 +51,9 @@ def test_the_first_tenant_at_risk_opens_its_page_with_the_engines_factors(
 ) -> None:
     page = page_as("viewer")
     page.goto(f"{console_server.url}/ui/customers")
-    counts = httpx.get(f"{console_server.url}/v1/customers/health", headers=_bearer(console_server.tokens["viewer"]))
+    counts = httpx.get(
+        f"{console_server.url}/v1/customers/health", headers=_bearer(console_server.tokens["viewer"]), timeout=60
+    )
     for status, count in counts.json()["counts"].items():
         expect(page.get_by_test_id(f"count-{status}")).to_have_text(str(count))
     first = page.locator("table.at-risk tbody a").first
@@ -118,7 +122,8 @@ def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serve
     admin, viewer = make_tokens(db, (Role.admin, None), (Role.viewer, None))
     tokens = {"admin": admin, "viewer": viewer}
     server = Server(db, "--evaluate-every", "1s").start()
-    tenant = httpx.get(f"{server.url}/v1/customers/health", headers=_bearer(tokens["viewer"])).json()["tenants"][0]
+    health = httpx.get(f"{server.url}/v1/customers/health", headers=_bearer(tokens["viewer"]), timeout=60).json()
+    tenant = health["tenants"][0]
     yield server, tokens, tenant["tenant_id"]
     server.stop()
 
@@ -136,7 +141,7 @@ def test_new_events_of_the_tenant_show_on_its_page_without_a_reload(
     now = datetime.now(UTC).isoformat()
     events = [{**request_event(n, tenant), "event_id": f"tenant-live-{n}", "ts": now} for n in range(250)]
     answer = httpx.post(
-        f"{server.url}/v1/events", content=jsonl(events), headers={**NDJSON, **_bearer(tokens["admin"])}
+        f"{server.url}/v1/events", content=jsonl(events), headers={**NDJSON, **_bearer(tokens["admin"])}, timeout=60
     )
     assert answer.status_code == 200, answer.text
     expected = f"{int(before.replace(',', '')) + 250:,}"

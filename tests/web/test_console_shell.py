@@ -36,7 +36,10 @@ def test_level_0_shows_the_score_and_light_of_the_report_it_was_made_from(
         })"""
     )
     report = httpx.get(
-        f"{console_server.url}/v1/health", params={"at": shown["at"]}, headers=_bearer(console_server.tokens["viewer"])
+        f"{console_server.url}/v1/health",
+        params={"at": shown["at"]},
+        headers=_bearer(console_server.tokens["viewer"]),
+        timeout=60,
     ).json()
     assert shown["score"] == f"{report['score']:.1f}"
     assert report["status"] in shown["light"]
@@ -86,7 +89,7 @@ def test_the_persona_switch_changes_range_and_refresh_and_is_remembered(
     expect(ranges.get_by_role("link", name="1h")).to_have_attribute("aria-current", "true")
     assert page.locator("body").get_attribute("data-refresh") == "10"
     expect(page.get_by_role("img", name=re.compile(r"^Uptime: "))).to_be_visible()  # DevOps reads gauges
-    morning = httpx.get(f"{console_server.url}/health").json()  # and the morning check, as GET /health says
+    morning = httpx.get(f"{console_server.url}/health", timeout=60).json()  # and the morning check, as GET /health says
     expect(page.get_by_test_id("morning-score")).to_have_text(f"{morning['score']:.1f}/100")
     expect(page.get_by_test_id("morning-light")).to_contain_text(morning["status"])
     page.goto(f"{console_server.url}/ui/")  # a new visit: the persona was kept
@@ -152,9 +155,9 @@ def test_an_event_ingested_through_the_api_shows_without_a_reload(browser: Brows
     page.evaluate("window.notReloaded = true")
     now = datetime.now(UTC).isoformat()
     query = {"query": "SELECT min(tenant_id) AS t FROM tenants"}
-    tenant = httpx.post(f"{own_server.url}/v1/sql", json=query).json()["rows"][0]["t"]
+    tenant = httpx.post(f"{own_server.url}/v1/sql", json=query, timeout=60).json()["rows"][0]["t"]
     failures = [{**request_event(n, tenant), "event_id": f"live-{n}", "ts": now, "status": 503} for n in range(400)]
-    answer = httpx.post(f"{own_server.url}/v1/events", content=jsonl(failures), headers=NDJSON)
+    answer = httpx.post(f"{own_server.url}/v1/events", content=jsonl(failures), headers=NDJSON, timeout=60)
     assert answer.status_code == 200, answer.text
     expect(page.locator('.headline a[href="/ui/kpis/error_rate_5xx"] .value')).not_to_have_text(before, timeout=15_000)
     assert page.evaluate("window.notReloaded") is True
