@@ -18,6 +18,7 @@ from healthdeck.engine.freshness import evaluate_fresh
 from healthdeck.engine.health import HealthReport, health
 from healthdeck.engine.measures import MeasureContext, Window
 from healthdeck.engine.measures.base import param_problems, save_templates
+from healthdeck.engine.measures.churn import ChurnRisk, tenant_churn_risk
 from healthdeck.engine.measures.customers import tenant_health
 from healthdeck.engine.scoring import Status, judge
 from healthdeck.errors import HealthdeckError
@@ -184,13 +185,20 @@ class Engine:
         rows = [Comparison(k, evaluate_value(ctx, k, used[0]), evaluate_value(ctx, k, used[1])) for k in kpis]
         return PeriodComparison(asked, used[0], used[1], rows)
 
+    def churn_risk(self, *, at: datetime | None = None, tenant: str | None = None) -> list[ChurnRisk]:
+        """Each tenant's churn risk (seed 000 §2.4) at `at`, or one tenant's ([] if unknown)."""
+        return tenant_churn_risk(self.context(tenant), at or now())
+
     def customer_health(self, *, at: datetime | None = None, tenant: str | None = None) -> list[CustomerHealth]:
-        """Each tenant's health (seed 000 §2.3) at `at` and a week before, or one tenant's ([] if unknown)."""
+        """Each tenant's health (seed 000 §2.3) and churn risk (§2.4) at `at` and a week before, or one
+        tenant's ([] if unknown)."""
         moment = at or now()
         before = moment - CHANGE_SPAN
         ctx = self.context(tenant)
         current = {t.tenant_id: t for t in tenant_health(ctx, moment)}
         earlier = {t.tenant_id: t for t in tenant_health(ctx, before)}
+        risks = {r.tenant_id: r for r in tenant_churn_risk(ctx, moment)}
+        risks_before = {r.tenant_id: r for r in tenant_churn_risk(ctx, before)}
         rows = self.store.con.execute(
             "SELECT tenant_id, name, tier, created_at FROM tenants WHERE $tenant IS NULL OR tenant_id = $tenant",
             {"tenant": tenant},
@@ -203,6 +211,8 @@ class Engine:
                 now=current[tenant_id],
                 # A tenant created since then has no score a week ago to compare with.
                 before=earlier[tenant_id] if created_at <= before else None,
+                risk=risks[tenant_id],
+                risk_before=risks_before[tenant_id] if created_at <= before else None,
             )
             for tenant_id, name, tier, created_at in rows
             if tenant_id in current
