@@ -12,6 +12,7 @@ from typing import Any
 AT = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
 CREATED = datetime(2026, 6, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
+HOUR = timedelta(hours=1)
 
 
 def tenant(tenant_id: str, *, tier: str = "PRO", enterprise: bool = False) -> dict[str, Any]:
@@ -73,6 +74,22 @@ def payment(tenant_id: str, status: str, at: datetime) -> dict[str, Any]:
     }
 
 
+def subscription(tenant_id: str, status: str, at: datetime, *, tier: str = "PRO") -> dict[str, Any]:
+    return {
+        "kind": "subscriptions",
+        "event_id": f"{tenant_id}-sub-{at:%m%d%H}-{status}",
+        "ts": at.isoformat(),
+        "tenant_id": tenant_id,
+        "subscription_id": f"{tenant_id}-s1",
+        "plan": tier.lower(),
+        "tier": tier,
+        "interval": "month",
+        "amount": 99.0,
+        "currency": "USD",
+        "status": status,
+    }
+
+
 def active(tenant_id: str) -> list[dict[str, Any]]:
     """One request a day before AT: active this week, nothing the week before to drop from."""
     return calls(tenant_id, 1, AT - DAY, tag="a")
@@ -119,12 +136,53 @@ def churn_records() -> list[dict[str, Any]]:
     records += [tenant("several", tier="ENTERPRISE"), *calls("several", 40, AT - 9 * DAY)]
     records += tickets("several", 1, AT - 45 * DAY, tag="old") + tickets("several", 3, AT - 2 * DAY, tag="new")
     records += [user("several", 1), user("several", 2, removed=AT - 4 * DAY), payment("several", "failed", AT - DAY)]
-    return records
+    # healthy: 10,000 calls and 5 features an hour before AT, no ticket -> health 30 + 25 + 25 + 20 = 100, risk 0
+    records += [tenant("healthy"), *calls("healthy", 10_000, AT - HOUR)]
+    records += [
+        {
+            "kind": "activity",
+            "event_id": f"h-{f}",
+            "ts": (AT - HOUR).isoformat(),
+            "tenant_id": "healthy",
+            "user_id": "h-u",
+            "event": f"feature_{f}",
+        }
+        for f in range(5)
+    ]
+    # bigco (enterprise flag, tier BUSINESS): 24 h windows ending at AT. [AT-24h, AT): 999 ok + 1 5xx
+    # = 99.9% (meets the SLA); [AT-48h, AT-24h): 998 ok + 2 5xx = 99.8% (a breach); period 1,997/2,000 = 99.85%
+    records += [tenant("bigco", tier="BUSINESS", enterprise=True)]
+    records += calls("bigco", 999, AT - 2 * HOUR) + calls("bigco", 1, AT - 2 * HOUR, status=503, tag="e")
+    records += calls("bigco", 998, AT - 30 * HOUR, tag="b") + calls("bigco", 2, AT - 30 * HOUR, status=500, tag="f")
+    return records + subscriptions()
+
+
+def subscriptions() -> list[dict[str, Any]]:
+    """Paying at AT - 90 days: several, idle, team, retried (4). In the 90 days before AT: drop (paying
+    from AT - 50 days, so not in the rate) churns on 09-11, idle at AT - 5 days, retried at AT - 3 days
+    (back at AT - 1 day), several at AT - 12 hours. payfail churned in June, before the period."""
+    return [
+        subscription("several", "active", CREATED, tier="ENTERPRISE"),
+        subscription("several", "canceled", AT - 12 * HOUR, tier="ENTERPRISE"),
+        subscription("idle", "active", CREATED),
+        subscription("idle", "canceled", AT - 5 * DAY),
+        subscription("team", "active", CREATED),
+        subscription("drop", "trialing", AT - 60 * DAY),
+        subscription("drop", "active", AT - 50 * DAY),
+        subscription("drop", "canceled", datetime(2026, 9, 11, tzinfo=UTC)),
+        subscription("payfail", "active", CREATED),
+        subscription("payfail", "canceled", datetime(2026, 6, 15, tzinfo=UTC)),
+        subscription("retried", "active", CREATED),
+        subscription("retried", "canceled", AT - 3 * DAY),
+        subscription("retried", "active", AT - DAY),
+    ]
 
 
 # The hand-computed answers: tenant -> (score, level, [(indicator, fact)]).
 EXPECTED: dict[str, tuple[int, str, list[tuple[str, str]]]] = {
     "quiet": (0, "LOW", []),
+    "healthy": (0, "LOW", []),
+    "bigco": (0, "LOW", []),
     "idle": (30, "MEDIUM", [("no_activity_7d", "no activity for 20 days (last on 2026-09-11)")]),
     "drop": (25, "MEDIUM", [("api_calls_down_50pct", "API calls down 51% (100 → 49, week on week)")]),
     "half": (0, "LOW", []),

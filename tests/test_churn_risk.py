@@ -46,8 +46,8 @@ def test_levels_change_at_25_and_50(score: int, level: str) -> None:
 
 
 def test_the_tenant_churn_risk_kpi_is_the_share_at_medium_or_worse(hand_made: Engine) -> None:
-    # MEDIUM or HIGH: idle, drop, idleteam, idletickets, several = 5 of 12 tenants
-    assert hand_made.kpi("tenant_churn_risk", at=AT).value == pytest.approx(100 * 5 / 12)
+    # MEDIUM or HIGH: idle, drop, idleteam, idletickets, several = 5 of 14 tenants
+    assert hand_made.kpi("tenant_churn_risk", at=AT).value == pytest.approx(100 * 5 / 14)
 
 
 # --------------------------------------------------------------- the seed's expressions, verbatim

@@ -103,3 +103,40 @@ def customers_json(customers: list[CustomerHealth], *, at: datetime, status: str
     shown = [c for c in customers if status is None or c.now.status == status]
     shown.sort(key=lambda c: (c.now.score, c.now.tenant_id))
     return {"at": at.isoformat(), "counts": counts, "tenants": [customer_summary_json(c) for c in shown]}
+
+
+# How bad a status or level is, for `customers at-risk`: the worse of a tenant's two decides its place.
+SEVERITY = {"CRITICAL": 2, "HIGH": 2, "AT_RISK": 1, "MEDIUM": 1}
+
+
+def severity(customer: CustomerHealth) -> int:
+    return max(SEVERITY.get(customer.now.status, 0), SEVERITY.get(customer.risk.level, 0))
+
+
+def at_risk_reasons(customer: CustomerHealth) -> list[str]:
+    """Why a tenant is on the at-risk list: its health status, its churn level and each active indicator."""
+    now, risk = customer.now, customer.risk
+    reasons = []
+    if now.status != "HEALTHY":
+        bound = "under 70" if now.status == "AT_RISK" else "under 40"
+        reasons.append(f"health {now.status}: {now.score:.1f} ({bound})")
+    if risk.level != "LOW":
+        reasons.append(f"churn risk {risk.level}: {risk.score} points")
+        reasons += [f"{i.fact} (+{i.points})" for i in risk.indicators]
+    return reasons
+
+
+def at_risk_json(customers: list[CustomerHealth], *, at: datetime) -> dict[str, Any]:
+    """Tenants AT_RISK or CRITICAL in health, or at MEDIUM or HIGH churn risk, worst first, with why.
+
+    Worst first: CRITICAL health or HIGH churn risk before AT_RISK or MEDIUM, then the higher churn
+    risk score, then the lower health score.
+    """
+    flagged = [c for c in customers if severity(c) > 0]
+    flagged.sort(key=lambda c: (-severity(c), -c.risk.score, c.now.score, c.now.tenant_id))
+    return {
+        "at": at.isoformat(),
+        "tenants_total": len(customers),
+        "at_risk": len(flagged),
+        "tenants": [{**customer_summary_json(c), "why": at_risk_reasons(c)} for c in flagged],
+    }

@@ -12,7 +12,15 @@ from pathlib import Path
 
 from healthdeck.catalog.loader import Catalog, load_catalog
 from healthdeck.catalog.models import AREAS, KpiSpec
+from healthdeck.engine.churn_analysis import PAYING_STEPS, ChurnAnalysis, Churned, paying_history
 from healthdeck.engine.customers import CHANGE_SPAN, CustomerHealth
+from healthdeck.engine.enterprise import (
+    ENTERPRISE_TENANTS,
+    UPTIME_WINDOW,
+    UPTIME_WINDOWS,
+    EnterpriseStatus,
+    uptime_windows,
+)
 from healthdeck.engine.evaluate import KpiResult, evaluate_kpi, evaluate_value, pct_change
 from healthdeck.engine.freshness import evaluate_fresh
 from healthdeck.engine.health import HealthReport, health
@@ -217,6 +225,35 @@ class Engine:
             for tenant_id, name, tier, created_at in rows
             if tenant_id in current
         ]
+
+    def churn_analysis(self, *, start: datetime, end: datetime) -> ChurnAnalysis:
+        """The tenants that churned in [start, end), each with its health and churn risk just before."""
+        rows = self.store.con.execute(PAYING_STEPS, {"end": end, "tenant": None}).fetchall()
+        history = paying_history(rows, start)
+        tenants = {
+            t: (name, tier)
+            for t, name, tier in self.store.con.execute("SELECT tenant_id, name, tier FROM tenants").fetchall()
+        }
+        churned = []
+        for tenant, moment in sorted(history.churns.items(), key=lambda item: (item[1], item[0])):
+            ctx = self.context(tenant)
+            (health,) = tenant_health(ctx, moment)
+            (risk,) = tenant_churn_risk(ctx, moment)
+            name, tier = tenants.get(tenant, (tenant, "unknown"))
+            churned.append(
+                Churned(tenant, name, tier, moment, tenant in history.at_start, tenant in history.at_end, health, risk)
+            )
+        paying = {t: tenants.get(t, (t, "unknown"))[1] for t in history.at_start}
+        return ChurnAnalysis(start=start, end=end, paying_at_start=paying, churned=churned)
+
+    def enterprise_status(self, *, start: datetime, end: datetime) -> list[EnterpriseStatus]:
+        """Each enterprise tenant (flagged enterprise, or of tier ENTERPRISE): health and churn risk at `end`,
+        and its requests' uptime in 24-hour windows over [start, end)."""
+        enterprise = [t for (t,) in self.store.con.execute(ENTERPRISE_TENANTS, {"tenant": None}).fetchall()]
+        customers = {c.now.tenant_id: c for c in self.customer_health(at=end) if c.now.tenant_id in enterprise}
+        params = {"start": start, "end": end, "seconds": UPTIME_WINDOW.total_seconds(), "tenants": enterprise}
+        windows = uptime_windows(self.store.con.execute(UPTIME_WINDOWS, params).fetchall(), start=start, end=end)
+        return [EnterpriseStatus(customers[t], windows.get(t, [])) for t in enterprise if t in customers]
 
 
 def value_status(kpi: KpiSpec, value: float | None) -> Status:

@@ -122,8 +122,8 @@ def risk_level(score: int) -> str:
 
 
 def _days(span: timedelta) -> str:
-    days = span.total_seconds() / 86_400
-    return f"{days:.0f} day{'' if round(days) == 1 else 's'}"
+    """Whole days: 9 days and 20 hours is "9 days" (at least 9 full days)."""
+    return f"{span.days} day{'' if span.days == 1 else 's'}"
 
 
 def no_activity(f: ChurnFacts) -> Indicator | None:
