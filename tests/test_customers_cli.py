@@ -7,6 +7,7 @@ and must answer the very same JSON.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from healthdeck.store.connection import open_store
 from .churn_records import AT, EXPECTED, churn_records
 from .conftest import ingested, run_cli
 from .console import CATALOG, Console
+from .test_serve_server import Server
 
 WHEN = AT.isoformat()
 COMMANDS = {
@@ -201,6 +203,27 @@ def test_a_bad_option_is_one_line_and_exit_2(store_path: Path, args: list[str], 
     result = run_cli("customers", *args, "--db", str(store_path))
     assert result.returncode == 2
     assert result.stderr.startswith(message) and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_each_command_prints_the_same_through_a_running_server(
+    store_path: Path, printed: dict[str, Any], tmp_path: Path
+) -> None:
+    copy = tmp_path / "store.duckdb"  # a server of its own: the module's in-process app holds the original
+    shutil.copyfile(store_path, copy)
+    server = Server(copy).start()
+    try:
+        for name, args in COMMANDS.items():
+            through = run_cli(*args, "--output", "json", "--db", str(copy))
+            assert through.returncode == 0, through.stderr
+            assert json.loads(through.stdout) == printed[name][0], name
+        refused = run_cli("customers", "health", "--tenant-id", "nobody", "--db", str(copy))
+        assert (refused.returncode, refused.stderr.splitlines()[0]) == (
+            2,
+            "error: --tenant-id 'nobody': no such tenant in the store; "
+            '`healthdeck sql "SELECT tenant_id, name FROM tenants"` lists them',
+        )
+    finally:
+        server.stop()
 
 
 def test_each_route_answers_the_commands_json(app: Console, printed: dict[str, Any]) -> None:
