@@ -175,6 +175,9 @@ def subscriptions() -> list[dict[str, Any]]:
         subscription("retried", "active", CREATED),
         subscription("retried", "canceled", AT - 3 * DAY),
         subscription("retried", "active", AT - DAY),
+        # ghost has no tenant record: left out of the analysis
+        subscription("ghost", "active", CREATED),
+        subscription("ghost", "canceled", AT - 2 * DAY),
     ]
 
 

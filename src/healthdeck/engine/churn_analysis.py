@@ -4,7 +4,8 @@ A tenant pays while at least one of its subscriptions is `active` or `past_due` 
 counts); it churns at the subscription record after which none is (canceled, unpaid, or back to a
 trial). Its health and churn risk are evaluated at that instant, from the records before it. The
 churn rate is the share of the tenants paying at the period's start that churned in it; a tenant
-that started paying during the period and churned is listed but not in the rate.
+that started paying during the period and churned is listed but not in the rate. Subscriptions of
+a tenant the `tenants` table does not know are left out: there is no health to tell.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from healthdeck.engine.measures.customers import TenantHealth
 PAYING_STEPS = """
 WITH states AS (
     SELECT tenant_id, subscription_id, ts, status IN ('active', 'past_due') AS paying
-    FROM subscriptions WHERE ts < $end AND ($tenant IS NULL OR tenant_id = $tenant)
+    FROM subscriptions
+    WHERE ts < $end AND tenant_id IN (SELECT tenant_id FROM tenants) AND ($tenant IS NULL OR tenant_id = $tenant)
 ), changes AS (
     SELECT tenant_id, ts,
            paying::INT - coalesce(lag(paying) OVER (PARTITION BY subscription_id ORDER BY ts), false)::INT AS delta
