@@ -57,6 +57,8 @@ def _table(html: str, css_class: str) -> list[dict[str, Any]]:
                 "status": re.search(r"</span> ([A-Z ]+)</span>", cells).group(1),  # type: ignore[union-attr]
                 "factors": dict(re.findall(r'data-factor="(\w+)">([^<]+)<', cells)),
                 "change": re.search(r'data-field="change">([^<]+)<', cells).group(1),  # type: ignore[union-attr]
+                "churn": re.search(r'data-field="churn">([^<]+)<', cells).group(1),  # type: ignore[union-attr]
+                "churn_level": re.search(r'data-field="churn-level".*?</span> ([A-Z]+)</span>', cells).group(1),  # type: ignore[union-attr]
                 "link": re.search(r'<a href="([^"]+)">', cells).group(1),  # type: ignore[union-attr]
             }
         )
@@ -71,6 +73,8 @@ def _shown(tenant: dict[str, Any]) -> dict[str, Any]:
         "status": tenant["health_status"].replace("_", " "),
         "factors": {factor: f"{tenant['factors'][factor]:.1f}" for factor in FACTORS},
         "change": signed(tenant["change"]),
+        "churn": str(tenant["churn_risk"]["score"]),
+        "churn_level": tenant["churn_risk"]["level"],
         "link": f"/ui/tenants/{tenant['tenant_id']}",
     }
 
@@ -97,7 +101,9 @@ def test_the_counts_and_lists_are_the_customer_health_json(app: Console) -> None
     assert _table(html, "at-risk") == [_shown(t) for t in at_risk]
     assert _table(html, "all-tenants") == [_shown(t) for t in answer["tenants"]]
     assert 'href="/v1/customers/health"' in html
-    engine = {c.now.tenant_id: c.now for c in _engine_health(app, _data_at(html))}
+    customers = _engine_health(app, _data_at(html))
+    engine = {c.now.tenant_id: c.now for c in customers}
+    engine_risk = {c.now.tenant_id: c.risk for c in customers}
     for row in _table(html, "all-tenants"):
         health = engine[row["tenant_id"]]
         # The page shows the JSON's rounded values to one decimal: within 0.05 of the engine's (a
@@ -106,6 +112,9 @@ def test_the_counts_and_lists_are_the_customer_health_json(app: Console) -> None
             assert float(row["factors"][factor]) == pytest.approx(getattr(health, factor), abs=0.0501)
         assert float(row["score"]) == pytest.approx(health.score, abs=0.0501)
         assert row["status"] == health.status.replace("_", " ")
+        risk = engine_risk[row["tenant_id"]]
+        assert (int(row["churn"]), row["churn_level"]) == (risk.score, risk.level)
+    assert {row["churn_level"] for row in _table(html, "all-tenants")} - {"LOW"}, "some tenant should be at risk"
 
 
 def test_without_show_all_each_list_stops_at_its_first_rows(app: Console) -> None:
@@ -177,6 +186,25 @@ def test_a_tenants_page_shows_its_health_factors_and_rules(app: Console) -> None
         assert f"last active {facts['last_active_date']}" in html
         assert f"{facts['features_used']} features used in the last 30 days" in html
         assert f"{facts['open_tickets']} open support tickets" in html
+
+
+def test_a_tenants_page_shows_its_churn_risk_and_each_indicator(app: Console) -> None:
+    listed = app.ok("/v1/customers/health")["tenants"]
+    riskiest = max(listed, key=lambda t: (t["churn_risk"]["score"], t["tenant_id"]))["tenant_id"]
+    for tenant in (SCOPED, riskiest):
+        html = _page(app, f"/ui/tenants/{tenant}")
+        risk = app.ok(f"/v1/customers/{tenant}/health")["churn_risk"]
+        assert _testid(html, "churn-score") == str(risk["score"])
+        assert _testid(html, "churn-level", ends="</span></span>").endswith(risk["level"])
+        change = _testid(html, "churn-change")
+        assert change.startswith(signed(risk["change"], 0) + " points since") or risk["change"] is None
+        for indicator in risk["indicators"]:
+            card = unescape(_testid(html, f"indicator-{indicator['name']}", ends="</li>"))
+            assert f"+{indicator['points']}" in card and indicator["fact"] in card
+        assert html.count('data-testid="indicator-') == len(risk["indicators"])
+        if not risk["indicators"]:
+            assert "No churn-risk indicator is active." in html
+    assert app.ok(f"/v1/customers/{riskiest}/health")["churn_risk"]["indicators"], "a simulated tenant has some"
 
 
 @pytest.mark.parametrize(("span", "step"), [("7d", "6h"), ("1h", "5m")])

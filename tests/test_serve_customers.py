@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from healthdeck.engine.measures.churn import tenant_churn_risk
 from healthdeck.engine.measures.customers import tenant_health
 from healthdeck.engine.session import Engine
 from healthdeck.store.connection import Store
@@ -79,6 +80,26 @@ def test_change_is_the_difference_of_two_evaluations_a_week_apart(app: Console, 
         tenant = line["tenant_id"]
         expected = None if tenant in new else pytest.approx(now[tenant] - before[tenant], abs=1e-4)
         assert line["change"] == expected
+
+
+def test_every_tenants_churn_risk_and_its_change_are_the_engines_a_week_apart(app: Console, at: str) -> None:
+    moment = datetime.fromisoformat(at)
+    with app.store.con.cursor() as cursor:
+        ctx = Engine(Store(path=app.store.path, con=cursor, read_only=True), CATALOG).context()
+        now = {r.tenant_id: r for r in tenant_churn_risk(ctx, moment)}
+        before = {r.tenant_id: r.score for r in tenant_churn_risk(ctx, moment - timedelta(days=7))}
+    listed = app.ok("/v1/customers/health", at=at)["tenants"]
+    for line in listed:
+        risk, expected = line["churn_risk"], now[line["tenant_id"]]
+        indicators = [{"name": i.name, "points": i.points, "fact": i.fact} for i in expected.indicators]
+        assert (risk["score"], risk["level"], risk["indicators"]) == (expected.score, expected.level, indicators)
+        assert risk["score"] == sum(i["points"] for i in risk["indicators"])
+        assert risk["change"] == (None if line["change"] is None else expected.score - before[line["tenant_id"]])
+        one = app.ok(f"/v1/customers/{line['tenant_id']}/health", at=at)
+        assert one["churn_risk"] == risk
+        if one["previous"] is not None:
+            assert one["previous"]["churn_risk"]["score"] == before[line["tenant_id"]]
+    assert {r["churn_risk"]["level"] for r in listed} - {"LOW"}, "some simulated tenant should be at risk"
 
 
 def test_one_tenants_health_has_its_facts_and_last_weeks_score(app: Console, at: str) -> None:

@@ -142,3 +142,16 @@ def window_length(text: str | None, *, label: str = "--window") -> timedelta | N
         return parse_duration(text)
     except ValueError as exc:
         raise HealthdeckError(f"{label}: {exc}") from exc
+
+
+def period_length(text: str, *, label: str = "--period") -> timedelta:
+    """How long a period back from now is: "30 days", "2 weeks", 30d; a period that ends before now is refused."""
+    try:
+        return parse_duration(text)
+    except ValueError:
+        pass
+    now = datetime.now(UTC)
+    start, end = parse_period(text, now=now, label=label)
+    if end != now:
+        raise HealthdeckError(f'{label} {text!r} ends before now; give a length such as "30 days" or 30d')
+    return end - start

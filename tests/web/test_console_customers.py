@@ -1,5 +1,6 @@
-"""The customer pages in Chromium: the at-risk list opens a tenant's page with the engine's factors, a
-tenant's token sees its own page only, the keyboard reaches a tenant, and new events show without a reload.
+"""The customer pages in Chromium: the at-risk list opens a tenant's page with the engine's factors and
+churn risk, a tenant's token sees its own page only, the keyboard reaches a tenant, and new events show
+without a reload.
 
 The factors are compared with `GET /v1/customers/{id}/health` (the route over `Engine.customer_health`):
 the server holds the store's DuckDB file open for writing, and DuckDB lets no other process open it
@@ -44,6 +45,17 @@ def _expect_factors_of(page: Page, health: dict[str, Any]) -> None:
         card = page.get_by_test_id(f"factor-{factor}")
         expect(card.locator(".points")).to_have_text(f"{health['factors'][factor]:.1f}")
         expect(card.locator(".rule")).to_contain_text(health["rules"][factor])
+    _expect_churn_of(page, health["churn_risk"])
+
+
+def _expect_churn_of(page: Page, risk: dict[str, Any]) -> None:
+    expect(page.get_by_test_id("churn-score")).to_have_text(str(risk["score"]))
+    expect(page.get_by_test_id("churn-level")).to_contain_text(risk["level"])
+    expect(page.locator('[data-testid^="indicator-"]')).to_have_count(len(risk["indicators"]))
+    for indicator in risk["indicators"]:
+        card = page.get_by_test_id(f"indicator-{indicator['name']}")
+        expect(card.locator(".points")).to_have_text(f"+{indicator['points']}")
+        expect(card.locator(".fact")).to_have_text(indicator["fact"])
 
 
 def test_the_first_tenant_at_risk_opens_its_page_with_the_engines_factors(
@@ -56,6 +68,10 @@ def test_the_first_tenant_at_risk_opens_its_page_with_the_engines_factors(
     )
     for status, count in counts.json()["counts"].items():
         expect(page.get_by_test_id(f"count-{status}")).to_have_text(str(count))
+    for line in counts.json()["tenants"]:  # the churn-risk column: the JSON's points and level
+        row = page.locator(f'table.all-tenants tr[data-tenant="{line["tenant_id"]}"]')
+        expect(row.locator('[data-field="churn"]')).to_have_text(str(line["churn_risk"]["score"]))
+        expect(row.locator('[data-field="churn-level"]')).to_contain_text(line["churn_risk"]["level"])
     first = page.locator("table.at-risk tbody a").first
     expect(first).to_be_visible()
     axe_check(page)

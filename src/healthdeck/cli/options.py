@@ -63,3 +63,10 @@ class Format(StrEnum):
     table = "table"
     json = "json"
     markdown = "markdown"
+
+
+class TableOrJson(StrEnum):
+    """How a report is printed: a table to read, or the API's JSON."""
+
+    table = "table"
+    json = "json"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from healthdeck.catalog.loader import Catalog, load_catalog
 from healthdeck.catalog.models import AREAS, KpiSpec
+from healthdeck.engine.churn_analysis import PAYING_STEPS, ChurnAnalysis, Churned, paying_history
 from healthdeck.engine.customers import CHANGE_SPAN, CustomerHealth
 from healthdeck.engine.engagement import (
     ENGAGEMENT_KPIS,
@@ -22,11 +23,19 @@ from healthdeck.engine.engagement import (
     cohorts,
     lifecycle,
 )
+from healthdeck.engine.enterprise import (
+    ENTERPRISE_TENANTS,
+    UPTIME_WINDOW,
+    UPTIME_WINDOWS,
+    EnterpriseStatus,
+    uptime_windows,
+)
 from healthdeck.engine.evaluate import KpiResult, evaluate_kpi, evaluate_value, pct_change
 from healthdeck.engine.freshness import evaluate_fresh
 from healthdeck.engine.health import HealthReport, health
 from healthdeck.engine.measures import MeasureContext, Window
 from healthdeck.engine.measures.base import param_problems, save_templates
+from healthdeck.engine.measures.churn import ChurnRisk, tenant_churn_risk
 from healthdeck.engine.measures.customers import tenant_health
 from healthdeck.engine.scoring import Status, judge
 from healthdeck.errors import HealthdeckError
@@ -193,13 +202,20 @@ class Engine:
         rows = [Comparison(k, evaluate_value(ctx, k, used[0]), evaluate_value(ctx, k, used[1])) for k in kpis]
         return PeriodComparison(asked, used[0], used[1], rows)
 
+    def churn_risk(self, *, at: datetime | None = None, tenant: str | None = None) -> list[ChurnRisk]:
+        """Each tenant's churn risk (seed 000 §2.4) at `at`, or one tenant's ([] if unknown)."""
+        return tenant_churn_risk(self.context(tenant), at or now())
+
     def customer_health(self, *, at: datetime | None = None, tenant: str | None = None) -> list[CustomerHealth]:
-        """Each tenant's health (seed 000 §2.3) at `at` and a week before, or one tenant's ([] if unknown)."""
+        """Each tenant's health (seed 000 §2.3) and churn risk (§2.4) at `at` and a week before, or one
+        tenant's ([] if unknown)."""
         moment = at or now()
         before = moment - CHANGE_SPAN
         ctx = self.context(tenant)
         current = {t.tenant_id: t for t in tenant_health(ctx, moment)}
         earlier = {t.tenant_id: t for t in tenant_health(ctx, before)}
+        risks = {r.tenant_id: r for r in tenant_churn_risk(ctx, moment)}
+        risks_before = {r.tenant_id: r for r in tenant_churn_risk(ctx, before)}
         rows = self.store.con.execute(
             "SELECT tenant_id, name, tier, created_at FROM tenants WHERE $tenant IS NULL OR tenant_id = $tenant",
             {"tenant": tenant},
@@ -212,6 +228,8 @@ class Engine:
                 now=current[tenant_id],
                 # A tenant created since then has no score a week ago to compare with.
                 before=earlier[tenant_id] if created_at <= before else None,
+                risk=risks[tenant_id],
+                risk_before=risks_before[tenant_id] if created_at <= before else None,
             )
             for tenant_id, name, tier, created_at in rows
             if tenant_id in current
@@ -236,6 +254,35 @@ class Engine:
     ) -> list[Lifecycle]:
         """Active users of each of the last `periods` periods over: new, returning, resurrecting; and dormant."""
         return lifecycle(self.store, period=period, count=periods, at=at or now(), tenant=tenant)
+
+    def churn_analysis(self, *, start: datetime, end: datetime) -> ChurnAnalysis:
+        """The tenants that churned in [start, end), each with its health and churn risk just before."""
+        rows = self.store.con.execute(PAYING_STEPS, {"end": end, "tenant": None}).fetchall()
+        history = paying_history(rows, start)
+        tenants = {
+            t: (name, tier)
+            for t, name, tier in self.store.con.execute("SELECT tenant_id, name, tier FROM tenants").fetchall()
+        }
+        churned = []
+        for tenant, moment in sorted(history.churns.items(), key=lambda item: (item[1], item[0])):
+            ctx = self.context(tenant)
+            (health,) = tenant_health(ctx, moment)
+            (risk,) = tenant_churn_risk(ctx, moment)
+            name, tier = tenants.get(tenant, (tenant, "unknown"))
+            churned.append(
+                Churned(tenant, name, tier, moment, tenant in history.at_start, tenant in history.at_end, health, risk)
+            )
+        paying = {t: tenants.get(t, (t, "unknown"))[1] for t in history.at_start}
+        return ChurnAnalysis(start=start, end=end, paying_at_start=paying, churned=churned)
+
+    def enterprise_status(self, *, start: datetime, end: datetime) -> list[EnterpriseStatus]:
+        """Each enterprise tenant (flagged enterprise, or of tier ENTERPRISE): health and churn risk at `end`,
+        and its requests' uptime in 24-hour windows over [start, end)."""
+        enterprise = [t for (t,) in self.store.con.execute(ENTERPRISE_TENANTS, {"tenant": None}).fetchall()]
+        customers = {c.now.tenant_id: c for c in self.customer_health(at=end) if c.now.tenant_id in enterprise}
+        params = {"start": start, "end": end, "seconds": UPTIME_WINDOW.total_seconds(), "tenants": enterprise}
+        windows = uptime_windows(self.store.con.execute(UPTIME_WINDOWS, params).fetchall(), start=start, end=end)
+        return [EnterpriseStatus(customers[t], windows.get(t, [])) for t in enterprise if t in customers]
 
 
 def value_status(kpi: KpiSpec, value: float | None) -> Status:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import duckdb
 
 from healthdeck.store.schema import KINDS, create_table_sql
-from healthdeck.store.views import VIEWS
+from healthdeck.store.views import CHURN_SIGNALS, VIEWS
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 META_TABLE = "_healthdeck_meta"
@@ -43,8 +43,19 @@ def _create_health_history(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _create_churn_signals(con: duckdb.DuckDBPyConnection) -> None:
+    """The view the churn-risk indicators of seed 000 §2.4 read verbatim (store/views.py)."""
+    con.execute(CHURN_SIGNALS)
+
+
 # Index i holds the migration that brings a store from version i to i + 1.
-MIGRATIONS: tuple[Migration, ...] = (_create_event_tables, _create_views, _create_api_tokens, _create_health_history)
+MIGRATIONS: tuple[Migration, ...] = (
+    _create_event_tables,
+    _create_views,
+    _create_api_tokens,
+    _create_health_history,
+    _create_churn_signals,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -40,12 +40,16 @@ STATUS_ICONS = {
     "RED": "✖",
     "HEALTHY": "✔",
     "AT_RISK": "▲",
+    "LOW": "✔",
+    "MEDIUM": "▲",
+    "HIGH": "✖",
     "INFO": "ℹ",
     "STALE": "◷",
     "NO_DATA": "–",
 }
 STATUS_CLASSES = {"GREEN": "good", "GOOD": "good", "HEALTHY": "good", "YELLOW": "warning", "WARNING": "warning"}
 STATUS_CLASSES |= {"AT_RISK": "warning", "RED": "critical", "CRITICAL": "critical", "INFO": "info"}
+STATUS_CLASSES |= {"LOW": "good", "MEDIUM": "warning", "HIGH": "critical"}  # churn-risk levels
 
 
 @dataclass

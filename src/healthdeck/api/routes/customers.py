@@ -1,6 +1,8 @@
-"""Customer health for the console: every tenant's (operators), and one tenant's (its own token too).
+"""Customer health and churn risk: every tenant's (operators), and one tenant's (its own token too).
 
-`GET /v1/customers/health` covers every tenant: a token limited to one project is refused (403).
+`GET /v1/customers/health`, `/at-risk`, `/churn-analysis` and `/enterprise-status` cover every
+tenant: a token limited to one project is refused (403). Each answers the JSON of the `customers`
+command of the same name.
 `GET /v1/customers/{tenant_id}/health|usage` answer a project-scoped token for its own tenant,
 and 404 for any other, exactly as `/v1/projects/{project}` does.
 """
@@ -17,13 +19,16 @@ from healthdeck.api.errors import documented
 from healthdeck.api.owner import StoreOwner
 from healthdeck.api.tokens import Role
 from healthdeck.api.usage import tenant_usage
-from healthdeck.engine.customers import customer_health_json, customers_json
-from healthdeck.timephrases import evaluation_time
+from healthdeck.engine.churn_analysis import churn_analysis_json
+from healthdeck.engine.customers import at_risk_json, customer_health_json, customers_json
+from healthdeck.engine.enterprise import enterprise_json
+from healthdeck.timephrases import evaluation_time, parse_period
 
 router = APIRouter(tags=["customers"], responses=documented(400, 401, 403, 404))
 EveryTenant = Annotated[Caller, Depends(needs(Role.viewer))]
 Viewer = Annotated[Caller, Depends(needs(Role.viewer, every_tenant=False))]
 AtQuery = Annotated[str, Query(description='As of this time: "now", "yesterday", ISO 8601.')]
+PeriodQuery = Annotated[str, Query(description='Ending at `at`: "90 days", "last month", "this month", 2026-11-01.')]
 
 
 class HealthStatus(StrEnum):
@@ -50,9 +55,40 @@ def customers_health(
     return customers_answer(_owner(request), status=None if status is None else status.value, at=at)
 
 
+@router.get("/v1/customers/at-risk")
+def customers_at_risk(request: Request, _: EveryTenant, at: AtQuery = "now") -> dict[str, Any]:
+    """Tenants AT_RISK or CRITICAL in health, or at MEDIUM or HIGH churn risk, worst first, with why."""
+    moment = evaluation_time(at, label="at")
+    with _owner(request).engine() as hd:
+        customers = hd.customer_health(at=moment)
+    return at_risk_json(customers, at=moment)
+
+
+@router.get("/v1/customers/churn-analysis")
+def customers_churn_analysis(
+    request: Request, _: EveryTenant, period: PeriodQuery = "90 days", at: AtQuery = "now"
+) -> dict[str, Any]:
+    """Tenants that churned in the period, their churn-risk indicators just before, the churn rate by tier."""
+    start, end = parse_period(period, now=evaluation_time(at, label="at"), label="period")
+    with _owner(request).engine() as hd:
+        analysis = hd.churn_analysis(start=start, end=end)
+    return churn_analysis_json(analysis)
+
+
+@router.get("/v1/customers/enterprise-status")
+def customers_enterprise_status(
+    request: Request, _: EveryTenant, period: PeriodQuery = "30 days", at: AtQuery = "now"
+) -> dict[str, Any]:
+    """Enterprise tenants: health, churn risk, open tickets, 99.9% uptime SLA breaches over the period."""
+    start, end = parse_period(period, now=evaluation_time(at, label="at"), label="period")
+    with _owner(request).engine() as hd:
+        statuses = hd.enterprise_status(start=start, end=end)
+    return enterprise_json(statuses, start=start, end=end)
+
+
 @router.get("/v1/customers/{tenant_id}/health")
 def customer_health(request: Request, tenant_id: str, caller: Viewer, at: AtQuery = "now") -> dict[str, Any]:
-    """One tenant's health: score, status, factors, the facts behind them, and 7 days before."""
+    """One tenant's health and churn risk: scores, factors, indicators, the facts behind them, and 7 days before."""
     return customer_answer(_owner(request), caller, tenant_id, at=at)
 
 
