@@ -43,8 +43,20 @@ def _create_health_history(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _add_discount_duration(con: duckdb.DuckDBPyConnection) -> None:
+    """Whether a subscription's discount is forever (it lowers MRR) or one-off (engine/mrr.py)."""
+    # A store created at this version already has the column (step 1 creates every table as declared).
+    con.execute("ALTER TABLE subscriptions ADD COLUMN IF NOT EXISTS discount_duration VARCHAR")
+
+
 # Index i holds the migration that brings a store from version i to i + 1.
-MIGRATIONS: tuple[Migration, ...] = (_create_event_tables, _create_views, _create_api_tokens, _create_health_history)
+MIGRATIONS: tuple[Migration, ...] = (
+    _create_event_tables,
+    _create_views,
+    _create_api_tokens,
+    _create_health_history,
+    _add_discount_duration,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
