@@ -137,8 +137,11 @@ def previous_start(start: datetime, by: PeriodKind) -> datetime:
 
 
 def periods(at: datetime, by: PeriodKind, count: int) -> list[Window]:
-    """The last `count` periods up to `at`, oldest first; the last one runs to `at` (it is not over)."""
-    starts = [period_start(at, by)]
+    """The last `count` periods up to `at`, oldest first; the last one runs to `at` (it is not over).
+
+    At a period's very start (midnight, Monday, the 1st), the last period is the one just ended.
+    """
+    starts = [period_start(at - timedelta(microseconds=1), by)]
     while len(starts) < count:
         starts.append(previous_start(starts[-1], by))
     starts.reverse()

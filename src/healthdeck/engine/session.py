@@ -19,6 +19,8 @@ from healthdeck.engine.health import HealthReport, health
 from healthdeck.engine.measures import MeasureContext, Window
 from healthdeck.engine.measures.base import param_problems, save_templates
 from healthdeck.engine.measures.customers import tenant_health
+from healthdeck.engine.mrr import Book, MrrSettings, load_states
+from healthdeck.engine.revenue_movements import PeriodKind, PeriodMovements, mrr_movements
 from healthdeck.engine.scoring import Status, judge
 from healthdeck.errors import HealthdeckError
 from healthdeck.store.connection import Store
@@ -89,8 +91,26 @@ class Engine:
     def __init__(self, store: Store, catalog: Catalog) -> None:
         self.store, self.catalog = store, catalog
 
-    def context(self, tenant: str | None = None) -> MeasureContext:
-        return MeasureContext(self.store, tenant=tenant)
+    def context(self, tenant: str | None = None, mrr_settings: MrrSettings | None = None) -> MeasureContext:
+        if mrr_settings is None:
+            return MeasureContext(self.store, tenant=tenant)
+        return MeasureContext(self.store, tenant=tenant, mrr_settings=mrr_settings)
+
+    def mrr_book(self, settings: MrrSettings, tenant: str | None = None) -> Book:
+        """Every subscription state under the MRR rules; stops when a currency has no rate."""
+        return Book.of(load_states(self.store.con, tenant), settings)
+
+    def business_mrr(
+        self,
+        *,
+        by: PeriodKind,
+        periods: int,
+        settings: MrrSettings,
+        at: datetime | None = None,
+        tenant: str | None = None,
+    ) -> list[PeriodMovements]:
+        """MRR and its movements in each of the last `periods` days, weeks or months up to `at`."""
+        return mrr_movements(self.mrr_book(settings, tenant), at=at or now(), by=by, count=periods)
 
     def save_compiled(self) -> None:
         """Keep the SQL compiled so far for the next process (see measures/templates.py)."""
