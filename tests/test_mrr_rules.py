@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from healthdeck.engine import mrr
-from healthdeck.engine.mrr import Book, MrrSettings, load_states
+from healthdeck.engine.mrr import Book, load_states
+from healthdeck.engine.revenue_options import MrrSettings, load_rates
 from healthdeck.errors import HealthdeckError
 from healthdeck.store.connection import open_store
 
@@ -96,7 +97,7 @@ def test_only_a_forever_discount_lowers_mrr_unless_every_discount_is_asked_for(t
 
 def test_a_foreign_currency_is_converted_at_the_files_one_rate(tmp_path: Path) -> None:
     (tmp_path / "rates.csv").write_text("currency,usd_rate\nEUR,1.10\ngbp,1.25\n")
-    rates = mrr.load_rates(tmp_path / "rates.csv")
+    rates = load_rates(tmp_path / "rates.csv")
     assert rates == {"EUR": 1.10, "GBP": 1.25}
     mrr_now = book(
         tmp_path,
@@ -111,7 +112,7 @@ def test_a_foreign_currency_is_converted_at_the_files_one_rate(tmp_path: Path) -
 
 def test_a_rates_file_in_yaml_reads_the_same(tmp_path: Path) -> None:
     (tmp_path / "rates.yaml").write_text("EUR: 1.10\nGBP: 1.25\n")
-    assert mrr.load_rates(tmp_path / "rates.yaml") == {"EUR": 1.10, "GBP": 1.25}
+    assert load_rates(tmp_path / "rates.yaml") == {"EUR": 1.10, "GBP": 1.25}
 
 
 def test_a_currency_without_a_rate_stops_with_the_setting_to_use(tmp_path: Path) -> None:
@@ -126,7 +127,7 @@ def test_a_currency_without_a_rate_stops_with_the_setting_to_use(tmp_path: Path)
 def test_a_bad_rate_names_its_line(tmp_path: Path, text: str, message: str) -> None:
     (tmp_path / "rates.csv").write_text(text)
     with pytest.raises(HealthdeckError, match=message):
-        mrr.load_rates(tmp_path / "rates.csv")
+        load_rates(tmp_path / "rates.csv")
 
 
 def test_a_wrong_setting_value_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:

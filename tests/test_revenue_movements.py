@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from healthdeck.engine.measures.base import Window
-from healthdeck.engine.mrr import MrrSettings
 from healthdeck.engine.revenue_movements import (
     PeriodKind,
     PeriodMovements,
@@ -24,6 +23,7 @@ from healthdeck.engine.revenue_movements import (
     net_retention,
     revenue_churn_rate,
 )
+from healthdeck.engine.revenue_options import MrrSettings
 from healthdeck.engine.session import Engine, load_checked_catalog
 from healthdeck.sim import simulate
 from healthdeck.store.connection import Store, open_store

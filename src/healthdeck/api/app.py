@@ -33,6 +33,7 @@ from healthdeck.api.routes import (
     summary,
     tokens,
 )
+from healthdeck.api.routes.business import router as business_router
 from healthdeck.api.routes.customers import router as customers_router
 from healthdeck.api.routes.dashboard import TenantDashboards
 from healthdeck.api.routes.probes import morning_check
@@ -75,6 +76,7 @@ def create_app(owner: StoreOwner, settings: ServeSettings, *, spool_dir: Path) -
         app.include_router(module.router)
     app.include_router(series_router)
     app.include_router(customers_router)
+    app.include_router(business_router)
     app.include_router(views_router)
     install_console(app)
     return app

@@ -22,7 +22,8 @@ from healthdeck.engine.measures.base import Window, ratio
 from healthdeck.engine.mrr import Book
 
 PeriodKind = Literal["day", "week", "month"]
-DEFAULT_PERIODS: dict[str, int] = {"day": 30, "week": 12, "month": 12}
+
+
 # Days of one month when a window's logo churn is made monthly (LTV's lifetime = 1 / monthly churn).
 MONTH_DAYS = 30.0
 

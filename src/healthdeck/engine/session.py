@@ -12,6 +12,7 @@ from pathlib import Path
 
 from healthdeck.catalog.loader import Catalog, load_catalog
 from healthdeck.catalog.models import AREAS, KpiSpec
+from healthdeck.engine.business import DAY, ENGAGEMENT_KPIS, SUMMARY_SPAN, BusinessSummary
 from healthdeck.engine.customers import CHANGE_SPAN, CustomerHealth
 from healthdeck.engine.evaluate import KpiResult, evaluate_kpi, evaluate_value, pct_change
 from healthdeck.engine.freshness import evaluate_fresh
@@ -19,8 +20,10 @@ from healthdeck.engine.health import HealthReport, health
 from healthdeck.engine.measures import MeasureContext, Window
 from healthdeck.engine.measures.base import param_problems, save_templates
 from healthdeck.engine.measures.customers import tenant_health
-from healthdeck.engine.mrr import Book, MrrSettings, load_states
-from healthdeck.engine.revenue_movements import PeriodKind, PeriodMovements, mrr_movements
+from healthdeck.engine.measures.revenue import SpendParams, cac, new_paying_customers
+from healthdeck.engine.mrr import Book, load_states
+from healthdeck.engine.revenue_movements import PeriodKind, PeriodMovements, movements, mrr_movements
+from healthdeck.engine.revenue_options import MrrSettings
 from healthdeck.engine.scoring import Status, judge
 from healthdeck.errors import HealthdeckError
 from healthdeck.store.connection import Store
@@ -111,6 +114,22 @@ class Engine:
     ) -> list[PeriodMovements]:
         """MRR and its movements in each of the last `periods` days, weeks or months up to `at`."""
         return mrr_movements(self.mrr_book(settings, tenant), at=at or now(), by=by, count=periods)
+
+    def business_summary(self, *, settings: MrrSettings, at: datetime | None = None) -> BusinessSummary:
+        """Seed 000 §3.4's dashboard at `at`: the last 30 days' revenue figures and the day's counts."""
+        moment = at or now()
+        window = Window(moment - SUMMARY_SPAN, moment)
+        ctx = self.context(mrr_settings=settings)
+        kpis = [self.catalog.get(kpi_id) for kpi_id in ENGAGEMENT_KPIS.values()]
+        results = [evaluate_fresh(ctx, kpi, moment, None) for kpi in kpis]
+        return BusinessSummary(
+            at=moment,
+            window=window,
+            moved=movements(self.mrr_book(settings), window),
+            cac=cac(ctx, SpendParams(), window),
+            engagement=dict(zip(ENGAGEMENT_KPIS, results, strict=True)),
+            conversions=new_paying_customers(ctx, Window(moment - DAY, moment)),
+        )
 
     def save_compiled(self) -> None:
         """Keep the SQL compiled so far for the next process (see measures/templates.py)."""

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from healthdeck.engine.measures.lazy import lazy_module
 from healthdeck.engine.measures.templates import CACHE_FILE, PER_LENGTH, TemplateCache, bind, fingerprint
-from healthdeck.engine.mrr import MrrSettings
+from healthdeck.engine.revenue_options import MrrSettings
 from healthdeck.store.connection import Store, ibis_backend
 from healthdeck.store.migrations import SCHEMA_VERSION
 from healthdeck.store.schema import KINDS

@@ -12,19 +12,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from healthdeck.engine import mrr as mrr_rules
+
+# As a module: engine/revenue_movements.py reads measures/base.py, whose package imports this one.
+from healthdeck.engine import revenue_movements as moves
 from healthdeck.engine.measures.base import MeasureContext, Params, Window, first_record, in_window, measure, ratio
 from healthdeck.engine.measures.generic import Aggregate, evaluate_aggregate
 from healthdeck.engine.measures.lazy import lazy_module
-from healthdeck.engine.revenue_movements import (
-    Movements,
-    expansion_rate,
-    gross_retention,
-    logo_churn_rate,
-    ltv,
-    movements,
-    net_retention,
-    revenue_churn_rate,
-)
 
 if TYPE_CHECKING:
     import ibis
@@ -88,10 +81,10 @@ def arpu(ctx: MeasureContext, params: NoParams, window: Window) -> float | None:
     return ratio(sum(per_tenant.values()), len(per_tenant))
 
 
-def window_movements(ctx: MeasureContext, window: Window) -> Movements | None:
+def window_movements(ctx: MeasureContext, window: Window) -> moves.Movements | None:
     """How MRR moved over the window (engine/revenue_movements.py), shared by the KPIs below."""
     book = mrr_book(ctx)
-    return None if book is None else ctx.memo(("mrr_movements", window), lambda: movements(book, window))
+    return None if book is None else ctx.memo(("mrr_movements", window), lambda: moves.movements(book, window))
 
 
 class RetentionParams(Params):
@@ -104,28 +97,28 @@ def revenue_retention(ctx: MeasureContext, params: RetentionParams, window: Wind
     m = window_movements(ctx, window)
     if m is None:
         return None
-    return net_retention(m) if params.kind == "net" else gross_retention(m)
+    return moves.net_retention(m) if params.kind == "net" else moves.gross_retention(m)
 
 
 @measure("logo_churn", NoParams, reads=["subscriptions"])
 def logo_churn(ctx: MeasureContext, params: NoParams, window: Window) -> float | None:
     """Customers paying at the start who pay nothing at the end / customers at the start, in %."""
     m = window_movements(ctx, window)
-    return None if m is None else logo_churn_rate(m)
+    return None if m is None else moves.logo_churn_rate(m)
 
 
 @measure("revenue_churn", NoParams, reads=["subscriptions"])
 def revenue_churn(ctx: MeasureContext, params: NoParams, window: Window) -> float | None:
     """MRR lost with churned customers / MRR at the start, in %."""
     m = window_movements(ctx, window)
-    return None if m is None else revenue_churn_rate(m)
+    return None if m is None else moves.revenue_churn_rate(m)
 
 
 @measure("expansion_rate", NoParams, reads=["subscriptions"])
 def expansion_rate_measure(ctx: MeasureContext, params: NoParams, window: Window) -> float | None:
     """Expansion MRR of existing customers / MRR at the start, in %."""
     m = window_movements(ctx, window)
-    return None if m is None else expansion_rate(m)
+    return None if m is None else moves.expansion_rate(m)
 
 
 class SpendParams(Params):
@@ -166,7 +159,7 @@ def cac(ctx: MeasureContext, params: SpendParams, window: Window) -> float | Non
 def customer_ltv(ctx: MeasureContext, window: Window) -> float | None:
     """ARPU / monthly logo churn (engine/revenue_movements.py's `ltv`); None when nobody churned."""
     m = window_movements(ctx, window)
-    return None if m is None else ltv(m, window)
+    return None if m is None else moves.ltv(m, window)
 
 
 @measure("ltv", NoParams, reads=["subscriptions"])
