@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from healthdeck.engine import mrr
@@ -17,6 +18,7 @@ from healthdeck.engine.mrr import Book, load_states
 from healthdeck.engine.revenue_options import MrrSettings, load_rates
 from healthdeck.errors import HealthdeckError
 from healthdeck.store.connection import open_store
+from healthdeck.store.migrations import SCHEMA_VERSION, migrate
 
 from .conftest import ingested
 
@@ -150,3 +152,18 @@ def test_a_state_counts_from_just_after_its_time(tmp_path: Path) -> None:
     # Windows are [start, end): a state recorded at midnight belongs to the period starting then.
     records = [sub("a", "2026-01-01T00:00:00Z", 50)]
     assert book(tmp_path, records).tenant_mrr(JAN) == {}
+
+
+def test_an_older_store_gains_the_discount_duration_column_and_keeps_its_discounts(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / "old.duckdb"))
+    migrate(con, target=SCHEMA_VERSION - 1)
+    # Step 1 creates today's tables: drop the column to have the table an older healthdeck made.
+    con.execute("ALTER TABLE subscriptions DROP COLUMN discount_duration")
+    con.execute(
+        "INSERT INTO subscriptions (event_id, ts, tenant_id, subscription_id, plan, tier, interval, amount, "
+        "currency, discount_pct, status, _ingested_at) VALUES ('e', '2026-01-05T00:00:00Z', 'a', 's', 'pro', "
+        "'PRO', 'month', 100, 'USD', 25, 'active', now())"
+    )
+    migrate(con)
+    # The discount recorded before the field existed is forever: 100 × 0.75.
+    assert Book.of(load_states(con, None), MrrSettings()).tenant_mrr(at("2026-02-01")) == {"a": 75.0}
