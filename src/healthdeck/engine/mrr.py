@@ -22,6 +22,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from healthdeck.engine.revenue_options import RATES_SETTING, MrrSettings
@@ -188,8 +189,9 @@ class Book:
                 totals[tenant] += value
         return dict(totals)
 
+    @cached_property
     def first_paid(self) -> dict[str, datetime]:
-        """When each tenant first had a state earning MRR (its first paying record)."""
+        """When each tenant first had a state earning MRR (its first paying record); asked once per period."""
         first: dict[str, datetime] = {}
         for tenant, states, _ in self.by_subscription.values():
             paid = [s.ts for s in states if state_mrr(s, self.settings) > 0]

@@ -57,7 +57,7 @@ class Movements:
 def movements(book: Book, window: Window) -> Movements:
     """Classify each tenant's change of MRR between the window's start and end."""
     start, end = book.tenant_mrr(window.start), book.tenant_mrr(window.end)
-    first_paid = book.first_paid()
+    first_paid = book.first_paid
     sums = dict.fromkeys(("new", "expansion", "contraction", "churn", "reactivation"), 0.0)
     new_customers = 0
     for tenant in start.keys() | end.keys():
