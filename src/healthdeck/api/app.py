@@ -33,6 +33,7 @@ from healthdeck.api.routes import (
     summary,
     tokens,
 )
+from healthdeck.api.routes.business import router as business_router
 from healthdeck.api.routes.customers import router as customers_router
 from healthdeck.api.routes.dashboard import TenantDashboards
 from healthdeck.api.routes.engagement import router as engagement_router
@@ -77,6 +78,7 @@ def create_app(owner: StoreOwner, settings: ServeSettings, *, spool_dir: Path) -
     app.include_router(series_router)
     app.include_router(customers_router)
     app.include_router(engagement_router)
+    app.include_router(business_router)
     app.include_router(views_router)
     install_console(app)
     return app

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from healthdeck.catalog.loader import Catalog, load_catalog
 from healthdeck.catalog.models import AREAS, KpiSpec
+from healthdeck.engine.business import DAY, SUMMARY_ENGAGEMENT_KPIS, SUMMARY_SPAN, BusinessSummary
 from healthdeck.engine.churn_analysis import PAYING_STEPS, ChurnAnalysis, Churned, paying_history
 from healthdeck.engine.customers import CHANGE_SPAN, CustomerHealth
 from healthdeck.engine.engagement import (
@@ -37,6 +38,10 @@ from healthdeck.engine.measures import MeasureContext, Window
 from healthdeck.engine.measures.base import param_problems, save_templates
 from healthdeck.engine.measures.churn import ChurnRisk, tenant_churn_risk
 from healthdeck.engine.measures.customers import tenant_health
+from healthdeck.engine.measures.revenue import SpendParams, cac, new_paying_customers
+from healthdeck.engine.mrr import Book, load_states
+from healthdeck.engine.revenue_movements import PeriodKind, PeriodMovements, movements, mrr_movements
+from healthdeck.engine.revenue_options import MrrSettings
 from healthdeck.engine.scoring import Status, judge
 from healthdeck.errors import HealthdeckError
 from healthdeck.store.connection import Store
@@ -107,8 +112,42 @@ class Engine:
     def __init__(self, store: Store, catalog: Catalog) -> None:
         self.store, self.catalog = store, catalog
 
-    def context(self, tenant: str | None = None) -> MeasureContext:
-        return MeasureContext(self.store, tenant=tenant)
+    def context(self, tenant: str | None = None, mrr_settings: MrrSettings | None = None) -> MeasureContext:
+        if mrr_settings is None:
+            return MeasureContext(self.store, tenant=tenant)
+        return MeasureContext(self.store, tenant=tenant, mrr_settings=mrr_settings)
+
+    def mrr_book(self, settings: MrrSettings, tenant: str | None = None) -> Book:
+        """Every subscription state under the MRR rules; stops when a currency has no rate."""
+        return Book.of(load_states(self.store.con, tenant), settings)
+
+    def business_mrr(
+        self,
+        *,
+        by: PeriodKind,
+        periods: int,
+        settings: MrrSettings,
+        at: datetime | None = None,
+        tenant: str | None = None,
+    ) -> list[PeriodMovements]:
+        """MRR and its movements in each of the last `periods` days, weeks or months up to `at`."""
+        return mrr_movements(self.mrr_book(settings, tenant), at=at or now(), by=by, count=periods)
+
+    def business_summary(self, *, settings: MrrSettings, at: datetime | None = None) -> BusinessSummary:
+        """Seed 000 §3.4's dashboard at `at`: the last 30 days' revenue figures and the day's counts."""
+        moment = at or now()
+        window = Window(moment - SUMMARY_SPAN, moment)
+        ctx = self.context(mrr_settings=settings)
+        kpis = [self.catalog.get(kpi_id) for kpi_id in SUMMARY_ENGAGEMENT_KPIS.values()]
+        results = [evaluate_fresh(ctx, kpi, moment, None) for kpi in kpis]
+        return BusinessSummary(
+            at=moment,
+            window=window,
+            moved=movements(self.mrr_book(settings), window),
+            cac=cac(ctx, SpendParams(), window),
+            engagement=dict(zip(SUMMARY_ENGAGEMENT_KPIS, results, strict=True)),
+            conversions=new_paying_customers(ctx, Window(moment - DAY, moment)),
+        )
 
     def save_compiled(self) -> None:
         """Keep the SQL compiled so far for the next process (see measures/templates.py)."""

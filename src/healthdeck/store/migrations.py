@@ -48,6 +48,12 @@ def _create_churn_signals(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(CHURN_SIGNALS)
 
 
+def _add_discount_duration(con: duckdb.DuckDBPyConnection) -> None:
+    """Whether a subscription's discount is forever (it lowers MRR) or one-off (engine/mrr.py)."""
+    # A store created at this version already has the column (step 1 creates every table as declared).
+    con.execute("ALTER TABLE subscriptions ADD COLUMN IF NOT EXISTS discount_duration VARCHAR")
+
+
 # Index i holds the migration that brings a store from version i to i + 1.
 MIGRATIONS: tuple[Migration, ...] = (
     _create_event_tables,
@@ -55,6 +61,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _create_api_tokens,
     _create_health_history,
     _create_churn_signals,
+    _add_discount_duration,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

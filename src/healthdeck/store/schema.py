@@ -188,6 +188,12 @@ SUBSCRIPTIONS = Kind(
         Field("quantity", "INTEGER", minimum=1, description="seats; 1 when absent"),
         Field("discount_pct", "DOUBLE", minimum=0, maximum=100),
         Field(
+            "discount_duration",
+            "VARCHAR",
+            choices=("forever", "once", "repeating"),
+            description="how long discount_pct lasts (Stripe's coupon durations); forever when absent",
+        ),
+        Field(
             "status",
             "VARCHAR",
             required=True,

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from healthdeck.engine.measures.lazy import lazy_module
 from healthdeck.engine.measures.templates import CACHE_FILE, PER_LENGTH, TemplateCache, bind, fingerprint
+from healthdeck.engine.revenue_options import MrrSettings
 from healthdeck.store.connection import Store, ibis_backend
 from healthdeck.store.migrations import SCHEMA_VERSION
 from healthdeck.store.schema import KINDS
@@ -296,6 +297,8 @@ class MeasureContext:
     store: Store
     cache: dict[Hashable, Any] = field(default_factory=dict)
     tenant: str | None = None
+    # The MRR rules' settings (engine/mrr.py): from the environment unless a command chose them.
+    mrr_settings: MrrSettings = field(default_factory=MrrSettings.from_environment)
 
     @cached_property
     def db(self) -> Backend:

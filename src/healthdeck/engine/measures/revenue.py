@@ -1,9 +1,8 @@
 """Business measures: MRR and its movements, retention, churn, unit economics, acquisition.
 
-MRR at a moment is the sum, over every subscription whose latest state at that moment (its
-latest record strictly before it: windows are [start, end)) is active or past_due, of
-amount × quantity × (1 − discount) normalised to a month (quarter ÷ 3, year ÷ 12). Trialing,
-canceled and unpaid subscriptions count 0.
+MRR at a moment follows engine/mrr.py's rules (each subscription's latest record strictly before
+the moment: windows are [start, end)); movements and retention follow engine/revenue_movements.py,
+which the `business` commands use too, so a KPI and a command never disagree.
 """
 
 from __future__ import annotations
@@ -12,6 +11,10 @@ import statistics
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from healthdeck.engine import mrr as mrr_rules
+
+# As a module: engine/revenue_movements.py reads measures/base.py, whose package imports this one.
+from healthdeck.engine import revenue_movements as moves
 from healthdeck.engine.measures.base import MeasureContext, Params, Window, first_record, in_window, measure, ratio
 from healthdeck.engine.measures.generic import Aggregate, evaluate_aggregate
 from healthdeck.engine.measures.lazy import lazy_module
@@ -21,41 +24,35 @@ if TYPE_CHECKING:
 else:
     ibis = lazy_module("ibis")
 
-PAYING = ("active", "past_due")
-MONTHS = {"month": 1.0, "quarter": 3.0, "year": 12.0}
-# Average customer lifetime when nobody churned in the window: capped at five years.
-MAX_LIFETIME_MONTHS = 60.0
+PAYING = mrr_rules.PAYING
+
+
+def mrr_book(ctx: MeasureContext) -> mrr_rules.Book | None:
+    """Every subscription state of the context, under its MRR settings; None when a currency has no rate.
+
+    The KPIs cannot stop a health report, so a missing rate makes them no data; the `business`
+    commands, which use the same Book, stop and say which rate is missing.
+    """
+
+    def build() -> mrr_rules.Book | None:
+        try:
+            return mrr_rules.Book.of(mrr_rules.load_states(ctx.store.con, ctx.tenant), ctx.mrr_settings)
+        except mrr_rules.MissingRatesError:
+            return None
+
+    return ctx.memo(("mrr_book",), build)
 
 
 def tenant_mrr(ctx: MeasureContext, at: datetime) -> dict[str, float]:
-    """MRR per paying tenant at `at` (tenants paying nothing are left out)."""
-    return ctx.memo(("tenant_mrr", at), lambda: _tenant_mrr(ctx, at))
-
-
-def _tenant_mrr(ctx: MeasureContext, at: datetime) -> dict[str, float]:
-    rows = ctx.windowed_rows(("tenant_mrr",), Window(at, at), lambda w: _mrr_by_tenant(ctx, w.end))
-    return {row["tenant_id"]: float(row["mrr"]) for row in rows if row["mrr"] > 0}
-
-
-def _mrr_by_tenant(ctx: MeasureContext, at: datetime) -> ibis.Table:
-    subs = ctx.table("subscriptions")
-    known = subs.filter(subs.ts < ibis.literal(at))
-    latest = known.mutate(rank=ibis.row_number().over(group_by="subscription_id", order_by=ibis.desc("ts")))
-    current = latest.filter(latest.rank == 0, latest.status.isin(PAYING))
-    months = current.interval.cases(*MONTHS.items(), else_=1.0)
-    monthly = current.amount * current.quantity.fill_null(1) * (1 - current.discount_pct.fill_null(0) / 100) / months
-    return current.mutate(mrr=monthly).group_by("tenant_id").aggregate(mrr=lambda t: t.mrr.sum())
+    """MRR per paying tenant at `at` (tenants paying nothing are left out; engine/mrr.py's rules)."""
+    book = mrr_book(ctx)
+    return {} if book is None else ctx.memo(("tenant_mrr", at), lambda: book.tenant_mrr(at))
 
 
 def total_mrr(ctx: MeasureContext, at: datetime) -> float | None:
     """MRR at `at`, or None when no subscription was ever recorded by then."""
-
-    def recorded_by(w: Window) -> ibis.Scalar:
-        subs = ctx.table("subscriptions")
-        return subs.filter(subs.ts < ibis.literal(w.end)).count()
-
-    recorded = ctx.windowed_scalar(("subscriptions_by",), Window(at, at), recorded_by)
-    if not recorded:
+    book = mrr_book(ctx)
+    if book is None or not book.recorded_by(at):
         return None
     return sum(tenant_mrr(ctx, at).values())
 
@@ -84,22 +81,10 @@ def arpu(ctx: MeasureContext, params: NoParams, window: Window) -> float | None:
     return ratio(sum(per_tenant.values()), len(per_tenant))
 
 
-class Movements:
-    """How MRR moved between the window's start and end, tenant by tenant."""
-
-    def __init__(self, start: dict[str, float], end: dict[str, float]) -> None:
-        self.start_mrr = sum(start.values())
-        self.customers_at_start = len(start)
-        self.churned_customers = sum(1 for t in start if t not in end)
-        self.churned = sum(v for t, v in start.items() if t not in end)
-        changes = [end[t] - v for t, v in start.items() if t in end]
-        self.expansion = sum(c for c in changes if c > 0)
-        self.contraction = -sum(c for c in changes if c < 0)
-        self.new = sum(v for t, v in end.items() if t not in start)
-
-
-def movements(ctx: MeasureContext, window: Window) -> Movements:
-    return Movements(tenant_mrr(ctx, window.start), tenant_mrr(ctx, window.end))
+def window_movements(ctx: MeasureContext, window: Window) -> moves.Movements | None:
+    """How MRR moved over the window (engine/revenue_movements.py), shared by the KPIs below."""
+    book = mrr_book(ctx)
+    return None if book is None else ctx.memo(("mrr_movements", window), lambda: moves.movements(book, window))
 
 
 class RetentionParams(Params):
@@ -109,30 +94,31 @@ class RetentionParams(Params):
 @measure("revenue_retention", RetentionParams, reads=["subscriptions"])
 def revenue_retention(ctx: MeasureContext, params: RetentionParams, window: Window) -> float | None:
     """NRR = (MRR + expansion − contraction − churn) / MRR; GRR = (MRR − contraction − churn) / MRR; in %."""
-    m = movements(ctx, window)
-    kept = m.start_mrr - m.contraction - m.churned
-    return ratio(kept + (m.expansion if params.kind == "net" else 0.0), m.start_mrr, scale=100.0)
+    m = window_movements(ctx, window)
+    if m is None:
+        return None
+    return moves.net_retention(m) if params.kind == "net" else moves.gross_retention(m)
 
 
 @measure("logo_churn", NoParams, reads=["subscriptions"])
 def logo_churn(ctx: MeasureContext, params: NoParams, window: Window) -> float | None:
     """Customers paying at the start who pay nothing at the end / customers at the start, in %."""
-    m = movements(ctx, window)
-    return ratio(m.churned_customers, m.customers_at_start, scale=100.0)
+    m = window_movements(ctx, window)
+    return None if m is None else moves.logo_churn_rate(m)
 
 
 @measure("revenue_churn", NoParams, reads=["subscriptions"])
 def revenue_churn(ctx: MeasureContext, params: NoParams, window: Window) -> float | None:
     """MRR lost with churned customers / MRR at the start, in %."""
-    m = movements(ctx, window)
-    return ratio(m.churned, m.start_mrr, scale=100.0)
+    m = window_movements(ctx, window)
+    return None if m is None else moves.revenue_churn_rate(m)
 
 
 @measure("expansion_rate", NoParams, reads=["subscriptions"])
-def expansion_rate(ctx: MeasureContext, params: NoParams, window: Window) -> float | None:
+def expansion_rate_measure(ctx: MeasureContext, params: NoParams, window: Window) -> float | None:
     """Expansion MRR of existing customers / MRR at the start, in %."""
-    m = movements(ctx, window)
-    return ratio(m.expansion, m.start_mrr, scale=100.0)
+    m = window_movements(ctx, window)
+    return None if m is None else moves.expansion_rate(m)
 
 
 class SpendParams(Params):
@@ -170,33 +156,22 @@ def cac(ctx: MeasureContext, params: SpendParams, window: Window) -> float | Non
     return ratio(spent, new_paying_customers(ctx, window))
 
 
-def lifetime_months(ctx: MeasureContext, window: Window) -> float | None:
-    """1 / monthly logo churn, from churn in the window scaled to 30 days (capped at 5 years)."""
-    m = movements(ctx, window)
-    if not m.customers_at_start:
-        return None
-    monthly_churn = m.churned_customers / m.customers_at_start * (30.0 / window.days)
-    return MAX_LIFETIME_MONTHS if monthly_churn <= 0 else min(MAX_LIFETIME_MONTHS, 1 / monthly_churn)
-
-
-def ltv(ctx: MeasureContext, window: Window) -> float | None:
-    """ARPU × average customer lifetime in months."""
-    per_tenant = tenant_mrr(ctx, window.end)
-    lifetime = lifetime_months(ctx, window)
-    arpu_now = ratio(sum(per_tenant.values()), len(per_tenant))
-    return None if arpu_now is None or lifetime is None else arpu_now * lifetime
+def customer_ltv(ctx: MeasureContext, window: Window) -> float | None:
+    """ARPU / monthly logo churn (engine/revenue_movements.py's `ltv`); None when nobody churned."""
+    m = window_movements(ctx, window)
+    return None if m is None else moves.ltv(m, window)
 
 
 @measure("ltv", NoParams, reads=["subscriptions"])
 def ltv_measure(ctx: MeasureContext, params: NoParams, window: Window) -> float | None:
-    """Customer lifetime value in dollars: ARPU × average lifetime (1 / monthly logo churn)."""
-    return ltv(ctx, window)
+    """Customer lifetime value in dollars: ARPU / monthly logo churn (no data when nobody churned)."""
+    return customer_ltv(ctx, window)
 
 
 @measure("ltv_to_cac", SpendParams, reads=["spend", "subscriptions"])
 def ltv_to_cac(ctx: MeasureContext, params: SpendParams, window: Window) -> float | None:
-    """LTV / CAC (LTV = ARPU × lifetime, lifetime = 1 / monthly logo churn)."""
-    return ratio(ltv(ctx, window), cac(ctx, params, window))
+    """LTV / CAC (LTV = ARPU / monthly logo churn)."""
+    return ratio(customer_ltv(ctx, window), cac(ctx, params, window))
 
 
 @measure("new_signups", NoParams, reads=["tenants"])
