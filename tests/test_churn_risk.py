@@ -106,10 +106,10 @@ def test_every_simulated_tenant_scores_as_the_seeds_expressions_do(simulated: Co
 
 
 def test_a_store_from_before_churn_signals_gets_the_view_on_upgrade(tmp_path: Path) -> None:
-    from healthdeck.store.migrations import migrate
+    from healthdeck.store.migrations import SCHEMA_VERSION, migrate
 
     with open_store(tmp_path / "s.duckdb", create=True) as store:
         store.con.execute("DROP VIEW churn_signals")
         store.con.execute("UPDATE _healthdeck_meta SET value = '4' WHERE key = 'schema_version'")
-        assert migrate(store.con) == 5
+        assert migrate(store.con) == SCHEMA_VERSION  # on to the newest
         assert store.con.execute("SELECT count(*) FROM churn_signals").fetchone() == (0,)

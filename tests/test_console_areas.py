@@ -242,3 +242,28 @@ def test_console_pages_read_the_latest_evaluation_and_evaluate_nothing(tmp_path:
     finally:
         code, stderr = server.stop(signal.SIGTERM)
         assert code == 0, stderr
+
+
+def _rows(page: str, css_class: str) -> list[list[str]]:
+    """The cells of each body row of the page's table of that class, tags stripped."""
+    table = re.search(rf'<table class="{css_class}">(.*?)</table>', page, re.S)
+    assert table, f"no table {css_class!r}"
+    body = table.group(1).split("<tbody>")[1]
+    return [
+        [html.unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row)]
+        for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    ]
+
+
+def test_the_business_page_shows_mrr_movements_and_cohorts_as_their_routes_answer(console: Console) -> None:
+    page = console.get("/ui/areas/business?range=30d", token="viewer").text
+    movements = _json(console, "/v1/business/mrr?by=month&periods=12")["periods"]
+    keys = ("mrr", "new", "expansion", "reactivation", "contraction", "churn", "net_new")
+    expected = [[p["period"], *(format_value(p[k], "usd") for k in keys)] for p in movements]
+    assert [row[:8] for row in _rows(page, "movements")] == expected
+    assert 'id="mrr-movements"' in page and 'href="/v1/business/mrr?by=month&amp;periods=12"' in page
+    cohorts = _json(console, "/v1/business/cohorts")["cohorts"]
+    shown = _rows(page, "cohorts") if cohorts else []
+    assert [(row[0], row[1]) for row in shown] == [(c["cohort"], str(c["users"])) for c in cohorts]
+    weekly = console.get("/ui/areas/business?range=7d", token="viewer").text
+    assert len(_rows(weekly, "movements")) == 8  # a week's range: by week

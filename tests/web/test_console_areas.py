@@ -144,3 +144,15 @@ def _fits(page: Page) -> None:
     page.set_viewport_size(NARROW)  # type: ignore[arg-type]
     # Charts follow the new width once their ResizeObserver fires.
     page.wait_for_function(f"document.documentElement.scrollWidth <= {NARROW['width']}", timeout=5_000)
+
+
+def test_the_business_page_draws_mrr_movements_and_cohorts_and_passes_axe(
+    page_as: Callable[[str], Page], console_server: ConsoleServer
+) -> None:
+    page = page_as("viewer")
+    page.goto(f"{console_server.url}/ui/areas/business?range=30d")
+    expect(page.locator("#mrr-movements canvas").first).to_be_visible()
+    expect(page.locator("table.movements tbody tr")).to_have_count(12)
+    expect(page.get_by_role("heading", name="Retention by signup week")).to_be_visible()
+    axe_check(page)
+    screenshot(page, "area-business")

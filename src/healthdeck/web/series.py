@@ -73,3 +73,13 @@ def panel_chart(panel: dict[str, Any]) -> Chart:
     times = [at for at, _ in series[0]["points"]] if series else []
     lines = [(s["label"], [value for _, value in s["points"]]) for s in series]
     return Chart(panel["title"], times, lines, unit=panel["unit"] or "")
+
+
+MOVEMENTS = ("new", "expansion", "reactivation", "contraction", "churn")
+
+
+def movement_chart(periods: list[dict[str, Any]], *, title: str) -> Chart:
+    """MRR at each period's end and each movement of the period (`GET /v1/business/mrr`'s periods), in USD."""
+    series = [("MRR", [p["mrr"] for p in periods])]
+    series += [(name.capitalize(), [p[name] for p in periods]) for name in MOVEMENTS]
+    return Chart(title, [p["end"] for p in periods], series, unit="usd")

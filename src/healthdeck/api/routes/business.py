@@ -7,6 +7,7 @@ settings are the server's environment's (`HEALTHDECK_FX_RATES`, `HEALTHDECK_MRR_
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -16,7 +17,7 @@ from healthdeck.api.errors import documented
 from healthdeck.api.owner import StoreOwner
 from healthdeck.api.tokens import Role
 from healthdeck.engine.business import summary_json
-from healthdeck.engine.revenue_movements import mrr_json
+from healthdeck.engine.revenue_movements import PeriodKind, mrr_json
 from healthdeck.engine.revenue_options import DEFAULT_PERIODS, MrrSettings, Period
 from healthdeck.timephrases import evaluation_time
 
@@ -47,7 +48,11 @@ def business_mrr(
     at: AtQuery = "now",
 ) -> dict[str, Any]:
     """MRR and its movements (new, expansion, contraction, churn, reactivation) per period."""
-    moment, settings = evaluation_time(at, label="at"), MrrSettings.from_environment()
     count = periods or DEFAULT_PERIODS[by.value]
-    with _owner(request).engine() as hd:
-        return mrr_json(hd.business_mrr(by=by.value, periods=count, at=moment, settings=settings))
+    return mrr_answer(_owner(request), by=by.value, periods=count, at=evaluation_time(at, label="at"))
+
+
+def mrr_answer(owner: StoreOwner, *, by: PeriodKind, periods: int, at: datetime) -> dict[str, Any]:
+    """What `GET /v1/business/mrr` answers (the console's business page shows it too)."""
+    with owner.engine() as hd:
+        return mrr_json(hd.business_mrr(by=by, periods=periods, at=at, settings=MrrSettings.from_environment()))

@@ -6,6 +6,7 @@ name its own, and gets 404 for any other, as `/api/projects/{project}/…` does)
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -49,10 +50,13 @@ def cohorts(
     """Retention by signup week: the % of each week's signups active in each week since (null: not over)."""
     tenant = tenant_scope(request, caller, project)
     check_span(weeks, "weeks")
-    moment = evaluation_time(at, label="at")
-    with _owner(request).engine() as hd:
-        rows = hd.cohorts(weeks=weeks, at=moment, tenant=tenant)
-    return cohorts_json(rows, weeks=weeks, at=moment)
+    return cohorts_answer(_owner(request), weeks=weeks, at=evaluation_time(at, label="at"), tenant=tenant)
+
+
+def cohorts_answer(owner: StoreOwner, *, weeks: int, at: datetime, tenant: str | None = None) -> dict[str, Any]:
+    """What `GET /v1/business/cohorts` answers (the console's business page shows it too)."""
+    with owner.engine() as hd:
+        return cohorts_json(hd.cohorts(weeks=weeks, at=at, tenant=tenant), weeks=weeks, at=at)
 
 
 @router.get("/v1/business/lifecycle")
