@@ -261,9 +261,11 @@ def test_the_business_page_shows_mrr_movements_and_cohorts_as_their_routes_answe
     keys = ("mrr", "new", "expansion", "reactivation", "contraction", "churn", "net_new")
     expected = [[p["period"], *(format_value(p[k], "usd") for k in keys)] for p in movements]
     assert [row[:8] for row in _rows(page, "movements")] == expected
-    assert 'id="mrr-movements"' in page and 'href="/v1/business/mrr?by=month&amp;periods=12"' in page
+    assert 'href="/v1/business/mrr?by=month&amp;periods=12"' in page
+    assert ('id="mrr-movements"' in page) == (len(movements) >= 2)  # a chart from its second period
     cohorts = _json(console, "/v1/business/cohorts")["cohorts"]
     shown = _rows(page, "cohorts") if cohorts else []
     assert [(row[0], row[1]) for row in shown] == [(c["cohort"], str(c["users"])) for c in cohorts]
     weekly = console.get("/ui/areas/business?range=7d", token="viewer").text
-    assert len(_rows(weekly, "movements")) == 8  # a week's range: by week
+    weeks = _json(console, "/v1/business/mrr?by=week&periods=8")["periods"]  # a week's range: by week
+    assert [row[0] for row in _rows(weekly, "movements")] == [p["period"] for p in weeks]

@@ -39,9 +39,11 @@ MARCH = at("2026-03-01")
 def months(
     tmp_path: Path, records: list[dict[str, Any]], settings: MrrSettings | None = None
 ) -> dict[str, PeriodMovements]:
-    """January and February 2026's movements, by month label."""
+    """January and February 2026's movements, by month label, in a store that began before them (a free
+    plan recorded in 2025: it earns nothing, but the customers of these cases are not the opening book)."""
     tmp_path.mkdir(exist_ok=True)
-    with open_store(ingested(tmp_path, records), read_only=True) as store:
+    opening = sub("zz-free", "2025-06-01T00:00:00Z", 0, sid="zz-free-1")
+    with open_store(ingested(tmp_path, [opening, *records]), read_only=True) as store:
         rows = Engine(store, CATALOG).business_mrr(by="month", periods=2, at=MARCH, settings=settings or MrrSettings())
     return {row.label: row for row in rows}
 

@@ -199,6 +199,11 @@ class Book:
                 first[tenant] = paid[0]
         return first
 
+    @cached_property
+    def began(self) -> datetime | None:
+        """When the book's first subscription state was recorded (None: no subscription)."""
+        return min((times[0] for _, _, times in self.by_subscription.values()), default=None)
+
     def recorded_by(self, at: datetime) -> bool:
         """Whether any subscription state was recorded before `at`."""
         return any(times[0] < at for _, _, times in self.by_subscription.values())

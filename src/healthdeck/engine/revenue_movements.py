@@ -164,8 +164,21 @@ class PeriodMovements:
 
 
 def mrr_movements(book: Book, *, at: datetime, by: PeriodKind, count: int) -> list[PeriodMovements]:
-    """MRR movements for each of the last `count` periods up to `at`."""
-    return [PeriodMovements(w, by, movements(book, w)) for w in periods(at, by, count)]
+    """MRR movements for each of the last `count` periods up to `at`.
+
+    Periods over before the book's first record are left out: no data, not an MRR of zero. The period
+    the book begins in starts from its opening book (what was paying at the first record): those
+    customers were there before the store, not new in that period (as CAC counts them too).
+    """
+    began = book.began
+    if began is None:
+        return []
+    opening = began + timedelta(microseconds=1)  # a state is read from the latest record strictly before
+    return [
+        PeriodMovements(w, by, movements(book, Window(max(w.start, opening), w.end)))
+        for w in periods(at, by, count)
+        if w.end > began
+    ]
 
 
 def _money(value: float) -> float:
