@@ -47,7 +47,9 @@ def mrr_settings(rates: Path | None, churn_at: str | None, discounts: str | None
 
 @business_app.command("mrr")
 def mrr_command(
-    by: Annotated[Period, typer.Option("--by", help="The length of each period (UTC days, weeks from Monday).")],
+    by: Annotated[
+        Period, typer.Option("--by", help="The length of each period (UTC days, weeks from Monday, months).")
+    ] = Period.month,
     periods: Annotated[
         int | None,
         typer.Option(
