@@ -138,10 +138,11 @@ def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serve
     admin, viewer = make_tokens(db, (Role.admin, None), (Role.viewer, None))
     tokens = {"admin": admin, "viewer": viewer}
     server = Server(db, "--evaluate-every", "1s").start()
-    health = httpx.get(f"{server.url}/v1/customers/health", headers=_bearer(tokens["viewer"]), timeout=60).json()
-    tenant = health["tenants"][0]
-    yield server, tokens, tenant["tenant_id"]
-    server.stop()
+    try:  # stopped even when what follows fails: a server must never outlive its test run
+        health = httpx.get(f"{server.url}/v1/customers/health", headers=_bearer(tokens["viewer"]), timeout=60).json()
+        yield server, tokens, health["tenants"][0]["tenant_id"]
+    finally:
+        server.stop()
 
 
 def test_new_events_of_the_tenant_show_on_its_page_without_a_reload(
