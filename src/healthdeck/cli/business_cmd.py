@@ -12,7 +12,7 @@ from rich.table import Table
 
 from healthdeck.cli.console import out, print_json
 from healthdeck.cli.engine_access import engine
-from healthdeck.cli.options import AtOption, CatalogOption, DbOption, TableOrJson
+from healthdeck.cli.options import AtOption, CatalogOption, DbOption, TableOrJson, TableOrJsonOption
 from healthdeck.cli.render import badge
 from healthdeck.engine.revenue_options import (
     CHURN_AT_SETTING,
@@ -35,7 +35,6 @@ def _setting_option(setting: Setting) -> Any:
     return typer.Option(setting.option, envvar=setting.env, help=setting.help, show_default=False)
 
 
-OutputOption = Annotated[TableOrJson, typer.Option("--output", "-o", help="table or json.")]
 RatesOption = Annotated[Path | None, _setting_option(RATES_SETTING)]
 ChurnAtOption = Annotated[str | None, _setting_option(CHURN_AT_SETTING)]
 DiscountsOption = Annotated[str | None, _setting_option(DISCOUNTS_SETTING)]
@@ -60,7 +59,7 @@ def mrr_command(
     rates: RatesOption = None,
     churn_at: ChurnAtOption = None,
     discounts: DiscountsOption = None,
-    output: OutputOption = TableOrJson.table,
+    output: TableOrJsonOption = TableOrJson.table,
     db: DbOption = None,
     catalog: CatalogOption = None,
 ) -> None:
@@ -111,7 +110,7 @@ def summary_command(
     rates: RatesOption = None,
     churn_at: ChurnAtOption = None,
     discounts: DiscountsOption = None,
-    output: OutputOption = TableOrJson.table,
+    output: TableOrJsonOption = TableOrJson.table,
     db: DbOption = None,
     catalog: CatalogOption = None,
 ) -> None:

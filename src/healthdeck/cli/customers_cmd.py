@@ -14,7 +14,7 @@ from rich.text import Text
 
 from healthdeck.cli.console import out, print_json
 from healthdeck.cli.engine_access import engine
-from healthdeck.cli.options import AtOption, CatalogOption, DbOption, TableOrJson
+from healthdeck.cli.options import AtOption, CatalogOption, DbOption, TableOrJson, TableOrJsonOption
 from healthdeck.cli.remote import on_store
 from healthdeck.cli.render import COLOURS, SYMBOLS
 from healthdeck.errors import HealthdeckError
@@ -28,7 +28,6 @@ customers_app = typer.Typer(
     no_args_is_help=True,
 )
 TenantIdOption = Annotated[str, typer.Option("--tenant-id", help="The tenant (its tenant_id).")]
-OutputOption = Annotated[TableOrJson, typer.Option("--output", "-o", help="table, or json (the API's answer).")]
 # A status or level drawn as the traffic light it amounts to, with its own word.
 LIGHTS = {"HEALTHY": "GOOD", "AT_RISK": "WARNING", "CRITICAL": "CRITICAL", "LOW": "GOOD", "MEDIUM": "WARNING"}
 LIGHTS["HIGH"] = "CRITICAL"
@@ -58,7 +57,7 @@ def unknown_tenant(tenant: str) -> HealthdeckError:
 def health(
     tenant_id: TenantIdOption,
     at: AtOption = "now",
-    output: OutputOption = TableOrJson.table,
+    output: TableOrJsonOption = TableOrJson.table,
     catalog: CatalogOption = None,
     db: DbOption = None,
 ) -> None:
@@ -104,7 +103,7 @@ def churn_table(risk: dict[str, Any]) -> Table:
 @customers_app.command("at-risk")
 def at_risk(
     at: AtOption = "now",
-    output: OutputOption = TableOrJson.table,
+    output: TableOrJsonOption = TableOrJson.table,
     catalog: CatalogOption = None,
     db: DbOption = None,
 ) -> None:
@@ -139,7 +138,7 @@ def usage(
     step: Annotated[
         str | None, typer.Option("--step", help="Time between points (default 1h, or 1d over 2 days).")
     ] = None,
-    output: OutputOption = TableOrJson.table,
+    output: TableOrJsonOption = TableOrJson.table,
     db: DbOption = None,
 ) -> None:
     """One tenant's requests, 5xx errors and p95 latency over the period, its tier and its subscriptions."""
@@ -191,7 +190,7 @@ def churn_analysis(
         str, typer.Option("--period", help='The period: "90 days", "last month", "this month", 2026-11-01.')
     ] = "90 days",
     at: AtOption = "now",
-    output: OutputOption = TableOrJson.table,
+    output: TableOrJsonOption = TableOrJson.table,
     catalog: CatalogOption = None,
     db: DbOption = None,
 ) -> None:
@@ -239,7 +238,7 @@ def churn_summary_table(answer: dict[str, Any]) -> Table:
 def enterprise_status(
     period: Annotated[str, typer.Option("--period", help='The SLA period: "30 days", "last month".')] = "30 days",
     at: AtOption = "now",
-    output: OutputOption = TableOrJson.table,
+    output: TableOrJsonOption = TableOrJson.table,
     catalog: CatalogOption = None,
     db: DbOption = None,
 ) -> None:

@@ -6,7 +6,6 @@ Registered on `business_app` at the end of cli/business_cmd.py.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -14,26 +13,16 @@ from rich.table import Table
 
 from healthdeck.cli.console import out, print_json
 from healthdeck.cli.engine_access import engine
-from healthdeck.cli.options import AtOption, CatalogOption, DbOption, TenantOption
+from healthdeck.cli.options import AtOption, CatalogOption, DbOption, TableOrJson, TableOrJsonOption, TenantOption
 from healthdeck.timephrases import evaluation_time
 
 if TYPE_CHECKING:
     from healthdeck.engine.engagement import Cohort, EngagementReport, Lifecycle
 
 
-class Shown(StrEnum):
-    """How a business command prints its result."""
-
-    table = "table"
-    json = "json"
-
-
-OutputOption = Annotated[Shown, typer.Option("--output", "-o", help="table or json.")]
-
-
 def engagement(
     at: AtOption = "now",
-    output: OutputOption = Shown.table,
+    output: TableOrJsonOption = TableOrJson.table,
     tenant: TenantOption = None,
     catalog: CatalogOption = None,
     db: DbOption = None,
@@ -43,7 +32,7 @@ def engagement(
 
     with engine(db, catalog) as hd:
         report = hd.engagement(at=evaluation_time(at), tenant=tenant)
-    if output is Shown.json:
+    if output is TableOrJson.json:
         print_json(engagement_json(report))
         return
     show_engagement(report, tenant=tenant)
@@ -60,7 +49,7 @@ def show_engagement(report: EngagementReport, *, tenant: str | None) -> None:
 def cohorts(
     weeks: Annotated[int, typer.Option("--weeks", help="Signup weeks shown, and weeks since signup (0 … N-1).")] = 8,
     at: AtOption = "now",
-    output: OutputOption = Shown.table,
+    output: TableOrJsonOption = TableOrJson.table,
     tenant: TenantOption = None,
     catalog: CatalogOption = None,
     db: DbOption = None,
@@ -72,7 +61,7 @@ def cohorts(
     moment = evaluation_time(at)
     with engine(db, catalog) as hd:
         rows = hd.cohorts(weeks=weeks, at=moment, tenant=tenant)
-    if output is Shown.json:
+    if output is TableOrJson.json:
         print_json(cohorts_json(rows, weeks=weeks, at=moment))
         return
     out.print(cohort_table(rows, weeks=weeks, at=moment))
@@ -104,7 +93,7 @@ def lifecycle(
     period: Annotated[str, typer.Option("--period", help="day, week or month.")] = "week",
     periods: Annotated[int, typer.Option("--periods", help="How many periods (the last ones over).")] = 8,
     at: AtOption = "now",
-    output: OutputOption = Shown.table,
+    output: TableOrJsonOption = TableOrJson.table,
     tenant: TenantOption = None,
     catalog: CatalogOption = None,
     db: DbOption = None,
@@ -117,7 +106,7 @@ def lifecycle(
     moment = evaluation_time(at)
     with engine(db, catalog) as hd:
         rows = hd.lifecycle(period=chosen, periods=periods, at=moment, tenant=tenant)
-    if output is Shown.json:
+    if output is TableOrJson.json:
         print_json(lifecycle_json(rows, period=chosen, at=moment))
         return
     out.print(lifecycle_table(rows, period=chosen, at=moment))

@@ -70,3 +70,6 @@ class TableOrJson(StrEnum):
 
     table = "table"
     json = "json"
+
+
+TableOrJsonOption = Annotated[TableOrJson, typer.Option("--output", "-o", help="table, or json (the API's answer).")]
