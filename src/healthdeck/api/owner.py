@@ -14,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TypeVar
 
+from fastapi import Request
+
 from healthdeck.catalog.loader import Catalog
 from healthdeck.engine.session import Engine
 from healthdeck.store.connection import Store
@@ -63,3 +65,9 @@ class StoreOwner:
         self.store.con.execute("CHECKPOINT")
         self._cursors.close()
         self.store.close()
+
+
+def owner_of(request: Request) -> StoreOwner:
+    """The server's store owner, for a route's request."""
+    owner: StoreOwner = request.app.state.owner
+    return owner

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from healthdeck.api.auth import Caller, needs
 from healthdeck.api.errors import documented
-from healthdeck.api.owner import StoreOwner
+from healthdeck.api.owner import StoreOwner, owner_of
 from healthdeck.api.tokens import Role
 from healthdeck.engine.business import summary_json
 from healthdeck.engine.revenue_movements import PeriodKind, mrr_json
@@ -26,16 +26,11 @@ EveryTenant = Annotated[Caller, Depends(needs(Role.viewer))]
 AtQuery = Annotated[str, Query(description='As of this time: "now", "yesterday", ISO 8601.')]
 
 
-def _owner(request: Request) -> StoreOwner:
-    owner: StoreOwner = request.app.state.owner
-    return owner
-
-
 @router.get("/v1/business/summary")
 def business_summary(request: Request, _: EveryTenant, at: AtQuery = "now") -> dict[str, Any]:
     """Seed 000 §3.4's dashboard: MRR, ARR, ARPU, NRR, GRR, churn, expansion, quick ratio, LTV, CAC, DAU, MAU …"""
     moment, settings = evaluation_time(at, label="at"), MrrSettings.from_environment()
-    with _owner(request).engine() as hd:
+    with owner_of(request).engine() as hd:
         return summary_json(hd.business_summary(settings=settings, at=moment))
 
 
@@ -49,7 +44,7 @@ def business_mrr(
 ) -> dict[str, Any]:
     """MRR and its movements (new, expansion, contraction, churn, reactivation) per period."""
     count = periods or DEFAULT_PERIODS[by.value]
-    return mrr_answer(_owner(request), by=by.value, periods=count, at=evaluation_time(at, label="at"))
+    return mrr_answer(owner_of(request), by=by.value, periods=count, at=evaluation_time(at, label="at"))
 
 
 def mrr_answer(owner: StoreOwner, *, by: PeriodKind, periods: int, at: datetime) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from healthdeck.api.auth import Caller, check_project, needs, no_such_project
 from healthdeck.api.errors import documented
-from healthdeck.api.owner import StoreOwner
+from healthdeck.api.owner import StoreOwner, owner_of
 from healthdeck.api.tokens import Role
 from healthdeck.api.usage import tenant_usage
 from healthdeck.engine.churn_analysis import churn_analysis_json
@@ -39,11 +39,6 @@ class HealthStatus(StrEnum):
     CRITICAL = "CRITICAL"
 
 
-def _owner(request: Request) -> StoreOwner:
-    owner: StoreOwner = request.app.state.owner
-    return owner
-
-
 @router.get("/v1/customers/health")
 def customers_health(
     request: Request,
@@ -52,14 +47,14 @@ def customers_health(
     at: AtQuery = "now",
 ) -> dict[str, Any]:
     """Every tenant's health score, factors and change over 7 days, worst first; counts per status."""
-    return customers_answer(_owner(request), status=None if status is None else status.value, at=at)
+    return customers_answer(owner_of(request), status=None if status is None else status.value, at=at)
 
 
 @router.get("/v1/customers/at-risk")
 def customers_at_risk(request: Request, _: EveryTenant, at: AtQuery = "now") -> dict[str, Any]:
     """Tenants AT_RISK or CRITICAL in health, or at MEDIUM or HIGH churn risk, worst first, with why."""
     moment = evaluation_time(at, label="at")
-    with _owner(request).engine() as hd:
+    with owner_of(request).engine() as hd:
         customers = hd.customer_health(at=moment)
     return at_risk_json(customers, at=moment)
 
@@ -70,7 +65,7 @@ def customers_churn_analysis(
 ) -> dict[str, Any]:
     """Tenants that churned in the period, their churn-risk indicators just before, the churn rate by tier."""
     start, end = parse_period(period, now=evaluation_time(at, label="at"), label="period")
-    with _owner(request).engine() as hd:
+    with owner_of(request).engine() as hd:
         analysis = hd.churn_analysis(start=start, end=end)
     return churn_analysis_json(analysis)
 
@@ -81,7 +76,7 @@ def customers_enterprise_status(
 ) -> dict[str, Any]:
     """Enterprise tenants: health, churn risk, open tickets, 99.9% uptime SLA breaches over the period."""
     start, end = parse_period(period, now=evaluation_time(at, label="at"), label="period")
-    with _owner(request).engine() as hd:
+    with owner_of(request).engine() as hd:
         statuses = hd.enterprise_status(start=start, end=end)
     return enterprise_json(statuses, start=start, end=end)
 
@@ -89,7 +84,7 @@ def customers_enterprise_status(
 @router.get("/v1/customers/{tenant_id}/health")
 def customer_health(request: Request, tenant_id: str, caller: Viewer, at: AtQuery = "now") -> dict[str, Any]:
     """One tenant's health and churn risk: scores, factors, indicators, the facts behind them, and 7 days before."""
-    return customer_answer(_owner(request), caller, tenant_id, at=at)
+    return customer_answer(owner_of(request), caller, tenant_id, at=at)
 
 
 @router.get("/v1/customers/{tenant_id}/usage")
@@ -101,7 +96,7 @@ def customer_usage(
     step: Annotated[str | None, Query(description="Time between points (default 1h, or 1d over 2 days).")] = None,
 ) -> dict[str, Any]:
     """One tenant's requests, 5xx errors and p95 latency over time, its tier and its subscriptions."""
-    return usage_answer(_owner(request), caller, tenant_id, since=since, step=step)
+    return usage_answer(owner_of(request), caller, tenant_id, since=since, step=step)
 
 
 # What the routes answer, for the console's pages to render the same JSON (the caller checked as a route's).

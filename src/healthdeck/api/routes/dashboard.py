@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from healthdeck.api.auth import Caller, needs, tenant_scope
 from healthdeck.api.errors import ApiError, documented
-from healthdeck.api.owner import StoreOwner
+from healthdeck.api.owner import StoreOwner, owner_of
 from healthdeck.api.recent import Recent, RecentByKey
 from healthdeck.api.settings import DASHBOARD_MAX_AGE_SECONDS
 from healthdeck.api.tokens import Role
@@ -62,11 +62,6 @@ class TenantDashboards:
 def tenant_dashboards(request: Request) -> TenantDashboards:
     dashboards: TenantDashboards = request.app.state.tenant_dashboards
     return dashboards
-
-
-def _owner(request: Request) -> StoreOwner:
-    owner: StoreOwner = request.app.state.owner
-    return owner
 
 
 def _kpi(owner: StoreOwner, kpi_id: str) -> str:
@@ -138,7 +133,7 @@ def query(
     request: Request, project: str, caller: Viewer, kpi: KpiQuery, at: Annotated[str, Query()] = "now"
 ) -> dict[str, Any]:
     """One KPI at an instant, as `GET /v1/kpis/{id}` (and `healthdeck metrics get --tenant`)."""
-    tenant, owner = tenant_scope(request, caller, project), _owner(request)
+    tenant, owner = tenant_scope(request, caller, project), owner_of(request)
     moment = evaluation_time(at, label="at")
     with owner.engine() as hd:
         return kpi_json(hd.kpi(_kpi(owner, kpi), at=moment, tenant=tenant))
@@ -155,7 +150,7 @@ def query_range(
     step: Annotated[str, Query(description="Time between points, e.g. 5m, 1h.")] = "1h",
 ) -> dict[str, Any]:
     """One KPI's value (over its own window) at every step from start to end, as `metrics export`."""
-    tenant, owner = tenant_scope(request, caller, project), _owner(request)
+    tenant, owner = tenant_scope(request, caller, project), owner_of(request)
     begin, finish, every = parse_moment(start, label="start"), parse_moment(end, label="end"), _step(step)
     with owner.engine() as hd:
         rows = hd.export([hd.catalog.get(_kpi(owner, kpi))], start=begin, end=finish, step=every, tenant=tenant)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from healthdeck.api.auth import Caller, needs, tenant_scope
 from healthdeck.api.errors import documented
-from healthdeck.api.owner import StoreOwner
+from healthdeck.api.owner import StoreOwner, owner_of
 from healthdeck.api.tokens import Role
 from healthdeck.engine.engagement import check_period, check_span, cohorts_json, engagement_json, lifecycle_json
 from healthdeck.timephrases import evaluation_time
@@ -24,17 +24,12 @@ AtQuery = Annotated[str, Query(description='As of this time: "now", "yesterday",
 ProjectQuery = Annotated[str | None, Query(description="Only this tenant (a token limited to one must name it).")]
 
 
-def _owner(request: Request) -> StoreOwner:
-    owner: StoreOwner = request.app.state.owner
-    return owner
-
-
 @router.get("/v1/business/engagement")
 def engagement(request: Request, caller: Viewer, at: AtQuery = "now", project: ProjectQuery = None) -> dict[str, Any]:
     """DAU, WAU, MAU, stickiness, per-user numbers, return rates, activation and agent sessions, by group."""
     tenant = tenant_scope(request, caller, project)
     moment = evaluation_time(at, label="at")
-    with _owner(request).engine() as hd:
+    with owner_of(request).engine() as hd:
         report = hd.engagement(at=moment, tenant=tenant)
     return engagement_json(report)
 
@@ -50,7 +45,7 @@ def cohorts(
     """Retention by signup week: the % of each week's signups active in each week since (null: not over)."""
     tenant = tenant_scope(request, caller, project)
     check_span(weeks, "weeks")
-    return cohorts_answer(_owner(request), weeks=weeks, at=evaluation_time(at, label="at"), tenant=tenant)
+    return cohorts_answer(owner_of(request), weeks=weeks, at=evaluation_time(at, label="at"), tenant=tenant)
 
 
 def cohorts_answer(owner: StoreOwner, *, weeks: int, at: datetime, tenant: str | None = None) -> dict[str, Any]:
@@ -73,6 +68,6 @@ def lifecycle(
     chosen = check_period(period, label="period")
     check_span(periods, "periods")
     moment = evaluation_time(at, label="at")
-    with _owner(request).engine() as hd:
+    with owner_of(request).engine() as hd:
         rows = hd.lifecycle(period=chosen, periods=periods, at=moment, tenant=tenant)
     return lifecycle_json(rows, period=chosen, at=moment)

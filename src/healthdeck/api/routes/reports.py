@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from healthdeck.api.auth import Caller, needs, tenant_scope
 from healthdeck.api.errors import ApiError, documented
-from healthdeck.api.owner import StoreOwner
+from healthdeck.api.owner import StoreOwner, owner_of
 from healthdeck.api.tokens import Role
 from healthdeck.catalog.conditions import Comparison
 from healthdeck.catalog.durations import format_duration
@@ -35,11 +35,6 @@ AtQuery = Annotated[str, Query(description='Evaluate as of this time: "now", "8 
 WindowQuery = Annotated[str | None, Query(description="Override every KPI's window, e.g. 5m, 1h, 24h, 30d.")]
 
 
-def _owner(request: Request) -> StoreOwner:
-    owner: StoreOwner = request.app.state.owner
-    return owner
-
-
 @router.get("/v1/health")
 def full_health(
     request: Request,
@@ -56,7 +51,7 @@ def full_health(
         raise ApiError(400, f"area: unknown {', '.join(unknown)}; areas: {', '.join(AREAS)}")
     tenant = tenant_scope(request, caller, project)
     moment, span = evaluation_time(at, label="at"), window_length(window, label="window")
-    with _owner(request).engine() as hd:
+    with owner_of(request).engine() as hd:
         return health_json(hd.health(at=moment, window=span, pack=pack, areas=area or list(AREAS), tenant=tenant))
 
 
@@ -76,7 +71,7 @@ def one_kpi(
 
 def evaluated_kpi(request: Request, kpi_id: str, *, at: str, window: str | None, tenant: str | None) -> dict[str, Any]:
     """One KPI evaluated on request, at `at` over `window` (its own by default), for one tenant or all."""
-    owner = _owner(request)
+    owner = owner_of(request)
     known_kpi(owner, kpi_id)
     moment, span = evaluation_time(at, label="at"), window_length(window, label="window")
     with owner.engine() as hd:
@@ -93,7 +88,7 @@ def known_kpi(owner: StoreOwner, kpi_id: str) -> KpiSpec:
 @router.get("/v1/catalog", dependencies=EveryTenant)
 def catalog(request: Request) -> list[dict[str, Any]]:
     """Every KPI with its area and pack, and whether it is scored (as `healthdeck catalog list --output json`)."""
-    loaded = _owner(request).catalog
+    loaded = owner_of(request).catalog
     return [
         {"id": k.id, "title": k.title, "area": k.area, "pack": k.pack, "scored": loaded.is_scored(k)}
         for k in loaded.kpis.values()
@@ -103,7 +98,7 @@ def catalog(request: Request) -> list[dict[str, Any]]:
 @router.get("/v1/catalog/{kpi_id}", dependencies=EveryTenant)
 def catalog_kpi(request: Request, kpi_id: str) -> dict[str, Any]:
     """One KPI's definition: what it measures and how, its windows, thresholds and PromQL (as `catalog show`)."""
-    owner = _owner(request)
+    owner = owner_of(request)
     kpi = known_kpi(owner, kpi_id)
     return catalog_entry(kpi, scored=owner.catalog.is_scored(kpi))
 
@@ -150,7 +145,7 @@ def thresholds_json(kpi: KpiSpec) -> dict[str, Any] | None:
 @router.get("/v1/store", dependencies=EveryTenant)
 def store_info(request: Request) -> dict[str, Any]:
     """The store's path, schema version and records per table (as `healthdeck store info --output json`)."""
-    with _owner(request).reader() as store:
+    with owner_of(request).reader() as store:
         return {
             "path": str(store.path),
             "schema_version": read_version(store.con),

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from healthdeck.api.auth import needs
 from healthdeck.api.errors import ApiError, documented
-from healthdeck.api.owner import StoreOwner
+from healthdeck.api.owner import owner_of
 from healthdeck.api.tokens import Role, Token, create_token, list_tokens, revoke_token
 from healthdeck.errors import HealthdeckError
 from healthdeck.store.connection import Store
@@ -26,11 +26,6 @@ class NewToken(BaseModel):
     name: str | None = None
 
 
-def _owner(request: Request) -> StoreOwner:
-    owner: StoreOwner = request.app.state.owner
-    return owner
-
-
 @router.post("/v1/tokens", status_code=201)
 async def create(request: Request, new: NewToken) -> dict[str, Any]:
     """Create a token; its text is in this answer only (`token`)."""
@@ -39,13 +34,13 @@ async def create(request: Request, new: NewToken) -> dict[str, Any]:
         token, text = create_token(store.con, role=new.role, project=new.project, name=new.name)
         return {"token": text, **token.as_json()}
 
-    return await _owner(request).write(job)
+    return await owner_of(request).write(job)
 
 
 @router.get("/v1/tokens")
 def list_all(request: Request) -> list[dict[str, Any]]:
     """Every token, revoked ones too, without secrets."""
-    with _owner(request).reader() as store:
+    with owner_of(request).reader() as store:
         return [t.as_json() for t in list_tokens(store.con)]
 
 
@@ -53,7 +48,7 @@ def list_all(request: Request) -> list[dict[str, Any]]:
 async def revoke(request: Request, token_id: str) -> dict[str, Any]:
     """Revoke a token: requests with it are refused from now on."""
     try:
-        token = await _owner(request).write(partial(_revoke, token_id=token_id))
+        token = await owner_of(request).write(partial(_revoke, token_id=token_id))
     except HealthdeckError as exc:
         raise ApiError(404, str(exc)) from exc
     return token.as_json()
