@@ -236,9 +236,9 @@ def test_tokens_commands_create_list_revoke_and_the_server_honours_them(tmp_path
         with server.client(admin["token"]) as http:
             viewer = http.post("/v1/tokens", json={"role": "viewer", "project": "t-1"}).json()
             assert viewer["project"] == "t-1"
-            assert httpx.get(f"{server.url}/v1/projects/t-1", headers=_bearer(viewer["token"])).status_code == 404
+            assert httpx.get(f"{server.url}/v1/projects/t-1", headers=bearer(viewer["token"])).status_code == 404
             assert http.delete(f"/v1/tokens/{viewer['id']}").json()["revoked_at"] is not None
-            assert httpx.get(f"{server.url}/v1/projects/t-1", headers=_bearer(viewer["token"])).status_code == 401
+            assert httpx.get(f"{server.url}/v1/projects/t-1", headers=bearer(viewer["token"])).status_code == 401
     finally:
         server.stop()
     listed = run_cli("tokens", "list", "--output", "json", "--db", db)
@@ -247,5 +247,6 @@ def test_tokens_commands_create_list_revoke_and_the_server_honours_them(tmp_path
     assert run_cli("tokens", "revoke", admin["id"], "--db", db).returncode == 0
 
 
-def _bearer(token: str) -> dict[str, str]:
+def bearer(token: str) -> dict[str, str]:
+    """The Authorization header of a token."""
     return {"Authorization": f"Bearer {token}"}

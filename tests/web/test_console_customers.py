@@ -20,19 +20,15 @@ from playwright.sync_api import Browser, Page, expect
 
 from healthdeck.api.tokens import Role
 from tests.conftest import run_cli
-from tests.test_serve_server import NDJSON, Server, jsonl, make_tokens, request_event
+from tests.test_serve_server import NDJSON, Server, bearer, jsonl, make_tokens, request_event
 from tests.web.conftest import TOKEN_COOKIE, ConsoleServer, axe_check, screenshot
 
 FACTORS = ("usage", "engagement", "adoption", "support")
 
 
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 def _health(server: ConsoleServer, tenant: str) -> dict[str, Any]:
     answer = httpx.get(
-        f"{server.url}/v1/customers/{tenant}/health", headers=_bearer(server.tokens["viewer"]), timeout=60
+        f"{server.url}/v1/customers/{tenant}/health", headers=bearer(server.tokens["viewer"]), timeout=60
     )
     assert answer.status_code == 200, answer.text
     return dict(answer.json())
@@ -64,7 +60,7 @@ def test_the_first_tenant_at_risk_opens_its_page_with_the_engines_factors(
     page = page_as("viewer")
     page.goto(f"{console_server.url}/ui/customers")
     counts = httpx.get(
-        f"{console_server.url}/v1/customers/health", headers=_bearer(console_server.tokens["viewer"]), timeout=60
+        f"{console_server.url}/v1/customers/health", headers=bearer(console_server.tokens["viewer"]), timeout=60
     )
     for status, count in counts.json()["counts"].items():
         expect(page.get_by_test_id(f"count-{status}")).to_have_text(str(count))
@@ -139,7 +135,7 @@ def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serve
     tokens = {"admin": admin, "viewer": viewer}
     server = Server(db, "--evaluate-every", "1s").start()
     try:  # stopped even when what follows fails: a server must never outlive its test run
-        health = httpx.get(f"{server.url}/v1/customers/health", headers=_bearer(tokens["viewer"]), timeout=60).json()
+        health = httpx.get(f"{server.url}/v1/customers/health", headers=bearer(tokens["viewer"]), timeout=60).json()
         yield server, tokens, health["tenants"][0]["tenant_id"]
     finally:
         server.stop()
@@ -158,7 +154,7 @@ def test_new_events_of_the_tenant_show_on_its_page_without_a_reload(
     now = datetime.now(UTC).isoformat()
     events = [{**request_event(n, tenant), "event_id": f"tenant-live-{n}", "ts": now} for n in range(250)]
     answer = httpx.post(
-        f"{server.url}/v1/events", content=jsonl(events), headers={**NDJSON, **_bearer(tokens["admin"])}, timeout=60
+        f"{server.url}/v1/events", content=jsonl(events), headers={**NDJSON, **bearer(tokens["admin"])}, timeout=60
     )
     assert answer.status_code == 200, answer.text
     expected = f"{int(before.replace(',', '')) + 250:,}"

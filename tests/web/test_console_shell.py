@@ -12,12 +12,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import run_cli
-from tests.test_serve_server import NDJSON, Server, jsonl, request_event
+from tests.test_serve_server import NDJSON, Server, bearer, jsonl, request_event
 from tests.web.conftest import ConsoleServer, axe_check, screenshot
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_level_0_shows_the_score_and_light_of_the_report_it_was_made_from(
@@ -38,7 +34,7 @@ def test_level_0_shows_the_score_and_light_of_the_report_it_was_made_from(
     report = httpx.get(
         f"{console_server.url}/v1/health",
         params={"at": shown["at"]},
-        headers=_bearer(console_server.tokens["viewer"]),
+        headers=bearer(console_server.tokens["viewer"]),
         timeout=60,
     ).json()
     assert shown["score"] == f"{report['score']:.1f}"

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
+from tests.test_serve_server import bearer
 from tests.web.conftest import TOKEN_COOKIE, ConsoleServer, axe_check, screenshot
 
 
@@ -64,13 +65,9 @@ def test_a_roles_page_carries_its_token_cookie_and_never_leaves_the_server(
 def test_the_simulated_store_gives_each_tenant_token_its_own_tenant(console_server: ConsoleServer) -> None:
     a, b = console_server.tenants
     own = httpx.get(
-        f"{console_server.url}/v1/projects/{a}", headers=_bearer(console_server.tokens["viewer_a"]), timeout=60
+        f"{console_server.url}/v1/projects/{a}", headers=bearer(console_server.tokens["viewer_a"]), timeout=60
     )
     other = httpx.get(
-        f"{console_server.url}/v1/projects/{b}", headers=_bearer(console_server.tokens["viewer_a"]), timeout=60
+        f"{console_server.url}/v1/projects/{b}", headers=bearer(console_server.tokens["viewer_a"]), timeout=60
     )
     assert (own.status_code, other.status_code) == (200, 404)
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
