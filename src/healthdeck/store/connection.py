@@ -79,6 +79,25 @@ class Store:
         row = next(iter(self.con.execute(f'SELECT count(*) FROM "{_identifier(table)}"').fetchall()), None)
         return int(row[0]) if row else 0
 
+    # What the engine asks of any store; engines/store.py answers the same for PostgreSQL and ClickHouse.
+    @property
+    def dialect(self) -> str:
+        """The SQL dialect of the store's engine: what the engine compiles its queries to."""
+        return "duckdb"
+
+    def run_compiled(self, sql: str, params: dict[str, Any]) -> Any:
+        """Run SQL compiled for this store's dialect (`con.execute` takes the engine's DuckDB SQL)."""
+        return self.con.execute(sql, params) if params else self.con.execute(sql)
+
+    def columns(self, table: str) -> list[tuple[str, str, bool]]:
+        """(name, DuckDB type, nullable) of each column of a table."""
+        quoted = '"' + table.replace('"', '""') + '"'
+        return [(name, kind, null == "YES") for name, kind, null, *_ in self.con.execute(f"DESCRIBE {quoted}").fetchall()]
+
+    def sql_compiler(self) -> Backend:
+        """Ibis over the store: what compiles the measures' expressions to this store's SQL."""
+        return ibis_backend(self.con)
+
 
 def _identifier(name: str) -> str:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):

@@ -17,13 +17,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from healthdeck.engine.measures.lazy import lazy_module
 from healthdeck.engine.measures.templates import CACHE_FILE, PER_LENGTH, TemplateCache, bind, fingerprint
 from healthdeck.engine.revenue_options import MrrSettings
-from healthdeck.store.connection import Store, ibis_backend
+from healthdeck.store.connection import Store
 from healthdeck.store.migrations import SCHEMA_VERSION
 from healthdeck.store.schema import KINDS
 
 if TYPE_CHECKING:
     import ibis
-    from ibis.backends.duckdb import Backend
     from ibis.expr.types import Scalar, Table
 else:
     ibis = lazy_module("ibis")
@@ -186,7 +185,8 @@ def _cache_for(store: Store) -> TemplateCache:
     """One template cache per store, loaded from (and saved to) a file beside it."""
     path = store.path.resolve().parent / "cache" / CACHE_FILE
     if path not in _CACHES:
-        _CACHES[path] = TemplateCache(path, fingerprint() + f"-schema{SCHEMA_VERSION}")
+        # Keyed by dialect too: a template holds the SQL of one engine.
+        _CACHES[path] = TemplateCache(path, fingerprint(store.dialect) + f"-schema{SCHEMA_VERSION}-{store.dialect}")
     return _CACHES[path]
 
 
@@ -301,9 +301,9 @@ class MeasureContext:
     mrr_settings: MrrSettings = field(default_factory=MrrSettings.from_environment)
 
     @cached_property
-    def db(self) -> Backend:
-        """Ibis's DuckDB backend: set up only when a query has to be compiled."""
-        return ibis_backend(self.store.con)
+    def db(self) -> Any:
+        """Ibis's compiler for the store's engine: set up only when a query has to be compiled."""
+        return self.store.sql_compiler()
 
     def table(self, name: str) -> Table:
         """The table as measures read it: for a tenant-scoped context, only that tenant's rows."""
@@ -320,10 +320,11 @@ class MeasureContext:
     def _describe(self, name: str) -> Table:
         # The same schema Ibis's own `table()` reads, but fetched without PyArrow (0.1–0.2 s to import);
         # the engine only compiles expressions to SQL, so the table need not be bound to the backend.
-        quoted = '"' + name.replace('"', '""') + '"'
-        columns = self.store.con.execute(f"DESCRIBE {quoted}").fetchall()
-        types = self.db.compiler.type_mapper
-        schema = {column: types.from_string(kind, nullable=null == "YES") for column, kind, null, *_ in columns}
+        # Every engine's columns are described by their DuckDB types (store/schema.py's names).
+        from ibis.backends.sql.datatypes import DuckDBType
+
+        columns = self.store.columns(name)
+        schema = {column: DuckDBType.from_string(kind, nullable=nullable) for column, kind, nullable in columns}
         return ibis.table(ibis.schema(schema), name=name)
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
@@ -425,7 +426,7 @@ class MeasureContext:
         return bind_string(tree, TENANT_SENTINEL, TENANT_PARAM)
 
     def _fetch(self, sql: str, params: dict[str, Any]) -> Any:
-        return self.store.con.execute(sql, params) if params else self.store.con.execute(sql)
+        return self.store.run_compiled(sql, params)
 
 
 def _dicts(cursor: Any) -> list[dict[str, Any]]:

@@ -38,21 +38,21 @@ WITH seen AS (
     GROUP BY tenant_id
 ), calls AS (
     SELECT tenant_id,
-           count(*) FILTER (WHERE ts >= $at - $week) AS this_week,
-           count(*) FILTER (WHERE ts < $at - $week) AS last_week
-    FROM requests WHERE ts >= $at - 2 * $week AND ts < $at
+           count(*) FILTER (WHERE ts >= $week_ago) AS this_week,
+           count(*) FILTER (WHERE ts < $week_ago) AS last_week
+    FROM requests WHERE ts >= $two_weeks_ago AND ts < $at
     GROUP BY tenant_id
 ), opened AS (
     SELECT tenant_id,
-           count(*) FILTER (WHERE opened_at >= $at - $month) AS this_month,
-           count(*) FILTER (WHERE opened_at < $at - $month) AS last_month
-    FROM tickets WHERE opened_at >= $at - 2 * $month AND opened_at < $at
+           count(*) FILTER (WHERE opened_at >= $month_ago) AS this_month,
+           count(*) FILTER (WHERE opened_at < $month_ago) AS last_month
+    FROM tickets WHERE opened_at >= $two_months_ago AND opened_at < $at
     GROUP BY tenant_id
 ), team AS (
     SELECT tenant_id,
            count(*) FILTER (WHERE signup_at < $at AND (removed_at IS NULL OR removed_at >= $at)) AS size_now,
-           count(*) FILTER (WHERE signup_at < $at - $month
-                            AND (removed_at IS NULL OR removed_at >= $at - $month)) AS size_before
+           count(*) FILTER (WHERE signup_at < $month_ago
+                            AND (removed_at IS NULL OR removed_at >= $month_ago)) AS size_before
     FROM users GROUP BY tenant_id
 ), payment AS (
     SELECT tenant_id, status, ts, amount, currency FROM payments WHERE ts < $at
@@ -179,7 +179,15 @@ def churn_risk_of(facts: ChurnFacts) -> ChurnRisk:
 
 def churn_facts(ctx: MeasureContext, at: datetime) -> list[ChurnFacts]:
     """Every tenant's indicator facts as of `at` (the context's tenant only, if it has one)."""
-    params = {"at": at, "week": WEEK, "month": MONTH, "tenant": ctx.tenant}
+    # Instants, not durations: every engine takes a timestamp parameter alike, an interval differently.
+    params = {
+        "at": at,
+        "week_ago": at - WEEK,
+        "two_weeks_ago": at - 2 * WEEK,
+        "month_ago": at - MONTH,
+        "two_months_ago": at - 2 * MONTH,
+        "tenant": ctx.tenant,
+    }
     rows = ctx.store.con.execute(CHURN_FACTS, params).fetchall()
     return [ChurnFacts(row[0], at, *row[1:]) for row in rows]
 

@@ -60,8 +60,8 @@ def _parametrize(
         micros = (offset.days * 86400 + offset.seconds) * 1_000_000 + offset.microseconds
         name = f"at_{anchor}_{'m' if micros < 0 else 'p'}{abs(micros)}"
         instants[name] = [anchor, micros]
-        node.replace(sge.Placeholder(this=name))
-        other_node.replace(sge.Placeholder(this=name))
+        node.replace(_placeholder(name, "TIMESTAMPTZ"))
+        other_node.replace(_placeholder(name, "TIMESTAMPTZ"))
     sql = render(tree, dialect)
     return {"sql": sql, "instants": instants} if sql == render(other, dialect) else None
 
@@ -97,8 +97,13 @@ def bind_string(tree: sge.Expression, value: str, name: str) -> tuple[sge.Expres
     """
     found = [node for node in tree.walk() if isinstance(node, sge.Literal) and node.is_string and node.this == value]
     for node in found:
-        node.replace(sge.Placeholder(this=name))
+        node.replace(_placeholder(name, "VARCHAR"))
     return tree, bool(found)
+
+
+def _placeholder(name: str, kind: str) -> sge.Placeholder:
+    """A query parameter of a known type: engines other than DuckDB write the type with it."""
+    return sge.Placeholder(this=name, kind=sge.DataType.build(kind))
 
 
 def render(tree: sge.Expression, dialect: Any) -> str:

@@ -26,10 +26,13 @@ CACHE_FILE = "sql-templates.json"
 PER_LENGTH = "per-length"
 
 
-def fingerprint() -> str:
-    """A digest of the versions and code that decide what the compiled SQL looks like."""
+def fingerprint(dialect: str = "duckdb") -> str:
+    """A digest of the versions and code that decide what the compiled SQL looks like in `dialect`."""
     parts = [metadata.version(name) for name in ("healthdeck", "ibis-framework", "sqlglot", "duckdb")]
-    parts += [path.read_text(encoding="utf-8") for path in sorted(Path(__file__).parent.glob("*.py"))]
+    sources = sorted(Path(__file__).parent.glob("*.py"))
+    if dialect != "duckdb":  # another engine's SQL is also shaped by its compiler and dialect
+        sources.append(Path(__file__).parents[2] / "engines" / "dialects.py")
+    parts += [path.read_text(encoding="utf-8") for path in sources]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 

@@ -1,0 +1,118 @@
+"""The store's tables on PostgreSQL and ClickHouse, generated from store/schema.py like DuckDB's.
+
+PostgreSQL gets the same schema with its rules as constraints: NOT NULL for required fields, the
+key as PRIMARY KEY, CHECKs for choices, bounds and ids. ClickHouse gets ReplacingMergeTree tables
+ordered by tenant and time (then the key, so a re-sent event or entity version is one row after a
+merge, and one row to every query, which reads with `final = 1`); ingest checks every rule first.
+"""
+
+from __future__ import annotations
+
+from healthdeck.engines.url import EngineKind
+from healthdeck.store.migrations import META_TABLE, SCHEMA_VERSION
+from healthdeck.store.schema import KINDS, Field, Kind
+from healthdeck.store.validate import literal, quote
+
+PG_TYPES = {
+    "VARCHAR": "TEXT",
+    "TIMESTAMPTZ": "TIMESTAMPTZ",
+    "DOUBLE": "DOUBLE PRECISION",
+    "BIGINT": "BIGINT",
+    "INTEGER": "INTEGER",
+    "BOOLEAN": "BOOLEAN",
+    "JSON": "JSON",
+}
+CH_TYPES = {
+    "VARCHAR": "String",
+    "TIMESTAMPTZ": "DateTime64(6, 'UTC')",
+    "DOUBLE": "Float64",
+    "BIGINT": "Int64",
+    "INTEGER": "Int32",
+    "BOOLEAN": "Bool",
+    "JSON": "String",  # canonical JSON text (sorted keys), read with JSONExtract*
+}
+# The columns ingest adds to every row besides the kind's own fields.
+EXTRA_COLUMNS = (("_record_hash", "VARCHAR"), ("_ingested_at", "TIMESTAMPTZ"))
+
+
+def stored_columns(kind: Kind) -> list[tuple[str, str, bool]]:
+    """(name, DuckDB type, nullable) of each column of the kind's table, as DuckDB's DESCRIBE lists them."""
+    columns = [(f.name, f.type, not (f.name == "event_id" and kind.key == "event_id")) for f in kind.fields]
+    return columns + [(name, kind_, False) for name, kind_ in EXTRA_COLUMNS if name != "_record_hash" or kind.entity]
+
+
+def _pg_checks(f: Field) -> list[str]:
+    name = quote(f.name)
+    checks = []
+    if f.choices:
+        checks.append(f"{name} IN ({', '.join(literal(c) for c in f.choices)})")
+    if f.minimum is not None:
+        checks.append(f"{name} >= {f.minimum!r}")
+    if f.maximum is not None:
+        checks.append(f"{name} <= {f.maximum!r}")
+    if f.identifier:
+        checks.append(f"{name} <> '' AND {name} = btrim({name})")
+    return [f"CHECK ({c})" for c in checks]
+
+
+def postgres_table(kind: Kind) -> str:
+    lines = []
+    for name, type_, nullable in stored_columns(kind):
+        f = kind.field(name) if name in kind.columns else None
+        required = not nullable or (f is not None and f.required)
+        parts = [quote(name), PG_TYPES[type_], *([] if not required else ["NOT NULL"])]
+        lines.append(" ".join(parts + (_pg_checks(f) if f is not None else [])))
+    lines.append(f"PRIMARY KEY ({quote(kind.key)})")
+    return f"CREATE TABLE IF NOT EXISTS {quote(kind.name)} (\n  " + ",\n  ".join(lines) + "\n)"
+
+
+def clickhouse_table(kind: Kind, database: str) -> str:
+    columns = []
+    for name, type_, nullable in stored_columns(kind):
+        f = kind.field(name) if name in kind.columns else None
+        required = not nullable or (f is not None and f.required) or name == kind.key
+        ch = CH_TYPES[type_]
+        columns.append(f"{quote(name)} {ch if required else f'Nullable({ch})'}")
+    order = ", ".join(quote(c) for c in _order_by(kind))
+    # The newest version of an entity (by when it was ingested) is the one a merge keeps.
+    version = "_ingested_at" if kind.entity else ""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {database}.{quote(kind.name)} (\n  "
+        + ",\n  ".join(columns)
+        + f"\n) ENGINE = ReplacingMergeTree({version}) ORDER BY ({order})"
+    )
+
+
+def _order_by(kind: Kind) -> list[str]:
+    """Tenant, then time (queries filter on both), then the key that makes a row one record."""
+    if kind.entity:
+        return [kind.key]  # entities are replaced by key: their time may change with a new version
+    time = next(f.name for f in kind.fields if f.type == "TIMESTAMPTZ" and f.required)
+    tenant = ["tenant_id"] if "tenant_id" in kind.columns and kind.field("tenant_id").required else []
+    return [*tenant, time, kind.key]
+
+
+def meta_table(engine: EngineKind, database: str = "") -> list[str]:
+    """The version table that marks a database as healthdeck's, and its version."""
+    version = literal(str(SCHEMA_VERSION))
+    if engine == "postgres":
+        return [
+            f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            f"INSERT INTO {META_TABLE} VALUES ('schema_version', {version}) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        ]
+    return [
+        f"CREATE TABLE IF NOT EXISTS {database}.{META_TABLE} (key String, value String) "
+        "ENGINE = ReplacingMergeTree ORDER BY key",
+        f"INSERT INTO {database}.{META_TABLE} VALUES ('schema_version', {version})",
+    ]
+
+
+def schema_statements(engine: EngineKind, database: str = "") -> list[str]:
+    """Every statement that sets a database up for healthdeck; each may run again harmlessly."""
+    if engine == "postgres":
+        return [postgres_table(kind) for kind in KINDS.values()] + meta_table(engine)
+    return (
+        [f"CREATE DATABASE IF NOT EXISTS {database}"]
+        + [clickhouse_table(kind, database) for kind in KINDS.values()]
+        + meta_table(engine, database)
+    )

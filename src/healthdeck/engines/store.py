@@ -1,0 +1,204 @@
+"""A store on PostgreSQL or ClickHouse: the same interface the engine uses on DuckDB's.
+
+`con.execute(sql, params)` takes the engine's hand-written DuckDB SQL and runs it transpiled
+(engines/dialects.py); `run_compiled` runs what Ibis compiled for the engine itself. Both bind
+their parameters through the driver, never into the SQL text, and read every instant in UTC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, cast
+
+from healthdeck.catalog.cache import cache_file
+from healthdeck.engines.ddl import schema_statements, stored_columns
+from healthdeck.engines.dialects import COMPILERS, DIALECTS, parameter_types, transpile
+from healthdeck.engines.url import EngineUrl
+from healthdeck.errors import HealthdeckError, StoreVersionError
+from healthdeck.store.connection import Store
+from healthdeck.store.migrations import META_TABLE, SCHEMA_VERSION
+from healthdeck.store.schema import KINDS
+
+CH_DATABASE = "healthdeck"
+# join_use_nulls: an outer join's missing side is NULL, as in SQL (not 0 or ''); aggregate_functions_
+# null_for_empty: max() of no rows is NULL (not 1970); final: a re-sent record is one row before a merge.
+CH_SETTINGS = ("join_use_nulls = 1", "aggregate_functions_null_for_empty = 1", "final = 1")
+
+
+@dataclass
+class Rows:
+    """A query's answer, shaped like a DB-API cursor's: `description` and `fetchall()`."""
+
+    description: list[tuple[str]]
+    rows: list[tuple[Any, ...]]
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self.rows
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self.rows[0] if self.rows else None
+
+
+def _plain(value: Any) -> Any:
+    # PostgreSQL's numeric (an average of integers) arrives as Decimal; the engine computes in floats.
+    return float(value) if isinstance(value, Decimal) else value
+
+
+class PostgresConnection:
+    """psycopg with autocommit and the session in UTC."""
+
+    kind = "postgres"
+
+    def __init__(self, url: EngineUrl) -> None:
+        import psycopg
+
+        try:
+            self.raw = psycopg.connect(url.target, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise HealthdeckError(
+                f"cannot connect to PostgreSQL at {url.shown}: {first}; check ${'HEALTHDECK_ENGINE_URL'} or --engine"
+            ) from exc
+        self.raw.execute("SET TIME ZONE 'UTC'")
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> Rows:
+        """Run the engine's DuckDB SQL here."""
+        params = params or {}
+        return self.run(transpile(sql, "postgres", parameter_types(params)), params)
+
+    def run(self, sql: str, params: dict[str, Any] | None = None) -> Rows:
+        cursor = self.raw.execute(sql.encode(), params or None)
+        if cursor.description is None:
+            return Rows([], [])
+        names = [(column.name,) for column in cursor.description]
+        return Rows(names, [tuple(_plain(v) for v in row) for row in cursor.fetchall()])
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+class ChdbConnection:
+    """ClickHouse's engine inside this process (chdb), on a folder of its own."""
+
+    kind = "clickhouse"
+
+    def __init__(self, url: EngineUrl) -> None:
+        import chdb.session
+
+        Path(url.target).mkdir(parents=True, exist_ok=True)
+        self.raw = chdb.session.Session(url.target)
+        self.raw.query(f"CREATE DATABASE IF NOT EXISTS {CH_DATABASE}")
+        self.raw.query(f"USE {CH_DATABASE}")  # the engine's SQL names its tables without a database
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> Rows:
+        """Run the engine's DuckDB SQL here."""
+        params = params or {}
+        return self.run(transpile(sql, "clickhouse", parameter_types(params)), params)
+
+    def run(self, sql: str, params: dict[str, Any] | None = None) -> Rows:
+        settings = ", ".join(CH_SETTINGS)
+        statement = sql if not sql.lstrip().upper().startswith("SELECT") else f"{sql} SETTINGS {settings}"
+        try:
+            answer = self.raw.query(statement, "ArrowTable", params=_ch_params(params))
+        except Exception as exc:  # chdb raises plain RuntimeErrors that name the ClickHouse error
+            raise HealthdeckError(f"ClickHouse (chdb) refused a query: {str(exc).splitlines()[0]}") from exc
+        if answer is None or not hasattr(answer, "column_names"):
+            return Rows([], [])
+        names = [(name,) for name in answer.column_names]
+        return Rows(names, [tuple(row.values()) for row in answer.to_pylist()])
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def _ch_params(params: dict[str, Any] | None) -> dict[str, Any]:
+    """ClickHouse takes parameter values as text: instants in UTC with microseconds, NULL as \\N."""
+    out: dict[str, Any] = {}
+    for name, value in (params or {}).items():
+        if isinstance(value, datetime):
+            value = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        out[name] = "\\N" if value is None else value
+    return out
+
+
+CONNECTIONS = {"postgres": PostgresConnection, "clickhouse": ChdbConnection}
+
+
+class CompileOnly:
+    """Ibis's compiler for the engine, with the dialect healthdeck renders its SQL in."""
+
+    def __init__(self, kind: str) -> None:
+        self.compiler = COMPILERS[kind]()
+        self.dialect = DIALECTS[kind]
+
+    def compile(self, expr: Any) -> str:
+        import sqlglot
+
+        tree = self.compiler.to_sqlglot(expr)
+        return tree.sql(dialect=self.dialect, unsupported_level=sqlglot.ErrorLevel.RAISE)
+
+
+class EngineStore(Store):
+    """The store's tables on another engine, read and written through `con` as DuckDB's are."""
+
+    def __init__(self, url: EngineUrl, con: PostgresConnection | ChdbConnection, *, read_only: bool) -> None:
+        super().__init__(path=_cache_anchor(url), con=cast(Any, con), read_only=read_only)
+        self.url, self.engine = url, con
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.kind
+
+    def run_compiled(self, sql: str, params: dict[str, Any]) -> Any:
+        return self.engine.run(sql, params)
+
+    def columns(self, table: str) -> list[tuple[str, str, bool]]:
+        return stored_columns(KINDS[table])
+
+    def sql_compiler(self) -> Any:
+        return CompileOnly(self.engine.kind)
+
+    def count(self, table: str) -> int:
+        row = self.con.execute(f'SELECT count(*) FROM "{table}"').fetchone()
+        return int(row[0]) if row else 0
+
+
+def _cache_anchor(url: EngineUrl) -> Path:
+    """A path whose folder keeps this engine's compiled SQL templates (the store itself is elsewhere)."""
+    digest = hashlib.sha256(url.shown.encode()).hexdigest()[:16]
+    home = cache_file()
+    base = home.parent if home is not None else Path(".healthdeck")
+    return base / "engines" / f"{url.kind}-{digest}" / "store"
+
+
+def open_engine_store(url: EngineUrl, *, create: bool = False, read_only: bool = True) -> EngineStore:
+    """Connect to the engine; `create` sets its tables up (idempotently), else they must be there."""
+    con = CONNECTIONS[url.kind](url)
+    try:
+        if create:
+            for statement in schema_statements(url.kind, CH_DATABASE):
+                con.run(statement)
+        _check_version(url, con)
+    except BaseException:
+        con.close()
+        raise
+    return EngineStore(url, con, read_only=read_only)
+
+
+def _check_version(url: EngineUrl, con: PostgresConnection | ChdbConnection) -> None:
+    try:
+        rows = con.execute(f"SELECT value FROM {META_TABLE} WHERE key = 'schema_version'").fetchall()
+    except Exception as exc:
+        raise StoreVersionError(
+            f"{url.shown} holds no healthdeck tables; set them up with `healthdeck ingest FILE --engine URL`"
+        ) from exc
+    version = int(rows[0][0]) if rows else 0
+    if version != SCHEMA_VERSION:
+        raise StoreVersionError(
+            f"{url.shown} has healthdeck schema version {version}; this healthdeck uses {SCHEMA_VERSION}. "
+            "Run `healthdeck ingest` with this healthdeck against it to bring it up to date."
+        )
