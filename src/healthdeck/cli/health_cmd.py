@@ -9,7 +9,16 @@ import typer
 from healthdeck.cli.console import out, print_json
 from healthdeck.cli.engine_access import engine
 from healthdeck.cli.history_cmd import show_history
-from healthdeck.cli.options import AtOption, CatalogOption, DbOption, Format, PackOption, TenantOption, WindowOption
+from healthdeck.cli.options import (
+    AtOption,
+    CatalogOption,
+    DbOption,
+    EngineOption,
+    Format,
+    PackOption,
+    TenantOption,
+    WindowOption,
+)
 from healthdeck.cli.render import health_markdown, health_view
 from healthdeck.errors import HealthdeckError
 from healthdeck.timephrases import evaluation_time, window_length
@@ -32,6 +41,7 @@ def health(
     output: Annotated[Format, typer.Option("--output", "-o", help="table, json or markdown.")] = Format.table,
     catalog: CatalogOption = None,
     db: DbOption = None,
+    engine_url: EngineOption = None,
 ) -> None:
     """The overall health score (GREEN ≥ 80, YELLOW ≥ 60, else RED), its areas, and what pulled it down."""
     from healthdeck.catalog.models import AREAS  # the engine's modules load only when a command runs
@@ -43,7 +53,7 @@ def health(
         show_history(db, history, output)
         return
     chosen = [a for a, flag in zip(AREAS, (service, customers, business, capacity), strict=True) if flag] or list(AREAS)
-    with engine(db, catalog) as hd:
+    with engine(db, catalog, engine_url) as hd:
         report = hd.health(at=evaluation_time(at), window=window_length(window), pack=pack, areas=chosen, tenant=tenant)
     if output is Format.json:
         print_json(health_json(report))

@@ -10,11 +10,12 @@ import typer
 from rich.markup import escape
 
 from healthdeck.cli.console import err, out, print_json, progress_bar
-from healthdeck.cli.options import DbOption, Output
+from healthdeck.cli.options import DbOption, EngineOption, Output
 from healthdeck.errors import HealthdeckError
 from healthdeck.store.schema import KINDS
 
 if TYPE_CHECKING:
+    from healthdeck.engines.url import EngineUrl
     from healthdeck.store.ingest import IngestReport
 
 KIND_HELP = f'Kind of every record: {", ".join(KINDS)}. Default: each record\'s "kind" field.'
@@ -37,16 +38,22 @@ def ingest(
         typer.Option("--batch-rows", min=1, help="Records per transaction, 200,000 by default; bounds memory use."),
     ] = None,
     db: DbOption = None,
+    engine_url: EngineOption = None,
 ) -> None:
     """Validate records and add the new ones to the store; exit 1 when any were rejected."""
     from healthdeck.cli.remote import find_server, ingest_through
+    from healthdeck.engines.url import resolve_engine
     from healthdeck.store.connection import open_store, resolve_db_path  # DuckDB and PyArrow: only when run
     from healthdeck.store.ingest import BATCH_ROWS, ingest_files
 
     batch_rows = batch_rows or BATCH_ROWS
     _check_rejects_path(rejects)
-    server = find_server(db)
-    if server is not None:  # the server holds the store: it ingests, with the same function
+    url = resolve_engine(engine_url)
+    db = Path(url.target) if url is not None and url.kind == "duckdb" else db
+    server = None if url is not None and url.kind != "duckdb" else find_server(db)
+    if url is not None and url.kind != "duckdb":
+        report = _ingest_into_engine(url, files, kind=kind, rejects=rejects, batch_rows=batch_rows)
+    elif server is not None:  # the server holds the store: it ingests, with the same function
         shown_db = resolve_db_path(db)
         report = ingest_through(server, files, kind=kind, rejects=rejects, batch_rows=batch_rows, shown_db=shown_db)
     else:
@@ -62,6 +69,21 @@ def ingest(
         _print_report(report)
     if report.rejected:
         raise typer.Exit(1)
+
+
+def _ingest_into_engine(
+    url: EngineUrl, files: list[str], *, kind: str | None, rejects: Path | None, batch_rows: int
+) -> IngestReport:
+    """Validate in an in-memory DuckDB, store in PostgreSQL or ClickHouse (engines/ingest.py)."""
+    from healthdeck.engines.ingest import StagingStore
+    from healthdeck.engines.store import open_engine_store
+    from healthdeck.store.ingest import ingest_files
+
+    total = sum(os.path.getsize(f) for f in files if f != "-" and os.path.exists(f))
+    target = open_engine_store(url, create=True, read_only=False)
+    with StagingStore(target, Path(".healthdeck")) as store, progress_bar("ingesting", total or None) as bar:
+        advance = (lambda n: bar.advance(bar.task_ids[0], n)) if bar else None
+        return ingest_files(store, files, kind=kind, rejects_path=rejects, batch_rows=batch_rows, progress=advance)
 
 
 def _check_rejects_path(rejects: Path | None) -> None:

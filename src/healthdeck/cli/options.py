@@ -17,6 +17,15 @@ DbOption = Annotated[
     ),
 ]
 
+EngineOption = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        help="duckdb (the --db store), postgres or clickhouse, connected by $HEALTHDECK_ENGINE_URL; or that URL.",
+        show_default=False,
+    ),
+]
+
 
 class Output(StrEnum):
     """How a command prints its result."""

@@ -98,7 +98,8 @@ def meta_table(engine: EngineKind, database: str = "") -> list[str]:
     if engine == "postgres":
         return [
             f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-            f"INSERT INTO {META_TABLE} VALUES ('schema_version', {version}) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            f"INSERT INTO {META_TABLE} VALUES ('schema_version', {version}) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         ]
     return [
         f"CREATE TABLE IF NOT EXISTS {database}.{META_TABLE} (key String, value String) "

@@ -106,7 +106,7 @@ class HealthdeckClickHouse(IbisClickHouse):
     """ClickHouse with UTC microsecond timestamps and typed {name:Type} parameters."""
 
     class Generator(IbisClickHouse.Generator):
-        TYPE_MAPPING = {  # noqa: RUF012 - SQLGlot's generators declare their mappings this way
+        TYPE_MAPPING = {
             **IbisClickHouse.Generator.TYPE_MAPPING,
             sge.DataType.Type.TIMESTAMPTZ: CH_TIMESTAMP,
             sge.DataType.Type.TIMESTAMP: CH_TIMESTAMP,

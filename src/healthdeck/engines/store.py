@@ -125,7 +125,10 @@ def _ch_params(params: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-CONNECTIONS = {"postgres": PostgresConnection, "clickhouse": ChdbConnection}
+CONNECTIONS: dict[str, type[PostgresConnection] | type[ChdbConnection]] = {
+    "postgres": PostgresConnection,
+    "clickhouse": ChdbConnection,
+}
 
 
 class CompileOnly:

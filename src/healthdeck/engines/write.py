@@ -109,7 +109,7 @@ def _clickhouse(con: ChdbConnection, kind: Kind, batch: pa.Table) -> Written:
     names = [name for name, _, _ in stored_columns(kind)]
     typed = ", ".join(_ch_cast(kind, name, kind_, nullable) for name, kind_, nullable in stored_columns(kind))
     table, key = quote(kind.name), quote(kind.key)
-    _incoming = batch.select(names)  # noqa: F841 - chdb's Python() table function reads it by name
+    _incoming = batch.select(names)  # chdb's Python() table function reads it by its name
     con.raw.query("DROP TABLE IF EXISTS _incoming")
     con.raw.query(f"CREATE TABLE _incoming ENGINE = Memory AS SELECT {typed} FROM Python(_incoming)")
     try:

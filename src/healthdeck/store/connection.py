@@ -79,6 +79,9 @@ class Store:
         row = next(iter(self.con.execute(f'SELECT count(*) FROM "{_identifier(table)}"').fetchall()), None)
         return int(row[0]) if row else 0
 
+    def batch_stored(self, kind: Any, batch: Any, *, source: str, sink: Any, report: Any, raw_of: Any = None) -> None:
+        """Told by ingest of each committed batch; a staging store (engines/ingest.py) passes it on."""
+
     # What the engine asks of any store; engines/store.py answers the same for PostgreSQL and ClickHouse.
     @property
     def dialect(self) -> str:
@@ -92,7 +95,9 @@ class Store:
     def columns(self, table: str) -> list[tuple[str, str, bool]]:
         """(name, DuckDB type, nullable) of each column of a table."""
         quoted = '"' + table.replace('"', '""') + '"'
-        return [(name, kind, null == "YES") for name, kind, null, *_ in self.con.execute(f"DESCRIBE {quoted}").fetchall()]
+        return [
+            (name, kind, null == "YES") for name, kind, null, *_ in self.con.execute(f"DESCRIBE {quoted}").fetchall()
+        ]
 
     def sql_compiler(self) -> Backend:
         """Ibis over the store: what compiles the measures' expressions to this store's SQL."""
@@ -272,6 +277,11 @@ def _connect(db: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     con.execute("SET GLOBAL TimeZone = 'UTC'")
     con.execute("SET lock_configuration = true")
     return con
+
+
+def connect_memory() -> duckdb.DuckDBPyConnection:
+    """A sandboxed in-memory DuckDB: where ingest validates batches bound for another engine."""
+    return _connect(Path(":memory:"), read_only=False)
 
 
 def _locked_message(db: Path, message: str, *, read_only: bool) -> str:

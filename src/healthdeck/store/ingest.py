@@ -162,6 +162,7 @@ def ingest_table(
     report.add_batch(kind.name, stored, valid - stored - len(conflicts))
     if rejected or conflicts:
         _record_rejects(table, sorted(rejected + conflicts), source=source, sink=sink, report=report, raw_of=raw_of)
+    store.batch_stored(kind, table, source=source, sink=sink, report=report, raw_of=raw_of)
 
 
 def _with_missing_columns(kind: Kind, staged_types: dict[str, str]) -> str:
