@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from healthdeck.store.connection import Store, open_store
+from tests.engine_servers import postgres_server  # noqa: F401 - the engine tests' PostgreSQL (session-wide)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -18,7 +18,7 @@ from healthdeck.catalog.cache import cache_file
 from healthdeck.engines.ddl import schema_statements, stored_columns
 from healthdeck.engines.dialects import COMPILERS, DIALECTS, parameter_types, transpile
 from healthdeck.engines.url import EngineUrl
-from healthdeck.errors import HealthdeckError, StoreVersionError
+from healthdeck.errors import HealthdeckError, StoreMissingError, StoreVersionError
 from healthdeck.store.connection import Store
 from healthdeck.store.migrations import META_TABLE, SCHEMA_VERSION
 from healthdeck.store.schema import KINDS
@@ -53,7 +53,7 @@ class PostgresConnection:
 
     kind = "postgres"
 
-    def __init__(self, url: EngineUrl) -> None:
+    def __init__(self, url: EngineUrl, *, create: bool = False) -> None:
         import psycopg
 
         try:
@@ -61,7 +61,7 @@ class PostgresConnection:
         except psycopg.Error as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise HealthdeckError(
-                f"cannot connect to PostgreSQL at {url.shown}: {first}; check ${'HEALTHDECK_ENGINE_URL'} or --engine"
+                f"cannot connect to PostgreSQL at {url.shown}: {first}; check $HEALTHDECK_ENGINE_URL or --engine"
             ) from exc
         self.raw.execute("SET TIME ZONE 'UTC'")
 
@@ -86,9 +86,14 @@ class ChdbConnection:
 
     kind = "clickhouse"
 
-    def __init__(self, url: EngineUrl) -> None:
+    def __init__(self, url: EngineUrl, *, create: bool = False) -> None:
         import chdb.session
 
+        if not create and not Path(url.target).is_dir():
+            raise StoreMissingError(
+                f"no ClickHouse data at {url.target} (no such folder): fill it with "
+                f"`healthdeck ingest FILE --engine {url.shown}`, or check the URL"
+            )
         Path(url.target).mkdir(parents=True, exist_ok=True)
         self.raw = chdb.session.Session(url.target)
         self.raw.query(f"CREATE DATABASE IF NOT EXISTS {CH_DATABASE}")
@@ -180,7 +185,7 @@ def _cache_anchor(url: EngineUrl) -> Path:
 
 def open_engine_store(url: EngineUrl, *, create: bool = False, read_only: bool = True) -> EngineStore:
     """Connect to the engine; `create` sets its tables up (idempotently), else they must be there."""
-    con = CONNECTIONS[url.kind](url)
+    con = CONNECTIONS[url.kind](url, create=create)
     try:
         if create:
             for statement in schema_statements(url.kind, CH_DATABASE):
