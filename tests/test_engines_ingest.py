@@ -92,7 +92,8 @@ def ingest(tmp: Path, name: str, records: list[Any], *target: str) -> tuple[dict
 
 
 STORED = {
-    "requests": "SELECT event_id, ts, tenant_id, endpoint, status, latency_ms, consumer FROM requests ORDER BY event_id",
+    "requests": "SELECT event_id, ts, tenant_id, endpoint, status, latency_ms, consumer FROM requests "
+    "ORDER BY event_id",
     "tenants": "SELECT tenant_id, name, tier, created_at, enterprise FROM tenants ORDER BY tenant_id",
     "activity": "SELECT event_id, ts, properties FROM activity ORDER BY event_id",
 }

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlglot
+import ibis.expr.operations as ops
 import sqlglot.expressions as sge
 from ibis.backends.sql.compilers import ClickHouseCompiler, PostgresCompiler
 from ibis.backends.sql.dialects import ClickHouse as IbisClickHouse
@@ -58,6 +59,9 @@ class HealthdeckPostgresCompiler(PostgresCompiler):
 
 class HealthdeckClickHouseCompiler(ClickHouseCompiler):
     """Ibis's ClickHouse compiler, computing what DuckDB computes where Ibis's defaults differ."""
+
+    # Ibis makes a visit method of each simple op for every subclass: ours would be replaced.
+    SIMPLE_OPS = {op: name for op, name in ClickHouseCompiler.SIMPLE_OPS.items() if op is not ops.ExtractEpochSeconds}
 
     def visit_NonNullLiteral(self, op: Any, *, value: Any, dtype: Any) -> Any:
         return _utc_literal(self, op, value, dtype) or super().visit_NonNullLiteral(op, value=value, dtype=dtype)

@@ -1,0 +1,122 @@
+"""Parity: the same simulated SaaS on DuckDB, PostgreSQL and ClickHouse (chdb) gives the same health.
+
+The dataset is simulated into a DuckDB store, then each table is ingested into a real PostgreSQL
+and into chdb as the simulator ingests (Arrow batches through the same validation; files take the
+same path, see test_engines_ingest.py). Every KPI's value, previous value,
+status and score, each area's score and the overall score agree to a relative 1e-9 (engines
+sum floating-point numbers in different orders, and so does DuckDB from run to run).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import pytest
+
+from healthdeck.engine.health import HealthReport
+from healthdeck.engine.session import Engine, load_checked_catalog
+from healthdeck.engines.ingest import StagingStore
+from healthdeck.engines.store import open_engine_store
+from healthdeck.engines.url import parse_engine_url
+from healthdeck.store.connection import open_store
+from healthdeck.store.ingest import IngestReport, ingest_table
+from healthdeck.store.schema import KINDS
+from tests.conftest import run_cli
+from tests.engine_servers import PostgresServer
+
+END = "2026-11-20T00:00:00Z"
+AT = datetime(2026, 11, 20, tzinfo=UTC)
+TENANT = "t-0003"
+
+
+@pytest.fixture(scope="module")
+def duck(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The reference: a small simulated SaaS in a DuckDB store."""
+    db = tmp_path_factory.mktemp("duck") / "store.duckdb"
+    done = run_cli("simulate", "--tenants", "8", "--days", "8", "--seed", "7", "--end", END, "--db", str(db))
+    assert done.returncode == 0, done.stderr
+    return db
+
+
+def copy_into(url: str, duck: Path) -> None:
+    """Every record of the DuckDB store, ingested into the engine as the simulator ingests: Arrow batches
+    through `ingest_table`, validated in DuckDB and written on by the staging store (engines/ingest.py)."""
+    report = IngestReport()
+    with duckdb.connect(str(duck), read_only=True) as con:
+        target = open_engine_store(parse_engine_url(url), create=True, read_only=False)
+        with StagingStore(target, duck.parent) as staging:
+            for kind in KINDS.values():
+                columns = ", ".join(f'"{c}"' for c in kind.columns)
+                table = con.sql(f"SELECT {columns} FROM {kind.name}").to_arrow_table()
+                ingest_table(staging, kind, table, source=kind.name, sink=None, report=report)
+    assert report.rejected == report.duplicates == 0
+    assert report.accepted == sum(report.by_kind.values()) > 100_000
+
+
+@pytest.fixture(scope="module", params=["postgres", "clickhouse"])
+def engine_url(request: pytest.FixtureRequest, duck: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if request.param == "postgres":
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        url = server.new_database()
+    else:
+        url = f"chdb://{tmp_path_factory.mktemp('chdb')}/store"
+    copy_into(url, duck)
+    yield url
+
+
+def health(target: Path | str, tenant: str | None = None) -> HealthReport:
+    catalog = load_checked_catalog()
+    if isinstance(target, Path):
+        with open_store(target, read_only=True) as store:
+            return Engine(store, catalog).health(at=AT, tenant=tenant)
+    with open_engine_store(parse_engine_url(target)) as engine_store:
+        return Engine(engine_store, catalog).health(at=AT, tenant=tenant)
+
+
+def figures(report: HealthReport) -> dict[Any, Any]:
+    """Every number and status of a report, by what it belongs to."""
+    found: dict[Any, Any] = {"score": report.score, "previous": report.previous_score}
+    for name, area in report.areas.items():
+        found[name] = (area.score, area.previous_score)
+        for r in area.kpis:
+            found[r.kpi.id] = (r.value, r.previous, r.status, r.score, r.previous_score)
+    return found
+
+
+def same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def assert_parity(expected: HealthReport, got: HealthReport, *, scored_at_least: int) -> None:
+    want, have = figures(expected), figures(got)
+    assert want.keys() == have.keys()
+    differ = {key: (want[key], have[key]) for key in want if not same(want[key], have[key])}
+    assert not differ, "\n".join(f"{key}: duckdb {a}, engine {b}" for key, (a, b) in differ.items())
+    scored = [k for k, v in want.items() if isinstance(v, tuple) and len(v) == 5 and v[3] is not None]
+    assert len(scored) >= scored_at_least  # the comparison covers the catalog, not KPIs with no data
+
+
+def test_every_kpi_area_and_the_score_match_duckdb(duck: Path, engine_url: str) -> None:
+    assert_parity(health(duck), health(engine_url), scored_at_least=25)
+
+
+def test_one_tenant_matches_duckdb(duck: Path, engine_url: str) -> None:
+    assert_parity(health(duck, TENANT), health(engine_url, TENANT), scored_at_least=5)
+
+
+def test_cli_health_prints_the_same_report(duck: Path, engine_url: str) -> None:
+    args = ["health", "--at", END, "--full", "-o", "json"]
+    expected = run_cli(*args, "--db", str(duck))
+    got = run_cli(*args, "--engine", engine_url)
+    assert got.returncode == expected.returncode == 0, got.stderr
+    assert orjson.loads(got.stdout) == orjson.loads(expected.stdout)
