@@ -14,8 +14,8 @@ import functools
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import sqlglot
 import ibis.expr.operations as ops
+import sqlglot
 import sqlglot.expressions as sge
 from ibis.backends.sql.compilers import ClickHouseCompiler, PostgresCompiler
 from ibis.backends.sql.dialects import ClickHouse as IbisClickHouse
