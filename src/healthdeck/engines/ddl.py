@@ -66,6 +66,24 @@ def postgres_table(kind: Kind) -> str:
     return f"CREATE TABLE IF NOT EXISTS {quote(kind.name)} (\n  " + ",\n  ".join(lines) + "\n)"
 
 
+def postgres_indexes(kind: Kind) -> list[str]:
+    """Indexes for the engine's queries, which read a window of time, of one tenant or one metric.
+
+    (ClickHouse needs none: its tables are sorted by tenant and time.)
+    """
+    time = _time_column(kind)
+    leading = [c for c in ("tenant_id", "metric") if c in kind.columns]
+    return [
+        f"CREATE INDEX IF NOT EXISTS {kind.name}_by_{'_'.join([*columns])} ON {quote(kind.name)} "
+        f"({', '.join(quote(c) for c in columns)})"
+        for columns in ([time], *([c, time] for c in leading))
+    ]
+
+
+def _time_column(kind: Kind) -> str:
+    return next(f.name for f in kind.fields if f.type == "TIMESTAMPTZ" and f.required)
+
+
 def clickhouse_table(kind: Kind, database: str) -> str:
     columns = []
     for name, type_, nullable in stored_columns(kind):
@@ -87,7 +105,7 @@ def _order_by(kind: Kind) -> list[str]:
     """Tenant, then time (queries filter on both), then the key that makes a row one record."""
     if kind.entity:
         return [kind.key]  # entities are replaced by key: their time may change with a new version
-    time = next(f.name for f in kind.fields if f.type == "TIMESTAMPTZ" and f.required)
+    time = _time_column(kind)
     tenant = ["tenant_id"] if "tenant_id" in kind.columns and kind.field("tenant_id").required else []
     return [*tenant, time, kind.key]
 
@@ -111,7 +129,8 @@ def meta_table(engine: EngineKind, database: str = "") -> list[str]:
 def schema_statements(engine: EngineKind, database: str = "") -> list[str]:
     """Every statement that sets a database up for healthdeck; each may run again harmlessly."""
     if engine == "postgres":
-        return [postgres_table(kind) for kind in KINDS.values()] + meta_table(engine)
+        tables = [postgres_table(kind) for kind in KINDS.values()]
+        return tables + [index for kind in KINDS.values() for index in postgres_indexes(kind)] + meta_table(engine)
     return (
         [f"CREATE DATABASE IF NOT EXISTS {database}"]
         + [clickhouse_table(kind, database) for kind in KINDS.values()]
