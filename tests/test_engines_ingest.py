@@ -8,15 +8,18 @@ re-sent with other content is a conflict, an entity re-sent with other content r
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
+from healthdeck.engine.session import Engine, load_checked_catalog
 from healthdeck.engines.ddl import schema_statements
 from healthdeck.engines.store import open_engine_store
 from healthdeck.engines.url import parse_engine_url
+from healthdeck.store.connection import open_store
 from tests.conftest import run_cli, write_jsonl
 from tests.engine_servers import PostgresServer
 
@@ -69,7 +72,7 @@ RECORDS: list[Any] = [
 CHANGED = [request("r1", status=500), TENANT | {"name": "Acme Inc"}, request("r6")]
 
 
-@pytest.fixture(scope="module", params=["postgres", "clickhouse"])
+@pytest.fixture(params=["postgres", "clickhouse"])
 def engine_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if request.param == "postgres":
         server: PostgresServer = request.getfixturevalue("postgres_server")
@@ -150,3 +153,21 @@ def test_schema_is_created_once_and_can_be_applied_again(engine_url: str) -> Non
         for statement in schema_statements(url.kind, "healthdeck"):
             store.engine.run(statement)  # every statement may run again: an upgrade re-applies them
         assert {kind: store.count(kind) for kind in before} == before
+
+
+def test_a_tenant_without_events_reads_as_in_duckdb(engine_url: str, tmp_path: Path) -> None:
+    """An outer join's missing side is NULL on every engine: a silent tenant has no last activity (not 1970)."""
+    silent = TENANT | {"tenant_id": "t2", "name": "Quiet"}
+    payment = {"kind": "payments", "event_id": "p1", "ts": "2026-11-19T10:00:00Z", "tenant_id": "t1", "amount": 9.5}
+    records = [TENANT, silent, request("r1"), payment | {"currency": "USD", "status": "failed"}]
+    db = str(tmp_path / "store.duckdb")
+    for target in (["--db", db], ["--engine", engine_url]):
+        assert ingest(tmp_path, "tenants", records, *target)[0]["accepted"] == 4
+    at = datetime(2026, 11, 30, tzinfo=UTC)
+    catalog = load_checked_catalog()
+    with open_store(db, read_only=True) as store:
+        expected = Engine(store, catalog).churn_risk(at=at)
+    with open_engine_store(parse_engine_url(engine_url)) as engine_store:
+        got = Engine(engine_store, catalog).churn_risk(at=at)
+    assert got == expected
+    assert expected[1].indicators[0].fact.startswith("no activity since it was created")

@@ -19,6 +19,7 @@ import duckdb
 import orjson
 import pytest
 
+from healthdeck.engine.evaluate import KpiResult
 from healthdeck.engine.health import HealthReport
 from healthdeck.engine.session import Engine, load_checked_catalog
 from healthdeck.engines.ingest import StagingStore
@@ -79,6 +80,17 @@ def health(target: Path | str, tenant: str | None = None) -> HealthReport:
         return Engine(engine_store, catalog).health(at=AT, tenant=tenant)
 
 
+def evaluate_all(target: Path | str) -> list[KpiResult]:
+    """Every KPI of every shipped pack, scored or not."""
+    catalog = load_checked_catalog()
+    kpis = list(catalog.kpis.values())
+    if isinstance(target, Path):
+        with open_store(target, read_only=True) as store:
+            return Engine(store, catalog).evaluate(kpis, at=AT)
+    with open_engine_store(parse_engine_url(target)) as engine_store:
+        return Engine(engine_store, catalog).evaluate(kpis, at=AT)
+
+
 def figures(report: HealthReport) -> dict[Any, Any]:
     """Every number and status of a report, by what it belongs to."""
     found: dict[Any, Any] = {"score": report.score, "previous": report.previous_score}
@@ -97,11 +109,15 @@ def same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def assert_parity(expected: HealthReport, got: HealthReport, *, scored_at_least: int) -> None:
-    want, have = figures(expected), figures(got)
+def assert_same(want: dict[Any, Any], have: dict[Any, Any]) -> None:
     assert want.keys() == have.keys()
     differ = {key: (want[key], have[key]) for key in want if not same(want[key], have[key])}
     assert not differ, "\n".join(f"{key}: duckdb {a}, engine {b}" for key, (a, b) in differ.items())
+
+
+def assert_parity(expected: HealthReport, got: HealthReport, *, scored_at_least: int) -> None:
+    want = figures(expected)
+    assert_same(want, figures(got))
     scored = [k for k, v in want.items() if isinstance(v, tuple) and len(v) == 5 and v[3] is not None]
     assert len(scored) >= scored_at_least  # the comparison covers the catalog, not KPIs with no data
 
@@ -110,6 +126,9 @@ def assert_parity(expected: HealthReport, got: HealthReport, *, scored_at_least:
 def test_kpis_areas_and_score_match_duckdb_for_every_tenant_one_tenant_and_the_cli(duck: Path, engine_url: str) -> None:
     assert_parity(health(duck), health(engine_url), scored_at_least=25)
     assert_parity(health(duck, TENANT), health(engine_url, TENANT), scored_at_least=5)
+
+    every_kpi = {r.kpi.id: (r.value, r.previous, r.status) for r in evaluate_all(duck)}
+    assert_same(every_kpi, {r.kpi.id: (r.value, r.previous, r.status) for r in evaluate_all(engine_url)})
 
     args = ["health", "--at", END, "--full", "-o", "json"]
     expected = run_cli(*args, "--db", str(duck))

@@ -98,6 +98,8 @@ class ChdbConnection:
         self.raw = chdb.session.Session(url.target)
         self.raw.query(f"CREATE DATABASE IF NOT EXISTS {CH_DATABASE}")
         self.raw.query(f"USE {CH_DATABASE}")  # the engine's SQL names its tables without a database
+        for setting in CH_SETTINGS:  # for the session: every query and insert of this connection
+            self.raw.query(f"SET {setting}")
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> Rows:
         """Run the engine's DuckDB SQL here."""
@@ -105,10 +107,8 @@ class ChdbConnection:
         return self.run(transpile(sql, "clickhouse", parameter_types(params)), params)
 
     def run(self, sql: str, params: dict[str, Any] | None = None) -> Rows:
-        settings = ", ".join(CH_SETTINGS)
-        statement = sql if not sql.lstrip().upper().startswith("SELECT") else f"{sql} SETTINGS {settings}"
         try:
-            answer = self.raw.query(statement, "ArrowTable", params=_ch_params(params))
+            answer = self.raw.query(sql, "ArrowTable", params=_ch_params(params))
         except Exception as exc:  # chdb raises plain RuntimeErrors that name the ClickHouse error
             raise HealthdeckError(f"ClickHouse (chdb) refused a query: {str(exc).splitlines()[0]}") from exc
         if answer is None or not hasattr(answer, "column_names"):

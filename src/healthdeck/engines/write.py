@@ -119,7 +119,7 @@ def _clickhouse(con: ChdbConnection, kind: Kind, batch: pa.Table) -> Written:
         else:
             new = f"{key} NOT IN (SELECT {key} FROM {table} WHERE {key} IN (SELECT {key} FROM _incoming))"
         stored = int(con.run(f"SELECT count() FROM _incoming WHERE {new}").rows[0][0])
-        con.raw.query(f"INSERT INTO {table} SELECT * FROM _incoming WHERE {new} SETTINGS final = 1")
+        con.raw.query(f"INSERT INTO {table} SELECT * FROM _incoming WHERE {new}")
     finally:
         con.raw.query("DROP TABLE IF EXISTS _incoming")
     return Written(stored, conflicts)

@@ -34,7 +34,7 @@ CHURN_FACTS = """
 WITH seen AS (
     SELECT tenant_id, max(ts) AS last_ts
     FROM (SELECT tenant_id, ts FROM requests WHERE ts < $at
-          UNION ALL SELECT tenant_id, ts FROM activity WHERE ts < $at)
+          UNION ALL SELECT tenant_id, ts FROM activity WHERE ts < $at) AS events  -- PostgreSQL wants the alias
     GROUP BY tenant_id
 ), calls AS (
     SELECT tenant_id,
