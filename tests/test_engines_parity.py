@@ -1,10 +1,10 @@
 """Parity: the same simulated SaaS on DuckDB, PostgreSQL and ClickHouse (chdb) gives the same health.
 
-The dataset is simulated into a DuckDB store, then each table is ingested into a real PostgreSQL
-and into chdb as the simulator ingests (Arrow batches through the same validation; files take the
-same path, see test_engines_ingest.py). Every KPI's value, previous value,
-status and score, each area's score and the overall score agree to a relative 1e-9 (engines
-sum floating-point numbers in different orders, and so does DuckDB from run to run).
+The same SaaS is simulated (deterministically) into a DuckDB store and, by `healthdeck simulate
+--engine`, into a real PostgreSQL and into chdb: each batch validated in DuckDB, then stored
+there. Every KPI's value, previous value, status and score, each area's score and the overall
+score agree to a relative 1e-9 (engines sum floating-point numbers in different orders, and so
+does DuckDB from run to run).
 """
 
 from __future__ import annotations
@@ -15,19 +15,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import orjson
 import pytest
 
 from healthdeck.engine.evaluate import KpiResult
 from healthdeck.engine.health import HealthReport
 from healthdeck.engine.session import Engine, load_checked_catalog
-from healthdeck.engines.ingest import StagingStore
 from healthdeck.engines.store import open_engine_store
 from healthdeck.engines.url import parse_engine_url
 from healthdeck.store.connection import open_store
-from healthdeck.store.ingest import IngestReport, ingest_table
-from healthdeck.store.schema import KINDS
 from tests.conftest import run_cli
 from tests.engine_servers import PostgresServer
 
@@ -36,38 +32,33 @@ AT = datetime(2026, 11, 20, tzinfo=UTC)
 TENANT = "t-0003"
 
 
+SIMULATION = ("simulate", "--tenants", "8", "--days", "8", "--seed", "7", "--end", END, "-o", "json")
+
+
+def simulate(*target: str) -> None:
+    done = run_cli(*SIMULATION, *target)
+    assert done.returncode == 0, done.stderr
+    report = orjson.loads(done.stdout)
+    assert report["rejected"] == report["duplicates"] == 0
+    assert report["accepted"] > 100_000
+
+
 @pytest.fixture(scope="module")
 def duck(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The reference: a small simulated SaaS in a DuckDB store."""
     db = tmp_path_factory.mktemp("duck") / "store.duckdb"
-    done = run_cli("simulate", "--tenants", "8", "--days", "8", "--seed", "7", "--end", END, "--db", str(db))
-    assert done.returncode == 0, done.stderr
+    simulate("--db", str(db))
     return db
 
 
-def copy_into(url: str, duck: Path) -> None:
-    """Every record of the DuckDB store, ingested into the engine as the simulator ingests: Arrow batches
-    through `ingest_table`, validated in DuckDB and written on by the staging store (engines/ingest.py)."""
-    report = IngestReport()
-    with duckdb.connect(str(duck), read_only=True) as con:
-        target = open_engine_store(parse_engine_url(url), create=True, read_only=False)
-        with StagingStore(target, duck.parent) as staging:
-            for kind in KINDS.values():
-                columns = ", ".join(f'"{c}"' for c in kind.columns)
-                table = con.sql(f"SELECT {columns} FROM {kind.name}").to_arrow_table()
-                ingest_table(staging, kind, table, source=kind.name, sink=None, report=report)
-    assert report.rejected == report.duplicates == 0
-    assert report.accepted == sum(report.by_kind.values()) > 100_000
-
-
 @pytest.fixture(params=["postgres", "clickhouse"])
-def engine_url(request: pytest.FixtureRequest, duck: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def engine_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if request.param == "postgres":
         server: PostgresServer = request.getfixturevalue("postgres_server")
         url = server.new_database()
     else:
         url = f"chdb://{tmp_path_factory.mktemp('chdb')}/store"
-    copy_into(url, duck)
+    simulate("--engine", url)  # the same records: the simulator is deterministic
     yield url
 
 

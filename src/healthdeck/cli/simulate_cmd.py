@@ -7,18 +7,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from healthdeck.cli.console import err, out, print_json
-from healthdeck.cli.options import DbOption, Output
+from healthdeck.cli.options import DbOption, EngineOption, Output
 from healthdeck.cli.remote import find_server, on_store
 from healthdeck.errors import HealthdeckError
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
+    from healthdeck.engines.url import EngineUrl
     from healthdeck.sim.config import SimConfig
     from healthdeck.sim.provenance import Plan
     from healthdeck.store.connection import Store
@@ -49,8 +51,10 @@ def simulate(
     quiet: QuietOption = False,
     output: Annotated[Output, typer.Option("--output", "-o", help="text or json.")] = Output.text,
     db: DbOption = None,
+    engine_url: EngineOption = None,
 ) -> None:
     """Simulate a multi-tenant SaaS (traffic, billing, support, tiers, jobs, infrastructure) into the store."""
+    from healthdeck.engines.url import resolve_engine
     from healthdeck.sim.config import make_config  # numpy-heavy: load only when used
     from healthdeck.sim.provenance import plan_run
     from healthdeck.sim.run import run_plan
@@ -61,7 +65,11 @@ def simulate(
         tenants=tenants, days=days, seed=seed, end=end_at, requests_per_day=requests_per_day, scenario=scenario
     )
     started = time.perf_counter()
-    if find_server(db) is not None:  # the server holds the store: it runs the simulation on its writer
+    url = resolve_engine(engine_url)
+    db = Path(url.target) if url is not None and url.kind == "duckdb" else db
+    if url is not None and url.kind != "duckdb":
+        plan, report = _simulate_into_engine(url, cfg, end_given=end_at is not None, quiet=quiet, output=output)
+    elif find_server(db) is not None:  # the server holds the store: it runs the simulation on its writer
         plan, report = on_store(db, partial(_simulate_in, cfg=cfg, end_given=end_at is not None, append=append))
         if output is Output.text:
             err.print(_announce(plan.mode, plan.cfg.describe()) + " (in the running server)", markup=False)
@@ -78,6 +86,28 @@ def simulate(
         print_json({**report.as_json(), **summary})
         return
     _print_summary(report, seconds)
+
+
+def _simulate_into_engine(
+    url: EngineUrl, cfg: SimConfig, *, end_given: bool, quiet: bool, output: Output
+) -> tuple[Plan, IngestReport]:
+    """Simulate into PostgreSQL or ClickHouse: each batch validated in DuckDB, then stored there.
+
+    The engine keeps no record of earlier runs, so a run again is a run anew whose records the
+    engine already holds: they count as duplicates, and nothing is stored twice.
+    """
+    from healthdeck.engines.ingest import StagingStore
+    from healthdeck.engines.store import open_engine_store
+    from healthdeck.sim.provenance import plan_run
+    from healthdeck.sim.run import run_plan
+
+    target = open_engine_store(url, create=True, read_only=False)
+    with StagingStore(target, Path(".healthdeck")) as store:
+        plan = plan_run(store, cfg, end_given=end_given, append=False)
+        if output is Output.text:
+            err.print(_announce(plan.mode, plan.cfg.describe()) + f" into {url.shown}", markup=False)
+        with rich_progress(enabled=not quiet) as progress:
+            return plan, run_plan(store, plan, progress)
 
 
 def _simulate_in(store: Store, *, cfg: SimConfig, end_given: bool, append: bool) -> tuple[Plan, IngestReport]:
