@@ -171,3 +171,44 @@ def test_a_tenant_without_events_reads_as_in_duckdb(engine_url: str, tmp_path: P
         got = Engine(engine_store, catalog).churn_risk(at=at)
     assert got == expected
     assert expected[1].indicators[0].fact.startswith("no activity since it was created")
+
+
+def test_postgres_keeps_the_schema_rules_as_constraints(postgres_server: PostgresServer) -> None:
+    import psycopg
+
+    url = postgres_server.new_database()
+    open_engine_store(parse_engine_url(url), create=True, read_only=False).close()
+    good = {
+        "event_id": "r1",
+        "ts": "2026-11-19T10:00:00Z",
+        "tenant_id": "t1",
+        "endpoint": "/",
+        "method": "GET",
+        "status": 200,
+        "latency_ms": 1.0,
+        "_ingested_at": "2026-11-19T10:00:00Z",
+    }
+    insert = "INSERT INTO requests ({}) VALUES ({})"
+    with psycopg.connect(url, autocommit=True) as con:
+        for bad, error in [
+            ({"method": "FETCH"}, psycopg.errors.CheckViolation),  # a choice
+            ({"latency_ms": -1.0}, psycopg.errors.CheckViolation),  # a bound
+            ({"tenant_id": " t1"}, psycopg.errors.CheckViolation),  # a padded id
+            ({"endpoint": None}, psycopg.errors.NotNullViolation),  # a required field
+        ]:
+            row = good | bad
+            with pytest.raises(error):
+                con.execute(insert.format(", ".join(row), ", ".join(["%s"] * len(row))), list(row.values()))
+        con.execute(insert.format(", ".join(good), ", ".join(["%s"] * len(good))), list(good.values()))
+        with pytest.raises(psycopg.errors.UniqueViolation):  # the key
+            con.execute(insert.format(", ".join(good), ", ".join(["%s"] * len(good))), list(good.values()))
+
+
+def test_clickhouse_tables_are_sorted_by_tenant_and_time_and_keep_one_row_per_key(tmp_path: Path) -> None:
+    url = parse_engine_url(f"chdb://{tmp_path}/ch")
+    with open_engine_store(url, create=True, read_only=False) as store:
+        (create,) = store.engine.run("SHOW CREATE TABLE requests").rows[0]
+        (tenants,) = store.engine.run("SHOW CREATE TABLE tenants").rows[0]
+    assert "ENGINE = ReplacingMergeTree\nORDER BY (tenant_id, ts, event_id)" in create
+    assert "`ts` DateTime64(6, 'UTC')" in create
+    assert "ENGINE = ReplacingMergeTree(_ingested_at)\nORDER BY (tenant_id)" in tenants

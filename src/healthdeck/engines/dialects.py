@@ -152,10 +152,8 @@ def value_type(value: Any) -> sge.DataType:
         return sge.DataType.build("BIGINT")
     if isinstance(value, float):
         return sge.DataType.build("DOUBLE")
-    if isinstance(value, timedelta):
-        raise TypeError("pass instants, not durations: an interval parameter is written differently per engine")
-    if isinstance(value, list | tuple):
-        return sge.DataType.build("VARCHAR[]", dialect="duckdb")
+    if isinstance(value, timedelta | list | tuple):
+        raise TypeError(f"no portable parameter type for {type(value).__name__}: pass instants and scalars")
     return sge.DataType.build("VARCHAR")
 
 

@@ -71,7 +71,8 @@ class PostgresConnection:
         return self.run(transpile(sql, "postgres", parameter_types(params)), params)
 
     def run(self, sql: str, params: dict[str, Any] | None = None) -> Rows:
-        cursor = self.raw.execute(sql.encode(), params or None)
+        # Always with a mapping, even empty: psycopg then reads the %% that dialects.py writes for a literal %.
+        cursor = self.raw.execute(sql, params or {})
         if cursor.description is None:
             return Rows([], [])
         names = [(column.name,) for column in cursor.description]
