@@ -141,11 +141,11 @@ HISTORY = timedelta(days=36500)
 def windowed_aggregate(ctx: MeasureContext, spec: Aggregate, window: Window) -> float | None:
     """`aggregate_expr` of the spec over the window (a rate's count): from the rollups when they hold it."""
     if rollup.answerable(spec) and not rollup.rollups_off():
-        shape = ("aggregate", "rollups", spec.model_dump_json())
         where = partial(where_predicates, spec=spec)
-        return ctx.windowed_scalar(shape, window, lambda w: rollup.expression(ctx, spec, w, where=where))
-    shape = ("aggregate", spec.model_dump_json())
-    return ctx.windowed_scalar(shape, window, lambda w: aggregate_expr(filtered(ctx, spec, w), spec))
+        rolled = ("aggregate", "rollups", spec.model_dump_json())
+        return ctx.windowed_scalar(rolled, window, lambda w: rollup.expression(ctx, spec, w, where=where))
+    raw = ("aggregate", spec.model_dump_json())
+    return ctx.windowed_scalar(raw, window, lambda w: aggregate_expr(filtered(ctx, spec, w), spec))
 
 
 def any_rows(ctx: MeasureContext, spec: Aggregate, before: datetime) -> bool:
