@@ -38,8 +38,12 @@ CREATE_ROLLUPS = (
 )
 CREATE_SKETCH = f'CREATE TABLE {SKETCH} ({_KEY_COLUMNS}, bucket INTEGER NOT NULL, "count" BIGINT NOT NULL)'
 
-_MINUTE = "date_trunc('minute', ts)"  # the store's time zone is UTC (store/connection.py)
-_GROUP = f"{_MINUTE}, {', '.join(KEYS)}"
+# ts truncated to the minute in UTC (the store's time zone, store/connection.py); DuckDB's time_bucket
+# does it in half the time of date_trunc('minute', ts), which other engines spell portably.
+_MINUTE = "time_bucket(INTERVAL 1 minute, ts)"
+_KEYS = ", ".join(KEYS)
+# The requests being rolled up, each with its minute: computed once for both tables.
+_STAGED = "_rolling_up"
 
 
 def bucket_sql(column: str) -> str:
@@ -52,22 +56,26 @@ def bucket_value(bucket: int) -> float:
     return 0.0 if bucket == ZERO_BUCKET else 2 * GAMMA**bucket / (GAMMA + 1)
 
 
-def _rollups_select(source: str) -> str:
-    return (
-        f"SELECT {_MINUTE}, {', '.join(KEYS)}, count(*), sum(CASE WHEN status >= 500 THEN 1 ELSE 0 END), "
-        f"sum(latency_ms), sum(request_bytes), sum(response_bytes) FROM {source} GROUP BY {_GROUP}"
+def roll_up(con: Any, source: str, params: list[Any] | None = None) -> tuple[datetime | None, datetime | None]:
+    """Append the partial aggregates of the requests of `source` (a table or a parenthesised query);
+    return the first and last minute they cover (None, None when there are none)."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {_STAGED} AS SELECT {_MINUTE} AS minute, {_KEYS}, latency_ms, "
+        f"request_bytes, response_bytes FROM {source}",
+        params or [],
     )
-
-
-def _sketch_select(source: str) -> str:
+    con.execute(
+        f"INSERT INTO {ROLLUPS} SELECT minute, {_KEYS}, count(*), sum(CASE WHEN status >= 500 THEN 1 ELSE 0 END), "
+        f"sum(latency_ms), sum(request_bytes), sum(response_bytes) FROM {_STAGED} GROUP BY minute, {_KEYS}"
+    )
     bucket = bucket_sql("latency_ms")
-    return f"SELECT {_MINUTE}, {', '.join(KEYS)}, {bucket}, count(*) FROM {source} GROUP BY {_GROUP}, {bucket}"
-
-
-def roll_up(con: Any, source: str, params: list[Any] | None = None) -> None:
-    """Append the partial aggregates of the requests of `source` (a table or a parenthesised query)."""
-    con.execute(f"INSERT INTO {ROLLUPS} {_rollups_select(source)}", params or [])
-    con.execute(f"INSERT INTO {SKETCH} {_sketch_select(source)}", params or [])
+    con.execute(
+        f"INSERT INTO {SKETCH} SELECT minute, {_KEYS}, {bucket}, count(*) FROM {_STAGED} "
+        f"GROUP BY minute, {_KEYS}, {bucket}"
+    )
+    first, last = con.execute(f"SELECT min(minute), max(minute) FROM {_STAGED}").fetchall()[0]
+    con.execute(f"DROP TABLE {_STAGED}")
+    return first, last
 
 
 def roll_up_fresh(con: Any) -> None:
@@ -77,17 +85,13 @@ def roll_up_fresh(con: Any) -> None:
     it too); given as a constant, the filter skips every older row group by its min/max.
     """
     now = con.execute("SELECT now()").fetchall()[0][0]
-    fresh = "(SELECT * FROM requests WHERE _ingested_at = ?) AS fresh"
-    span = con.execute(f"SELECT min({_MINUTE}), max({_MINUTE}) FROM {fresh}", [now]).fetchall()[0]
-    if span[0] is None:
-        return
-    roll_up(con, fresh, [now])
-    if _piled_up(con, span[0], span[1]):
-        compact(con, first=span[0], last=span[1])
+    first, last = roll_up(con, "requests WHERE _ingested_at = ?", [now])
+    if first is not None and last is not None and _piled_up(con, first, last):
+        compact(con, first=first, last=last)
 
 
 def _piled_up(con: Any, first: datetime, last: datetime) -> bool:
-    keys = ", ".join(("minute", *KEYS))
+    keys = f"minute, {_KEYS}"
     rows, distinct = con.execute(
         f"SELECT count(*), count(DISTINCT ({keys})) FROM {ROLLUPS} WHERE minute BETWEEN ? AND ?", [first, last]
     ).fetchall()[0]
@@ -101,7 +105,7 @@ def compact(con: Any, *, first: datetime | None = None, last: datetime | None = 
     """
     span = "minute BETWEEN ? AND ?" if first is not None and last is not None else "TRUE"
     params = [first, last] if first is not None and last is not None else []
-    keys = ", ".join(("minute", *KEYS))
+    keys = f"minute, {_KEYS}"
     merges = {
         ROLLUPS: f"SELECT {keys}, sum(requests), sum(errors_5xx), sum(latency_sum), sum(request_bytes), "
         f"sum(response_bytes) FROM {ROLLUPS} WHERE {span} GROUP BY {keys}",
