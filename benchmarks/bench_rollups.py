@@ -1,11 +1,12 @@
 """Benchmark: windowed p95 latency and 5xx rate from the per-minute rollups against raw requests.
 
-Prints, on a simulated store, the p95 latency and the 5xx error rate over the last 30 days and the
-last hour (windows not aligned to the minute), answered the way the engine answers them: from the
+Prints, on a simulated store, the p95 latency and the 5xx error rate over the last 30 days, 7 days,
+1 day and 1 hour (windows not aligned to the minute), computed as the engine computes them from the
 rollups and sketches (store/rollups.py) and, as the baseline in the same run, from raw requests
-(HEALTHDECK_ROLLUPS=off). Then the cost of maintaining the rollups at ingest: the same batches of
-requests ingested into two new stores, with and without the roll-up step; and the time migration 7
-takes to build the rollups of the whole store in place. Wall and CPU time (every thread) throughout.
+(HEALTHDECK_ROLLUPS=off). The shorter windows place the engine's threshold (rollup.MIN_WINDOW).
+Then the cost of maintaining the rollups at ingest: the same batches of requests ingested into two
+new stores, with and without the roll-up step; and the time migration 7 takes to build the rollups
+of the whole store in place. Wall and CPU time (every thread) throughout.
 
     .venv/bin/python benchmarks/bench_rollups.py [--db PATH] [--tenants 200 --days 30] [--repeat 5]
 
@@ -22,12 +23,14 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import pyarrow as pa
 
+from healthdeck.engine.measures import rollup
 from healthdeck.engine.measures.base import MeasureContext, Window
-from healthdeck.engine.measures.generic import Aggregate, windowed_aggregate
+from healthdeck.engine.measures.generic import Aggregate, where_predicates, windowed_aggregate
 from healthdeck.store import ingest, rollups
 from healthdeck.store.connection import Store, open_store
 from healthdeck.store.ingest import IngestReport, ingest_table
@@ -61,24 +64,34 @@ def median_timer(repeat: int, action: Callable[[], object]) -> tuple[float, floa
     return statistics.median(walls), statistics.median(cpus)
 
 
-def p95_and_error_rate(store: Store, window: Window) -> tuple[float | None, float | None]:
-    """What the engine computes for the two KPIs, in a fresh context (no answer is remembered)."""
+def p95_and_error_rate(store: Store, window: Window, *, rollups: bool) -> tuple[float | None, float | None]:
+    """The two KPIs as the engine computes them from the rollups, or from raw requests, in a fresh
+    context (no answer is remembered); the rollups are read whatever the window's length."""
     ctx = MeasureContext(store)
-    p95 = windowed_aggregate(ctx, P95, window)
-    errors, total = windowed_aggregate(ctx, ERRORS, window), windowed_aggregate(ctx, ALL, window)
+
+    def value(spec: Aggregate) -> float | None:
+        if not rollups:
+            return windowed_aggregate(ctx, spec, window)
+        where = partial(where_predicates, spec=spec)
+        shape = ("aggregate", "rollups", spec.model_dump_json())  # the engine's own shape and template
+        return ctx.windowed_scalar(shape, window, lambda w: rollup.expression(ctx, spec, w, where=where))
+
+    p95, errors, total = value(P95), value(ERRORS), value(ALL)
     return p95, (100 * errors / total if errors is not None and total else None)
 
 
 def queries(store: Store, repeat: int) -> None:
     newest = store.con.execute("SELECT max(ts) FROM requests").fetchall()[0][0]
     end = newest + timedelta(microseconds=1)  # as the engine clips a window at the newest event
-    for label, length in (("30 days", timedelta(days=30)), ("1 hour", timedelta(hours=1))):
+    lengths = {"30 days": timedelta(days=30), "7 days": timedelta(days=7), "1 day": timedelta(days=1)}
+    for label, length in {**lengths, "1 hour": timedelta(hours=1)}.items():
         window = Window(end - length, end)
         timings, answers = {}, {}
+        os.environ[rollup.ROLLUPS_ENV] = "off"  # the raw path, whatever the window's length
         for mode in ("on", "off"):
-            os.environ[rollups_env()] = mode
-            answers[mode] = p95_and_error_rate(store, window)  # also compiles and caches the SQL templates
-            timings[mode] = median_timer(repeat, lambda w=window: p95_and_error_rate(store, w))
+            answer = partial(p95_and_error_rate, store, window, rollups=mode == "on")
+            answers[mode] = answer()  # also compiles and caches the SQL templates
+            timings[mode] = median_timer(repeat, answer)
         (wall_on, cpu_on), (wall_off, cpu_off) = timings["on"], timings["off"]
         print(
             f"p95 + 5xx rate over {label}: rollups {wall_on * 1000:.0f} ms wall / {cpu_on * 1000:.0f} ms CPU; "
@@ -86,13 +99,7 @@ def queries(store: Store, repeat: int) -> None:
             f"ratio {wall_on / wall_off:.2f} wall, {cpu_on / cpu_off:.2f} CPU"
         )
         print(f"  answers (p95 ms, 5xx %): rollups {_shown(answers['on'])}, raw {_shown(answers['off'])}")
-    os.environ.pop(rollups_env())
-
-
-def rollups_env() -> str:
-    from healthdeck.engine.measures.rollup import ROLLUPS_ENV
-
-    return ROLLUPS_ENV
+    os.environ.pop(rollup.ROLLUPS_ENV)
 
 
 def _shown(values: tuple[float | None, float | None]) -> str:

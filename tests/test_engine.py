@@ -53,9 +53,7 @@ def requests_last_5_minutes() -> list[dict[str, Any]]:
     return records
 
 
-@pytest.mark.parametrize("rollups", ["on", "off"])
-def test_request_family(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rollups: str) -> None:
-    monkeypatch.setenv("HEALTHDECK_ROLLUPS", rollups)
+def test_request_family(store: Store, tmp_path: Path) -> None:
     engine = load(store, tmp_path, requests_last_5_minutes())
     results = {
         r.kpi.id: r
@@ -80,12 +78,10 @@ def test_request_family(store: Store, tmp_path: Path, monkeypatch: pytest.Monkey
     assert results["error_rate_5xx"].value == pytest.approx(0.3)  # 3 / 1000
     assert results["error_rate_5xx"].status is Status.WARNING  # 0.1–1 %
     assert results["error_rate_4xx"].value == pytest.approx(6.0)  # 60 / 1000
-    # Continuous quantiles of 1..1000: 1 + q × 999, exact from the raw requests (the reference) and
-    # within the documented 1 % from the rollups' latency sketch (README, "Rollups").
-    accuracy = 0.01 if rollups == "on" else 1e-6
-    assert results["api_latency_p50"].value == pytest.approx(500.5, rel=accuracy)
-    assert results["api_latency_p95"].value == pytest.approx(950.05, rel=accuracy)
-    assert results["api_latency_p99"].value == pytest.approx(990.01, rel=accuracy)
+    # Continuous quantiles of 1..1000: 1 + q × 999
+    assert results["api_latency_p50"].value == pytest.approx(500.5)
+    assert results["api_latency_p95"].value == pytest.approx(950.05)
+    assert results["api_latency_p99"].value == pytest.approx(990.01)
     assert results["api_latency_p95"].score == pytest.approx(0.0)  # beyond worst (500 ms)
     # Before the first request ever recorded there is no data, not a rate of zero.
     assert results["request_rate"].previous is None

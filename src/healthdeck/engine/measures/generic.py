@@ -140,7 +140,7 @@ HISTORY = timedelta(days=36500)
 
 def windowed_aggregate(ctx: MeasureContext, spec: Aggregate, window: Window) -> float | None:
     """`aggregate_expr` of the spec over the window (a rate's count): from the rollups when they hold it."""
-    if rollup.answerable(spec) and not rollup.rollups_off():
+    if rollup.use_rollups(spec, window):
         where = partial(where_predicates, spec=spec)
         rolled = ("aggregate", "rollups", spec.model_dump_json())
         return ctx.windowed_scalar(rolled, window, lambda w: rollup.expression(ctx, spec, w, where=where))
