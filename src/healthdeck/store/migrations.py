@@ -56,10 +56,13 @@ def _add_discount_duration(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _create_rollups(con: duckdb.DuckDBPyConnection) -> None:
-    """Per-minute rollups and latency sketches of requests (store/rollups.py), built from those stored."""
+    """Per-minute rollups and latency sketches of requests (store/rollups.py), built from those stored.
+
+    Made anew (CREATE OR REPLACE) from the requests, so running it again gives the same tables.
+    """
     con.execute(rollups.CREATE_ROLLUPS)
     con.execute(rollups.CREATE_SKETCH)
-    rollups.roll_up(con, "requests")
+    rollups.roll_up_all(con)
 
 
 # Index i holds the migration that brings a store from version i to i + 1.

@@ -33,16 +33,16 @@ _KEY_COLUMNS = (
     "minute TIMESTAMPTZ NOT NULL, tenant_id VARCHAR, tier VARCHAR, endpoint VARCHAR, method VARCHAR, status INTEGER"
 )
 CREATE_ROLLUPS = (
-    f"CREATE TABLE {ROLLUPS} ({_KEY_COLUMNS}, requests BIGINT NOT NULL, errors_5xx BIGINT NOT NULL, "
+    f"CREATE OR REPLACE TABLE {ROLLUPS} ({_KEY_COLUMNS}, requests BIGINT NOT NULL, errors_5xx BIGINT NOT NULL, "
     "latency_sum DOUBLE NOT NULL, request_bytes BIGINT, response_bytes BIGINT)"
 )
-CREATE_SKETCH = f'CREATE TABLE {SKETCH} ({_KEY_COLUMNS}, bucket INTEGER NOT NULL, "count" BIGINT NOT NULL)'
+CREATE_SKETCH = f'CREATE OR REPLACE TABLE {SKETCH} ({_KEY_COLUMNS}, bucket INTEGER NOT NULL, "count" BIGINT NOT NULL)'
 
 # ts truncated to the minute in UTC (the store's time zone, store/connection.py); DuckDB's time_bucket
 # does it in half the time of date_trunc('minute', ts), which other engines spell portably.
 _MINUTE = "time_bucket(INTERVAL 1 minute, ts)"
 _KEYS = ", ".join(KEYS)
-# The requests being rolled up, each with its minute: computed once for both tables.
+# A batch's new requests, each with its minute.
 _STAGED = "_rolling_up"
 
 
@@ -56,37 +56,42 @@ def bucket_value(bucket: int) -> float:
     return 0.0 if bucket == ZERO_BUCKET else 2 * GAMMA**bucket / (GAMMA + 1)
 
 
-def roll_up(con: Any, source: str, params: list[Any] | None = None) -> tuple[datetime | None, datetime | None]:
-    """Append the partial aggregates of the requests of `source` (a table or a parenthesised query);
-    return the first and last minute they cover (None, None when there are none)."""
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {_STAGED} AS SELECT {_MINUTE} AS minute, {_KEYS}, latency_ms, "
-        f"request_bytes, response_bytes FROM {source}",
-        params or [],
-    )
+def roll_up(con: Any, source: str) -> None:
+    """Append the partial aggregates of the requests of `source`, a relation with their `minute`."""
     con.execute(
         f"INSERT INTO {ROLLUPS} SELECT minute, {_KEYS}, count(*), sum(CASE WHEN status >= 500 THEN 1 ELSE 0 END), "
-        f"sum(latency_ms), sum(request_bytes), sum(response_bytes) FROM {_STAGED} GROUP BY minute, {_KEYS}"
+        f"sum(latency_ms), sum(request_bytes), sum(response_bytes) FROM {source} GROUP BY minute, {_KEYS}"
     )
     bucket = bucket_sql("latency_ms")
     con.execute(
-        f"INSERT INTO {SKETCH} SELECT minute, {_KEYS}, {bucket}, count(*) FROM {_STAGED} "
+        f"INSERT INTO {SKETCH} SELECT minute, {_KEYS}, {bucket}, count(*) FROM {source} "
         f"GROUP BY minute, {_KEYS}, {bucket}"
     )
-    first, last = con.execute(f"SELECT min(minute), max(minute) FROM {_STAGED}").fetchall()[0]
-    con.execute(f"DROP TABLE {_STAGED}")
-    return first, last
+
+
+def roll_up_all(con: Any) -> None:
+    """Build both tables from every stored request (migration 7): their minutes are computed twice,
+    rather than held for the whole store."""
+    roll_up(con, f"(SELECT {_MINUTE} AS minute, {_KEYS}, latency_ms, request_bytes, response_bytes FROM requests)")
 
 
 def roll_up_fresh(con: Any) -> None:
     """Roll up the requests this transaction inserted, then merge partials if they piled up.
 
     Rows inserted in this transaction carry its `now()` in `_ingested_at` (store/ingest.py relies on
-    it too); given as a constant, the filter skips every older row group by its min/max.
+    it too); given as a constant, the filter skips every older row group by its min/max. The batch's
+    requests are staged with their minute, computed once for both tables.
     """
     now = con.execute("SELECT now()").fetchall()[0][0]
-    first, last = roll_up(con, "requests WHERE _ingested_at = ?", [now])
-    if first is not None and last is not None and _piled_up(con, first, last):
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {_STAGED} AS SELECT {_MINUTE} AS minute, {_KEYS}, latency_ms, "
+        "request_bytes, response_bytes FROM requests WHERE _ingested_at = ?",
+        [now],
+    )
+    roll_up(con, _STAGED)
+    first, last = con.execute(f"SELECT min(minute), max(minute) FROM {_STAGED}").fetchall()[0]
+    con.execute(f"DROP TABLE {_STAGED}")
+    if first is not None and _piled_up(con, first, last):
         compact(con, first=first, last=last)
 
 
@@ -98,13 +103,12 @@ def _piled_up(con: Any, first: datetime, last: datetime) -> bool:
     return bool(rows > PILE_UP * distinct)
 
 
-def compact(con: Any, *, first: datetime | None = None, last: datetime | None = None) -> None:
-    """Merge the partial rows of each key into one (between the minutes `first` and `last`, or all).
+def compact(con: Any, *, first: datetime, last: datetime) -> None:
+    """Merge the partial rows of each key of the minutes `first` to `last` into one.
 
     Sums of sums: every answer stays the same. Run inside the caller's transaction.
     """
-    span = "minute BETWEEN ? AND ?" if first is not None and last is not None else "TRUE"
-    params = [first, last] if first is not None and last is not None else []
+    span, params = "minute BETWEEN ? AND ?", [first, last]
     keys = f"minute, {_KEYS}"
     merges = {
         ROLLUPS: f"SELECT {keys}, sum(requests), sum(errors_5xx), sum(latency_sum), sum(request_bytes), "
