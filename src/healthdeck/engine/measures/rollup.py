@@ -30,7 +30,7 @@ else:
 ROLLUPS_ENV = "HEALTHDECK_ROLLUPS"
 # Shorter windows read raw requests: the time index already narrows them to a few row groups, and the
 # rollups' union costs more there (benchmarks/bench_rollups.py on 7 M simulated requests, p95 + 5xx rate:
-# 3.6× the raw time at 1 hour, 1.5–1.7× at 1 day, 1.2× at 2 days, 0.7× at 3 days, 0.35× at 30 days).
+# 3–3.6× the raw time at 1 hour, 1.4–1.7× at 1 day, 1.2× at 2 days, 0.7× at 3 days, 0.35–0.4× at 30 days).
 MIN_WINDOW = timedelta(days=3)
 COUNTED = ("count", "rate_per_s", "rate_per_min", "rate_per_hour")
 # A requests column -> its sum in request_rollups.
