@@ -18,7 +18,7 @@ from healthdeck.engine.mrr import Book, load_states
 from healthdeck.engine.revenue_options import MrrSettings, load_rates
 from healthdeck.errors import HealthdeckError
 from healthdeck.store.connection import open_store
-from healthdeck.store.migrations import SCHEMA_VERSION, migrate
+from healthdeck.store.migrations import MIGRATIONS, migrate
 
 from .conftest import ingested
 
@@ -156,7 +156,8 @@ def test_a_state_counts_from_just_after_its_time(tmp_path: Path) -> None:
 
 def test_an_older_store_gains_the_discount_duration_column_and_keeps_its_discounts(tmp_path: Path) -> None:
     con = duckdb.connect(str(tmp_path / "old.duckdb"))
-    migrate(con, target=SCHEMA_VERSION - 1)
+    # The version before the migration that adds the column (later migrations came after it).
+    migrate(con, target=[m.__name__ for m in MIGRATIONS].index("_add_discount_duration"))
     # Step 1 creates today's tables: drop the column to have the table an older healthdeck made.
     con.execute("ALTER TABLE subscriptions DROP COLUMN discount_duration")
     con.execute(

@@ -11,8 +11,9 @@ import duckdb
 import ibis
 import orjson
 import pytest
+import sqlglot.expressions as sge
 
-from healthdeck.engine.measures.parametrize import learn
+from healthdeck.engine.measures.parametrize import bind_string, learn
 from healthdeck.engine.measures.templates import TemplateCache, bind
 
 from .test_cli_engine import AT, cli, db  # noqa: F401 - the module's store fixture
@@ -104,3 +105,18 @@ def test_a_template_runs_to_the_same_answer_as_the_query_compiled_for_the_window
         end = start + length
         direct = con.execute(backend.compile(build(start, end))).fetchall()
         assert con.execute(template["sql"], bind(template, start, end)).fetchall() == direct
+
+
+def test_a_literal_ibis_shares_between_two_places_becomes_a_parameter_in_both() -> None:
+    # Ibis compiles one literal used twice (a tenant filter on two tables of a union, a window's
+    # end compared and truncated) to one node object with two parents.
+    shared = sge.Literal.string(" healthdeck-tenant ")
+    condition = sge.And(
+        this=sge.EQ(this=sge.column("a"), expression=shared),
+        expression=sge.EQ(this=sge.column("b"), expression=shared),
+    )
+    tree = sge.Select(expressions=[sge.Star()], where=sge.Where(this=condition))
+    assert sum(node is shared for node in tree.walk()) == 2
+    bound, found = bind_string(tree, " healthdeck-tenant ", "tenant")
+    assert found
+    assert bound.sql(dialect="duckdb") == "SELECT * WHERE a = $tenant AND b = $tenant"

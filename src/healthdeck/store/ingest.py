@@ -38,6 +38,7 @@ from healthdeck.store.readers import (
     raw_text,
     read_parquet,
 )
+from healthdeck.store.rollups import roll_up_fresh
 from healthdeck.store.schema import KINDS, Field, Kind
 from healthdeck.store.validate import literal, missing_columns, quote, validation_query
 
@@ -207,6 +208,8 @@ def _store_events(store: Store, kind: Kind, valid: int) -> tuple[int, list[tuple
         f"{first_only}"
     )
     inserted = store.count(kind.name) - before
+    if kind.name == "requests" and inserted:
+        roll_up_fresh(con)
     return inserted, _event_conflicts(con, kind) if inserted < valid else []
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import duckdb
 
+from healthdeck.store import rollups
 from healthdeck.store.schema import KINDS, create_table_sql
 from healthdeck.store.views import CHURN_SIGNALS, VIEWS
 
@@ -54,6 +55,16 @@ def _add_discount_duration(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE subscriptions ADD COLUMN IF NOT EXISTS discount_duration VARCHAR")
 
 
+def _create_rollups(con: duckdb.DuckDBPyConnection) -> None:
+    """Per-minute rollups and latency sketches of requests (store/rollups.py), built from those stored.
+
+    Made anew (CREATE OR REPLACE) from the requests, so running it again gives the same tables.
+    """
+    con.execute(rollups.CREATE_ROLLUPS)
+    con.execute(rollups.CREATE_SKETCH)
+    rollups.roll_up_all(con)
+
+
 # Index i holds the migration that brings a store from version i to i + 1.
 MIGRATIONS: tuple[Migration, ...] = (
     _create_event_tables,
@@ -62,6 +73,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _create_health_history,
     _create_churn_signals,
     _add_discount_duration,
+    _create_rollups,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

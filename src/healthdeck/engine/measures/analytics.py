@@ -35,6 +35,7 @@ from healthdeck.engine.measures.generic import (
     evaluate_aggregate,
     ever_seen,
     filtered,
+    windowed_aggregate,
 )
 from healthdeck.engine.measures.lazy import lazy_module
 from healthdeck.engine.measures.revenue import tenant_mrr, total_mrr
@@ -545,9 +546,8 @@ class OccurrencesParams(Params):
 def occurrences(ctx: MeasureContext, params: OccurrencesParams, window: Window) -> float | None:
     """How many matching rows (or the sum of a column), per second, minute or hour if asked; 0 when none occurred."""
     spec = params.spec()
-    # The shape evaluate_aggregate gives the same query: a count shared with other KPIs runs once.
-    shape = ("aggregate", spec.model_dump_json())
-    total = ctx.windowed_scalar(shape, window, lambda w: aggregate_expr(filtered(ctx, spec, w), spec))
+    # The query evaluate_aggregate runs: a count shared with other KPIs runs once.
+    total = windowed_aggregate(ctx, spec, window)
     if not total:
         known = Aggregate(table=params.table, where=params.known, time=params.time)
         total = 0.0 if any_rows(ctx, known, window.end) else None

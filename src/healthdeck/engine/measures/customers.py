@@ -10,6 +10,7 @@ from pydantic import BeforeValidator
 
 from healthdeck.catalog.durations import parse_duration
 from healthdeck.engine.measures.base import MeasureContext, Params, Window, in_window, measure, ratio
+from healthdeck.engine.measures.generic import Aggregate, windowed_aggregate
 from healthdeck.engine.measures.lazy import lazy_module
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ class PerUserParams(Params):
 @measure("calls_per_active_user", PerUserParams, reads=["requests", "activity"])
 def calls_per_active_user(ctx: MeasureContext, params: PerUserParams, window: Window) -> float | None:
     """API calls per active user per period: sum(api_calls) / count(active_users)."""
-    calls = ctx.windowed_scalar(("requests",), window, lambda w: in_window(ctx.table("requests"), "ts", w).count())
+    calls = windowed_aggregate(ctx, Aggregate(table="requests"), window)
     periods = window.seconds / params.per.total_seconds()
     return ratio(calls, active_user_count(ctx, window), scale=1 / periods)
 

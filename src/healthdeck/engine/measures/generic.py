@@ -7,10 +7,12 @@ They let a catalog express most KPIs as data, e.g. the p95 of `startup_duration_
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import model_validator
 
+from healthdeck.engine.measures import rollup
 from healthdeck.engine.measures.base import TIME_COLUMNS, MeasureContext, Params, Window, in_window, measure, ratio
 from healthdeck.store.schema import KINDS
 
@@ -92,11 +94,16 @@ def _predicate(table: Table, column: str, condition: Any) -> list[BooleanValue]:
     return [tests[op](value) for op, value in condition.items()]
 
 
+def where_predicates(table: Table, spec: Aggregate) -> list[BooleanValue]:
+    """The spec's filters (`where`, `labels`) on `table`: its own table, or a rollup of it."""
+    predicates = [p for column, condition in spec.where.items() for p in _predicate(table, column, condition)]
+    return predicates + [table.labels[key].str == value for key, value in spec.labels.items()]
+
+
 def filtered(ctx: MeasureContext, spec: Aggregate, window: Window) -> Table:
     """The rows of the spec's table in the window that pass its filters."""
     table = in_window(ctx.table(spec.table), spec.time_column, window)
-    predicates = [p for column, condition in spec.where.items() for p in _predicate(table, column, condition)]
-    predicates += [table.labels[key].str == value for key, value in spec.labels.items()]
+    predicates = where_predicates(table, spec)
     return table.filter(*predicates) if predicates else table
 
 
@@ -131,10 +138,19 @@ def as_rate(value: float | None, spec: Aggregate, window: Window) -> float | Non
 HISTORY = timedelta(days=36500)
 
 
+def windowed_aggregate(ctx: MeasureContext, spec: Aggregate, window: Window) -> float | None:
+    """`aggregate_expr` of the spec over the window (a rate's count): from the rollups when they hold it."""
+    if rollup.use_rollups(spec, window):
+        where = partial(where_predicates, spec=spec)
+        rolled = ("aggregate", "rollups", spec.model_dump_json())
+        return ctx.windowed_scalar(rolled, window, lambda w: rollup.expression(ctx, spec, w, where=where))
+    raw = ("aggregate", spec.model_dump_json())
+    return ctx.windowed_scalar(raw, window, lambda w: aggregate_expr(filtered(ctx, spec, w), spec))
+
+
 def any_rows(ctx: MeasureContext, spec: Aggregate, before: datetime) -> bool:
     """Whether rows passing the spec's filters exist at all before `before`."""
-    shape = ("any_rows", spec.model_dump_json())
-    return bool(ctx.windowed_scalar(shape, Window(before - HISTORY, before), lambda w: filtered(ctx, spec, w).count()))
+    return bool(windowed_aggregate(ctx, spec.model_copy(update={"agg": "count"}), Window(before - HISTORY, before)))
 
 
 def ever_seen(ctx: MeasureContext, spec: Aggregate, before: datetime) -> bool:
@@ -149,8 +165,7 @@ def ever_seen(ctx: MeasureContext, spec: Aggregate, before: datetime) -> bool:
 
 
 def evaluate_aggregate(ctx: MeasureContext, spec: Aggregate, window: Window) -> float | None:
-    shape = ("aggregate", spec.model_dump_json())
-    value = ctx.windowed_scalar(shape, window, lambda w: aggregate_expr(filtered(ctx, spec, w), spec))
+    value = windowed_aggregate(ctx, spec, window)
     if not value and spec.agg in ("count", *PER_SECONDS, "sum"):
         value = 0.0 if ever_seen(ctx, spec, window.end) else None
     value = as_rate(value, spec, window)

@@ -32,14 +32,20 @@ Template = dict[str, Any]
 def learn(compile_for: Compiler, length: timedelta, *, dialect: Any, any_length: bool) -> tuple[Template | None, bool]:
     """(the template, or None; whether it holds for windows of any length, or only of `length`)."""
     first = (SENTINEL, SENTINEL + length)
-    tree = compile_for(first)
+    tree = _unshared(compile_for(first))
     if any_length:
         stretched = (first[0] + SHIFT, first[1] + SHIFT + STRETCH)
-        found = _parametrize(tree.copy(), compile_for(stretched), first, stretched, dialect=dialect)
+        found = _parametrize(tree.copy(), _unshared(compile_for(stretched)), first, stretched, dialect=dialect)
         if found is not None:
             return found, True
     moved = (first[0] + SHIFT, first[1] + SHIFT)
-    return _parametrize(tree, compile_for(moved), first, moved, dialect=dialect), False
+    return _parametrize(tree, _unshared(compile_for(moved)), first, moved, dialect=dialect), False
+
+
+def _unshared(tree: sge.Expression) -> sge.Expression:
+    """A copy whose every node has one parent: Ibis compiles one literal used twice (a window's end
+    compared and truncated) to one node object in two places, which `replace` would swap in one only."""
+    return tree.copy()
 
 
 def _parametrize(
@@ -95,6 +101,7 @@ def bind_string(tree: sge.Expression, value: str, name: str) -> tuple[sge.Expres
 
     A tenant's id enters a query this way: as a parameter bound when it runs, never as SQL text.
     """
+    tree = _unshared(tree)
     found = [node for node in tree.walk() if isinstance(node, sge.Literal) and node.is_string and node.this == value]
     for node in found:
         node.replace(_placeholder(name, "VARCHAR"))

@@ -1,0 +1,122 @@
+"""Per-minute rollups of requests and a mergeable latency sketch, kept up to date at ingest.
+
+`request_rollups` holds, per minute (UTC) and key (tenant, tier, endpoint, method, exact HTTP
+status), the number of requests, of 5xx, and the sums of latency and bytes. `request_latency_sketch`
+holds, per minute and key, a DDSketch-style histogram of latency_ms: log-spaced buckets of
+relative accuracy ALPHA, so an estimated quantile is within 1% of the exact one.
+
+Rows are append-only partial aggregates: a reader always sums per key, so a late event simply adds
+a partial row to its (earlier) minute, and merging partials (`compact`) changes no answer. This is
+how ClickHouse's SummingMergeTree works, and the SQL here is plain INSERT … SELECT … GROUP BY.
+The engine reads these tables in engine/measures/rollup.py.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+ROLLUPS = "request_rollups"
+SKETCH = "request_latency_sketch"
+KEYS = ("tenant_id", "tier", "endpoint", "method", "status")
+
+ALPHA = 0.01
+GAMMA = (1 + ALPHA) / (1 - ALPHA)
+LN_GAMMA = math.log(GAMMA)
+# The bucket of a zero latency (ln is undefined there): below any positive double's bucket (>= -37,300).
+ZERO_BUCKET = -(2**31)
+# Partial rows per key a batch's minutes may hold before ingest merges them.
+PILE_UP = 2
+
+_KEY_COLUMNS = (
+    "minute TIMESTAMPTZ NOT NULL, tenant_id VARCHAR, tier VARCHAR, endpoint VARCHAR, method VARCHAR, status INTEGER"
+)
+CREATE_ROLLUPS = (
+    f"CREATE OR REPLACE TABLE {ROLLUPS} ({_KEY_COLUMNS}, requests BIGINT NOT NULL, errors_5xx BIGINT NOT NULL, "
+    "latency_sum DOUBLE NOT NULL, request_bytes BIGINT, response_bytes BIGINT)"
+)
+CREATE_SKETCH = f'CREATE OR REPLACE TABLE {SKETCH} ({_KEY_COLUMNS}, bucket INTEGER NOT NULL, "count" BIGINT NOT NULL)'
+
+# ts truncated to the minute in UTC (the store's time zone, store/connection.py); DuckDB's time_bucket
+# does it in half the time of date_trunc('minute', ts), which other engines spell portably.
+_MINUTE = "time_bucket(INTERVAL 1 minute, ts)"
+_KEYS = ", ".join(KEYS)
+# A batch's new requests, each with its minute.
+_STAGED = "_rolling_up"
+
+
+def bucket_sql(column: str) -> str:
+    """The sketch bucket of a latency: ceil(log_gamma(x)), or ZERO_BUCKET for 0 (latency is never negative)."""
+    return f"CASE WHEN {column} > 0 THEN CAST(ceil(ln({column}) / {LN_GAMMA!r}) AS INTEGER) ELSE {ZERO_BUCKET} END"
+
+
+def bucket_value(bucket: int) -> float:
+    """The estimate of every value in a bucket, within ALPHA of each: 2·gamma^i / (gamma + 1)."""
+    return 0.0 if bucket == ZERO_BUCKET else 2 * GAMMA**bucket / (GAMMA + 1)
+
+
+def roll_up(con: Any, source: str) -> None:
+    """Append the partial aggregates of the requests of `source`, a relation with their `minute`."""
+    con.execute(
+        f"INSERT INTO {ROLLUPS} SELECT minute, {_KEYS}, count(*), sum(CASE WHEN status >= 500 THEN 1 ELSE 0 END), "
+        f"sum(latency_ms), sum(request_bytes), sum(response_bytes) FROM {source} GROUP BY minute, {_KEYS}"
+    )
+    bucket = bucket_sql("latency_ms")
+    con.execute(
+        f"INSERT INTO {SKETCH} SELECT minute, {_KEYS}, {bucket}, count(*) FROM {source} "
+        f"GROUP BY minute, {_KEYS}, {bucket}"
+    )
+
+
+def roll_up_all(con: Any) -> None:
+    """Build both tables from every stored request (migration 7): their minutes are computed twice,
+    rather than held for the whole store."""
+    roll_up(con, f"(SELECT {_MINUTE} AS minute, {_KEYS}, latency_ms, request_bytes, response_bytes FROM requests)")
+
+
+def roll_up_fresh(con: Any) -> None:
+    """Roll up the requests this transaction inserted, then merge partials if they piled up.
+
+    Rows inserted in this transaction carry its `now()` in `_ingested_at` (store/ingest.py relies on
+    it too); given as a constant, the filter skips every older row group by its min/max. The batch's
+    requests are staged with their minute, computed once for both tables.
+    """
+    now = con.execute("SELECT now()").fetchall()[0][0]
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {_STAGED} AS SELECT {_MINUTE} AS minute, {_KEYS}, latency_ms, "
+        "request_bytes, response_bytes FROM requests WHERE _ingested_at = ?",
+        [now],
+    )
+    roll_up(con, _STAGED)
+    first, last = con.execute(f"SELECT min(minute), max(minute) FROM {_STAGED}").fetchall()[0]
+    con.execute(f"DROP TABLE {_STAGED}")
+    if first is not None and _piled_up(con, first, last):
+        compact(con, first=first, last=last)
+
+
+def _piled_up(con: Any, first: datetime, last: datetime) -> bool:
+    keys = f"minute, {_KEYS}"
+    rows, distinct = con.execute(
+        f"SELECT count(*), count(DISTINCT ({keys})) FROM {ROLLUPS} WHERE minute BETWEEN ? AND ?", [first, last]
+    ).fetchall()[0]
+    return bool(rows > PILE_UP * distinct)
+
+
+def compact(con: Any, *, first: datetime, last: datetime) -> None:
+    """Merge the partial rows of each key of the minutes `first` to `last` into one.
+
+    Sums of sums: every answer stays the same. Run inside the caller's transaction.
+    """
+    span, params = "minute BETWEEN ? AND ?", [first, last]
+    keys = f"minute, {_KEYS}"
+    merges = {
+        ROLLUPS: f"SELECT {keys}, sum(requests), sum(errors_5xx), sum(latency_sum), sum(request_bytes), "
+        f"sum(response_bytes) FROM {ROLLUPS} WHERE {span} GROUP BY {keys}",
+        SKETCH: f'SELECT {keys}, bucket, sum("count") FROM {SKETCH} WHERE {span} GROUP BY {keys}, bucket',
+    }
+    for table, merged in merges.items():
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _merged AS {merged}", params)
+        con.execute(f"DELETE FROM {table} WHERE {span}", params)
+        con.execute(f"INSERT INTO {table} SELECT * FROM _merged")
+        con.execute("DROP TABLE _merged")
