@@ -116,6 +116,31 @@ def stored(*target: str) -> dict[str, list[tuple[Any, ...]]]:
     return rows
 
 
+def rolled_up(url: str) -> tuple[int, int, int]:
+    """Requests counted in request_rollups and in the latency sketch, and 5xx in the rollups."""
+    with open_engine_store(parse_engine_url(url)) as store:
+        (requests, errors), (sketched,) = (
+            store.con.execute("SELECT sum(requests), sum(errors_5xx) FROM request_rollups").fetchall()[0],
+            store.con.execute('SELECT sum("count") FROM request_latency_sketch').fetchall()[0],
+        )
+    return int(requests), int(sketched), int(errors)
+
+
+def test_an_older_database_gets_its_rollups_built_from_its_requests(engine_url: str, tmp_path: Path) -> None:
+    ingest(tmp_path, "first", RECORDS, "--engine", engine_url)
+    with open_engine_store(parse_engine_url(engine_url)) as store:  # as a healthdeck before rollups left it
+        for table in ("request_rollups", "request_latency_sketch"):
+            store.con.execute(f"TRUNCATE TABLE {table}")
+        if store.dialect == "postgres":
+            store.con.execute("UPDATE _healthdeck_meta SET value = '6' WHERE key = 'schema_version'")
+        else:  # a ReplacingMergeTree: the last row inserted for the key is the one read
+            store.con.execute("INSERT INTO _healthdeck_meta VALUES ('schema_version', '6')")
+    old = run_cli("health", "--engine", engine_url)
+    assert old.returncode == 2 and "schema version 6" in old.stderr  # a reader never upgrades
+    assert ingest(tmp_path, "again", RECORDS, "--engine", engine_url)[0]["accepted"] == 0
+    assert rolled_up(engine_url) == (3, 3, 1)
+
+
 def _json(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, str) else value
 
@@ -130,10 +155,13 @@ def test_ingest_rejects_and_stores_as_duckdb_does(engine_url: str, tmp_path: Pat
     duck["activity"] = [(i, ts, _json(p)) for i, ts, p in duck["activity"]]
     assert stored("--engine", engine_url) == duck
 
+    assert rolled_up(engine_url) == (3, 3, 1)  # three requests, one a 5xx, in both rollup tables
+
     again, again_rejects = ingest(tmp_path, "again", RECORDS, "--engine", engine_url)
     assert again == {"accepted": 0, "rejected": 4, "duplicates": 6}
     assert again_rejects == expected_rejects
     assert stored("--engine", engine_url) == duck  # nothing new: a retry is harmless
+    assert rolled_up(engine_url) == (3, 3, 1)  # and counts nothing twice
 
     changed = ingest(tmp_path, "changed", CHANGED, "--db", db)
     assert ingest(tmp_path, "changed", CHANGED, "--engine", engine_url) == changed

@@ -8,7 +8,13 @@ merge, and one row to every query, which reads with `final = 1`); ingest checks 
 
 from __future__ import annotations
 
+import functools
+
+import sqlglot
+import sqlglot.expressions as sge
+
 from healthdeck.engines.url import EngineKind
+from healthdeck.store import rollups
 from healthdeck.store.migrations import META_TABLE, SCHEMA_VERSION
 from healthdeck.store.schema import KINDS, Field, Kind
 from healthdeck.store.validate import literal, quote
@@ -39,6 +45,49 @@ def stored_columns(kind: Kind) -> list[tuple[str, str, bool]]:
     """(name, DuckDB type, nullable) of each column of the kind's table, as DuckDB's DESCRIBE lists them."""
     columns = [(f.name, f.type, not (f.name == "event_id" and kind.key == "event_id")) for f in kind.fields]
     return columns + [(name, kind_, False) for name, kind_ in EXTRA_COLUMNS if name != "_record_hash" or kind.entity]
+
+
+# The request rollups (store/rollups.py): their DuckDB DDL is where their columns are declared.
+ROLLUP_TABLES = {rollups.ROLLUPS: rollups.CREATE_ROLLUPS, rollups.SKETCH: rollups.CREATE_SKETCH}
+_DUCKDB_NAMES = {"TEXT": "VARCHAR", "INT": "INTEGER"}  # SQLGlot's spelling -> store/schema.py's
+
+
+@functools.cache
+def rollup_columns(table: str) -> tuple[tuple[str, str, bool], ...]:
+    """(name, DuckDB type, nullable) of a rollup table's columns, read from its CREATE statement."""
+    create = sqlglot.parse_one(ROLLUP_TABLES[table], read="duckdb")
+    columns = []
+    for column in create.this.expressions:
+        type_ = column.args["kind"].sql("duckdb")
+        not_null = any(isinstance(c.kind, sge.NotNullColumnConstraint) for c in column.constraints)
+        columns.append((column.name, _DUCKDB_NAMES.get(type_, type_), not not_null))
+    return tuple(columns)
+
+
+def table_columns(table: str) -> list[tuple[str, str, bool]]:
+    """(name, DuckDB type, nullable) of any table healthdeck keeps on an engine."""
+    return stored_columns(KINDS[table]) if table in KINDS else list(rollup_columns(table))
+
+
+def postgres_rollup(table: str) -> list[str]:
+    columns = [f"{quote(n)} {PG_TYPES[t]}{'' if nullable else ' NOT NULL'}" for n, t, nullable in rollup_columns(table)]
+    return [
+        f"CREATE TABLE IF NOT EXISTS {quote(table)} ({', '.join(columns)})",
+        f"CREATE INDEX IF NOT EXISTS {table}_by_tenant_id_minute ON {quote(table)} (tenant_id, minute)",
+        f"CREATE INDEX IF NOT EXISTS {table}_by_minute ON {quote(table)} (minute)",
+    ]
+
+
+def clickhouse_rollup(table: str, database: str) -> str:
+    """Append-only partial aggregates that every reader sums: a plain MergeTree (a merge must not replace)."""
+    columns = [
+        f"{quote(n)} {CH_TYPES[t] if not nullable else f'Nullable({CH_TYPES[t]})'}"
+        for n, t, nullable in rollup_columns(table)
+    ]
+    return (
+        f"CREATE TABLE IF NOT EXISTS {database}.{quote(table)} ({', '.join(columns)}) "
+        "ENGINE = MergeTree ORDER BY (tenant_id, minute) SETTINGS allow_nullable_key = 1"
+    )
 
 
 def _pg_checks(f: Field) -> list[str]:
@@ -130,9 +179,12 @@ def schema_statements(engine: EngineKind, database: str = "") -> list[str]:
     """Every statement that sets a database up for healthdeck; each may run again harmlessly."""
     if engine == "postgres":
         tables = [postgres_table(kind) for kind in KINDS.values()]
-        return tables + [index for kind in KINDS.values() for index in postgres_indexes(kind)] + meta_table(engine)
+        indexes = [index for kind in KINDS.values() for index in postgres_indexes(kind)]
+        rolled = [statement for table in ROLLUP_TABLES for statement in postgres_rollup(table)]
+        return tables + indexes + rolled + meta_table(engine)
     return (
         [f"CREATE DATABASE IF NOT EXISTS {database}"]
         + [clickhouse_table(kind, database) for kind in KINDS.values()]
+        + [clickhouse_rollup(table, database) for table in ROLLUP_TABLES]
         + meta_table(engine, database)
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from healthdeck.engines.ddl import ROLLUP_TABLES
 from healthdeck.engines.store import EngineStore
 from healthdeck.engines.write import write_batch
 from healthdeck.store.connection import Store, connect_memory
@@ -46,7 +47,9 @@ class StagingStore(Store):
     ) -> None:
         table = quote(kind.name)
         rows = self.con.sql(f"SELECT * FROM {table}").to_arrow_table()
-        self.con.execute(f"DELETE FROM {table}")
+        # Staging keeps nothing between batches: the engine holds the records, and rolls them up itself.
+        for done in (table, *(ROLLUP_TABLES if kind.name == "requests" else ())):
+            self.con.execute(f"DELETE FROM {done}")
         written = write_batch(self.target, kind, rows)
         not_new = rows.num_rows - written.stored
         report.add_batch(kind.name, -not_new, not_new - len(written.conflicts))

@@ -15,15 +15,17 @@ from pathlib import Path
 from typing import Any, cast
 
 from healthdeck.catalog.cache import cache_file
-from healthdeck.engines.ddl import schema_statements, stored_columns
+from healthdeck.engines.ddl import schema_statements, table_columns
 from healthdeck.engines.dialects import COMPILERS, DIALECTS, parameter_types, transpile
 from healthdeck.engines.url import EngineUrl
 from healthdeck.errors import HealthdeckError, StoreMissingError, StoreVersionError
+from healthdeck.store import rollups
 from healthdeck.store.connection import Store
 from healthdeck.store.migrations import META_TABLE, SCHEMA_VERSION
-from healthdeck.store.schema import KINDS
 
 CH_DATABASE = "healthdeck"
+# The schema version that brought the request rollups (store/migrations.py, migration 7).
+ROLLUPS_VERSION = 7
 # join_use_nulls: an outer join's missing side is NULL, as in SQL (not 0 or ''); aggregate_functions_
 # null_for_empty: max() of no rows is NULL (not 1970); final: a re-sent record is one row before a merge.
 CH_SETTINGS = ("join_use_nulls = 1", "aggregate_functions_null_for_empty = 1", "final = 1")
@@ -166,7 +168,7 @@ class EngineStore(Store):
         return self.engine.run(sql, params)
 
     def columns(self, table: str) -> list[tuple[str, str, bool]]:
-        return stored_columns(KINDS[table])
+        return table_columns(table)
 
     def sql_compiler(self) -> Any:
         return CompileOnly(self.engine.kind)
@@ -189,8 +191,7 @@ def open_engine_store(url: EngineUrl, *, create: bool = False, read_only: bool =
     con = CONNECTIONS[url.kind](url, create=create)
     try:
         if create:
-            for statement in schema_statements(url.kind, CH_DATABASE):
-                con.run(statement)
+            _set_up(con, url)
         _check_version(url, con)
     except BaseException:
         con.close()
@@ -198,14 +199,41 @@ def open_engine_store(url: EngineUrl, *, create: bool = False, read_only: bool =
     return EngineStore(url, con, read_only=read_only)
 
 
-def _check_version(url: EngineUrl, con: PostgresConnection | ChdbConnection) -> None:
+def _set_up(con: PostgresConnection | ChdbConnection, url: EngineUrl) -> None:
+    """Create what is missing; a database from an older healthdeck gets its rollups built from its requests."""
+    before = _stored_version(con)
+    for statement in schema_statements(url.kind, CH_DATABASE):
+        con.run(statement)
+    if before is not None and before < ROLLUPS_VERSION:
+        con.execute(f"TRUNCATE TABLE {rollups.ROLLUPS}")
+        con.execute(f"TRUNCATE TABLE {rollups.SKETCH}")
+        rollups.roll_up(con, fresh_requests("TRUE"))
+
+
+def fresh_requests(where: str) -> str:
+    """Requests with their minute, as store/rollups.py rolls them up (date_trunc: every engine has it)."""
+    keys = ", ".join(rollups.KEYS)
+    return (
+        f"(SELECT date_trunc('minute', ts) AS minute, {keys}, latency_ms, request_bytes, response_bytes "
+        f"FROM requests WHERE {where}) AS fresh"
+    )
+
+
+def _stored_version(con: PostgresConnection | ChdbConnection) -> int | None:
+    """The healthdeck schema version the database holds, or None when it holds no healthdeck tables."""
     try:
         rows = con.execute(f"SELECT value FROM {META_TABLE} WHERE key = 'schema_version'").fetchall()
-    except Exception as exc:
+    except Exception:  # psycopg's UndefinedTable, chdb's "Unknown table": no healthdeck here
+        return None
+    return int(rows[0][0]) if rows else 0
+
+
+def _check_version(url: EngineUrl, con: PostgresConnection | ChdbConnection) -> None:
+    version = _stored_version(con)
+    if version is None:
         raise StoreVersionError(
             f"{url.shown} holds no healthdeck tables; set them up with `healthdeck ingest FILE --engine URL`"
-        ) from exc
-    version = int(rows[0][0]) if rows else 0
+        )
     if version != SCHEMA_VERSION:
         raise StoreVersionError(
             f"{url.shown} has healthdeck schema version {version}; this healthdeck uses {SCHEMA_VERSION}. "

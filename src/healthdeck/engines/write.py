@@ -17,11 +17,13 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from healthdeck.engines.ddl import CH_TYPES, stored_columns
+from healthdeck.engines.store import PostgresConnection, fresh_requests
+from healthdeck.store import rollups
 from healthdeck.store.schema import Kind
 from healthdeck.store.validate import literal, quote
 
 if TYPE_CHECKING:
-    from healthdeck.engines.store import ChdbConnection, EngineStore, PostgresConnection
+    from healthdeck.engines.store import ChdbConnection, EngineStore
 
 
 @dataclass
@@ -33,13 +35,42 @@ class Written:
 
 
 def write_batch(store: EngineStore, kind: Kind, batch: pa.Table) -> Written:
-    """Store a batch of validated rows (the kind's stored columns) in the engine."""
+    """Store a batch of validated rows (the kind's stored columns) in the engine; roll up its new requests."""
     if batch.num_rows == 0:
         return Written()
     con = store.engine
-    if con.kind == "postgres":
-        return _postgres(con, kind, batch)  # type: ignore[arg-type]
-    return _clickhouse(con, kind, batch)  # type: ignore[arg-type]
+    if isinstance(con, PostgresConnection):
+        with con.raw.transaction():  # the rows and their rollups together, or neither
+            written = _postgres(con, kind, batch)
+            _roll_up_new(store, kind, batch, written)
+        return written
+    # ClickHouse has no transaction: a crash between the two leaves the batch's minutes short until
+    # the batch is ingested again (its rows are then duplicates, so that cannot repair them).
+    written = _clickhouse(con, kind, batch)
+    _roll_up_new(store, kind, batch, written)
+    return written
+
+
+def _roll_up_new(store: EngineStore, kind: Kind, batch: pa.Table, written: Written) -> None:
+    """Add the batch's newly stored requests to the rollups, with store/rollups.py's own INSERT … SELECT.
+
+    The new rows are those carrying the batch's `_ingested_at` (one instant per batch, from the
+    DuckDB transaction that validated it): a re-sent request keeps its first one and is not counted twice.
+    """
+    if kind.name != "requests" or not written.stored:
+        return
+    at = batch.column("_ingested_at")[0].as_py()
+    rollups.roll_up(_Bound(store, {"at": at}), fresh_requests("_ingested_at = $at"))
+
+
+class _Bound:
+    """The store's connection with parameters bound: store/rollups.py's statements take none."""
+
+    def __init__(self, store: EngineStore, params: dict[str, Any]) -> None:
+        self.store, self.params = store, params
+
+    def execute(self, sql: str) -> Any:
+        return self.store.con.execute(sql, self.params)
 
 
 def _differences(kind: Kind, fresh: str, kept: str, *, text: Any, otherwise: str = "NULL") -> tuple[str, str]:
@@ -62,12 +93,11 @@ def _postgres(con: PostgresConnection, kind: Kind, batch: pa.Table) -> Written:
     names = [name for name, _, _ in stored_columns(kind)]
     columns = ", ".join(quote(n) for n in names)
     table = quote(kind.name)
-    with con.raw.transaction():
-        con.raw.execute(f"CREATE TEMP TABLE _incoming (LIKE {table}) ON COMMIT DROP")
-        with con.raw.cursor().copy(f"COPY _incoming ({columns}) FROM STDIN (FORMAT csv)") as copy:
-            copy.write(_csv(batch.select(names)))
-        conflicts = [] if kind.entity else _postgres_conflicts(con, kind)
-        stored = con.raw.execute(_postgres_insert(kind, columns)).rowcount
+    con.raw.execute(f"CREATE TEMP TABLE _incoming (LIKE {table}) ON COMMIT DROP")  # in write_batch's transaction
+    with con.raw.cursor().copy(f"COPY _incoming ({columns}) FROM STDIN (FORMAT csv)") as copy:
+        copy.write(_csv(batch.select(names)))
+    conflicts = [] if kind.entity else _postgres_conflicts(con, kind)
+    stored = con.raw.execute(_postgres_insert(kind, columns)).rowcount
     return Written(stored, conflicts)
 
 
