@@ -37,7 +37,7 @@ FORMATS = ("jsonl", "csv", "parquet")
 RECORDS_SQL = """
 SELECT
     'requests' AS kind,
-    $prefix || i AS event_id,
+    'req-' || CASE WHEN $random_ids THEN md5(CAST(i AS VARCHAR)) ELSE CAST(i AS VARCHAR) END AS event_id,
     strftime(TIMESTAMPTZ '2026-11-20 00:00:00+00' - to_milliseconds(i * $spacing), '%Y-%m-%dT%H:%M:%S.%gZ') AS ts,
     't-' || lpad(CAST(i % 500 AS VARCHAR), 4, '0') AS tenant_id,
     '/v1/' || ['train', 'predict', 'models', 'datasets', 'jobs'][1 + i % 5] || '/' || (i % 97) AS endpoint,
@@ -54,9 +54,10 @@ SELECT
 FROM range($rows) AS r(i)
 """
 # The file's records are 37 ms apart going back from 20 November; stored ones, one second apart
-# going back from the same instant, interleave with them in time but never share an id.
-FILE_RECORDS = {"prefix": "req-", "spacing": 37}
-STORED_RECORDS = {"prefix": "old-", "spacing": 1000}
+# going back from the same instant, interleave with them in time, and their ids (random, as UUIDs
+# would be) with the file's, so that no range of ids or times tells them apart; none is the same.
+FILE_RECORDS = {"random_ids": False, "spacing": 37}
+STORED_RECORDS = {"random_ids": True, "spacing": 1000}
 BASELINE_SQL = {
     "jsonl": "SELECT * FROM read_json(?)",
     "csv": "SELECT * FROM read_csv(?)",

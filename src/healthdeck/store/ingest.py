@@ -45,6 +45,12 @@ from healthdeck.store.validate import literal, missing_columns, quote, validatio
 # file at commit, not to its write-ahead log and then again at the checkpoint (twice the CPU time).
 BATCH_ROWS = 200_000
 SHOWN_REJECTS = 20
+# A re-sent event_id is recognised (a duplicate, or a conflict) when the stored event's time is
+# within this of the record's: a duplicate has the same time, and so has a corrected record unless
+# its time itself moved by more. Farther apart, it is another event. Looking only there keeps a
+# batch's cost from growing with the store (see `_stored_near`). Lines of one batch with one id are
+# one event whatever their times (the first is kept).
+REPEAT_WINDOW = "INTERVAL 1 DAY"
 # Field names a record cannot use: "kind" routes it, the others are the staging table's own columns.
 RESERVED = ("kind", "_line", "_pre_error", "_raw")
 
@@ -189,8 +195,8 @@ def _store_events(store: Store, kind: Kind, valid: int) -> tuple[int, list[tuple
     An event is an immutable fact, so a re-sent `event_id` must carry the same content (typed
     values: `Z` and `+00:00` spellings of one instant are one content). Identical, it is a
     duplicate; different, a conflict, rejected: the stored record, or the first line of the batch
-    with that id, is kept. Repeats are looked at only when there are some, which keeps the usual
-    all-new batch to one statement.
+    with that id, is kept. An id is looked for among the stored events near the batch in time
+    (`_stored_near`), so the cost of a batch does not grow with the store.
     """
     con = store.con
     table, columns = quote(kind.name), ", ".join(quote(f.name) for f in kind.fields)
@@ -199,14 +205,55 @@ def _store_events(store: Store, kind: Kind, valid: int) -> tuple[int, list[tuple
     # more than the insert itself; a count of distinct ids says when it is needed.
     repeated = _count(con, f"SELECT count(*) - count(DISTINCT event_id) FROM ({_valid_events(kind)})")
     first_only = " QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _line) = 1" if repeated else ""
+    near, bounds = _stored_near(con, kind)
+    # The batch's ids already stored, with the batch as the join's hash table (NOT EXISTS hashed
+    # every stored id instead, each batch, in memory).
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _known AS SELECT DISTINCT kept.event_id FROM {near} AS kept "
+        f"JOIN ({_valid_events(kind)}) AS fresh ON kept.event_id = fresh.event_id AND {_same_time(kind)}",
+        bounds,
+    )
     con.execute(
         f"INSERT INTO {table} ({columns}, _ingested_at) "
         f"SELECT {columns}, now() FROM ({_valid_events(kind)}) AS fresh "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS stored WHERE stored.event_id = fresh.event_id)"
-        f"{first_only}"
+        f"ANTI JOIN _known ON _known.event_id = fresh.event_id{first_only}"
     )
+    con.execute("DROP TABLE _known")
     inserted = store.count(kind.name) - before
-    return inserted, _event_conflicts(con, kind) if inserted < valid else []
+    return inserted, _event_conflicts(con, kind, near=near, bounds=bounds) if inserted < valid else []
+
+
+def _event_time(kind: Kind) -> str | None:
+    """The field that says when an event happened: its required timestamp (`ts`, or `timestamp`)."""
+    return next((f.name for f in kind.fields if f.type == "TIMESTAMPTZ" and f.required), None)
+
+
+def _same_time(kind: Kind) -> str:
+    """The condition that a stored event `kept` is near enough a `fresh` one in time to be the same
+    event if their ids are (REPEAT_WINDOW); always true for a kind without a time."""
+    time_field = _event_time(kind)
+    if time_field is None:
+        return "true"
+    column = quote(time_field)
+    return f"kept.{column} BETWEEN fresh.{column} - {REPEAT_WINDOW} AND fresh.{column} + {REPEAT_WINDOW}"
+
+
+def _stored_near(con: Any, kind: Kind) -> tuple[str, dict[str, Any]]:
+    """The stored events a batch's ids are looked for in, and their query parameters: those whose
+    time is within REPEAT_WINDOW of the batch's valid events' times (all, for a kind without one).
+
+    The store's zone maps on time then skip every row group outside the window, which the
+    store's own order (mostly by arrival, so by time) makes nearly all of them.
+    """
+    time_field = _event_time(kind)
+    if time_field is None:
+        return quote(kind.name), {}
+    column = quote(time_field)
+    row = con.execute(
+        f"SELECT min({column}) - {REPEAT_WINDOW}, max({column}) + {REPEAT_WINDOW} FROM _checked WHERE _errors = ''"
+    ).fetchone()
+    near = f"(SELECT * FROM {quote(kind.name)} WHERE {column} BETWEEN $earliest AND $latest)"
+    return near, {"earliest": row[0], "latest": row[1]}
 
 
 def _valid_events(kind: Kind) -> str:
@@ -218,12 +265,13 @@ def _valid_events(kind: Kind) -> str:
     return f"SELECT {values}, _line FROM _checked WHERE _errors = ''"
 
 
-def _event_conflicts(con: Any, kind: Kind) -> list[tuple[int, str]]:
+def _event_conflicts(con: Any, kind: Kind, *, near: str, bounds: dict[str, Any]) -> list[tuple[int, str]]:
     """(line, reason) of each valid event of the batch whose content differs from the one kept for its id.
 
-    Run after the insert: the kept record is in the table, either from an earlier batch or just
-    inserted from this one. Rows inserted by this transaction carry its `now()`, earlier ones an
-    earlier time, which tells "conflicts with line N" from "conflicts with the stored record".
+    Run after the insert: the kept record is in `near` (the stored events near the batch in time),
+    either from an earlier batch or just inserted from this one. Rows inserted by this transaction
+    carry its `now()`, earlier ones an earlier time, which tells "conflicts with line N" from
+    "conflicts with the stored record".
     """
     content = [f for f in kind.fields if f.name != "event_id"]
     differs = " OR ".join(f"fresh.{quote(f.name)} IS DISTINCT FROM kept.{quote(f.name)}" for f in content)
@@ -239,7 +287,9 @@ def _event_conflicts(con: Any, kind: Kind) -> list[tuple[int, str]]:
     rows = con.execute(
         f"SELECT fresh._line, {kept_as} || {detail} "
         f"FROM (SELECT *, min(_line) OVER (PARTITION BY event_id) AS _first FROM ({_valid_events(kind)})) AS fresh "
-        f"JOIN {quote(kind.name)} AS kept ON kept.event_id = fresh.event_id WHERE {differs}"
+        f"JOIN {near} AS kept ON kept.event_id = fresh.event_id "
+        f"AND (kept._ingested_at = now() OR {_same_time(kind)}) WHERE {differs}",
+        bounds,
     ).fetchall()
     return [(int(line), str(reason)) for line, reason in rows]
 
@@ -403,7 +453,21 @@ class _BlockBatches:
         for name, tables in self.tables.items():
             records = self.records[name]
             parts = tables + ([stage_records(KINDS[name], records)] if records else [])
-            yield KINDS[name], pa.concat_tables(parts, promote_options="default")
+            if len(parts) == 1:
+                yield KINDS[name], parts[0]
+                continue
+            # Pieces may type one column differently (or as text): as text they always concatenate.
+            texts = [_typed_as_text(part) for part in parts]
+            yield KINDS[name], pa.concat_tables(texts, promote_options="default")
+
+
+def _typed_as_text(table: pa.Table) -> pa.Table:
+    """A staged table with the columns `stage_arrow` kept typed turned to text, as validation reads them alike."""
+    for index, column in enumerate(table.columns):
+        name = table.column_names[index]
+        if name != "_line" and not pa.types.is_string(column.type):
+            table = table.set_column(index, name, column.cast(pa.string()))
+    return table
 
 
 OneByOne = Callable[[list[int]], list[RawRecord]]
@@ -526,8 +590,11 @@ def _kind_parts(table: pa.Table, *, kind: Kind | None) -> list[tuple[Kind | None
     kinds = table.column("kind")
     if not (pa.types.is_string(kinds.type) or pa.types.is_null(kinds.type)):
         return None
+    names = pc.unique(kinds).to_pylist()
+    if len(names) == 1:  # the usual block of one kind: no copy of it per kind
+        return [(KINDS.get(names[0]) if names[0] is not None else None, table)]
     parts: list[tuple[Kind | None, pa.Table]] = []
-    for name in pc.unique(kinds).to_pylist():
+    for name in names:
         part = table.filter(pc.is_null(kinds) if name is None else pc.equal(kinds, name))
         parts.append((KINDS.get(name) if name is not None else None, part))
     return parts
@@ -549,9 +616,10 @@ Originals = Callable[[list[int]], list[dict[str, Any]]]
 
 
 def stage_arrow(kind: Kind, table: pa.Table, *, originals: Originals | None = None) -> pa.Table | None:
-    """The text columns `stage_records` would make of these rows, or None when only it can make them.
+    """The columns validation reads as it reads `stage_records`' text, or None when only it can make them.
 
-    pyarrow types each column by its JSON values; numbers and booleans are written back as
+    pyarrow types each column by its JSON values. Numbers and booleans in a field of their type
+    stay typed (validation checks them and names a bad one alike); others are written back as
     text so that validation sees what it sees for a record read one by one. Values whose
     text would differ (a fraction in a text field, an object in a field that is not JSON) make
     the rows go one by one. A JSON field is stored with its keys sorted, from `originals`: the
@@ -574,15 +642,15 @@ def stage_arrow(kind: Kind, table: pa.Table, *, originals: Originals | None = No
             values = column.to_pylist() if pa.types.is_string(column.type) else [row.get(name) for row in parsed]
             columns[name] = pa.array([None if v is None else _canonical_json(v) for v in values], pa.string())
             continue
-        text = _text_column(f, column)
-        if text is None:
+        staged = _staged_column(f, column)
+        if staged is None:
             return None
-        columns[name] = text
+        columns[name] = staged
     columns["_line"] = table.column("_line")
     return pa.table(columns)
 
 
-def _text_column(f: Field | None, column: pa.ChunkedArray) -> pa.ChunkedArray | None:
+def _staged_column(f: Field | None, column: pa.ChunkedArray) -> pa.ChunkedArray | None:
     kind = column.type
     if pa.types.is_null(kind) or column.null_count == len(column):
         return pa.chunked_array([pa.nulls(len(column), pa.string())])
@@ -590,11 +658,24 @@ def _text_column(f: Field | None, column: pa.ChunkedArray) -> pa.ChunkedArray | 
         return pc.if_else(pc.is_valid(column), "?", pa.scalar(None, pa.string()))
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         return column.cast(pa.string())
-    if pa.types.is_integer(kind) or (pa.types.is_boolean(kind) and f.type == "BOOLEAN"):
+    if _kept_typed(f, kind):
+        return column
+    if pa.types.is_integer(kind):
         return column.cast(pa.string())
     if pa.types.is_floating(kind) and _doubles_read_alike(f, column):
         return column.cast(pa.string())
     return None
+
+
+def _kept_typed(f: Field, kind: pa.DataType) -> bool:
+    """Whether a column pyarrow typed goes to validation as it is: its values are exactly what their
+    text would parse to, and validation names a bad one by its typed value either way, so turning
+    it to text and parsing it again would only cost time."""
+    if pa.types.is_integer(kind):
+        return f.type in ("INTEGER", "BIGINT", "DOUBLE")
+    if pa.types.is_floating(kind):
+        return f.type == "DOUBLE"
+    return pa.types.is_boolean(kind) and f.type == "BOOLEAN"
 
 
 def _doubles_read_alike(f: Field, column: pa.ChunkedArray) -> bool:
