@@ -173,6 +173,25 @@ def run_child(what: str, fmt: str, path: Path, db: Path, rows: int) -> Figure:
     return Figure(result["wall"], result["cpu"], result["peak_mb"])
 
 
+def compare(fmt: str, path: Path, folder: Path, *, rows: int, stored: bool, pyarrow: bool) -> None:
+    """Time ingest and the baselines on one file and print them, with the ratio."""
+    size = path.stat().st_size
+    db = folder / f"in-{fmt}.duckdb"
+    if stored:
+        shutil.copy(folder / "stored.duckdb", db)
+    inner = run_child("ingest", fmt, path, db, rows)
+    base = run_child("duckdb", fmt, path, folder / f"base-{fmt}.duckdb", rows)
+    print(f"  {fmt:<8} {size / 1e6:>6,.0f} MB  ingest        {inner.shown(rows, size)}")
+    print(f"  {'':<18} DuckDB reader {base.shown(rows, size)}")
+    if pyarrow:
+        arrow = run_child("pyarrow", fmt, path, folder / f"arrow-{fmt}.duckdb", rows)
+        print(f"  {'':<18} pyarrow       {arrow.shown(rows, size)}")
+    ratio = f"{inner.wall / base.wall:.2f} ({inner.cpu / base.cpu:.2f} CPU)"
+    print(f"  {'':<18} ratio ingest / DuckDB reader: {ratio}")
+    for scratch in folder.glob("*-*.duckdb*"):
+        scratch.unlink()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rows", type=int, default=500_000)
@@ -185,28 +204,17 @@ def main() -> None:
         sys.stdout.write(orjson.dumps(measure(*args.measure)).decode())
         return
     formats = [fmt for fmt in args.formats.split(",") if fmt]
+    # BENCH_DIR: where the files go (several GB with --rows 10000000), the system's temporary folder by default.
     with tempfile.TemporaryDirectory(prefix="bench-ingest-", dir=os.environ.get("BENCH_DIR")) as scratch:
         folder = Path(scratch)
         paths = write_inputs(folder, args.rows, formats)
         if args.stored:
             stored_store(folder / "stored.duckdb", args.stored)
+        load = " ".join(f"{n:.1f}" for n in os.getloadavg())
         print(f"ingest {args.rows:,} request records (all 14 fields) into a store of {args.stored:,} requests")
-        print(f"load average {' '.join(f'{n:.1f}' for n in os.getloadavg())}; wall s (CPU s), records/s, MB/s, peak RSS")
+        print(f"load average {load}; wall s (CPU s), records/s, MB/s of the file, peak RSS")
         for fmt in formats:
-            size = paths[fmt].stat().st_size
-            db = folder / f"in-{fmt}.duckdb"
-            if args.stored:
-                shutil.copy(folder / "stored.duckdb", db)
-            inner = run_child("ingest", fmt, paths[fmt], db, args.rows)
-            base = run_child("duckdb", fmt, paths[fmt], folder / f"base-{fmt}.duckdb", args.rows)
-            print(f"  {fmt:<8} {size / 1e6:>6,.0f} MB  ingest        {inner.shown(args.rows, size)}")
-            print(f"  {'':<18} DuckDB reader {base.shown(args.rows, size)}")
-            if not args.no_pyarrow:
-                arrow = run_child("pyarrow", fmt, paths[fmt], folder / f"arrow-{fmt}.duckdb", args.rows)
-                print(f"  {'':<18} pyarrow       {arrow.shown(args.rows, size)}")
-            print(f"  {'':<18} ratio ingest / DuckDB reader: {inner.wall / base.wall:.2f} ({inner.cpu / base.cpu:.2f} CPU)")
-            for path in folder.glob("*-*.duckdb*"):
-                path.unlink()
+            compare(fmt, paths[fmt], folder, rows=args.rows, stored=bool(args.stored), pyarrow=not args.no_pyarrow)
     print("  baselines: the format's reader into a table of a fresh database, no validation, no deduplication")
 
 
