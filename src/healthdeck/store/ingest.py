@@ -8,6 +8,7 @@ flight, and re-running the same input converges to the same store.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -104,6 +105,7 @@ class IngestReport:
     by_kind: dict[str, int] = field(default_factory=dict)
     first_rejects: list[Reject] = field(default_factory=list)
     seconds: float = 0.0
+    bytes_read: int = 0
 
     def add_batch(self, kind: str, accepted: int, duplicates: int) -> None:
         self.accepted += accepted
@@ -117,6 +119,7 @@ class IngestReport:
             "duplicates": self.duplicates,
             "rejects_file": self.rejects_file,
             "records_per_s": self.records_per_s,
+            "bytes_per_s": self.bytes_per_s,
             "by_kind": self.by_kind,
         }
 
@@ -125,6 +128,11 @@ class IngestReport:
         """Records read per second of the run: stored, duplicates and rejected alike."""
         records = self.accepted + self.duplicates + self.rejected
         return round(records / self.seconds) if self.seconds > 0 else 0
+
+    @property
+    def bytes_per_s(self) -> int:
+        """Bytes of the files read per second of the run (a Parquet file's bytes on disk)."""
+        return round(self.bytes_read / self.seconds) if self.seconds > 0 else 0
 
 
 RawOf = Callable[[int], str]
@@ -414,7 +422,8 @@ class _Batcher:
     batch_rows: int
 
 
-Progress = Callable[[int], None]
+# Called after each block with the bytes of the file and the records it held.
+Progress = Callable[[int, int], None]
 
 
 def resolve_kind(name: Any) -> Kind:
@@ -488,11 +497,9 @@ def _ingest_jsonl(path: str, *, kind: Kind | None, batcher: _Batcher, progress: 
                 return [orjson.loads(cast(bytes, block.lines[line - block.first_line])) for line in lines]
 
             pieces = jsonl_pieces(block)
-            records += _ingest_block(
-                pieces, block, kind=kind, batcher=batcher, one_by_one=one_by_one, originals=originals
-            )
-            if progress:
-                progress(block.size)
+            read = _ingest_block(pieces, block, kind=kind, batcher=batcher, one_by_one=one_by_one, originals=originals)
+            _advance(batcher.report, progress, size=block.size, records=read)
+            records += read
     return records
 
 
@@ -511,10 +518,16 @@ def _ingest_csv(path: str, *, kind: Kind | None, batcher: _Batcher, progress: Pr
                 return [r for line in lines for r in csv_records(header, [block.lines[line - first]], line)]
 
             pieces = csv_pieces(header, block)
-            records += _ingest_block(pieces, block, kind=kind, batcher=batcher, one_by_one=one_by_one)
-            if progress:
-                progress(whole.size)
+            read = _ingest_block(pieces, block, kind=kind, batcher=batcher, one_by_one=one_by_one)
+            _advance(batcher.report, progress, size=whole.size, records=read)
+            records += read
     return records
+
+
+def _advance(report: IngestReport, progress: Progress | None, *, size: int, records: int) -> None:
+    report.bytes_read += size
+    if progress is not None:
+        progress(size, records)
 
 
 @contextmanager
@@ -696,16 +709,17 @@ def _ingest_parquet(path: str, *, kind: Kind | None, batcher: _Batcher, progress
         resolve_kind(None)  # no --kind and no kind column: the whole file is unusable
     if reserved := [name for name in RESERVED[1:] if name in names]:
         raise HealthdeckError(f'column "{reserved[0]}" is a name healthdeck keeps for itself; rename it')
-    rows = 0
+    rows, size, total = 0, os.path.getsize(path), max(pq.read_metadata(path).num_rows, 1)
     for chunk in read_parquet(path, batch_rows=batcher.batch_rows):
         table = chunk.table.append_column(
             "_line", pa.array(range(chunk.first_line, chunk.first_line + chunk.table.num_rows), pa.int64())
         )
-        rows += table.num_rows
         for target, part in _split_by_kind(table, kind=kind, batcher=batcher):
             ingest_table(batcher.store, target, part, source=path, sink=batcher.sink, report=batcher.report)
-        if progress:
-            progress(chunk.table.nbytes)
+        # The file's bytes in proportion to its rows: row groups are compressed, their Arrow tables not.
+        read = size * (rows + table.num_rows) // total - size * rows // total
+        _advance(batcher.report, progress, size=read, records=table.num_rows)
+        rows += table.num_rows
     return rows
 
 
