@@ -182,6 +182,10 @@ def compare(fmt: str, path: Path, folder: Path, *, rows: int, stored: bool, pyar
     inner = run_child("ingest", fmt, path, db, rows)
     base = run_child("duckdb", fmt, path, folder / f"base-{fmt}.duckdb", rows)
     print(f"  {fmt:<8} {size / 1e6:>6,.0f} MB  ingest        {inner.shown(rows, size)}")
+    if stored:  # the same into an empty store: does deduplication grow with the store?
+        empty = run_child("ingest", fmt, path, folder / f"empty-{fmt}.duckdb", rows)
+        print(f"  {'':<18} empty store   {empty.shown(rows, size)}")
+        print(f"  {'':<18} ratio stored / empty store: {inner.wall / empty.wall:.2f} ({inner.cpu / empty.cpu:.2f} CPU)")
     print(f"  {'':<18} DuckDB reader {base.shown(rows, size)}")
     if pyarrow:
         arrow = run_child("pyarrow", fmt, path, folder / f"arrow-{fmt}.duckdb", rows)

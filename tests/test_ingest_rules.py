@@ -143,6 +143,22 @@ def test_a_resent_id_is_recognised_within_a_day_of_its_stored_time_and_is_anothe
     assert stored_ids(store).count("r3") == 2
 
 
+def test_lines_of_one_id_in_a_batch_are_the_event_of_the_first_whatever_their_times(
+    store: Store, tmp_path: Path
+) -> None:
+    ingest(store, write_jsonl(tmp_path / "stored.jsonl", [request(1), request(2)]))
+    later = (NOW + timedelta(hours=-1, days=-3)).isoformat()
+    path = write_jsonl(tmp_path / "again.jsonl", [request(1), request(1, ts=later), request(2, ts=later), request(2)])
+    report = ingest(store, path)
+    # r1: the first line is the stored event again; r2: the first line is another event, three days away.
+    assert reasons(report) == [
+        f'{path}:2: conflicts with the stored record (same event_id "r1", different ts)',
+        f'{path}:4: conflicts with line 3 (same event_id "r2", different ts)',
+    ]
+    assert (report.accepted, report.duplicates) == (1, 1)
+    assert stored_ids(store) == ["r1", "r2", "r2"]
+
+
 def test_duplicates_are_found_whatever_the_batch_spans(store: Store, tmp_path: Path) -> None:
     # A batch spanning months looks at all of them: every re-sent record is a duplicate.
     records = [request(i, ts=(NOW - timedelta(days=i * 20)).isoformat()) for i in range(1, 6)]

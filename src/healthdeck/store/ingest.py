@@ -214,11 +214,12 @@ def _store_events(store: Store, kind: Kind, valid: int) -> tuple[int, list[tuple
     repeated = _count(con, f"SELECT count(*) - count(DISTINCT event_id) FROM ({_valid_events(kind)})")
     first_only = " QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _line) = 1" if repeated else ""
     near, bounds = _stored_near(con, kind)
-    # The batch's ids already stored, with the batch as the join's hash table (NOT EXISTS hashed
-    # every stored id instead, each batch, in memory).
+    # The batch's ids already stored near the time of their first line, with the batch as the join's
+    # hash table (NOT EXISTS hashed every stored id instead, each batch, in memory).
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _known AS SELECT DISTINCT kept.event_id FROM {near} AS kept "
-        f"JOIN ({_valid_events(kind)}) AS fresh ON kept.event_id = fresh.event_id AND {_same_time(kind)}",
+        f"JOIN ({_valid_events(kind)}{first_only}) AS fresh "
+        f"ON kept.event_id = fresh.event_id AND {_same_time(kind, 'fresh')}",
         bounds,
     )
     con.execute(
@@ -236,14 +237,15 @@ def _event_time(kind: Kind) -> str | None:
     return next((f.name for f in kind.fields if f.type == "TIMESTAMPTZ" and f.required), None)
 
 
-def _same_time(kind: Kind) -> str:
-    """The condition that a stored event `kept` is near enough a `fresh` one in time to be the same
-    event if their ids are (REPEAT_WINDOW); always true for a kind without a time."""
+def _same_time(kind: Kind, fresh: str) -> str:
+    """The condition that a stored event `kept` is near enough in time to the `fresh` one (a row
+    with the kind's time field) to be the same event if their ids are (REPEAT_WINDOW); always true
+    for a kind without a time."""
     time_field = _event_time(kind)
     if time_field is None:
         return "true"
     column = quote(time_field)
-    return f"kept.{column} BETWEEN fresh.{column} - {REPEAT_WINDOW} AND fresh.{column} + {REPEAT_WINDOW}"
+    return f"kept.{column} BETWEEN {fresh}.{column} - {REPEAT_WINDOW} AND {fresh}.{column} + {REPEAT_WINDOW}"
 
 
 def _stored_near(con: Any, kind: Kind) -> tuple[str, dict[str, Any]]:
@@ -292,11 +294,16 @@ def _event_conflicts(con: Any, kind: Kind, *, near: str, bounds: dict[str, Any])
         "ELSE 'conflicts with the stored record' END"
     )
     detail = f"' (same event_id \"' || left(fresh.event_id, 80) || '\", different ' || concat_ws(', ', {names}) || ')'"
+    # The lines of one id are one event, looked for near the time of the first of them.
+    first = (
+        f"(SELECT * FROM ({_valid_events(kind)}) QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _line) = 1)"
+    )
     rows = con.execute(
         f"SELECT fresh._line, {kept_as} || {detail} "
         f"FROM (SELECT *, min(_line) OVER (PARTITION BY event_id) AS _first FROM ({_valid_events(kind)})) AS fresh "
+        f"JOIN {first} AS head ON head.event_id = fresh.event_id "
         f"JOIN {near} AS kept ON kept.event_id = fresh.event_id "
-        f"AND (kept._ingested_at = now() OR {_same_time(kind)}) WHERE {differs}",
+        f"AND (kept._ingested_at = now() OR {_same_time(kind, 'head')}) WHERE {differs}",
         bounds,
     ).fetchall()
     return [(int(line), str(reason)) for line, reason in rows]
