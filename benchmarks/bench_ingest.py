@@ -67,7 +67,8 @@ BASELINE_SQL = {
 
 def write_inputs(folder: Path, rows: int, formats: list[str]) -> dict[str, Path]:
     """The same records in each format, written by DuckDB (a connection of this script, not a store)."""
-    con = duckdb.connect(config={"enable_progress_bar": False})
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     con.execute(f"CREATE TABLE records AS {RECORDS_SQL}", {**FILE_RECORDS, "rows": rows})
     paths = {fmt: folder / f"requests.{fmt}" for fmt in formats}
     for fmt, path in paths.items():
