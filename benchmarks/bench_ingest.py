@@ -13,8 +13,10 @@ a fresh child process (so that its peak RSS is its own, and start-up is not coun
 - a second baseline: pyarrow's reader of the format, registered into a table of a fresh database.
 
 Prints wall-clock and CPU seconds (every thread), records/s, MB/s of the file, peak RSS and the
-ratio ingest / DuckDB baseline. `--rows 10000000 --formats jsonl` measures a file of several GB:
-the peak RSS of ingest must not grow with the file. It asserts nothing about time.
+ratio ingest / DuckDB baseline; with `--stored`, also ingest into an empty store and the ratio of
+the two. `--rows 10000000 --formats jsonl` measures a file of 3.2 GB (written under $BENCH_DIR, or
+the system's temporary folder), to compare ingest's peak RSS with a smaller file's; the children
+inherit HEALTHDECK_MEMORY_LIMIT. It asserts nothing about time.
 """
 
 from __future__ import annotations
@@ -165,7 +167,7 @@ class Figure:
 def run_child(what: str, fmt: str, path: Path, db: Path, rows: int) -> Figure:
     """One measurement in a fresh Python process, so each peak RSS is its own."""
     command = [sys.executable, __file__, "--measure", what, fmt, str(path), str(db)]
-    done = subprocess.run(command, capture_output=True, check=False, env={**os.environ})
+    done = subprocess.run(command, capture_output=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{what} {path.name} failed: {done.stdout.decode()} {done.stderr.decode()}")
     result = orjson.loads(done.stdout)
@@ -209,7 +211,6 @@ def main() -> None:
         sys.stdout.write(orjson.dumps(measure(*args.measure)).decode())
         return
     formats = [fmt for fmt in args.formats.split(",") if fmt]
-    # BENCH_DIR: where the files go (several GB with --rows 10000000), the system's temporary folder by default.
     with tempfile.TemporaryDirectory(prefix="bench-ingest-", dir=os.environ.get("BENCH_DIR")) as scratch:
         folder = Path(scratch)
         paths = write_inputs(folder, args.rows, formats)
