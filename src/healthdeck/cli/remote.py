@@ -61,6 +61,18 @@ def on_store(db: Path | None, job: Callable[[Store], T], *, write: bool = False,
         return job(store)
 
 
+def each_on_store(db: Path | None, jobs: list[Callable[[Store], T]], *, write: bool = False) -> list[T]:
+    """Run `jobs` one after another on the store at `db`: opened here once, or inside its server, where
+    each is a call of its own, so that the server's writer serves ingest between two of them."""
+    server = find_server(db)
+    if server is not None:
+        return [server.call(LocalCall(job, "write" if write else "read")) for job in jobs]
+    from healthdeck.store.connection import open_store
+
+    with open_store(db, read_only=not write) as store:
+        return [job(store) for job in jobs]
+
+
 def find_server(db: Path | None) -> Server | None:
     """The running server of the store at `db`, if one answers; a dead server's file is removed."""
     from healthdeck.store.connection import resolve_db_path
