@@ -13,7 +13,7 @@ import os
 import pickle
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -61,7 +61,7 @@ def on_store(db: Path | None, job: Callable[[Store], T], *, write: bool = False,
         return job(store)
 
 
-def each_on_store(db: Path | None, jobs: list[Callable[[Store], T]], *, write: bool = False) -> list[T]:
+def each_on_store(db: Path | None, jobs: Sequence[Callable[[Store], T]], *, write: bool = False) -> list[T]:
     """Run `jobs` one after another on the store at `db`: opened here once, or inside its server, where
     each is a call of its own, so that the server's writer serves ingest between two of them."""
     server = find_server(db)
