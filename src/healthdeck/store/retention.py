@@ -21,8 +21,6 @@ import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-import duckdb
-
 from healthdeck.catalog.durations import format_duration, parse_duration
 from healthdeck.errors import HealthdeckError
 from healthdeck.store.connection import Store
@@ -132,11 +130,15 @@ def write_retention(store: Store, *, changes: dict[str, timedelta | None]) -> Re
         )
     con = store.con
     con.execute("BEGIN TRANSACTION")
-    for name, kept in changes.items():
-        con.execute(f"DELETE FROM {META_TABLE} WHERE key = ?", [f"retention_{name}"])
-        if kept is not None:
-            con.execute(f"INSERT INTO {META_TABLE} VALUES (?, ?)", [f"retention_{name}", format_duration(kept)])
-    con.execute("COMMIT")
+    try:
+        for name, kept in changes.items():
+            con.execute(f"DELETE FROM {META_TABLE} WHERE key = ?", [f"retention_{name}"])
+            if kept is not None:
+                con.execute(f"INSERT INTO {META_TABLE} VALUES (?, ?)", [f"retention_{name}", format_duration(kept)])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
     return wanted
 
 
@@ -223,8 +225,5 @@ def expire(store: Store, *, now: datetime) -> list[TableExpiry]:
 
 
 def _tables(store: Store) -> set[str]:
-    try:
-        rows = store.con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()
-    except duckdb.Error:
-        return set()
+    rows = store.con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()
     return {name for (name,) in rows}
