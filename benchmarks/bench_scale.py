@@ -97,18 +97,42 @@ class Run:
 
 
 def run_process(command: list[str], env: dict[str, str] | None = None) -> Run:
-    """Run `command` to its end; its own CPU time and peak RSS (wait4), not those of other children."""
+    """Run `command` to its end: its wall time, its own CPU time (wait4) and its peak RSS.
+
+    The peak is the kernel's high-water mark of the process's memory after exec (VmHWM, read every
+    10 ms until it exits): wait4's ru_maxrss would also count this benchmark's own memory, which a
+    child inherits across fork and exec.
+    """
     started = time.perf_counter()
     child = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **(env or {})}
     )
     assert child.stderr is not None
-    error = child.stderr.read()
-    _, status, usage = os.wait4(child.pid, 0)
+    os.set_blocking(child.stderr.fileno(), False)
+    error, peak_kb = b"", 0
+    while True:
+        peak_kb = max(peak_kb, _high_water_kb(child.pid))
+        error += child.stderr.read() or b""
+        pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+        if pid:
+            break
+        time.sleep(0.01)
+    error += child.stderr.read() or b""
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode:
         raise SystemExit(f"{command[:5]} failed: {error.decode()[-2000:]}")
-    return Run(time.perf_counter() - started, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+    return Run(time.perf_counter() - started, usage.ru_utime + usage.ru_stime, peak_kb / 1024)
+
+
+def _high_water_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:  # exited meanwhile
+        pass
+    return 0
 
 
 def medians(runs: list[Run]) -> Run:
