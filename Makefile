@@ -36,6 +36,7 @@ bench: install  ## performance benchmarks (figures and ratios against an in-run 
 	$(PY) benchmarks/bench_serve_ingest.py
 	$(PY) benchmarks/bench_serve_dashboard.py
 	$(PY) benchmarks/bench_web_first_render.py
+	$(if $(BIG_STORE),$(PY) benchmarks/bench_scale.py --db $(BIG_STORE),@echo "bench_scale.py skipped: make bench BIG_STORE=PATH (a 100 M-request store; bench_scale.py --build makes one)")
 
 screenshots: install  ## the browser tests, keeping each page's screenshots (1440 px and 375 px) in docs/screenshots/
 	HEALTHDECK_SCREENSHOTS=docs/screenshots $(PY) -m pytest tests/web -q

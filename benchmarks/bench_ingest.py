@@ -1,46 +1,46 @@
 """How fast `healthdeck ingest` reads request records from JSON Lines, CSV and Parquet.
 
-    .venv/bin/python benchmarks/bench_ingest.py [--rows 1000000] [--formats jsonl,csv,parquet]
+    .venv/bin/python benchmarks/bench_ingest.py [--rows 500000] [--formats jsonl,csv,parquet] [--stored 0]
 
 Writes the same request records (every field of the `requests` kind, the JSON Lines with a
-`kind` field as the HTTP API receives them) in each format, then for each format times:
+`kind` field as the HTTP API receives them) in each format, then for each format times, each in
+a fresh child process (so that its peak RSS is its own, and start-up is not counted):
 
-- `healthdeck ingest FILE --output json` in a subprocess, into a fresh store (with start-up),
-  and its own `records_per_s`;
-- `ingest_files` in this process, into a fresh store (validation, deduplication, insert);
-- the baseline: pyarrow's reader for the format into a DuckDB table of a fresh database, with no
-  validation and no deduplication.
+- `ingest_files` into a fresh store (validation, deduplication, insert), or into a copy of a store
+  already holding `--stored` other request events (to see whether deduplication grows with it);
+- the baseline: DuckDB's own reader of the format (`read_json`, `read_csv`, `read_parquet`) into a
+  table of a fresh database, with no validation and no deduplication;
+- a second baseline: pyarrow's reader of the format, registered into a table of a fresh database.
 
-Prints seconds, records per second and the ratio ingest / baseline. It asserts nothing about time.
+Prints wall-clock and CPU seconds (every thread), records/s, MB/s of the file, peak RSS and the
+ratio ingest / DuckDB baseline; with `--stored`, also ingest into an empty store and the ratio of
+the two. `--rows 10000000 --formats jsonl` measures a file of 3.2 GB (written under $BENCH_DIR, or
+the system's temporary folder), to compare ingest's peak RSS with a smaller file's; the children
+inherit HEALTHDECK_MEMORY_LIMIT. It asserts nothing about time.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import orjson
-import pyarrow as pa
-import pyarrow.csv as pcsv
-import pyarrow.json as pj
-import pyarrow.parquet as pq
-
-from healthdeck.store.connection import open_store
-from healthdeck.store.ingest import ingest_files
 
 FORMATS = ("jsonl", "csv", "parquet")
 # Recent enough to pass the "not more than a day in the future" check and fixed so runs compare.
 RECORDS_SQL = """
 SELECT
     'requests' AS kind,
-    'req-' || i AS event_id,
-    strftime(TIMESTAMPTZ '2026-11-20 00:00:00+00' + to_milliseconds(i * 37), '%Y-%m-%dT%H:%M:%S.%gZ') AS ts,
+    'req-' || CASE WHEN $random_ids THEN md5(CAST(i AS VARCHAR)) ELSE CAST(i AS VARCHAR) END AS event_id,
+    strftime(TIMESTAMPTZ '2026-11-20 00:00:00+00' - to_milliseconds(i * $spacing), '%Y-%m-%dT%H:%M:%S.%gZ') AS ts,
     't-' || lpad(CAST(i % 500 AS VARCHAR), 4, '0') AS tenant_id,
     '/v1/' || ['train', 'predict', 'models', 'datasets', 'jobs'][1 + i % 5] || '/' || (i % 97) AS endpoint,
     ['GET', 'GET', 'GET', 'POST', 'PUT', 'DELETE'][1 + i % 6] AS method,
@@ -53,14 +53,25 @@ SELECT
     100 + i % 5000 AS request_bytes,
     200 + i * 13 % 90000 AS response_bytes,
     ['FREE', 'STARTER', 'PRO', 'BUSINESS', 'ENTERPRISE'][1 + i % 5] AS tier
-FROM range(?) AS r(i)
+FROM range($rows) AS r(i)
 """
+# The file's records are 37 ms apart going back from 20 November; stored ones, one second apart
+# going back from the same instant, interleave with them in time, and their ids (random, as UUIDs
+# would be) with the file's, so that no range of ids or times tells them apart; none is the same.
+FILE_RECORDS = {"random_ids": False, "spacing": 37}
+STORED_RECORDS = {"random_ids": True, "spacing": 1000}
+BASELINE_SQL = {
+    "jsonl": "SELECT * FROM read_json(?)",
+    "csv": "SELECT * FROM read_csv(?)",
+    "parquet": "SELECT * FROM read_parquet(?)",
+}
 
 
 def write_inputs(folder: Path, rows: int, formats: list[str]) -> dict[str, Path]:
     """The same records in each format, written by DuckDB (a connection of this script, not a store)."""
     con = duckdb.connect()
-    con.execute(f"CREATE TABLE records AS {RECORDS_SQL}", [rows])
+    con.execute("SET enable_progress_bar = false")
+    con.execute(f"CREATE TABLE records AS {RECORDS_SQL}", {**FILE_RECORDS, "rows": rows})
     paths = {fmt: folder / f"requests.{fmt}" for fmt in formats}
     for fmt, path in paths.items():
         if fmt == "jsonl":
@@ -73,79 +84,144 @@ def write_inputs(folder: Path, rows: int, formats: list[str]) -> dict[str, Path]
     return paths
 
 
-def ingest_cli(path: Path, db: Path, fmt: str) -> tuple[float, int]:
-    """Seconds of `healthdeck ingest` in a subprocess, and the records/s it reports."""
-    kind = [] if fmt == "jsonl" else ["--kind", "requests"]
-    command = [sys.executable, "-m", "healthdeck", "ingest", str(path), *kind, "--output", "json", "--db", str(db)]
-    started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, check=False)
-    elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"healthdeck ingest {path.name} failed: {done.stdout.decode()} {done.stderr.decode()}")
-    return elapsed, int(orjson.loads(done.stdout).get("records_per_s", 0))  # 0: a version without the field
+def stored_store(db: Path, rows: int) -> None:
+    """A store already holding `rows` request events, none of them in the files."""
+    from healthdeck.store.connection import open_store
+
+    with open_store(db, create=True) as store:
+        store.con.execute(
+            f"INSERT INTO requests BY NAME SELECT * EXCLUDE (kind), now() AS _ingested_at FROM ({RECORDS_SQL})",
+            {**STORED_RECORDS, "rows": rows},
+        )
+        store.con.execute("CHECKPOINT")
 
 
-class Timer:
-    """Wall-clock and CPU seconds (every thread of this process) of a `with` block."""
-
-    def __enter__(self) -> Timer:
-        self.wall, self.cpu = time.perf_counter(), time.process_time()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+# -- one measurement, in a child process ---------------------------------------------------------
 
 
-def ingest_in_process(path: Path, db: Path, fmt: str, rows: int) -> Timer:
-    with open_store(db, create=True) as store, Timer() as timer:
-        report = ingest_files(store, [str(path)], kind=None if fmt == "jsonl" else "requests")
-    if (report.accepted, report.rejected) != (rows, 0):
-        raise SystemExit(f"{path.name}: accepted {report.accepted:,}, rejected {report.rejected:,} of {rows:,}")
-    return timer
-
-
-READERS: dict[str, Callable[[str], pa.Table]] = {
-    "jsonl": lambda path: pj.read_json(path),
-    "csv": lambda path: pcsv.read_csv(path),
-    "parquet": lambda path: pq.read_table(path),
-}
-
-
-def baseline(path: Path, db: Path, fmt: str) -> Timer:
-    """pyarrow's reader into a DuckDB table: no validation, no deduplication."""
-    with Timer() as timer:
-        table = READERS[fmt](str(path))
-        con = duckdb.connect(str(db))
-        con.register("arrow_table", table)
-        con.execute("CREATE TABLE requests AS SELECT * FROM arrow_table")
+def measure(what: str, fmt: str, path: str, db: str) -> dict[str, float]:
+    """Run one measurement in this (child) process: wall and CPU seconds, peak RSS, and the records seen."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    if what == "ingest":
+        records = _ingest(fmt, path, db)
+    elif what == "duckdb":
+        con = duckdb.connect(db)
+        con.execute(f"CREATE TABLE requests AS {BASELINE_SQL[fmt]}", [path])
+        records = con.execute("SELECT count(*) FROM requests").fetchall()[0][0]
         con.close()
-    return timer
+    else:
+        records = _pyarrow(fmt, path, db)
+    return {
+        "wall": time.perf_counter() - wall,
+        "cpu": time.process_time() - cpu,
+        "peak_mb": peak_rss_mb(),
+        "records": records,
+    }
+
+
+def _ingest(fmt: str, path: str, db: str) -> int:
+    from healthdeck.store.connection import open_store
+    from healthdeck.store.ingest import ingest_files
+
+    with open_store(db, create=True) as store:
+        report = ingest_files(store, [path], kind=None if fmt == "jsonl" else "requests")
+    if report.rejected or report.duplicates:
+        raise SystemExit(f"{path}: accepted {report.accepted:,}, rejected {report.rejected:,}")
+    return report.accepted
+
+
+def _pyarrow(fmt: str, path: str, db: str) -> int:
+    import pyarrow.csv as pcsv
+    import pyarrow.json as pj
+    import pyarrow.parquet as pq
+
+    reader = {"jsonl": pj.read_json, "csv": pcsv.read_csv, "parquet": pq.read_table}[fmt]
+    arrow_table = reader(path)
+    con = duckdb.connect(db)
+    con.register("arrow_table", arrow_table)
+    con.execute("CREATE TABLE requests AS SELECT * FROM arrow_table")
+    con.close()
+    return int(arrow_table.num_rows)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. Not getrusage's ru_maxrss: Linux carries it over from
+    the parent through fork and exec, so a child would report the benchmark's own peak."""
+    status = Path("/proc/self/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024
+
+
+@dataclass(frozen=True)
+class Figure:
+    wall: float
+    cpu: float
+    peak_mb: float
+
+    def shown(self, rows: int, size: int) -> str:
+        return (
+            f"{self.wall:6.1f} s ({self.cpu:5.1f}) {rows / self.wall:>9,.0f}/s {size / 1e6 / self.wall:5.0f} MB/s"
+            f" {self.peak_mb:6,.0f} MB"
+        )
+
+
+def run_child(what: str, fmt: str, path: Path, db: Path, rows: int) -> Figure:
+    """One measurement in a fresh Python process, so each peak RSS is its own."""
+    command = [sys.executable, __file__, "--measure", what, fmt, str(path), str(db)]
+    done = subprocess.run(command, capture_output=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{what} {path.name} failed: {done.stdout.decode()} {done.stderr.decode()}")
+    result = orjson.loads(done.stdout)
+    if result["records"] != rows:
+        raise SystemExit(f"{what} {path.name}: {result['records']:,} records of {rows:,}")
+    return Figure(result["wall"], result["cpu"], result["peak_mb"])
+
+
+def compare(fmt: str, path: Path, folder: Path, *, rows: int, stored: bool, pyarrow: bool) -> None:
+    """Time ingest and the baselines on one file and print them, with the ratio."""
+    size = path.stat().st_size
+    db = folder / f"in-{fmt}.duckdb"
+    if stored:
+        shutil.copy(folder / "stored.duckdb", db)
+    inner = run_child("ingest", fmt, path, db, rows)
+    base = run_child("duckdb", fmt, path, folder / f"base-{fmt}.duckdb", rows)
+    print(f"  {fmt:<8} {size / 1e6:>6,.0f} MB  ingest        {inner.shown(rows, size)}")
+    if stored:  # the same into an empty store: does deduplication grow with the store?
+        empty = run_child("ingest", fmt, path, folder / f"empty-{fmt}.duckdb", rows)
+        print(f"  {'':<18} empty store   {empty.shown(rows, size)}")
+        print(f"  {'':<18} ratio stored / empty store: {inner.wall / empty.wall:.2f} ({inner.cpu / empty.cpu:.2f} CPU)")
+    print(f"  {'':<18} DuckDB reader {base.shown(rows, size)}")
+    if pyarrow:
+        arrow = run_child("pyarrow", fmt, path, folder / f"arrow-{fmt}.duckdb", rows)
+        print(f"  {'':<18} pyarrow       {arrow.shown(rows, size)}")
+    ratio = f"{inner.wall / base.wall:.2f} ({inner.cpu / base.cpu:.2f} CPU)"
+    print(f"  {'':<18} ratio ingest / DuckDB reader: {ratio}")
+    for scratch in folder.glob("*-*.duckdb*"):
+        scratch.unlink()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rows", type=int, default=500_000)
     parser.add_argument("--formats", default=",".join(FORMATS), help="comma-separated: jsonl,csv,parquet")
+    parser.add_argument("--stored", type=int, default=0, help="request events already in the store")
+    parser.add_argument("--no-pyarrow", action="store_true", help="skip the pyarrow baseline")
+    parser.add_argument("--measure", nargs=4, help=argparse.SUPPRESS)  # a child process: WHAT FMT PATH DB
     args = parser.parse_args()
+    if args.measure:
+        sys.stdout.write(orjson.dumps(measure(*args.measure)).decode())
+        return
     formats = [fmt for fmt in args.formats.split(",") if fmt]
-    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-", dir=os.environ.get("BENCH_DIR")) as scratch:
         folder = Path(scratch)
         paths = write_inputs(folder, args.rows, formats)
-        print(f"ingest {args.rows:,} request records (all 14 fields); seconds are wall-clock (CPU)")
-        print(f"  {'format':<8} {'size':>7}  {'CLI, with start-up':>27}  {'in process':>28}  {'baseline':>28}  ratio")
+        if args.stored:
+            stored_store(folder / "stored.duckdb", args.stored)
+        load = " ".join(f"{n:.1f}" for n in os.getloadavg())
+        print(f"ingest {args.rows:,} request records (all 14 fields) into a store of {args.stored:,} requests")
+        print(f"load average {load}; wall s (CPU s), records/s, MB/s of the file, peak RSS")
         for fmt in formats:
-            size = paths[fmt].stat().st_size / 1e6
-            cli, reported = ingest_cli(paths[fmt], folder / f"cli-{fmt}.duckdb", fmt)
-            inner = ingest_in_process(paths[fmt], folder / f"in-{fmt}.duckdb", fmt, args.rows)
-            base = baseline(paths[fmt], folder / f"base-{fmt}.duckdb", fmt)
-            print(
-                f"  {fmt:<8} {size:>4.0f} MB  {cli:5.1f} s {args.rows / cli:>9,.0f}/s ({reported:>8,}/s)"
-                f"  {inner.wall:5.1f} s ({inner.cpu:5.1f}) {args.rows / inner.wall:>11,.0f}/s"
-                f"  {base.wall:5.1f} s ({base.cpu:5.1f}) {args.rows / base.wall:>11,.0f}/s"
-                f"  {inner.wall / base.wall:5.2f} ({inner.cpu / base.cpu:.2f})"
-            )
-    print("  CLI: records/s over the whole command (its own records_per_s in parentheses)")
-    print("  ratio: in-process ingest / baseline (pyarrow's reader into a DuckDB table, no checks), wall (CPU)")
+            compare(fmt, paths[fmt], folder, rows=args.rows, stored=bool(args.stored), pyarrow=not args.no_pyarrow)
+    print("  baselines: the format's reader into a table of a fresh database, no validation, no deduplication")
 
 
 if __name__ == "__main__":

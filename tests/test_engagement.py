@@ -371,6 +371,26 @@ def test_return_rates_d7_and_d30_by_hand(store: Store, tmp_path: Path) -> None:
     assert got["return_rate_d30"] == (50.0, "GOOD")  # r4 of r4, r5
 
 
+def test_a_return_on_day_n_is_any_instant_of_that_utc_day_and_no_other(store: Store, tmp_path: Path) -> None:
+    def signup(user_id: str, when: str) -> dict[str, Any]:
+        return {"kind": "users", "user_id": user_id, "tenant_id": "t1", "signup_at": at(when)}
+
+    records = [
+        login("old", "09-01T10:00"),
+        REPORTED,
+        signup("late", "11-02T23:59"),
+        login("late", "11-09T00:00"),  # day 7 begins at midnight, 1 minute after a day-7 signup's day 0 ends
+        signup("early", "11-02T00:00"),
+        login("early", "11-10T00:00"),  # day 8's first instant: not day 7
+        signup("eve", "11-02T12:00"),
+        login("eve", "11-08T23:59"),  # day 6's last minute: not day 7
+        signup("last", "11-03T00:00"),
+        login("last", "11-10T23:59"),  # day 7's last minute
+    ]
+    engine = load(store, tmp_path, records)
+    assert values(engine, "return_rate_d7")["return_rate_d7"][0] == 50.0  # late and last of the four
+
+
 def test_conversion_and_signup_to_paid_by_hand(store: Store, tmp_path: Path) -> None:
     def tenant(tenant_id: str, created: str) -> dict[str, Any]:
         return project(tenant_id, created) | {"tenant_id": tenant_id}

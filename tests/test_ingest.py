@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -202,6 +203,7 @@ def test_cli_json_output_and_exit_codes(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     summary = orjson.loads(result.stdout)
     assert isinstance(summary.pop("records_per_s"), int)
+    assert summary.pop("bytes_per_s") > 0
     assert summary == {"accepted": 2, "rejected": 0, "duplicates": 0, "rejects_file": None}
     bad = write_jsonl(tmp_path / "bad.jsonl", [request(3), request(4, status="x")])
     result = run_cli("ingest", str(bad), "-o", "json", "--db", str(db))
@@ -209,6 +211,34 @@ def test_cli_json_output_and_exit_codes(tmp_path: Path) -> None:
     summary = orjson.loads(result.stdout)
     assert (summary["accepted"], summary["rejected"]) == (1, 1)
     assert Path(summary["rejects_file"]).exists()
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_bytes_read_are_the_files_sizes(store: Store, tmp_path: Path, fmt: str) -> None:
+    # What bytes_per_s and the progress bar count: each file's bytes on disk, whatever its format.
+    records = [{k: v for k, v in request(i).items() if k != "kind"} for i in range(1, 2001)]
+    path = tmp_path / f"requests.{fmt}"
+    if fmt == "jsonl":
+        write_jsonl(path, records)
+    elif fmt == "csv":
+        path.write_text(",".join(records[0]) + "\n" + "".join(",".join(map(str, r.values())) + "\n" for r in records))
+    else:
+        pq.write_table(pa.Table.from_pylist(records), path, row_group_size=300)
+    seen: list[tuple[int, int]] = []
+    report = ingest_files(
+        store, [str(path), str(path)], kind="requests", batch_rows=700, progress=lambda *n: seen.append(n)
+    )
+    assert (report.accepted, report.duplicates, report.rejected) == (2000, 2000, 0)
+    assert report.bytes_read == 2 * path.stat().st_size == sum(size for size, _ in seen)
+    assert sum(records for _, records in seen) == 4000 and len(seen) > 4
+
+
+def test_progress_bar_shows_records_and_bytes_per_second(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "requests.jsonl", [request(i) for i in range(1, 3001)])
+    command = ("ingest", str(path), "--batch-rows", "1000", "--db", str(tmp_path / "store.duckdb"))
+    result = run_cli(*command, env={"TTY_COMPATIBLE": "1", "COLUMNS": "200"})  # stderr taken for a terminal
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"[\d,]+ records/s", result.stderr) and re.search(r"[\d.]+ [kM]?B/s", result.stderr)
 
 
 def test_cli_text_output_names_file_line_and_problem(tmp_path: Path) -> None:

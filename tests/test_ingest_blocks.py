@@ -5,6 +5,7 @@ record of the block is lost; line numbers hold across blank lines, CRLF and quot
 from __future__ import annotations
 
 import io
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -175,6 +176,30 @@ def test_lines_at_the_size_limit_are_read_and_one_byte_over_is_rejected(store: S
     [(number, reason)] = rejects(report).items()
     assert number == 2 + len(head)
     assert reason == f"record is {MAX_RECORD_BYTES + 2} bytes, over the {MAX_RECORD_BYTES}-byte limit"
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_a_line_over_the_limit_is_never_held_whole(store: Store, tmp_path: Path, fmt: str) -> None:
+    # A 192 MB line among small ones: rejected by its line and size, its neighbours stored, and
+    # Python's memory (where a read line would be) never holds half of it: the file is read in
+    # chunks of 8 MB, and a line over the limit is skipped chunk by chunk, counting its bytes.
+    huge = 192 << 20
+    record = line(request(2, endpoint="x" * huge)) if fmt == "jsonl" else csv_line(2, endpoint="x" * huge)
+    rows = [line(request(1)), record, line(request(3))] if fmt == "jsonl" else [csv_line(1), record, csv_line(3)]
+    head = [CSV_HEADER] if fmt == "csv" else []
+    path = tmp_path / f"huge.{fmt}"
+    path.write_bytes(b"\n".join(head + rows) + b"\n")
+    del record, rows
+    tracemalloc.start()
+    try:
+        report = ingest(store, path, kind="requests")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (report.accepted, report.rejected) == (2, 1)
+    size = huge + len(line(request(2, endpoint=""))) + 1 if fmt == "jsonl" else huge + len(csv_line(2, endpoint="")) + 1
+    assert rejects(report) == {2 + len(head): f"record is {size} bytes, over the {MAX_RECORD_BYTES}-byte limit"}
+    assert peak < huge // 2, f"peak {peak:,} bytes of Python memory for a {huge:,}-byte line"
 
 
 def test_blocks_of_lines_near_the_limit_stay_near_their_byte_bound() -> None:

@@ -127,6 +127,46 @@ def test_conflict_across_batches_of_one_file_names_the_stored_record(store: Stor
     assert (report.accepted, report.duplicates) == (2, 0)
 
 
+def test_a_resent_id_is_recognised_within_a_day_of_its_stored_time_and_is_another_event_beyond(
+    store: Store, tmp_path: Path
+) -> None:
+    # Ids are looked for only near the batch in time (REPEAT_WINDOW), so a batch's cost does not grow with the store.
+    stored = [request(1), request(2), *(request(i, ts=(NOW - timedelta(days=30 + i)).isoformat()) for i in range(3, 9))]
+    ingest(store, write_jsonl(tmp_path / "stored.jsonl", stored))
+    moved = (NOW - timedelta(minutes=1, hours=23)).isoformat()  # within a day of the stored time
+    far = (NOW - timedelta(minutes=2, days=2)).isoformat()  # two days from it
+    path = write_jsonl(tmp_path / "again.jsonl", [request(1, ts=moved), request(2, ts=far), request(3)])
+    report = ingest(store, path)
+    assert reasons(report) == [f'{path}:1: conflicts with the stored record (same event_id "r1", different ts)']
+    assert (report.accepted, report.duplicates) == (2, 0)
+    assert stored_ids(store).count("r2") == 2  # another event: two days apart, it is not a re-send
+    assert stored_ids(store).count("r3") == 2
+
+
+def test_lines_of_one_id_in_a_batch_are_the_event_of_the_first_whatever_their_times(
+    store: Store, tmp_path: Path
+) -> None:
+    ingest(store, write_jsonl(tmp_path / "stored.jsonl", [request(1), request(2)]))
+    later = (NOW + timedelta(hours=-1, days=-3)).isoformat()
+    path = write_jsonl(tmp_path / "again.jsonl", [request(1), request(1, ts=later), request(2, ts=later), request(2)])
+    report = ingest(store, path)
+    # r1: the first line is the stored event again; r2: the first line is another event, three days away.
+    assert reasons(report) == [
+        f'{path}:2: conflicts with the stored record (same event_id "r1", different ts)',
+        f'{path}:4: conflicts with line 3 (same event_id "r2", different ts)',
+    ]
+    assert (report.accepted, report.duplicates) == (1, 1)
+    assert stored_ids(store) == ["r1", "r2", "r2"]
+
+
+def test_duplicates_are_found_whatever_the_batch_spans(store: Store, tmp_path: Path) -> None:
+    # A batch spanning months looks at all of them: every re-sent record is a duplicate.
+    records = [request(i, ts=(NOW - timedelta(days=i * 20)).isoformat()) for i in range(1, 6)]
+    ingest(store, write_jsonl(tmp_path / "a.jsonl", records))
+    report = ingest(store, write_jsonl(tmp_path / "b.jsonl", [records[0], records[4], request(9)]))
+    assert (report.accepted, report.duplicates, report.rejected) == (1, 2, 0)
+
+
 def test_entities_resent_with_new_content_are_still_replaced(store: Store, tmp_path: Path) -> None:
     ticket = {"kind": "tickets", "ticket_id": "T-1", "tenant_id": "t1", "priority": "P2"}
     opened = {**ticket, "opened_at": "2026-11-24T08:00:00Z", "status": "open"}

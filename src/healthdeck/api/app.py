@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from fastapi import FastAPI
 from healthdeck import __version__
 from healthdeck.api.backfill import backfill_days
 from healthdeck.api.errors import install_error_handlers
+from healthdeck.api.expiry import expire_on_schedule
 from healthdeck.api.ingest_queue import IngestQueue
 from healthdeck.api.live import LiveProjects, health_event
 from healthdeck.api.owner import StoreOwner
@@ -60,7 +62,7 @@ def create_app(owner: StoreOwner, settings: ServeSettings, *, spool_dir: Path) -
         title="healthdeck",
         version=__version__,
         description="Product health for multi-tenant SaaS: ingest events, read the score and why.",
-        lifespan=_scheduled_evaluation,
+        lifespan=_background,
     )
     app.state.owner, app.state.settings = owner, settings
     app.state.queue = IngestQueue(settings.ingest_queue)
@@ -82,6 +84,21 @@ def create_app(owner: StoreOwner, settings: ServeSettings, *, spool_dir: Path) -
     app.include_router(views_router)
     install_console(app)
     return app
+
+
+@asynccontextmanager
+async def _background(app: FastAPI) -> AsyncIterator[None]:
+    """The server's own work beside the requests: scheduled expiry, and scheduled evaluation."""
+    every: timedelta | None = app.state.settings.expire_every
+    stop = asyncio.Event()
+    expiry = None if every is None else asyncio.create_task(expire_on_schedule(app.state.owner, every=every, stop=stop))
+    try:
+        async with _scheduled_evaluation(app):
+            yield
+    finally:
+        stop.set()
+        if expiry is not None:
+            await expiry
 
 
 @asynccontextmanager

@@ -17,7 +17,7 @@ from functools import partial
 from healthdeck.api.history import history_rows, keep
 from healthdeck.api.owner import StoreOwner
 from healthdeck.engine.health import HealthReport
-from healthdeck.engine.measures.base import TIME_COLUMNS
+from healthdeck.engine.measures.base import time_bound
 from healthdeck.store.connection import Store
 from healthdeck.store.schema import KINDS
 
@@ -31,9 +31,7 @@ _NOT_EVENTS = ("tenants", "users")
 
 def first_event(store: Store) -> datetime | None:
     """The time of the store's earliest event (None: no event yet)."""
-    firsts = " UNION ALL ".join(
-        f"SELECT min({TIME_COLUMNS.get(kind, 'ts')}) FROM {kind}" for kind in KINDS if kind not in _NOT_EVENTS
-    )
+    firsts = " UNION ALL ".join(f"SELECT {time_bound(kind, newest=False)}" for kind in KINDS if kind not in _NOT_EVENTS)
     row = store.con.execute(f"SELECT min(first) FROM ({firsts}) AS t(first)").fetchone()  # names from the schema
     return row[0] if row else None
 

@@ -46,6 +46,8 @@ class ServeSettings:
     # None: no scheduled evaluation (and no history kept).
     evaluate_every: timedelta | None = timedelta(minutes=1)
     history_retention: timedelta = timedelta(days=30)
+    # How often the store's retention is applied (store/retention.py); None: never.
+    expire_every: timedelta | None = timedelta(hours=1)
 
     def check(self) -> None:
         """Refuse what would expose the store: no authentication beyond this machine."""

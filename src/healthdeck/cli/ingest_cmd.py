@@ -15,6 +15,10 @@ from healthdeck.errors import HealthdeckError
 from healthdeck.store.schema import KINDS
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from rich.progress import Progress
+
     from healthdeck.engines.url import EngineUrl
     from healthdeck.store.ingest import IngestReport
 
@@ -58,8 +62,8 @@ def ingest(
         report = ingest_through(server, files, kind=kind, rejects=rejects, batch_rows=batch_rows, shown_db=shown_db)
     else:
         total = sum(os.path.getsize(f) for f in files if f != "-" and os.path.exists(f))
-        with open_store(db, create=True) as store, progress_bar("ingesting", total or None) as bar:
-            advance = (lambda n: bar.advance(bar.task_ids[0], n)) if bar else None
+        with open_store(db, create=True) as store, progress_bar("ingesting", total or None, speeds=True) as bar:
+            advance = _advancer(bar) if bar else None
             report = ingest_files(
                 store, files, kind=kind, rejects_path=rejects, batch_rows=batch_rows, progress=advance
             )
@@ -81,9 +85,22 @@ def _ingest_into_engine(
 
     total = sum(os.path.getsize(f) for f in files if f != "-" and os.path.exists(f))
     target = open_engine_store(url, create=True, read_only=False)
-    with StagingStore(target, Path(".healthdeck")) as store, progress_bar("ingesting", total or None) as bar:
-        advance = (lambda n: bar.advance(bar.task_ids[0], n)) if bar else None
+    with (
+        StagingStore(target, Path(".healthdeck")) as store,
+        progress_bar("ingesting", total or None, speeds=True) as bar,
+    ):
+        advance = _advancer(bar) if bar else None
         return ingest_files(store, files, kind=kind, rejects_path=rejects, batch_rows=batch_rows, progress=advance)
+
+
+def _advancer(bar: Progress) -> Callable[[int, int], None]:
+    """Moves the bar by the bytes read and counts the records, for its bytes/s and records/s."""
+    task = bar.task_ids[0]
+
+    def advance(size: int, records: int) -> None:
+        bar.update(task, advance=size, records=bar.tasks[0].fields.get("records", 0) + records)
+
+    return advance
 
 
 def _check_rejects_path(rejects: Path | None) -> None:

@@ -13,7 +13,7 @@ import os
 import pickle
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -59,6 +59,18 @@ def on_store(db: Path | None, job: Callable[[Store], T], *, write: bool = False,
 
     with open_store(db, read_only=not write, create=create) as store:
         return job(store)
+
+
+def each_on_store(db: Path | None, jobs: Sequence[Callable[[Store], T]], *, write: bool = False) -> list[T]:
+    """Run `jobs` one after another on the store at `db`: opened here once, or inside its server, where
+    each is a call of its own, so that the server's writer serves ingest between two of them."""
+    server = find_server(db)
+    if server is not None:
+        return [server.call(LocalCall(job, "write" if write else "read")) for job in jobs]
+    from healthdeck.store.connection import open_store
+
+    with open_store(db, read_only=not write) as store:
+        return [job(store) for job in jobs]
 
 
 def find_server(db: Path | None) -> Server | None:

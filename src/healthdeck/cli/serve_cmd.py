@@ -37,6 +37,10 @@ def serve(
     history_retention: Annotated[
         str, typer.Option("--history-retention", help="Keep evaluations this long, e.g. 30d.")
     ] = "30d",
+    expire_every: Annotated[
+        str,
+        typer.Option("--expire-every", help="Apply the store's retention (`store retention`) this often; off: never."),
+    ] = "1h",
     demo: Annotated[
         bool,
         typer.Option(
@@ -68,6 +72,7 @@ def serve(
         catalog_files=catalog or [],
         evaluate_every=None if evaluate_every == "off" else _duration("--evaluate-every", evaluate_every),
         history_retention=_duration("--history-retention", history_retention),
+        expire_every=None if expire_every == "off" else _duration("--expire-every", expire_every),
     )
     feed = None
     if demo:

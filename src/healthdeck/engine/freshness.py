@@ -22,8 +22,7 @@ from datetime import datetime, timedelta
 from healthdeck.catalog.models import KpiSpec
 from healthdeck.engine.evaluate import KpiResult, evaluate_kpi
 from healthdeck.engine.measures import MeasureContext
-from healthdeck.engine.measures.base import MEASURES, Params, parse_params
-from healthdeck.engine.measures.generic import TIME_COLUMNS
+from healthdeck.engine.measures.base import MEASURES, Params, parse_params, time_bound
 from healthdeck.engine.scoring import Status
 from healthdeck.store.schema import KINDS
 
@@ -87,7 +86,7 @@ def newest_records(ctx: MeasureContext, at: datetime) -> dict[str, datetime | No
     """Each table's newest event time at or before `at` (None: the table has none)."""
 
     def query() -> dict[str, datetime | None]:
-        # A bare max() is answered from DuckDB's statistics: the usual case (--at now) costs a few ms.
+        # A top-N reads the newest row groups only: the usual case (--at now) costs a few ms.
         newest = _max_times(ctx, list(KINDS))  # every store has every kind's table (store/migrations.py)
         late = [name for name, moment in newest.items() if moment is not None and moment > at]
         if late:  # --at in the past: the last day first, so zone maps skip the older row groups
@@ -109,17 +108,12 @@ def _max_times(
     tests = {"since": "{col} > $since", "until": "{col} <= $until"}
 
     def select(table: str) -> str:
-        col = f'"{_time_column(table)}"'
-        where = " AND ".join(tests[key].format(col=col) for key in params)
-        return f"SELECT '{table}', max({col}) FROM \"{table}\"" + (f" WHERE {where}" if where else "")
+        where = " AND ".join(tests[key] for key in params)
+        return f"SELECT '{table}', {time_bound(table, newest=True, where=where)}"
 
     if not tables:
         return {}
     return dict(ctx.store.con.execute(" UNION ALL ".join(map(select, tables)), params).fetchall())
-
-
-def _time_column(table: str) -> str:
-    return TIME_COLUMNS.get(table, "ts")
 
 
 def freshness(ctx: MeasureContext, result: KpiResult, at: datetime, length: timedelta) -> Freshness:

@@ -8,6 +8,7 @@ flight, and re-running the same input converges to the same store.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -46,6 +47,12 @@ from healthdeck.store.validate import literal, missing_columns, quote, validatio
 # file at commit, not to its write-ahead log and then again at the checkpoint (twice the CPU time).
 BATCH_ROWS = 200_000
 SHOWN_REJECTS = 20
+# A re-sent event_id is recognised (a duplicate, or a conflict) when the stored event's time is
+# within this of the record's: a duplicate has the same time, and so has a corrected record unless
+# its time itself moved by more. Farther apart, it is another event. Looking only there keeps a
+# batch's cost from growing with the store (see `_stored_near`). Lines of one batch with one id are
+# one event whatever their times (the first is kept).
+REPEAT_WINDOW = "INTERVAL 1 DAY"
 # Field names a record cannot use: "kind" routes it, the others are the staging table's own columns.
 RESERVED = ("kind", "_line", "_pre_error", "_raw")
 
@@ -99,6 +106,7 @@ class IngestReport:
     by_kind: dict[str, int] = field(default_factory=dict)
     first_rejects: list[Reject] = field(default_factory=list)
     seconds: float = 0.0
+    bytes_read: int = 0
 
     def add_batch(self, kind: str, accepted: int, duplicates: int) -> None:
         self.accepted += accepted
@@ -112,6 +120,7 @@ class IngestReport:
             "duplicates": self.duplicates,
             "rejects_file": self.rejects_file,
             "records_per_s": self.records_per_s,
+            "bytes_per_s": self.bytes_per_s,
             "by_kind": self.by_kind,
         }
 
@@ -120,6 +129,11 @@ class IngestReport:
         """Records read per second of the run: stored, duplicates and rejected alike."""
         records = self.accepted + self.duplicates + self.rejected
         return round(records / self.seconds) if self.seconds > 0 else 0
+
+    @property
+    def bytes_per_s(self) -> int:
+        """Bytes of the files read per second of the run (a Parquet file's bytes on disk)."""
+        return round(self.bytes_read / self.seconds) if self.seconds > 0 else 0
 
 
 RawOf = Callable[[int], str]
@@ -191,8 +205,8 @@ def _store_events(store: Store, kind: Kind, valid: int) -> tuple[int, list[tuple
     An event is an immutable fact, so a re-sent `event_id` must carry the same content (typed
     values: `Z` and `+00:00` spellings of one instant are one content). Identical, it is a
     duplicate; different, a conflict, rejected: the stored record, or the first line of the batch
-    with that id, is kept. Repeats are looked at only when there are some, which keeps the usual
-    all-new batch to one statement.
+    with that id, is kept. An id is looked for among the stored events near the batch in time
+    (`_stored_near`), so the cost of a batch does not grow with the store.
     """
     con = store.con
     table, columns = quote(kind.name), ", ".join(quote(f.name) for f in kind.fields)
@@ -201,16 +215,59 @@ def _store_events(store: Store, kind: Kind, valid: int) -> tuple[int, list[tuple
     # more than the insert itself; a count of distinct ids says when it is needed.
     repeated = _count(con, f"SELECT count(*) - count(DISTINCT event_id) FROM ({_valid_events(kind)})")
     first_only = " QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _line) = 1" if repeated else ""
+    near, bounds = _stored_near(con, kind)
+    # The batch's ids already stored near the time of their first line, with the batch as the join's
+    # hash table (NOT EXISTS hashed every stored id instead, each batch, in memory).
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _known AS SELECT DISTINCT kept.event_id FROM {near} AS kept "
+        f"JOIN ({_valid_events(kind)}{first_only}) AS fresh "
+        f"ON kept.event_id = fresh.event_id AND {_same_time(kind, 'fresh')}",
+        bounds,
+    )
     con.execute(
         f"INSERT INTO {table} ({columns}, _ingested_at) "
         f"SELECT {columns}, now() FROM ({_valid_events(kind)}) AS fresh "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS stored WHERE stored.event_id = fresh.event_id)"
-        f"{first_only}"
+        f"ANTI JOIN _known ON _known.event_id = fresh.event_id{first_only}"
     )
+    con.execute("DROP TABLE _known")
     inserted = store.count(kind.name) - before
     if kind.name == "requests" and inserted:
         roll_up_fresh(con)
-    return inserted, _event_conflicts(con, kind) if inserted < valid else []
+    return inserted, _event_conflicts(con, kind, near=near, bounds=bounds) if inserted < valid else []
+
+
+def _event_time(kind: Kind) -> str | None:
+    """The field that says when an event happened: its required timestamp (`ts`, or `timestamp`)."""
+    return next((f.name for f in kind.fields if f.type == "TIMESTAMPTZ" and f.required), None)
+
+
+def _same_time(kind: Kind, fresh: str) -> str:
+    """The condition that a stored event `kept` is near enough in time to the `fresh` one (a row
+    with the kind's time field) to be the same event if their ids are (REPEAT_WINDOW); always true
+    for a kind without a time."""
+    time_field = _event_time(kind)
+    if time_field is None:
+        return "true"
+    column = quote(time_field)
+    return f"kept.{column} BETWEEN {fresh}.{column} - {REPEAT_WINDOW} AND {fresh}.{column} + {REPEAT_WINDOW}"
+
+
+def _stored_near(con: Any, kind: Kind) -> tuple[str, dict[str, Any]]:
+    """The stored events a batch's ids are looked for in, and their query parameters: those whose
+    time is within REPEAT_WINDOW of the batch's valid events' times (all, for a kind without one).
+
+    The store's zone maps on time then skip every row group outside the window, which the
+    store's own order (mostly by arrival, so by time) makes nearly all of them.
+    """
+    time_field = _event_time(kind)
+    if time_field is None:
+        return quote(kind.name), {}
+    column = quote(time_field)
+    row = con.execute(
+        f"SELECT min({column}) - {REPEAT_WINDOW}, max({column}) + {REPEAT_WINDOW} FROM _checked WHERE _errors = ''"
+    ).fetchone()
+    near = f"(SELECT * FROM {quote(kind.name)} WHERE {column} BETWEEN $earliest AND $latest)"
+    return near, {"earliest": row[0], "latest": row[1]}
 
 
 def _valid_events(kind: Kind) -> str:
@@ -222,12 +279,13 @@ def _valid_events(kind: Kind) -> str:
     return f"SELECT {values}, _line FROM _checked WHERE _errors = ''"
 
 
-def _event_conflicts(con: Any, kind: Kind) -> list[tuple[int, str]]:
+def _event_conflicts(con: Any, kind: Kind, *, near: str, bounds: dict[str, Any]) -> list[tuple[int, str]]:
     """(line, reason) of each valid event of the batch whose content differs from the one kept for its id.
 
-    Run after the insert: the kept record is in the table, either from an earlier batch or just
-    inserted from this one. Rows inserted by this transaction carry its `now()`, earlier ones an
-    earlier time, which tells "conflicts with line N" from "conflicts with the stored record".
+    Run after the insert: the kept record is in `near` (the stored events near the batch in time),
+    either from an earlier batch or just inserted from this one. Rows inserted by this transaction
+    carry its `now()`, earlier ones an earlier time, which tells "conflicts with line N" from
+    "conflicts with the stored record".
     """
     content = [f for f in kind.fields if f.name != "event_id"]
     differs = " OR ".join(f"fresh.{quote(f.name)} IS DISTINCT FROM kept.{quote(f.name)}" for f in content)
@@ -240,10 +298,17 @@ def _event_conflicts(con: Any, kind: Kind) -> list[tuple[int, str]]:
         "ELSE 'conflicts with the stored record' END"
     )
     detail = f"' (same event_id \"' || left(fresh.event_id, 80) || '\", different ' || concat_ws(', ', {names}) || ')'"
+    # The lines of one id are one event, looked for near the time of the first of them.
+    first = (
+        f"(SELECT * FROM ({_valid_events(kind)}) QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _line) = 1)"
+    )
     rows = con.execute(
         f"SELECT fresh._line, {kept_as} || {detail} "
         f"FROM (SELECT *, min(_line) OVER (PARTITION BY event_id) AS _first FROM ({_valid_events(kind)})) AS fresh "
-        f"JOIN {quote(kind.name)} AS kept ON kept.event_id = fresh.event_id WHERE {differs}"
+        f"JOIN {first} AS head ON head.event_id = fresh.event_id "
+        f"JOIN {near} AS kept ON kept.event_id = fresh.event_id "
+        f"AND (kept._ingested_at = now() OR {_same_time(kind, 'head')}) WHERE {differs}",
+        bounds,
     ).fetchall()
     return [(int(line), str(reason)) for line, reason in rows]
 
@@ -368,7 +433,8 @@ class _Batcher:
     batch_rows: int
 
 
-Progress = Callable[[int], None]
+# Called after each block with the bytes of the file and the records it held.
+Progress = Callable[[int, int], None]
 
 
 def resolve_kind(name: Any) -> Kind:
@@ -407,7 +473,21 @@ class _BlockBatches:
         for name, tables in self.tables.items():
             records = self.records[name]
             parts = tables + ([stage_records(KINDS[name], records)] if records else [])
-            yield KINDS[name], pa.concat_tables(parts, promote_options="default")
+            if len(parts) == 1:
+                yield KINDS[name], parts[0]
+                continue
+            # Pieces may type one column differently (or as text): as text they always concatenate.
+            texts = [_typed_as_text(part) for part in parts]
+            yield KINDS[name], pa.concat_tables(texts, promote_options="default")
+
+
+def _typed_as_text(table: pa.Table) -> pa.Table:
+    """A staged table with the columns `stage_arrow` kept typed turned to text, as validation reads them alike."""
+    for index, column in enumerate(table.columns):
+        name = table.column_names[index]
+        if name != "_line" and not pa.types.is_string(column.type):
+            table = table.set_column(index, name, column.cast(pa.string()))
+    return table
 
 
 OneByOne = Callable[[list[int]], list[RawRecord]]
@@ -428,11 +508,9 @@ def _ingest_jsonl(path: str, *, kind: Kind | None, batcher: _Batcher, progress: 
                 return [orjson.loads(cast(bytes, block.lines[line - block.first_line])) for line in lines]
 
             pieces = jsonl_pieces(block)
-            records += _ingest_block(
-                pieces, block, kind=kind, batcher=batcher, one_by_one=one_by_one, originals=originals
-            )
-            if progress:
-                progress(block.size)
+            read = _ingest_block(pieces, block, kind=kind, batcher=batcher, one_by_one=one_by_one, originals=originals)
+            _advance(batcher.report, progress, size=block.size, records=read)
+            records += read
     return records
 
 
@@ -451,10 +529,16 @@ def _ingest_csv(path: str, *, kind: Kind | None, batcher: _Batcher, progress: Pr
                 return [r for line in lines for r in csv_records(header, [block.lines[line - first]], line)]
 
             pieces = csv_pieces(header, block)
-            records += _ingest_block(pieces, block, kind=kind, batcher=batcher, one_by_one=one_by_one)
-            if progress:
-                progress(whole.size)
+            read = _ingest_block(pieces, block, kind=kind, batcher=batcher, one_by_one=one_by_one)
+            _advance(batcher.report, progress, size=whole.size, records=read)
+            records += read
     return records
+
+
+def _advance(report: IngestReport, progress: Progress | None, *, size: int, records: int) -> None:
+    report.bytes_read += size
+    if progress is not None:
+        progress(size, records)
 
 
 @contextmanager
@@ -530,8 +614,11 @@ def _kind_parts(table: pa.Table, *, kind: Kind | None) -> list[tuple[Kind | None
     kinds = table.column("kind")
     if not (pa.types.is_string(kinds.type) or pa.types.is_null(kinds.type)):
         return None
+    names = pc.unique(kinds).to_pylist()
+    if len(names) == 1:  # the usual block of one kind: no copy of it per kind
+        return [(KINDS.get(names[0]) if names[0] is not None else None, table)]
     parts: list[tuple[Kind | None, pa.Table]] = []
-    for name in pc.unique(kinds).to_pylist():
+    for name in names:
         part = table.filter(pc.is_null(kinds) if name is None else pc.equal(kinds, name))
         parts.append((KINDS.get(name) if name is not None else None, part))
     return parts
@@ -553,9 +640,10 @@ Originals = Callable[[list[int]], list[dict[str, Any]]]
 
 
 def stage_arrow(kind: Kind, table: pa.Table, *, originals: Originals | None = None) -> pa.Table | None:
-    """The text columns `stage_records` would make of these rows, or None when only it can make them.
+    """The columns validation reads as it reads `stage_records`' text, or None when only it can make them.
 
-    pyarrow types each column by its JSON values; numbers and booleans are written back as
+    pyarrow types each column by its JSON values. Numbers and booleans in a field of their type
+    stay typed (validation checks them and names a bad one alike); others are written back as
     text so that validation sees what it sees for a record read one by one. Values whose
     text would differ (a fraction in a text field, an object in a field that is not JSON) make
     the rows go one by one. A JSON field is stored with its keys sorted, from `originals`: the
@@ -578,15 +666,15 @@ def stage_arrow(kind: Kind, table: pa.Table, *, originals: Originals | None = No
             values = column.to_pylist() if pa.types.is_string(column.type) else [row.get(name) for row in parsed]
             columns[name] = pa.array([None if v is None else _canonical_json(v) for v in values], pa.string())
             continue
-        text = _text_column(f, column)
-        if text is None:
+        staged = _staged_column(f, column)
+        if staged is None:
             return None
-        columns[name] = text
+        columns[name] = staged
     columns["_line"] = table.column("_line")
     return pa.table(columns)
 
 
-def _text_column(f: Field | None, column: pa.ChunkedArray) -> pa.ChunkedArray | None:
+def _staged_column(f: Field | None, column: pa.ChunkedArray) -> pa.ChunkedArray | None:
     kind = column.type
     if pa.types.is_null(kind) or column.null_count == len(column):
         return pa.chunked_array([pa.nulls(len(column), pa.string())])
@@ -594,11 +682,24 @@ def _text_column(f: Field | None, column: pa.ChunkedArray) -> pa.ChunkedArray | 
         return pc.if_else(pc.is_valid(column), "?", pa.scalar(None, pa.string()))
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         return column.cast(pa.string())
-    if pa.types.is_integer(kind) or (pa.types.is_boolean(kind) and f.type == "BOOLEAN"):
+    if _kept_typed(f, kind):
+        return column
+    if pa.types.is_integer(kind):
         return column.cast(pa.string())
     if pa.types.is_floating(kind) and _doubles_read_alike(f, column):
         return column.cast(pa.string())
     return None
+
+
+def _kept_typed(f: Field, kind: pa.DataType) -> bool:
+    """Whether a column pyarrow typed goes to validation as it is: its values are exactly what their
+    text would parse to, and validation names a bad one by its typed value either way, so turning
+    it to text and parsing it again would only cost time."""
+    if pa.types.is_integer(kind):
+        return f.type in ("INTEGER", "BIGINT", "DOUBLE")
+    if pa.types.is_floating(kind):
+        return f.type == "DOUBLE"
+    return pa.types.is_boolean(kind) and f.type == "BOOLEAN"
 
 
 def _doubles_read_alike(f: Field, column: pa.ChunkedArray) -> bool:
@@ -619,16 +720,17 @@ def _ingest_parquet(path: str, *, kind: Kind | None, batcher: _Batcher, progress
         resolve_kind(None)  # no --kind and no kind column: the whole file is unusable
     if reserved := [name for name in RESERVED[1:] if name in names]:
         raise HealthdeckError(f'column "{reserved[0]}" is a name healthdeck keeps for itself; rename it')
-    rows = 0
+    rows, size, total = 0, os.path.getsize(path), max(pq.read_metadata(path).num_rows, 1)
     for chunk in read_parquet(path, batch_rows=batcher.batch_rows):
         table = chunk.table.append_column(
             "_line", pa.array(range(chunk.first_line, chunk.first_line + chunk.table.num_rows), pa.int64())
         )
-        rows += table.num_rows
         for target, part in _split_by_kind(table, kind=kind, batcher=batcher):
             ingest_table(batcher.store, target, part, source=path, sink=batcher.sink, report=batcher.report)
-        if progress:
-            progress(chunk.table.nbytes)
+        # The file's bytes in proportion to its rows: row groups are compressed, their Arrow tables not.
+        read = size * (rows + table.num_rows) // total - size * rows // total
+        _advance(batcher.report, progress, size=read, records=table.num_rows)
+        rows += table.num_rows
     return rows
 
 

@@ -120,7 +120,7 @@ class LineBlock:
 
     @property
     def size(self) -> int:
-        return sum(line if isinstance(line, int) else len(line) + 1 for line in self.lines)
+        return _size(self.lines)
 
 
 def line_blocks(
@@ -146,7 +146,7 @@ def line_blocks(
         pending.extend(lines)
         size += _size(lines)
         while len(pending) >= max_lines or size >= max_bytes:
-            end = min(max_lines, _lines_within(pending, max_bytes))
+            end = _lines_within(pending[:max_lines], max_bytes)
             cut = _paired(pending, end) if whole_quotes and size < 2 * max_bytes else end
             if cut is None:
                 break

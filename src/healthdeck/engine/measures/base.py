@@ -74,6 +74,19 @@ TIME_COLUMNS = {
 }
 
 
+def time_bound(table: str, *, newest: bool, where: str = "") -> str:
+    """A scalar subquery: the table's earliest (or newest) time, among the rows `where` keeps (SQL, may be empty).
+
+    ORDER BY … LIMIT 1 rather than min()/max(): DuckDB answers a bare min or max from its statistics
+    only as long as no row of the table was ever deleted, which expiry does (store/retention.py);
+    then min and max read every row, while a top-N still skips the row groups its zone maps exclude.
+    """
+    column = f'"{TIME_COLUMNS.get(table, "ts")}"'  # names from the schema, not from input
+    kept = " AND ".join(test for test in (f"{column} IS NOT NULL", where.format(col=column)) if test)
+    order = "DESC" if newest else "ASC"
+    return f'(SELECT {column} FROM "{table}" WHERE {kept} ORDER BY {column} {order} LIMIT 1)'
+
+
 class Params(BaseModel):
     """Base of every measure's parameters: unknown keys are errors, values are immutable."""
 
@@ -209,8 +222,7 @@ def measure(
 
 def first_record(ctx: MeasureContext, table: str) -> datetime | None:
     """When the table's records begin (its earliest time), or None when it has none."""
-    column = TIME_COLUMNS.get(table, "ts")
-    query = f"SELECT min({column}) FROM {table}"  # names from the schema, not from input
+    query = f"SELECT {time_bound(table, newest=False)}"
     return ctx.memo(("first_record", table), lambda: ctx.store.con.execute(query).fetchall()[0][0])
 
 
@@ -224,8 +236,8 @@ def coverage_start(ctx: MeasureContext, name: str, params: Params) -> datetime |
 
 def reported_until(ctx: MeasureContext) -> datetime | None:
     """The store's newest event time, over every kind: what lies after it has not been reported yet."""
-    newest = " UNION ALL ".join(f"SELECT max({TIME_COLUMNS.get(kind, 'ts')}) FROM {kind}" for kind in KINDS)
-    query = f"SELECT max(newest) FROM ({newest}) AS t(newest)"  # names from the schema, not from input
+    newest = " UNION ALL ".join(f"SELECT {time_bound(kind, newest=True)}" for kind in KINDS)
+    query = f"SELECT max(newest) FROM ({newest}) AS t(newest)"
     return ctx.memo(("reported_until",), lambda: ctx.store.con.execute(query).fetchall()[0][0])
 
 

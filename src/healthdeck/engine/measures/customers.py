@@ -151,16 +151,22 @@ def return_rate(ctx: MeasureContext, params: ReturnParams, window: Window) -> fl
     """
 
     def cohort(w: Window) -> Any:
-        users, shift = ctx.table("users"), ibis.interval(days=params.day)
-        day_n = users.signup_at.truncate("D") + shift
-        return users.filter(day_n >= ibis.literal(w.start), day_n + ibis.interval(days=1) <= ibis.literal(w.end))
+        users = ctx.table("users")
+        day_n = users.signup_at.truncate("D") + ibis.interval(days=params.day)
+        members = users.mutate(day_n=day_n)
+        return members.filter(day_n >= ibis.literal(w.start), day_n + ibis.interval(days=1) <= ibis.literal(w.end))
 
     def returned(w: Window) -> Any:
-        activity = in_window(ctx.table("activity"), "ts", w)
-        days = activity.select("user_id", day=lambda t: t.ts.date())
-        members = cohort(w)
-        target = members.mutate(day=(members.signup_at + ibis.interval(days=params.day)).date())
-        return target.join(days, ["user_id", "day"]).user_id.nunique()
+        # Each member's day N as a range of instants: no activity row is cast to a date (a time-zone
+        # conversion per row, most of the query's time on a month of activity).
+        activity = in_window(ctx.table("activity"), "ts", w).select("user_id", "ts")
+        members = cohort(w).select("user_id", "day_n")
+        on_day_n = [
+            members.user_id == activity.user_id,
+            activity.ts >= members.day_n,
+            activity.ts < members.day_n + ibis.interval(days=1),
+        ]
+        return members.join(activity, on_day_n).user_id.nunique()
 
     shape = ("return_rate_by_day", params.day)
     signups = ctx.windowed_scalar((*shape, "cohort"), window, lambda w: cohort(w).count())

@@ -1,0 +1,232 @@
+"""Retention: settings kept in the store, `store expire`, and expiry inside a running server beside ingest."""
+
+from __future__ import annotations
+
+import re
+import signal
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from healthdeck.api.tokens import Role
+from healthdeck.engine.measures.base import time_bound
+from healthdeck.store.connection import Store, open_store
+from healthdeck.store.retention import EXPIRING, NEVER_EXPIRED
+from healthdeck.store.schema import KINDS
+from tests.conftest import ingested, run_cli
+from tests.test_serve_server import NDJSON, Server, jsonl, make_tokens, tenant
+
+NOW = datetime.now(UTC)
+
+
+def request_at(n: int, days_ago: float) -> dict[str, Any]:
+    return {
+        "kind": "requests",
+        "event_id": f"r-{n}",
+        "ts": (NOW - timedelta(days=days_ago)).isoformat(),
+        "tenant_id": "t-1",
+        "endpoint": "/v1/things",
+        "method": "GET",
+        "status": 200,
+        "latency_ms": 12.5,
+    }
+
+
+def sample_at(n: int, days_ago: float) -> dict[str, Any]:
+    ts = (NOW - timedelta(days=days_ago)).isoformat()
+    return {"kind": "samples", "event_id": f"s-{n}", "ts": ts, "metric": "cpu_utilization_pct", "value": 40.0}
+
+
+def json_of(*args: str) -> Any:
+    result = run_cli(*args, "--output", "json")
+    assert result.returncode == 0, result.stderr
+    return orjson.loads(result.stdout)
+
+
+def expired_by_table(answer: dict[str, Any]) -> dict[str, int]:
+    return {t["table"]: t["expired"] for t in answer["tables"]}
+
+
+def remaining_requests(db: Path) -> list[str]:
+    with open_store(db, read_only=True) as store:
+        return [row[0] for row in store.con.execute("SELECT event_id FROM requests ORDER BY event_id").fetchall()]
+
+
+def test_every_kind_either_expires_or_is_kept_for_a_stated_reason() -> None:
+    expiring = {spec.table for spec in EXPIRING}
+    assert set(KINDS) == (expiring & set(KINDS)) | set(NEVER_EXPIRED)
+    assert not expiring & set(NEVER_EXPIRED)
+
+
+def test_settings_are_kept_in_the_store_and_shown_by_store_info(tmp_path: Path) -> None:
+    db = str(ingested(tmp_path, [request_at(1, 1)]))
+    assert json_of("store", "info", "--db", db)["retention"] == {"raw": None, "rollups": None}
+    assert json_of("store", "retention", "--raw", "90d", "--rollups", "2y", "--db", db) == {
+        "raw": "90d",
+        "rollups": "2y",
+    }
+    assert json_of("store", "info", "--db", db)["retention"] == {"raw": "90d", "rollups": "2y"}
+    assert json_of("store", "retention", "--raw", "30d", "--db", db) == {"raw": "30d", "rollups": "2y"}
+    assert json_of("store", "retention", "--rollups", "keep", "--raw", "keep", "--db", db) == {
+        "raw": None,
+        "rollups": None,
+    }
+
+
+def test_unreadable_or_unsafe_settings_are_refused_in_one_line_and_change_nothing(tmp_path: Path) -> None:
+    db = str(ingested(tmp_path, [request_at(1, 1)]))
+    run_cli("store", "retention", "--raw", "90d", "--db", db)
+    cases = {
+        ("--raw", "ninety"): "--raw: cannot read duration 'ninety'",
+        ("--raw", "90m"): "--raw 90m: a retention is at least 1d",
+        ("--rollups", "30d"): "--rollups 30d is shorter than --raw 90d",
+    }
+    for option, message in cases.items():
+        result = run_cli("store", "retention", *option, "--db", db)
+        assert result.returncode == 2, result
+        assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert json_of("store", "retention", "--db", db) == {"raw": "90d", "rollups": None}
+
+
+def test_expire_deletes_only_what_is_older_than_the_retention_and_counts_it(tmp_path: Path) -> None:
+    ages = [0.1, 1, 45, 89.9, 90.1, 120, 400]
+    old_tenant = tenant("t-old", created_at=(NOW - timedelta(days=700)).isoformat())
+    records = [request_at(n, age) for n, age in enumerate(ages)] + [sample_at(1, 200), sample_at(2, 3), old_tenant]
+    db = ingested(tmp_path, records)
+    assert json_of("store", "expire", "--db", str(db))["tables"] == []  # nothing set: everything kept
+    run_cli("store", "retention", "--raw", "90d", "--db", str(db))
+
+    dry = json_of("store", "expire", "--dry-run", "--db", str(db))
+    assert dry["dry_run"] and expired_by_table(dry)["requests"] == 3 and expired_by_table(dry)["samples"] == 1
+    assert len(remaining_requests(db)) == len(ages)
+
+    done = json_of("store", "expire", "--db", str(db))
+    assert expired_by_table(done) == {t: 0 for t in expired_by_table(done)} | {"requests": 3, "samples": 1}
+    assert remaining_requests(db) == ["r-0", "r-1", "r-2", "r-3"]
+    with open_store(db, read_only=True) as store:
+        assert store.count("tenants") == 1 and store.count("samples") == 1  # an entity is never expired
+    assert expired_by_table(json_of("store", "expire", "--db", str(db)))["requests"] == 0
+
+
+def test_rollup_tables_follow_their_own_setting_and_are_skipped_until_they_exist(tmp_path: Path) -> None:
+    db = ingested(tmp_path, [request_at(1, 200), request_at(2, 1)])
+    run_cli("store", "retention", "--raw", "90d", "--rollups", "1y", "--db", str(db))
+    assert "request_rollups" not in expired_by_table(json_of("store", "expire", "--db", str(db)))
+    with open_store(db) as store:  # the table the rollups branch adds, as it names it
+        store.con.execute("CREATE TABLE request_rollups (minute TIMESTAMPTZ NOT NULL, requests BIGINT)")
+        for days in (1, 200, 400, 800):
+            store.con.execute("INSERT INTO request_rollups VALUES (?, 1)", [NOW - timedelta(days=days)])
+    assert expired_by_table(json_of("store", "expire", "--db", str(db)))["request_rollups"] == 2
+    with open_store(db, read_only=True) as store:
+        assert store.count("request_rollups") == 2
+
+
+def test_a_record_older_than_the_retention_is_stored_then_expired_at_the_next_run(tmp_path: Path) -> None:
+    db = ingested(tmp_path, [request_at(1, 1)])
+    run_cli("store", "retention", "--raw", "90d", "--db", str(db))
+    (tmp_path / "late.jsonl").write_bytes(jsonl([request_at(2, 95)]))
+    assert json_of("ingest", str(tmp_path / "late.jsonl"), "--db", str(db))["accepted"] == 1
+    assert remaining_requests(db) == ["r-1", "r-2"]
+    assert expired_by_table(json_of("store", "expire", "--db", str(db)))["requests"] == 1
+    assert remaining_requests(db) == ["r-1"]
+
+
+def test_the_cli_sees_the_memory_limit_duckdb_runs_with(tmp_path: Path) -> None:
+    db = str(ingested(tmp_path, [request_at(1, 1)]))
+    query = "SELECT current_setting('memory_limit') AS limit"
+    answer = run_cli("sql", query, "--db", db, "--output", "json", env={"HEALTHDECK_MEMORY_LIMIT": "1GiB"})
+    assert answer.returncode == 0, answer.stderr
+    assert orjson.loads(answer.stdout) == [{"limit": "1.0 GiB"}]
+
+
+OLD_DAYS, OLD_PER_DAY = 300, 2_000
+
+
+def _old_requests(db: Path) -> int:
+    """OLD_DAYS days of requests, all older than 90 days, written straight into the store."""
+    with open_store(db) as store:
+        store.con.execute(
+            "INSERT INTO requests (event_id, ts, tenant_id, endpoint, method, status, latency_ms, _ingested_at) "
+            "SELECT 'old-' || i, ?::TIMESTAMPTZ - to_seconds(i * 86400.0 / ?), 't-1', '/v1/old', 'GET', 200, 10, now() "
+            "FROM range(?) AS t(i)",
+            [NOW - timedelta(days=91), OLD_PER_DAY, OLD_DAYS * OLD_PER_DAY],
+        )
+        return store.count("requests")
+
+
+def test_expiry_in_serve_runs_beside_ingest_and_loses_no_ingested_event(tmp_path: Path) -> None:
+    db = tmp_path / "store.duckdb"
+    [token] = make_tokens(db, (Role.operator, None))
+    old = _old_requests(db)
+    server = Server(db, "--expire-every", "1s").start()
+    posted: list[int] = []  # events accepted so far
+    seen_during: list[int] = []  # old rows left while ingest went on: some, but not all
+    done = threading.Event()
+
+    def ingest() -> None:
+        with server.client(token) as http:
+            for batch in range(10_000):
+                if done.is_set():
+                    return
+                events = [request_at(1_000_000 + batch * 100 + n, 0.01) for n in range(100)]
+                answer = http.post("/v1/events", content=jsonl(events), headers=NDJSON).json()
+                posted.append(answer["accepted"])
+                left = http.get("/v1/store").json()["tables"]["requests"] - sum(posted)
+                if 0 < left < old:
+                    seen_during.append(left)
+
+    try:
+        poster = threading.Thread(target=ingest)
+        poster.start()
+        time.sleep(0.5)
+        assert run_cli("store", "retention", "--raw", "90d", "--db", str(db)).returncode == 0  # through the server
+        deadline = time.monotonic() + 120
+        with server.client(token) as http:
+            while time.monotonic() < deadline:
+                if http.get("/v1/store").json()["tables"]["requests"] == sum(posted) and sum(posted):
+                    break
+                time.sleep(0.2)
+        time.sleep(0.5)
+        done.set()
+        poster.join()
+        through = json_of("store", "expire", "--db", str(db))  # the CLI runs it in the server, chunk by chunk
+        assert expired_by_table(through)["requests"] == 0
+    finally:
+        done.set()
+        code, stderr = server.stop(signal.SIGTERM)
+    assert code == 0, stderr
+    logged = re.findall(r"expired (\d+) rows of requests older than 90d", stderr)
+    assert sum(map(int, logged)) == old, stderr
+    assert seen_during, "no ingest batch was written while expiry was deleting"
+    left = remaining_requests(db)
+    assert len(left) == sum(posted) and not [e for e in left if e.startswith("old-")]
+
+
+def _row_groups_read(store: Store, sql: str) -> tuple[int, int]:
+    """(row groups scanned, row groups in all) of the query's table scan, from DuckDB's EXPLAIN ANALYZE."""
+    plan = store.con.execute(f"EXPLAIN ANALYZE {sql}").fetchall()[0][1]
+    read, total = re.search(r"Row Groups Scanned: (\d+) / (\d+)", plan).groups()  # type: ignore[union-attr]
+    return int(read), int(total)
+
+
+def test_after_expiry_the_engine_finds_the_oldest_and_newest_times_without_reading_every_row(tmp_path: Path) -> None:
+    db = tmp_path / "store.duckdb"
+    make_tokens(db)
+    _old_requests(db)  # several row groups, all past 90 days
+    with open_store(db) as store:
+        moved = "* REPLACE ('new-' || event_id AS event_id, ts + INTERVAL 90 DAY AS ts)"  # up to a day ago
+        store.con.execute(f"INSERT INTO requests SELECT {moved} FROM requests")
+    run_cli("store", "retention", "--raw", "90d", "--db", str(db))
+    assert expired_by_table(json_of("store", "expire", "--db", str(db)))["requests"] > 0
+    with open_store(db, read_only=True) as store:
+        oldest, newest = store.con.execute("SELECT min(ts), max(ts) FROM requests").fetchone()  # type: ignore[misc]
+        for is_newest, expected in ((False, oldest), (True, newest)):
+            sql = f"SELECT {time_bound('requests', newest=is_newest)}"
+            assert store.con.execute(sql).fetchone() == (expected,)
+            read, total = _row_groups_read(store, sql)
+            assert read < total, (read, total)
+        assert _row_groups_read(store, "SELECT max(ts) FROM requests")[0] == total  # what a bare max() costs now
