@@ -5,10 +5,10 @@ and a cron job all read the same ones. Unset, a class of tables is kept for ever
 data for good, so it happens only once someone has asked for it.
 
 Which tables expire is declared once, in `EXPIRING`: the high-volume event tables follow the raw
-setting, the rollup tables (which arrive with their migration) the rollups one; a table the store
-does not have yet is skipped. Entities (tenants, users, tickets, jobs, incidents) are state, not
-events, and are never expired; nor are subscriptions (MRR is read from each one's latest state),
-payments and spend (the money records the business KPIs read over months and years).
+setting, the rollup tables (store/rollups.py) the rollups one. Entities (tenants, users,
+tickets, jobs, incidents) are state, not events, and are never expired; nor are subscriptions (MRR
+is read from each one's latest state), payments and spend (the money records the business KPIs
+read over months and years).
 
 Expiry deletes oldest first, one UTC day of one table per transaction, so that each transaction is
 short: readers never wait (DuckDB readers see the last committed state), and a server's writer
@@ -177,12 +177,12 @@ class ExpiryPlan:
 
 
 def plan_expiry(store: Store, *, now: datetime) -> ExpiryPlan:
-    """For each expiring table the store has and a retention covers: its cutoff, its expired rows, their days."""
-    retention, present = read_retention(store), _tables(store)
+    """For each expiring table a retention covers: its cutoff, its expired rows, their days."""
+    retention = read_retention(store)
     tables, deletes = [], []
     for spec in EXPIRING:
         kept = retention.of(spec.setting)
-        if kept is None or spec.table not in present:
+        if kept is None:
             continue
         cutoff = now - kept
         days = _expired_days(store, spec, cutoff=cutoff)
@@ -222,8 +222,3 @@ def expire(store: Store, *, now: datetime) -> list[TableExpiry]:
     """Delete every row past its table's retention at `now`, chunk by chunk; answers what went, per table."""
     plan = plan_expiry(store, now=now)
     return expired(plan, [delete_chunk(store, chunk) for chunk in plan.chunks])
-
-
-def _tables(store: Store) -> set[str]:
-    rows = store.con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()
-    return {name for (name,) in rows}
