@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO
 
 import orjson
 import pyarrow as pa
@@ -33,7 +33,6 @@ from healthdeck.store.readers import (
     csv_pieces,
     csv_records,
     file_format,
-    jsonl_pieces,
     jsonl_record,
     line_blocks,
     open_binary,
