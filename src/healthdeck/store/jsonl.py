@@ -103,7 +103,7 @@ def _block_kinds(con: Any) -> list[Kind]:
 def _parsed_query(kinds: list[Kind]) -> str:
     """The lines once parsed: `_ok` for a JSON object, its keys, and the fields of the block's kinds
     as text (a JSON field as JSON text), each line parsed once by one call."""
-    types = {"kind": "VARCHAR"} | {name: "VARCHAR" for kind in kinds for name in kind.columns}
+    types = {name: "VARCHAR" for kind in kinds for name in ("kind", *kind.columns)}
     types |= {f.name: "JSON" for kind in kinds for f in kind.fields if f.type == "JSON"}
     structure = literal(orjson.dumps(types).decode())
     fields = ", ".join(f"CAST(s.{quote(name)} AS VARCHAR) AS {quote(name)}" for name in types)
@@ -116,9 +116,7 @@ def _parsed_query(kinds: list[Kind]) -> str:
 
 def _unstaged_query(kinds: list[Kind], *, routed: bool) -> str:
     """The lines no kind stages: not a JSON object, or (routed by their "kind") of no kind of the block."""
-    if routed and not kinds:
-        return "SELECT _line FROM _parsed"
-    names = ", ".join(literal(kind.name) for kind in kinds)
+    names = ", ".join(literal(kind.name) for kind in kinds) or "NULL"
     unrouted = f" OR kind IS NULL OR kind NOT IN ({names})" if routed else ""
     return f"SELECT _line FROM _parsed WHERE NOT _ok{unrouted}"
 
