@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import orjson
 import pyarrow as pa
@@ -33,6 +33,7 @@ from healthdeck.store.readers import (
     csv_pieces,
     csv_records,
     file_format,
+    jsonl_pieces,
     jsonl_record,
     line_blocks,
     open_binary,

@@ -133,23 +133,7 @@ def _stage_kind(con: Any, kind: Kind, *, routed: bool) -> tuple[pa.Table, list[i
             table = table.set_column(table.schema.get_field_index(f.name), f.name, column)
             python = pc.or_(python, unreadable)
     staged = table.filter(pc.invert(python)).drop_columns(["_python"])
-    return _typed_numbers(kind, staged), table.filter(python).column("_line").to_pylist()
-
-
-def _typed_numbers(kind: Kind, table: pa.Table) -> pa.Table:
-    """The table with each number field typed when all its values are plain numbers: validation then
-    takes them as they are (a number typed is checked and named as its text would be), which is
-    cheaper than matching and casting text."""
-    for f in kind.fields:
-        if f.type not in ("INTEGER", "BIGINT", "DOUBLE"):
-            continue
-        column = table.column(f.name)
-        plain = PLAIN_FRACTION if f.type == "DOUBLE" else PLAIN_WHOLE
-        if column.null_count == len(column) or not pc.all(pc.match_substring_regex(column, f"^{plain}$")).as_py():
-            continue
-        typed = column.cast(pa.float64() if f.type == "DOUBLE" else pa.int64())
-        table = table.set_column(table.schema.get_field_index(f.name), f.name, typed)
-    return table
+    return staged, table.filter(python).column("_line").to_pylist()
 
 
 def _by_python(kind: Kind) -> str:
@@ -204,3 +188,4 @@ def _canonical_column(column: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
             values.append(None)
             unreadable.append(True)
     return pa.array(values, pa.string()), pa.array(unreadable, pa.bool_())
+
