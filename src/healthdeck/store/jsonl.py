@@ -24,10 +24,8 @@ from healthdeck.store.validate import literal, quote
 
 # Whole numbers of up to 18 digits read alike everywhere; orjson reads longer ones as doubles.
 PLAIN_WHOLE = r"-?[0-9]{1,18}"
-# A number field also takes a plain fraction; one with an exponent, or out of range, orjson decides.
-PLAIN_FRACTION = r"-?[0-9]{1,18}(\.[0-9]+)?"
-# What a JSON number (or orjson's NaN and Infinity) may look like as text.
-NUMBER_LIKE = r"-?([0-9]+(\.[0-9]*)?([eE][+-]?[0-9]+)?|Infinity|inf|NaN|nan)"
+# A fraction as DuckDB writes a parsed double back; with an exponent or out of range, orjson decides.
+PLAIN_FRACTION = r"-?[0-9]{1,18}\.[0-9]+"
 
 
 @dataclass(frozen=True)
@@ -38,19 +36,28 @@ class StagedJsonl:
     one_by_one: list[int]
 
 
+def _all_fields() -> list[str]:
+    names: dict[str, None] = {"kind": None}
+    for kind in KINDS.values():
+        names.update(dict.fromkeys(kind.columns))
+    return list(names)
+
+
+# Every kind's fields, each as its JSON text: one parse of a line serves whichever kind it is.
+STRUCTURE = literal(orjson.dumps(dict.fromkeys(_all_fields(), "JSON")).decode())
+
+
 def block_table(block: LineBlock) -> pa.Table:
     """The block's lines as an Arrow string column `line` with `_line`, built on one buffer without a
     step per line in Python. A line DuckDB must not see (over the size limit, not UTF-8) is left
     empty there, so it is not a JSON object: it goes one by one, where it is rejected."""
     texts = block.lines if _all_bytes(block.lines) else [b"" if isinstance(t, int) else t for t in block.lines]
-    data = b"\n".join(texts)  # type: ignore[arg-type]
+    data = b"\n".join(texts) + b"\n"  # type: ignore[arg-type]  # each line keeps its newline: JSON whitespace
     if not data.isascii() and not _utf8(data):
         texts = [line if _utf8(line) else b"" for line in texts]  # type: ignore[arg-type]
-        data = b"\n".join(texts)  # type: ignore[arg-type]
-    # Each line keeps the newline after it (JSON whitespace), so the offsets are its running sizes.
+        data = b"\n".join(texts) + b"\n"  # type: ignore[arg-type]
     offsets = np.zeros(len(texts) + 1, np.int64)
     np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)) + 1, out=offsets[1:])  # type: ignore[arg-type]
-    offsets[-1] = len(data)
     column = pa.LargeStringArray.from_buffers(len(texts), pa.py_buffer(offsets), pa.py_buffer(data))
     numbers = pa.array(np.arange(block.first_line, block.first_line + len(texts), dtype=np.int64))
     return pa.table({"line": column, "_line": numbers})
@@ -81,11 +88,10 @@ def stage_jsonl(con: Any, block: LineBlock, *, kind: Kind | None) -> StagedJsonl
     cursor = con.cursor()
     try:
         cursor.register("_block", block_table(block))
-        kinds = [kind] if kind is not None else _block_kinds(cursor)
-        cursor.execute(f"CREATE TEMP TABLE _parsed AS {_parsed_query(kinds)}")
-        one_by_one = [row[0] for row in cursor.execute(_unstaged_query(kinds, routed=kind is None)).fetchall()]
+        cursor.execute(f"CREATE TEMP TABLE _parsed AS {_parsed_query()}")
+        one_by_one = [row[0] for row in cursor.execute(_unstaged_query(routed=kind is None)).fetchall()]
         tables = []
-        for target in kinds:
+        for target in [kind] if kind is not None else _block_kinds(cursor):
             staged, lines = _stage_kind(cursor, target, routed=kind is None)
             tables.append((target, staged))
             one_by_one += lines
@@ -94,37 +100,36 @@ def stage_jsonl(con: Any, block: LineBlock, *, kind: Kind | None) -> StagedJsonl
     return StagedJsonl([(k, t) for k, t in tables if t.num_rows], sorted(one_by_one))
 
 
-def _block_kinds(con: Any) -> list[Kind]:
-    """The known kinds the block's lines name (a line that is not JSON names none)."""
-    rows = con.execute("SELECT DISTINCT try(line ->> '$.kind') FROM _block").fetchall()
-    return [KINDS[row[0]] for row in rows if row[0] in KINDS]
-
-
-def _parsed_query(kinds: list[Kind]) -> str:
-    """The lines once parsed: `_ok` for a JSON object, its keys, and the fields of the block's kinds
-    as text (a JSON field as JSON text), each line parsed once by one call."""
-    types = {name: "VARCHAR" for kind in kinds for name in ("kind", *kind.columns)}
-    types |= {f.name: "JSON" for kind in kinds for f in kind.fields if f.type == "JSON"}
-    structure = literal(orjson.dumps(types).decode())
-    fields = ", ".join(f"CAST(s.{quote(name)} AS VARCHAR) AS {quote(name)}" for name in types)
-    ok = "s IS NOT NULL AND ascii(ltrim(line, ' \t\r\n')) = 123"  # "{": pyarrow makes an empty row of "[1]"
+def _parsed_query() -> str:
+    """Each line once parsed: `_ok` when it is valid JSON and an object, its keys, and each field's JSON text."""
+    fields = ", ".join(f"CAST(s.{quote(name)} AS VARCHAR) AS {quote(name)}" for name in _all_fields())
+    ok = "json_valid(line) AND starts_with(ltrim(line, ' \t\r\n'), '{')"
     return (
-        f"SELECT _line, {ok} AS _ok, keys, {fields} FROM "
-        f"(SELECT _line, line, try(from_json(line, {structure})) AS s, try(json_keys(line)) AS keys FROM _block)"
+        f"SELECT _line, _ok, keys, {fields} FROM (SELECT _line, _ok, "
+        f"CASE WHEN _ok THEN from_json(line, {STRUCTURE}) END AS s, CASE WHEN _ok THEN json_keys(line) END AS keys "
+        f"FROM (SELECT _line, line, {ok} AS _ok FROM _block))"
     )
 
 
-def _unstaged_query(kinds: list[Kind], *, routed: bool) -> str:
-    """The lines no kind stages: not a JSON object, or (routed by their "kind") of no kind of the block."""
-    names = ", ".join(literal(kind.name) for kind in kinds) or "NULL"
-    unrouted = f" OR kind IS NULL OR kind NOT IN ({names})" if routed else ""
+def _kind_names() -> str:
+    return ", ".join(literal(orjson.dumps(name).decode()) for name in KINDS)
+
+
+def _unstaged_query(*, routed: bool) -> str:
+    """The lines no kind stages: not a JSON object, or (routed by their "kind") of no known kind."""
+    unrouted = f" OR kind IS NULL OR kind NOT IN ({_kind_names()})" if routed else ""
     return f"SELECT _line FROM _parsed WHERE NOT _ok{unrouted}"
+
+
+def _block_kinds(con: Any) -> list[Kind]:
+    rows = con.execute(f"SELECT DISTINCT kind FROM _parsed WHERE _ok AND kind IN ({_kind_names()})").fetchall()
+    return [KINDS[orjson.loads(row[0])] for row in rows]
 
 
 def _stage_kind(con: Any, kind: Kind, *, routed: bool) -> tuple[pa.Table, list[int]]:
     """The kind's lines as text columns and `_line`, and those left to the record-by-record path."""
-    where = f"_ok AND kind = {literal(kind.name)}" if routed else "_ok"
-    texts = ", ".join(quote(f.name) for f in kind.fields)
+    where = f"_ok AND kind = {literal(orjson.dumps(kind.name).decode())}" if routed else "_ok"
+    texts = ", ".join(f"{_text(f)} AS {quote(f.name)}" for f in kind.fields)
     table = con.sql(f"SELECT _line, {texts}, {_by_python(kind)} AS _python FROM _parsed WHERE {where}").to_arrow_table()
     python = table.column("_python")
     for f in kind.fields:
@@ -136,33 +141,34 @@ def _stage_kind(con: Any, kind: Kind, *, routed: bool) -> tuple[pa.Table, list[i
     return staged, table.filter(python).column("_line").to_pylist()
 
 
+def _text(f: Field) -> str:
+    """The text `stage_records` stages for a field's JSON value: a string unquoted, anything else as written."""
+    raw = quote(f.name)
+    if f.type == "JSON":
+        return raw
+    unquoted = f"CASE WHEN contains({raw}, '\\') THEN json_extract_string({raw}, '$') ELSE {raw}[2:-2] END"
+    return f"CASE WHEN starts_with({raw}, '\"') THEN {unquoted} ELSE {raw} END"
+
+
 def _by_python(kind: Kind) -> str:
     """Whether a line of the kind goes to the record-by-record path: a key that is not one of the
     kind's fields or is repeated, or a field's value SQL does not stage as `stage_records` does."""
-    return " OR ".join([_odd_keys(kind), *(_odd_value(f) for f in kind.fields if f.type != "JSON")])
-
-
-def _odd_keys(kind: Kind) -> str:
-    """A key that is not one of the kind's fields, or one given twice. When the line has as many keys
-    as it has fields of the kind with a value (the usual case), it has neither, which is cheaper to tell."""
     known = ", ".join(literal(name) for name in ("kind", *kind.columns))
-    given = " + ".join(f"CAST({quote(name)} IS NOT NULL AS INTEGER)" for name in ("kind", *kind.columns))
-    full = f"NOT list_has_all([{known}], keys) OR len(keys) <> len(list_distinct(keys))"
-    return f"(CASE WHEN len(keys) = {given} THEN false ELSE {full} END)"
+    checks = [f"NOT list_has_all([{known}], keys)", "len(keys) <> len(list_distinct(keys))"]
+    checks += [f"({quote(f.name)} IS NOT NULL AND NOT ({_staged_alike(f)}))" for f in kind.fields if f.type != "JSON"]
+    return " OR ".join(checks)
 
 
-def _odd_value(f: Field) -> str:
-    """Whether a field's text may not be what `stage_records` stages for its JSON value. DuckDB gives a
-    string's text, and an object, a number or a boolean as written; without their JSON types, what
-    could be one of those (text from "{" or "[", true, false, a number other than a whole one of up to
-    18 digits) goes one by one, unless the field takes it as its text whatever its type."""
-    value = quote(f.name)
-    plain = PLAIN_FRACTION if f.type == "DOUBLE" else PLAIN_WHOLE
-    odd = [f"ascii({value}) IN (123, 91)", f"regexp_full_match({value}, {literal(NUMBER_LIKE)})"]
-    if f.type != "BOOLEAN":
-        odd.append(f"{value} IN ('true', 'false')")
-    fine = f"{value} IS NULL OR regexp_full_match({value}, {literal(plain)})"
-    return f"(CASE WHEN {fine} THEN false ELSE {' OR '.join(odd)} END)"
+def _staged_alike(f: Field) -> str:
+    """The JSON values of a field whose text is the one `stage_records` makes: strings, whole numbers
+    orjson reads as integers, plain fractions for a number field, and booleans for a boolean field."""
+    raw = quote(f.name)
+    forms = [f"starts_with({raw}, '\"')", f"regexp_full_match({raw}, {literal(PLAIN_WHOLE)})"]
+    if f.type == "DOUBLE":
+        forms.append(f"regexp_full_match({raw}, {literal(PLAIN_FRACTION)})")
+    if f.type == "BOOLEAN":
+        forms.append(f"{raw} IN ('true', 'false')")
+    return " OR ".join(forms)
 
 
 def canonical_json(value: Any) -> str:
