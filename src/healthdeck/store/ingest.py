@@ -25,7 +25,6 @@ import pyarrow.parquet as pq
 
 from healthdeck.errors import HealthdeckError
 from healthdeck.store.connection import Store
-from healthdeck.store.jsonl import canonical_json, stage_jsonl
 from healthdeck.store.readers import (
     LineBlock,
     RawRecord,
@@ -374,7 +373,7 @@ def _as_text(f: Field | None, value: Any) -> tuple[str | None, str | None]:
     if value is None:
         return None, None
     if f is not None and f.type == "JSON":
-        return canonical_json(value), None
+        return _canonical_json(value), None
     wrong = isinstance(value, dict | list) or (isinstance(value, bool) and f is not None and f.type not in ("BOOLEAN",))
     if wrong:
         shown = orjson.dumps(value).decode()[:80]
@@ -386,6 +385,16 @@ def _as_text(f: Field | None, value: Any) -> tuple[str | None, str | None]:
     if isinstance(value, bool):
         return ("true" if value else "false"), None
     return str(value), None
+
+
+def _canonical_json(value: Any) -> str:
+    """JSON text with its keys sorted, so one object sent twice in another key order is one content."""
+    if isinstance(value, str):
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value  # not JSON: rejected by validation, with the text as given
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def stage_records(kind: Kind, records: list[RawRecord]) -> pa.Table:
@@ -484,32 +493,24 @@ OneByOne = Callable[[list[int]], list[RawRecord]]
 
 
 def _ingest_jsonl(path: str, *, kind: Kind | None, batcher: _Batcher, progress: Progress | None) -> int:
-    """Ingest a JSON Lines file block by block, each block one batch per kind; return how many records.
-
-    DuckDB parses each block (jsonl.py); the lines it leaves are read one by one, as records.
-    """
+    """Ingest a JSON Lines file block by block, each block one batch per kind; return how many records."""
     records = 0
     with _opened(path) as stream:
         for block in line_blocks(stream, max_lines=batcher.batch_rows):
-            staged = stage_jsonl(batcher.store.con, block, kind=kind)
-            batches = _BlockBatches()
-            for target, table in staged.tables:
-                batches.add_table(target, table)
-            read = sum(table.num_rows for _, table in staged.tables)
-            for record in _jsonl_records(block, staged.one_by_one):
-                read += 1
-                _route_record(record, kind=kind, batches=batches, source=batcher.source)
-            _store_block(batches, block, batcher=batcher)
+
+            def one_by_one(lines: list[int], block: LineBlock = block) -> list[RawRecord]:
+                read = (jsonl_record(line, block.lines[line - block.first_line]) for line in lines)
+                return [record for record in read if record is not None]
+
+            def originals(lines: list[int], block: LineBlock = block) -> list[dict[str, Any]]:
+                # Lines pyarrow read as rows: each is one JSON object of at most the size limit.
+                return [orjson.loads(cast(bytes, block.lines[line - block.first_line])) for line in lines]
+
+            pieces = jsonl_pieces(block)
+            read = _ingest_block(pieces, block, kind=kind, batcher=batcher, one_by_one=one_by_one, originals=originals)
             _advance(batcher.report, progress, size=block.size, records=read)
             records += read
     return records
-
-
-def _jsonl_records(block: LineBlock, lines: list[int]) -> Iterator[RawRecord]:
-    """The records of these lines of the block read one by one (a blank line is none)."""
-    for line in lines:
-        if (record := jsonl_record(line, block.lines[line - block.first_line])) is not None:
-            yield record
 
 
 def _ingest_csv(path: str, *, kind: Kind | None, batcher: _Batcher, progress: Progress | None) -> int:
@@ -559,6 +560,10 @@ def _ingest_block(
     originals: Originals | None = None,
 ) -> int:
     """Stage a block's pieces per kind and store each kind's rows as one batch; return how many records."""
+
+    def raw_of(line: int) -> str:
+        return raw_text(block.lines[line - block.first_line])
+
     batches, records = _BlockBatches(), 0
     for piece in pieces:
         if isinstance(piece, pa.Table):
@@ -570,21 +575,12 @@ def _ingest_block(
             records += len(piece)
             for record in piece:
                 _route_record(record, kind=kind, batches=batches, source=batcher.source)
-    _store_block(batches, block, batcher=batcher)
-    return records
-
-
-def _store_block(batches: _BlockBatches, block: LineBlock, *, batcher: _Batcher) -> None:
-    """Reject what could not be read and store each kind's rows of the block as one batch."""
-
-    def raw_of(line: int) -> str:
-        return raw_text(block.lines[line - block.first_line])
-
     for reject in sorted(batches.early, key=lambda r: r.line or 0):
         _add_reject(reject, sink=batcher.sink, report=batcher.report)
     for target, table in batches.staged():
         store, source, sink, report = batcher.store, batcher.source, batcher.sink, batcher.report
         ingest_table(store, target, table, source=source, sink=sink, report=report, raw_of=raw_of)
+    return records
 
 
 def _add_arrow_piece(
@@ -667,7 +663,7 @@ def stage_arrow(kind: Kind, table: pa.Table, *, originals: Originals | None = No
             if not pa.types.is_string(column.type) and not parsed:
                 parsed = originals(table.column("_line").to_pylist())  # type: ignore[misc]
             values = column.to_pylist() if pa.types.is_string(column.type) else [row.get(name) for row in parsed]
-            columns[name] = pa.array([None if v is None else canonical_json(v) for v in values], pa.string())
+            columns[name] = pa.array([None if v is None else _canonical_json(v) for v in values], pa.string())
             continue
         staged = _staged_column(f, column)
         if staged is None:
