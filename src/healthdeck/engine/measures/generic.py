@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import model_validator
 
-from healthdeck.engine.measures import rollup
+from healthdeck.engine.measures import batch, rollup
 from healthdeck.engine.measures.base import TIME_COLUMNS, MeasureContext, Params, Window, in_window, measure, ratio
 from healthdeck.store.schema import KINDS
 
@@ -139,7 +139,10 @@ HISTORY = timedelta(days=36500)
 
 
 def windowed_aggregate(ctx: MeasureContext, spec: Aggregate, window: Window) -> float | None:
-    """`aggregate_expr` of the spec over the window (a rate's count): from the rollups when they hold it."""
+    """`aggregate_expr` of the spec over the window (a rate's count): from the rollups or the samples' batch
+    when they hold it."""
+    if batch.batchable(spec) and not batch.batch_off():
+        return batch.sampled(ctx, spec, window, agg=spec.agg)
     if rollup.use_rollups(spec, window):
         where = partial(where_predicates, spec=spec)
         rolled = ("aggregate", "rollups", spec.model_dump_json())
@@ -210,18 +213,7 @@ def sample(ctx: MeasureContext, params: SampleParams, window: Window) -> float |
     where = {"metric": params.metric}
     if params.agg in ("increase", "per_hour"):
         spec = Aggregate(table="samples", where=where, labels=params.labels)
-        shape = ("sample_ends", spec.model_dump_json())
-
-        def newest(w: Window) -> Scalar:
-            table = filtered(ctx, spec, w)
-            return table.value.argmax(table.ts)
-
-        def oldest(w: Window) -> Scalar:
-            table = filtered(ctx, spec, w)
-            return table.value.argmin(table.ts)
-
-        last = ctx.windowed_scalar((*shape, "last"), window, newest)
-        first = ctx.windowed_scalar((*shape, "first"), window, oldest)
+        last, first = _sample_ends(ctx, spec, window)
         if last is None or first is None:
             return None
         change = last - first
@@ -236,6 +228,23 @@ def sample(ctx: MeasureContext, params: SampleParams, window: Window) -> float |
         scale=params.scale,
     )
     return evaluate_aggregate(ctx, spec, window)
+
+
+def _sample_ends(ctx: MeasureContext, spec: Aggregate, window: Window) -> tuple[float | None, float | None]:
+    """The last and the first value of the spec's metric in the window."""
+    if not batch.batch_off():
+        return batch.sampled(ctx, spec, window, agg="last"), batch.sampled(ctx, spec, window, agg="first")
+    shape = ("sample_ends", spec.model_dump_json())
+
+    def newest(w: Window) -> Scalar:
+        table = filtered(ctx, spec, w)
+        return table.value.argmax(table.ts)
+
+    def oldest(w: Window) -> Scalar:
+        table = filtered(ctx, spec, w)
+        return table.value.argmin(table.ts)
+
+    return ctx.windowed_scalar((*shape, "last"), window, newest), ctx.windowed_scalar((*shape, "first"), window, oldest)
 
 
 def latest_sample(ctx: MeasureContext, metric: str, labels: dict[str, str], window: Window) -> float | None:
