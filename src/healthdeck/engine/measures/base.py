@@ -370,6 +370,10 @@ class MeasureContext:
         rows = self._windowed(("scalar", shape), window, build)
         return _number(rows[0][next(iter(rows[0]))]) if rows is not None else self.scalar(build(window))
 
+    def windowed_values(self, shape: Hashable, window: Window, build: Callable[[Window], Table]) -> dict[str, Any]:
+        """The one row of `self.windowed_rows(…)`, its values as numbers (NULL and NaN: None)."""
+        return {name: _number(value) for name, value in self.windowed_rows(shape, window, build)[0].items()}
+
     def windowed_rows(self, shape: Hashable, window: Window, build: Callable[[Window], Table]) -> list[dict[str, Any]]:
         """`self.rows(build(window))`, compiled once per shape."""
         rows = self._windowed(("rows", shape), window, build)

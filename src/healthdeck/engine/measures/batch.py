@@ -30,6 +30,7 @@ AGGREGATIONS = ("avg", "min", "max", "sum", "last", "first")
 
 
 def batch_off() -> bool:
+    """Whether to run each KPI's own query (`HEALTHDECK_BATCH=off`): the reference for the batches."""
     return os.environ.get(BATCH_ENV, "").strip().lower() == "off"
 
 
