@@ -203,8 +203,16 @@ def _filtered_aggregate(table: Table, spec: Aggregate) -> Scalar:
 
 
 def any_rows(ctx: MeasureContext, spec: Aggregate, before: datetime) -> bool:
-    """Whether rows passing the spec's filters exist at all before `before`."""
-    return bool(windowed_aggregate(ctx, spec.model_copy(update={"agg": "count"}), Window(before - HISTORY, before)))
+    """Whether rows passing the spec's filters exist at all before `before`.
+
+    One row is enough (LIMIT 1): DuckDB stops at the first it finds, where a count reads them all.
+    """
+    shape = ("any_rows", spec.model_dump_json())
+
+    def first_found(w: Window) -> Table:
+        return filtered(ctx, spec, w).select(spec.time_column).limit(1)
+
+    return bool(ctx.windowed_rows(shape, Window(before - HISTORY, before), first_found))
 
 
 def ever_seen(ctx: MeasureContext, spec: Aggregate, before: datetime) -> bool:
