@@ -6,8 +6,8 @@ by metric, and every spec without label filters takes its metric's row; a metric
 (`up` of each service, capacity of each resource) is read once grouped by the values of those labels.
 Labels are JSON, costly to read on every sample, so only the metric's own samples are grouped by them.
 A group holds exactly the rows the spec's own filters keep (`metric = …` and each `labels.key = …`),
-so its aggregates are those of the spec's own query. `HEALTHDECK_BATCH=off`
-runs each spec's own query instead: the reference the batch is checked against.
+so its aggregates are those of the spec's own query. `HEALTHDECK_BATCH=off` runs each spec's own
+query instead, here and for the planned aggregates (generic.plan): the reference both are checked against.
 """
 
 from __future__ import annotations
