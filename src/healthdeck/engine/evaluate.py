@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -11,6 +12,7 @@ import duckdb
 from healthdeck.catalog.models import KpiSpec
 from healthdeck.engine.measures import MeasureContext, Window
 from healthdeck.engine.measures.base import NotPerTenant, Params, compute, covered, parse_params, per_tenant_problem
+from healthdeck.engine.measures.generic import Aggregate, RatioParams, plan
 from healthdeck.engine.scoring import Status, judge, sub_score
 
 if TYPE_CHECKING:
@@ -90,6 +92,20 @@ def evaluate_kpi(ctx: MeasureContext, kpi: KpiSpec, at: datetime, window: timede
 
 def _no_data(kpi: KpiSpec, window: Window, problem: str) -> KpiResult:
     return KpiResult(kpi, window, None, None, None, None, Status.NO_DATA, None, None, problem=problem)
+
+
+def plan_aggregates(ctx: MeasureContext, kpis: Iterable[KpiSpec], window: timedelta | None = None) -> None:
+    """Tell the measures which aggregates these KPIs ask for over which window lengths (see `generic.plan`)."""
+    specs: list[tuple[Aggregate, timedelta]] = []
+    for kpi in kpis:
+        params = _params(ctx, kpi)
+        if ctx.tenant is not None and per_tenant_problem(kpi.measure, params) is not None:
+            continue  # not evaluated for one tenant
+        if kpi.measure == "ratio" and isinstance(params, RatioParams):
+            specs += [(params.numerator, window or kpi.window), (params.denominator, window or kpi.window)]
+        elif kpi.measure == "aggregate" and isinstance(params, Aggregate):
+            specs.append((params, window or kpi.window))
+    plan(ctx, specs)
 
 
 def evaluate_value(ctx: MeasureContext, kpi: KpiSpec, window: Window) -> float | None:

@@ -22,9 +22,8 @@ from datetime import datetime, timedelta
 from healthdeck.catalog.models import KpiSpec
 from healthdeck.engine.evaluate import KpiResult, evaluate_kpi
 from healthdeck.engine.measures import MeasureContext
-from healthdeck.engine.measures.base import MEASURES, Params, parse_params, time_bound
+from healthdeck.engine.measures.base import MEASURES, Params, parse_params, time_bound, time_bounds
 from healthdeck.engine.scoring import Status
-from healthdeck.store.schema import KINDS
 
 LOOKBACK = timedelta(minutes=5)
 # Tables whose records arrive when something happens in the business, not continuously.
@@ -86,8 +85,9 @@ def newest_records(ctx: MeasureContext, at: datetime) -> dict[str, datetime | No
     """Each table's newest event time at or before `at` (None: the table has none)."""
 
     def query() -> dict[str, datetime | None]:
-        # A top-N reads the newest row groups only: the usual case (--at now) costs a few ms.
-        newest = _max_times(ctx, list(KINDS))  # every store has every kind's table (store/migrations.py)
+        # The newest time of every table, read once with the coverage's first times (a top-N reads the
+        # newest row groups only): the usual case (--at now) needs nothing else.
+        newest = {table: last for table, (_, last) in time_bounds(ctx).items()}
         late = [name for name, moment in newest.items() if moment is not None and moment > at]
         if late:  # --at in the past: the last day first, so zone maps skip the older row groups
             newest |= _max_times(ctx, late, since=at - RECENT, until=at)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from healthdeck.catalog.models import AREA_WEIGHTS, AREAS, KpiSpec
-from healthdeck.engine.evaluate import KpiResult
+from healthdeck.engine.evaluate import KpiResult, plan_aggregates
 from healthdeck.engine.freshness import evaluate_fresh, newest_event
 from healthdeck.engine.measures import MeasureContext
 from healthdeck.engine.scoring import Light, light, weighted_mean
@@ -134,6 +134,7 @@ def health(
 ) -> HealthReport:
     """Evaluate `kpis` at `at` and roll them up into area scores and the overall score."""
     chosen = list(areas)
+    plan_aggregates(ctx, [k for k in kpis if k.area in chosen], window)
     reports = {
         area: AreaReport(
             area,

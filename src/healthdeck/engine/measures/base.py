@@ -220,10 +220,20 @@ def measure(
     return register
 
 
+def time_bounds(ctx: MeasureContext) -> dict[str, tuple[datetime | None, datetime | None]]:
+    """Each table's earliest and newest time (None: it has no records), all in one query.
+
+    Every report needs most of them (coverage, `reported_until`); each is a top-N that reads one
+    row group, so asking for all of them at once costs less than a round trip per table.
+    """
+    selects = [f"SELECT '{kind}', {time_bound(kind, newest=False)}, {time_bound(kind, newest=True)}" for kind in KINDS]
+    query = " UNION ALL ".join(selects)
+    return ctx.memo(("time_bounds",), lambda: {t: (a, b) for t, a, b in ctx.store.con.execute(query).fetchall()})
+
+
 def first_record(ctx: MeasureContext, table: str) -> datetime | None:
     """When the table's records begin (its earliest time), or None when it has none."""
-    query = f"SELECT {time_bound(table, newest=False)}"
-    return ctx.memo(("first_record", table), lambda: ctx.store.con.execute(query).fetchall()[0][0])
+    return time_bounds(ctx)[table][0]
 
 
 def coverage_start(ctx: MeasureContext, name: str, params: Params) -> datetime | None:
@@ -236,9 +246,7 @@ def coverage_start(ctx: MeasureContext, name: str, params: Params) -> datetime |
 
 def reported_until(ctx: MeasureContext) -> datetime | None:
     """The store's newest event time, over every kind: what lies after it has not been reported yet."""
-    newest = " UNION ALL ".join(f"SELECT {time_bound(kind, newest=True)}" for kind in KINDS)
-    query = f"SELECT max(newest) FROM ({newest}) AS t(newest)"
-    return ctx.memo(("reported_until",), lambda: ctx.store.con.execute(query).fetchall()[0][0])
+    return max((newest for _, newest in time_bounds(ctx).values() if newest is not None), default=None)
 
 
 def covered(ctx: MeasureContext, name: str, params: Params, window: Window, *, whole: bool) -> Window | None:
@@ -362,6 +370,10 @@ class MeasureContext:
         """`self.scalar(build(window))`, compiled once per shape."""
         rows = self._windowed(("scalar", shape), window, build)
         return _number(rows[0][next(iter(rows[0]))]) if rows is not None else self.scalar(build(window))
+
+    def windowed_values(self, shape: Hashable, window: Window, build: Callable[[Window], Table]) -> dict[str, Any]:
+        """The one row of `self.windowed_rows(…)`, its values as numbers (NULL and NaN: None)."""
+        return {name: _number(value) for name, value in self.windowed_rows(shape, window, build)[0].items()}
 
     def windowed_rows(self, shape: Hashable, window: Window, build: Callable[[Window], Table]) -> list[dict[str, Any]]:
         """`self.rows(build(window))`, compiled once per shape."""

@@ -6,13 +6,15 @@ They let a catalog express most KPIs as data, e.g. the p95 of `startup_duration_
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from functools import partial
+from functools import partial, reduce
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import model_validator
 
-from healthdeck.engine.measures import rollup
+from healthdeck.engine.measures import batch, rollup
 from healthdeck.engine.measures.base import TIME_COLUMNS, MeasureContext, Params, Window, in_window, measure, ratio
 from healthdeck.store.schema import KINDS
 
@@ -112,19 +114,19 @@ def filtered(ctx: MeasureContext, spec: Aggregate, window: Window) -> Table:
 PER_SECONDS = {"rate_per_s": 1, "rate_per_min": 60, "rate_per_hour": 3600}
 
 
-def aggregate_expr(table: Table, spec: Aggregate) -> Scalar:
-    """The Ibis scalar for the spec's aggregation (a rate's count; before scaling)."""
+def aggregate_expr(table: Table, spec: Aggregate, *, where: BooleanValue | None = None) -> Scalar:
+    """The Ibis scalar for the spec's aggregation (a rate's count; before scaling), of the rows `where` keeps."""
     if spec.agg == "count" or spec.agg in PER_SECONDS:
-        return table.count()
+        return table.count(where=where)
     col = table[spec.column]
     return {
-        "sum": lambda: col.sum(),
-        "avg": lambda: col.mean(),
-        "min": lambda: col.min(),
-        "max": lambda: col.max(),
-        "quantile": lambda: col.quantile(spec.q),
-        "count_distinct": lambda: col.nunique(),
-        "last": lambda: col.argmax(table[spec.time_column]),
+        "sum": lambda: col.sum(where=where),
+        "avg": lambda: col.mean(where=where),
+        "min": lambda: col.min(where=where),
+        "max": lambda: col.max(where=where),
+        "quantile": lambda: col.quantile(spec.q, where=where),
+        "count_distinct": lambda: col.nunique(where=where),
+        "last": lambda: col.argmax(table[spec.time_column], where=where),
     }[spec.agg]()
 
 
@@ -139,18 +141,78 @@ HISTORY = timedelta(days=36500)
 
 
 def windowed_aggregate(ctx: MeasureContext, spec: Aggregate, window: Window) -> float | None:
-    """`aggregate_expr` of the spec over the window (a rate's count): from the rollups when they hold it."""
+    """`aggregate_expr` of the spec over the window (a rate's count): from the rollups or the samples' batch
+    when they hold it."""
+    if batch.batchable(spec) and not batch.batch_off():
+        return batch.sampled(ctx, spec, window, agg=spec.agg)
     if rollup.use_rollups(spec, window):
         where = partial(where_predicates, spec=spec)
         rolled = ("aggregate", "rollups", spec.model_dump_json())
         return ctx.windowed_scalar(rolled, window, lambda w: rollup.expression(ctx, spec, w, where=where))
+    together = _planned_with(ctx, spec, window)
+    if together:
+        return _aggregates(ctx, together, window)[spec.model_dump_json()]
     raw = ("aggregate", spec.model_dump_json())
     return ctx.windowed_scalar(raw, window, lambda w: aggregate_expr(filtered(ctx, spec, w), spec))
 
 
+# The aggregates an evaluation will ask for, by (table, time column, window length): see `plan`.
+PLANNED = ("planned aggregates",)
+
+
+def plan(ctx: MeasureContext, specs: Iterable[tuple[Aggregate, timedelta]]) -> None:
+    """Say which aggregates will be asked for over windows of which length, so that each window's
+    aggregates of one table run as one query (a filtered aggregate per spec) instead of one query each."""
+    planned: dict[tuple[str, str, timedelta], dict[str, Aggregate]] = ctx.cache.setdefault(PLANNED, {})
+    for spec, length in specs:
+        if not batch.batchable(spec):  # the samples' batch answers those
+            planned.setdefault((spec.table, spec.time_column, length), {})[spec.model_dump_json()] = spec
+
+
+def _planned_with(ctx: MeasureContext, spec: Aggregate, window: Window) -> list[Aggregate]:
+    """The planned aggregates to compute with the spec over this window (none: it runs alone).
+
+    Only those planned for windows of this length, so a 5-minute window never computes a KPI of a
+    month; and not those the rollups answer over this window.
+    """
+    if batch.batch_off():
+        return []
+    group = ctx.cache.get(PLANNED, {}).get((spec.table, spec.time_column, window.length), {})
+    if spec.model_dump_json() not in group:
+        return []
+    members = [member for member in group.values() if not rollup.use_rollups(member, window)]
+    return members if len(members) > 1 else []
+
+
+def _aggregates(ctx: MeasureContext, specs: list[Aggregate], window: Window) -> dict[str, float | None]:
+    """Each spec's aggregate over the window (keyed by its JSON), all from one query over its table."""
+    keys = [spec.model_dump_json() for spec in specs]
+
+    def build(w: Window) -> Table:
+        table = in_window(ctx.table(specs[0].table), specs[0].time_column, w)
+        return table.aggregate(**{f"v{i}": _filtered_aggregate(table, spec) for i, spec in enumerate(specs)})
+
+    values = ctx.windowed_values(("aggregates", *keys), window, build)
+    return {key: values[f"v{i}"] for i, key in enumerate(keys)}
+
+
+def _filtered_aggregate(table: Table, spec: Aggregate) -> Scalar:
+    """The spec's aggregate of the rows passing its filters (a FILTER clause), beside others in one query."""
+    predicates = where_predicates(table, spec)
+    return aggregate_expr(table, spec, where=reduce(operator.and_, predicates) if predicates else None)
+
+
 def any_rows(ctx: MeasureContext, spec: Aggregate, before: datetime) -> bool:
-    """Whether rows passing the spec's filters exist at all before `before`."""
-    return bool(windowed_aggregate(ctx, spec.model_copy(update={"agg": "count"}), Window(before - HISTORY, before)))
+    """Whether rows passing the spec's filters exist at all before `before`.
+
+    One row is enough (LIMIT 1): DuckDB stops at the first it finds, where a count reads them all.
+    """
+    shape = ("any_rows", spec.model_dump_json())
+
+    def first_found(w: Window) -> Table:
+        return filtered(ctx, spec, w).select(spec.time_column).limit(1)
+
+    return bool(ctx.windowed_rows(shape, Window(before - HISTORY, before), first_found))
 
 
 def ever_seen(ctx: MeasureContext, spec: Aggregate, before: datetime) -> bool:
@@ -210,18 +272,7 @@ def sample(ctx: MeasureContext, params: SampleParams, window: Window) -> float |
     where = {"metric": params.metric}
     if params.agg in ("increase", "per_hour"):
         spec = Aggregate(table="samples", where=where, labels=params.labels)
-        shape = ("sample_ends", spec.model_dump_json())
-
-        def newest(w: Window) -> Scalar:
-            table = filtered(ctx, spec, w)
-            return table.value.argmax(table.ts)
-
-        def oldest(w: Window) -> Scalar:
-            table = filtered(ctx, spec, w)
-            return table.value.argmin(table.ts)
-
-        last = ctx.windowed_scalar((*shape, "last"), window, newest)
-        first = ctx.windowed_scalar((*shape, "first"), window, oldest)
+        last, first = _sample_ends(ctx, spec, window)
         if last is None or first is None:
             return None
         change = last - first
@@ -236,6 +287,23 @@ def sample(ctx: MeasureContext, params: SampleParams, window: Window) -> float |
         scale=params.scale,
     )
     return evaluate_aggregate(ctx, spec, window)
+
+
+def _sample_ends(ctx: MeasureContext, spec: Aggregate, window: Window) -> tuple[float | None, float | None]:
+    """The last and the first value of the spec's metric in the window."""
+    if not batch.batch_off():
+        return batch.sampled(ctx, spec, window, agg="last"), batch.sampled(ctx, spec, window, agg="first")
+    shape = ("sample_ends", spec.model_dump_json())
+
+    def newest(w: Window) -> Scalar:
+        table = filtered(ctx, spec, w)
+        return table.value.argmax(table.ts)
+
+    def oldest(w: Window) -> Scalar:
+        table = filtered(ctx, spec, w)
+        return table.value.argmin(table.ts)
+
+    return ctx.windowed_scalar((*shape, "last"), window, newest), ctx.windowed_scalar((*shape, "first"), window, oldest)
 
 
 def latest_sample(ctx: MeasureContext, metric: str, labels: dict[str, str], window: Window) -> float | None:

@@ -1,0 +1,140 @@
+"""A report's aggregates computed together (engine/measures/batch.py, generic.plan): the same values as
+each KPI's own query and as hand-written SQL, in far fewer queries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from healthdeck.engine.measures import MeasureContext, Window
+from healthdeck.engine.measures.base import compute, parse_params
+from healthdeck.engine.session import Engine, load_checked_catalog
+from healthdeck.store.connection import Store, open_store
+
+from .conftest import ingested, run_cli
+from .test_rollups import kpi_values
+
+AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+WINDOW = Window(AT - timedelta(minutes=10), AT)
+
+
+def sample(metric: str, minutes_ago: float, value: float, **labels: str) -> dict[str, Any]:
+    moment = AT - timedelta(minutes=minutes_ago)
+    return {"kind": "samples", "ts": moment.isoformat(), "metric": metric, "labels": labels, "value": value}
+
+
+def records() -> list[dict[str, Any]]:
+    """Two metrics across services (one reading without the label), a counter, readings outside the window."""
+    readings = [sample("up", m, m % 2, service="api") for m in range(12)]
+    readings += [sample("up", m, 1.0, service="db") for m in range(0, 12, 3)]
+    readings += [sample("up", 4, 0.0), sample("cpu_utilization_pct", 2, 70.0, service="api")]
+    readings += [sample("cpu_utilization_pct", m, 10.0 * m, service="db") for m in (1, 5, 9, 30)]
+    readings += [sample("jobs_done_total", m, 1000.0 - 7 * m) for m in (0.5, 3, 9.5, 11)]
+    return readings
+
+
+@pytest.fixture(scope="module")
+def samples_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    db = ingested(tmp_path_factory.mktemp("batch"), records())
+    with open_store(db, read_only=True) as store:
+        yield store
+
+
+UP_API, UP_DB = "metric = 'up' AND labels->>'service' = 'api'", "metric = 'up' AND labels->>'service' = 'db'"
+CPU, CPU_DB = "metric = 'cpu_utilization_pct'", "metric = 'cpu_utilization_pct' AND labels->>'service' = 'db'"
+JOBS = "metric = 'jobs_done_total'"
+# (sample params, the hand-written SQL of its value over WINDOW: the aggregate and the rows it reads)
+CASES = [
+    ({"metric": "up", "labels": {"service": "api"}}, "avg(value)", UP_API),
+    ({"metric": "up", "labels": {"service": "db"}, "agg": "min"}, "min(value)", UP_DB),
+    ({"metric": "up", "agg": "sum"}, "sum(value)", "metric = 'up'"),
+    ({"metric": "cpu_utilization_pct", "agg": "max"}, "max(value)", CPU),
+    ({"metric": "cpu_utilization_pct", "labels": {"service": "db"}, "agg": "last"}, "arg_max(value, ts)", CPU_DB),
+    ({"metric": "jobs_done_total", "agg": "increase"}, "arg_max(value, ts) - arg_min(value, ts)", JOBS),
+    ({"metric": "queue_depth"}, "avg(value)", "metric = 'queue_depth'"),
+    ({"metric": "up", "labels": {"service": "cache"}}, "avg(value)", "metric = 'up' AND labels->>'service' = 'cache'"),
+]
+
+
+def by_hand(store: Store, aggregate: str, where: str) -> float | None:
+    query = f"SELECT {aggregate} FROM samples WHERE ts >= $start AND ts < $end AND {where}"
+    row = store.con.execute(query, {"start": WINDOW.start, "end": WINDOW.end}).fetchone()
+    assert row is not None
+    return None if row[0] is None else float(row[0])
+
+
+class CountingConnection:
+    """The store's DuckDB connection, counting the statements run through it."""
+
+    def __init__(self, con: Any) -> None:
+        self.con, self.statements = con, 0
+
+    def execute(self, *args: Any) -> Any:
+        self.statements += 1
+        return self.con.execute(*args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.con, name)
+
+
+def sampled(store: Store, params: dict[str, Any]) -> float | None:
+    return compute(MeasureContext(store), "sample", parse_params("sample", params), WINDOW)
+
+
+@pytest.mark.parametrize(("params", "aggregate", "where"), CASES)
+def test_a_sampled_metric_from_the_batch_is_its_own_querys_value(
+    samples_store: Store, params: dict[str, Any], aggregate: str, where: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batched = sampled(samples_store, params)
+    monkeypatch.setenv("HEALTHDECK_BATCH", "off")
+    assert batched == sampled(samples_store, params) == by_hand(samples_store, aggregate, where)
+
+
+def test_the_sampled_metrics_of_a_window_take_one_query_per_labelled_metric(samples_store: Store) -> None:
+    ctx, counting = MeasureContext(samples_store), CountingConnection(samples_store.con)
+    for params, *_ in CASES:  # warm the coverage lookups: only the samples' queries are counted below
+        compute(ctx, "sample", parse_params("sample", params), WINDOW.previous(timedelta(days=1)))
+    real, samples_store.con = samples_store.con, counting  # type: ignore[assignment]
+    try:
+        values = [compute(ctx, "sample", parse_params("sample", params), WINDOW) for params, *_ in CASES]
+    finally:
+        samples_store.con = real
+    assert values[0] is not None and values[-1] is None
+    # Every metric without labels in one query; `up` and cpu_utilization_pct, each grouped by service.
+    assert counting.statements == 3
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("simulated") / "sim.duckdb"
+    result = run_cli("simulate", "--tenants", "4", "--days", "2", "--end", AT.isoformat(), "-q", "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    return db
+
+
+def test_the_service_area_runs_one_query_per_window_for_its_request_kpis(simulated: Path) -> None:
+    with open_store(simulated, read_only=True) as store:
+        counting = CountingConnection(store.con)
+        store.con = counting  # type: ignore[assignment]
+        report = Engine(store, load_checked_catalog()).health(at=AT - timedelta(minutes=3), areas=["service"])
+    assert sum(r.value is not None for r in report.results()) >= 8
+    # Before the batches, 66: a query per KPI, window, sampled metric and table bound.
+    assert counting.statements <= 20
+
+
+def test_the_batches_and_each_kpis_own_query_give_the_same_report(simulated: Path) -> None:
+    db = str(simulated)
+    for scope in ([], ["--tenant", "t-0001"]):
+        reports = {}
+        for mode in ("on", "off"):
+            args = ("health", "--full", *scope, "--output", "json", "--db", db, "--at", "2026-11-20T11:57:41.5Z")
+            result = run_cli(*args, env={"HEALTHDECK_BATCH": mode})
+            assert result.returncode in (0, 1), result.stderr
+            reports[mode] = json.loads(result.stdout)
+        assert sum(v is not None for v in kpi_values(reports["on"]).values()) > 10
+        assert reports["on"] == reports["off"]
