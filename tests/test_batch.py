@@ -99,6 +99,7 @@ def test_the_sampled_metrics_of_a_window_take_one_query_per_labelled_metric(samp
     ctx, counting = MeasureContext(samples_store), CountingConnection(samples_store.con)
     for params, *_ in CASES:  # warm the coverage lookups: only the samples' queries are counted below
         compute(ctx, "sample", parse_params("sample", params), WINDOW.previous(timedelta(days=1)))
+    ctx.table("samples")  # and the table's schema, which building a query may ask for at any point
     real, samples_store.con = samples_store.con, counting  # type: ignore[assignment]
     try:
         values = [compute(ctx, "sample", parse_params("sample", params), WINDOW) for params, *_ in CASES]
