@@ -20,19 +20,9 @@ from pathlib import Path
 
 from healthdeck.engine.session import Engine, load_checked_catalog
 from healthdeck.store.connection import open_store
+from timing import timed_runs  # benchmarks/ is the script's folder
 
 BASELINE_SQL = "SELECT count(*), count(*) FILTER (WHERE status >= 500), quantile_cont(latency_ms, 0.95) FROM requests"
-
-
-def _timed(repeat: int, action) -> tuple[list[float], list[float]]:  # type: ignore[no-untyped-def]
-    """Wall and CPU seconds of each of `repeat` runs of `action`."""
-    walls, cpus = [], []
-    for _ in range(repeat):
-        wall, cpu = time.perf_counter(), time.process_time()
-        action()
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
-    return walls, cpus
 
 
 def main() -> None:
@@ -55,8 +45,8 @@ def main() -> None:
     with open_store(db, read_only=True) as store:
         requests = store.count("requests")
         engine = Engine(store, catalog)
-        health = _timed(args.repeat, lambda: engine.health())
-        scan = _timed(args.repeat, lambda: store.con.execute(BASELINE_SQL).fetchall())
+        health = timed_runs(args.repeat, lambda: engine.health())
+        scan = timed_runs(args.repeat, lambda: store.con.execute(BASELINE_SQL).fetchall())
     kpis = len(catalog.scored())
     print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}; store: {db} ({requests:,} requests)")
     (health_wall, health_cpu), (scan_wall, scan_cpu) = health, scan

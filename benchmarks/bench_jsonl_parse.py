@@ -21,7 +21,6 @@ import argparse
 import io
 import os
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,16 +33,12 @@ import pyarrow.json as pj
 from bench_ingest import FILE_RECORDS, RECORDS_SQL
 from healthdeck.store.readers import ARROW_JSON, ARROW_JSON_FIELDS
 from healthdeck.store.schema import KINDS
+from timing import timed_runs
 
 
 def best(step: Callable[[], object], repeat: int) -> tuple[float, float]:
     """The least wall and CPU seconds of `repeat` runs of `step`."""
-    walls, cpus = [], []
-    for _ in range(repeat):
-        wall, cpu = time.perf_counter(), time.process_time()
-        step()
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
+    walls, cpus = timed_runs(repeat, step)
     return min(walls), min(cpus)
 
 

@@ -33,6 +33,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -43,6 +44,7 @@ import httpx
 from healthdeck.engine.session import Engine, load_checked_catalog
 from healthdeck.store.connection import open_store
 from serving import HOST, free_port, start_server  # benchmarks/ is the script's folder
+from timing import timed_runs
 
 BUILD = ["--tenants", "5000", "--days", "30", "--requests-per-day", "3400000"]
 # The service area's request KPIs (product_health.yaml): a 5-minute window and the one before it.
@@ -168,15 +170,10 @@ def floor_process(db: Path, at: datetime, repeat: int) -> Run:
     return medians([run_process(command) for _ in range(repeat)])
 
 
-def timed(repeat: int, action) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+def timed(repeat: int, action: Callable[[], object]) -> tuple[float, float]:
     """Median wall and CPU seconds of `action`, after one run to warm up."""
     action()
-    walls, cpus = [], []
-    for _ in range(repeat):
-        wall, cpu = time.perf_counter(), time.process_time()
-        action()
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
+    walls, cpus = timed_runs(repeat, action)
     return statistics.median(walls), statistics.median(cpus)
 
 
