@@ -84,3 +84,11 @@ def postgres_server() -> Iterator[PostgresServer]:
             with contextlib.suppress(subprocess.SubprocessError, OSError):
                 subprocess.run(stop, capture_output=True, timeout=60, check=False)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def new_engine_url(engine: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The URL of an empty database of `engine` (postgres or clickhouse) for one fixture's use."""
+    if engine == "postgres":
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        return server.new_database()
+    return f"chdb://{tmp_path_factory.mktemp('chdb')}/store"

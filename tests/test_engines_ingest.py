@@ -21,7 +21,7 @@ from healthdeck.engines.store import open_engine_store
 from healthdeck.engines.url import parse_engine_url
 from healthdeck.store.connection import open_store
 from tests.conftest import run_cli, write_jsonl
-from tests.engine_servers import PostgresServer
+from tests.engine_servers import PostgresServer, new_engine_url
 
 TENANT = {
     "kind": "tenants",
@@ -74,11 +74,7 @@ CHANGED = [request("r1", status=500), TENANT | {"name": "Acme Inc"}, request("r6
 
 @pytest.fixture(params=["postgres", "clickhouse"])
 def engine_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if request.param == "postgres":
-        server: PostgresServer = request.getfixturevalue("postgres_server")
-        yield server.new_database()
-    else:
-        yield f"chdb://{tmp_path_factory.mktemp('chdb')}/store"
+    yield new_engine_url(request.param, request, tmp_path_factory)
 
 
 def ingest(tmp: Path, name: str, records: list[Any], *target: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -25,7 +25,7 @@ from healthdeck.engines.store import open_engine_store
 from healthdeck.engines.url import parse_engine_url
 from healthdeck.store.connection import open_store
 from tests.conftest import run_cli
-from tests.engine_servers import PostgresServer
+from tests.engine_servers import new_engine_url
 
 END = "2026-11-20T00:00:00Z"
 AT = datetime(2026, 11, 20, tzinfo=UTC)
@@ -53,11 +53,7 @@ def duck(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(params=["postgres", "clickhouse"])
 def engine_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if request.param == "postgres":
-        server: PostgresServer = request.getfixturevalue("postgres_server")
-        url = server.new_database()
-    else:
-        url = f"chdb://{tmp_path_factory.mktemp('chdb')}/store"
+    url = new_engine_url(request.param, request, tmp_path_factory)
     simulate("--engine", url)  # the same records: the simulator is deterministic
     yield url
 

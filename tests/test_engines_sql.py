@@ -9,18 +9,14 @@ import pytest
 
 from healthdeck.engines.store import EngineStore, open_engine_store
 from healthdeck.engines.url import parse_engine_url
-from tests.engine_servers import PostgresServer
+from tests.engine_servers import new_engine_url
 
 INSTANT = datetime(2026, 11, 19, 23, 59, 58, 123456, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module", params=["postgres", "clickhouse"])
 def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineStore]:
-    if request.param == "postgres":
-        server: PostgresServer = request.getfixturevalue("postgres_server")
-        url = server.new_database()
-    else:
-        url = f"chdb://{tmp_path_factory.mktemp('chdb')}/store"
+    url = new_engine_url(request.param, request, tmp_path_factory)
     with open_engine_store(parse_engine_url(url), create=True, read_only=False) as store:
         yield store
 
