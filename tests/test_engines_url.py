@@ -34,6 +34,8 @@ def test_urls_healthdeck_reads(text: str, expected: EngineUrl) -> None:
         ("postgresql://hd@db:5432", "names no database"),
         ("chdb://relative/dir", "has no absolute path"),
         ("/just/a/path", "is not one healthdeck reads"),
+        ("chdb:///var/ch?readonly=1", "may not contain"),  # chdb would read the rest as its settings
+        ("duckdb:///data/x%00.duckdb", "may not contain"),
     ],
 )
 def test_urls_refused_with_the_reason(text: str, problem: str) -> None:
@@ -43,6 +45,18 @@ def test_urls_refused_with_the_reason(text: str, problem: str) -> None:
 
 def test_a_password_is_never_shown() -> None:
     assert parse_engine_url("postgresql://hd:s3cret@db:5432/h").shown == "postgresql://hd:***@db:5432/h"
+    assert parse_engine_url("postgresql://hd@db/h?password=s3cret&sslmode=require").shown == (
+        "postgresql://hd@db/h?password=***&sslmode=require"
+    )
+
+
+@pytest.mark.parametrize(
+    "text", ["postgresql://hd:s3cret@db:5432", "postgress://hd:s3cret@db/h", "pg://h/?password=s3cret"]
+)
+def test_a_refused_url_is_named_without_its_password(text: str) -> None:
+    with pytest.raises(HealthdeckError) as refused:
+        parse_engine_url(text)
+    assert "s3cret" not in str(refused.value) and "***" in str(refused.value)
 
 
 def test_engine_name_takes_its_connection_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -143,6 +143,17 @@ def test_a_resent_id_is_recognised_within_a_day_of_its_stored_time_and_is_anothe
     assert stored_ids(store).count("r3") == 2
 
 
+def test_a_line_near_two_stored_events_of_its_id_is_one_conflict(store: Store, tmp_path: Path) -> None:
+    apart = (NOW - timedelta(days=1, hours=19)).isoformat()  # more than a day apart: two events, one id
+    ingest(store, write_jsonl(tmp_path / "stored.jsonl", [request(1)]))
+    ingest(store, write_jsonl(tmp_path / "apart.jsonl", [request(1, ts=apart)]))
+    between = (NOW - timedelta(hours=22)).isoformat()  # within a day of both
+    path = write_jsonl(tmp_path / "between.jsonl", [request(1, ts=between, status=500)])
+    report = ingest(store, path)
+    assert len(reasons(report)) == 1 and reasons(report)[0].startswith(f"{path}:1: conflicts with the stored record")
+    assert (report.accepted, report.duplicates, report.rejected) == (0, 0, 1)
+
+
 def test_lines_of_one_id_in_a_batch_are_the_event_of_the_first_whatever_their_times(
     store: Store, tmp_path: Path
 ) -> None:

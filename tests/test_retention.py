@@ -17,7 +17,7 @@ from healthdeck.engine.measures.base import time_bound
 from healthdeck.store.connection import Store, open_store
 from healthdeck.store.retention import EXPIRING, NEVER_EXPIRED
 from healthdeck.store.schema import KINDS
-from tests.conftest import ingested, run_cli
+from tests.conftest import ingested, run_cli, write_jsonl
 from tests.test_serve_server import NDJSON, Server, jsonl, make_tokens, tenant
 
 NOW = datetime.now(UTC)
@@ -123,14 +123,18 @@ def test_rollup_tables_follow_their_own_setting(tmp_path: Path) -> None:
     assert minutes == (2, 2)  # the requests of 1 and 200 days ago, still counted
 
 
-def test_a_record_older_than_the_retention_is_stored_then_expired_at_the_next_run(tmp_path: Path) -> None:
+def test_a_record_older_than_the_raw_retention_is_rejected_and_the_rest_stored(tmp_path: Path) -> None:
+    # Stored, it would be expired while its rollups stayed, and a re-send of it could then count twice.
     db = ingested(tmp_path, [request_at(1, 1)])
-    run_cli("store", "retention", "--raw", "90d", "--db", str(db))
-    (tmp_path / "late.jsonl").write_bytes(jsonl([request_at(2, 95)]))
-    assert json_of("ingest", str(tmp_path / "late.jsonl"), "--db", str(db))["accepted"] == 1
-    assert remaining_requests(db) == ["r-1", "r-2"]
-    assert expired_by_table(json_of("store", "expire", "--db", str(db)))["requests"] == 1
-    assert remaining_requests(db) == ["r-1"]
+    run_cli("store", "retention", "--raw", "90d", "--rollups", "2y", "--db", str(db))
+    late = write_jsonl(tmp_path / "late.jsonl", [request_at(2, 95), request_at(3, 89)])
+    result = run_cli("ingest", str(late), "--db", str(db))
+    assert result.returncode == 1
+    assert result.stdout.startswith("accepted 1 ")
+    assert f'{late}:1: field "ts": older than the store\'s raw retention (90d): ' in result.stderr
+    assert remaining_requests(db) == ["r-1", "r-3"]
+    with open_store(db, read_only=True) as store:
+        assert store.con.execute("SELECT sum(requests) FROM request_rollups").fetchone() == (2,)
 
 
 def test_the_cli_sees_the_memory_limit_duckdb_runs_with(tmp_path: Path) -> None:

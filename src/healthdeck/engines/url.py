@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from healthdeck.errors import HealthdeckError
 
@@ -44,29 +44,41 @@ class EngineUrl:
     @property
     def shown(self) -> str:
         """The URL without its password, for messages."""
-        if self.kind != "postgres":
-            return f"{self.scheme}://{self.target}"
-        parts = urlsplit(self.target)
-        if parts.password is None:
-            return self.target
-        return self.target.replace(f":{parts.password}@", ":***@", 1)
+        return f"{self.scheme}://{self.target}" if self.kind != "postgres" else redacted(self.target)
+
+
+def redacted(url: str) -> str:
+    """A URL as messages may show it: any password, in the user part or the query, replaced by ***."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
+    query = "&".join(
+        f"{key}=***" if key.lower() == "password" else f"{key}={value}"
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+    )
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def parse_engine_url(text: str) -> EngineUrl:
     """An engine URL, or a HealthdeckError that names it and shows the accepted forms."""
     scheme, sep, rest = text.strip().partition("://")
     kind = SCHEMES.get(scheme.lower())
+    shown = repr(redacted(text.strip()))  # a URL in a message never carries its password
     if not sep or kind is None:
-        raise HealthdeckError(f"engine URL {text!r} is not one healthdeck reads; write e.g. {EXAMPLES}")
+        raise HealthdeckError(f"engine URL {shown} is not one healthdeck reads; write e.g. {EXAMPLES}")
     if kind == "postgres":
         if not urlsplit(text.strip()).path.strip("/"):
-            raise HealthdeckError(f"engine URL {text!r} names no database; end it with /DBNAME, e.g. {EXAMPLES}")
+            raise HealthdeckError(f"engine URL {shown} names no database; end it with /DBNAME, e.g. {EXAMPLES}")
         return EngineUrl(kind, scheme.lower(), text.strip())
     path = rest.removeprefix("localhost")
     if not path.startswith("/") or path == "/":
         raise HealthdeckError(
-            f"engine URL {text!r} has no absolute path; write {scheme}:///absolute/path (three slashes)"
+            f"engine URL {shown} has no absolute path; write {scheme}:///absolute/path (three slashes)"
         )
+    # chdb reads what follows a "?" as ClickHouse settings: a path is a path, nothing more.
+    if any(mark in path for mark in "?#%"):
+        raise HealthdeckError(f"engine URL {shown}: a folder path may not contain ?, # or %")
     return EngineUrl(kind, scheme.lower(), path)
 
 

@@ -39,6 +39,7 @@ from healthdeck.store.readers import (
     raw_text,
     read_parquet,
 )
+from healthdeck.store.retention import raw_cutoff
 from healthdeck.store.rollups import roll_up_fresh
 from healthdeck.store.schema import KINDS, Field, Kind
 from healthdeck.store.validate import literal, missing_columns, quote, validation_query
@@ -164,6 +165,7 @@ def ingest_table(
         relation = _with_missing_columns(kind, staged_types)
         query = validation_query(kind, staged_types, relation, shown_types=shown_types)
         con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {query}")
+        _refuse_past_retention(store, kind)
         rejected = con.execute("SELECT _line, _errors FROM _checked WHERE _errors <> '' ORDER BY _line").fetchall()
         valid = _count(con, "SELECT count(*) FROM _checked WHERE _errors = ''")
         stored, conflicts = _store_entities(store, kind) if kind.entity else _store_events(store, kind, valid)
@@ -178,6 +180,24 @@ def ingest_table(
     if rejected or conflicts:
         _record_rejects(table, sorted(rejected + conflicts), source=source, sink=sink, report=report, raw_of=raw_of)
     store.batch_stored(kind, table, source=source, sink=sink, report=report, raw_of=raw_of)
+
+
+def _refuse_past_retention(store: Store, kind: Kind) -> None:
+    """Reject the valid events older than the store's raw retention (store/retention.py).
+
+    Their raw row would go at the next expiry while the rollups kept counting them, so a later
+    re-send could no longer be recognised and would be counted twice: refused, they lose nothing.
+    """
+    past = raw_cutoff(store, kind.name, now=datetime.now(UTC))
+    if past is None:
+        return
+    column, cutoff, kept = past
+    reason = literal(f'field "{column}": older than the store\'s raw retention ({kept}): ')
+    store.con.execute(
+        f"UPDATE _checked SET _errors = {reason} || CAST({quote(column)} AS VARCHAR) "
+        f"WHERE _errors = '' AND {quote(column)} < ?",
+        [cutoff],
+    )
 
 
 def _with_missing_columns(kind: Kind, staged_types: dict[str, str]) -> str:
@@ -307,7 +327,10 @@ def _event_conflicts(con: Any, kind: Kind, *, near: str, bounds: dict[str, Any])
         f"FROM (SELECT *, min(_line) OVER (PARTITION BY event_id) AS _first FROM ({_valid_events(kind)})) AS fresh "
         f"JOIN {first} AS head ON head.event_id = fresh.event_id "
         f"JOIN {near} AS kept ON kept.event_id = fresh.event_id "
-        f"AND (kept._ingested_at = now() OR {_same_time(kind, 'head')}) WHERE {differs}",
+        f"AND (kept._ingested_at = now() OR {_same_time(kind, 'head')}) WHERE {differs} "
+        # Two stored events may share the id (more than REPEAT_WINDOW apart): one reason per line,
+        # naming this batch's line when there is one.
+        "QUALIFY row_number() OVER (PARTITION BY fresh._line ORDER BY kept._ingested_at DESC) = 1",
         bounds,
     ).fetchall()
     return [(int(line), str(reason)) for line, reason in rows]

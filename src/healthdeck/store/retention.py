@@ -115,6 +115,14 @@ def read_retention(store: Store) -> Retention:
     return Retention(raw=values.get(RAW), rollups=values.get(ROLLUPS))
 
 
+def raw_cutoff(store: Store, table: str, *, now: datetime) -> tuple[str, datetime, str] | None:
+    """For a raw event table under a raw retention: its time column, the instant before which its
+    records are past the retention, and the retention as written (90d); None when it keeps everything."""
+    spec = next((spec for spec in EXPIRING if spec.table == table and spec.setting == RAW), None)
+    kept = read_retention(store).raw if spec is not None else None
+    return None if spec is None or kept is None else (spec.time_column, now - kept, _shown(kept) or KEEP)
+
+
 def write_retention(store: Store, *, changes: dict[str, timedelta | None]) -> Retention:
     """Change the named settings (None: keep for ever) and answer them all; rollups never expire before raw events."""
     wanted = replace(read_retention(store), **changes)
