@@ -34,7 +34,8 @@ def test_urls_healthdeck_reads(text: str, expected: EngineUrl) -> None:
         ("postgresql://hd@db:5432", "names no database"),
         ("chdb://relative/dir", "has no absolute path"),
         ("/just/a/path", "is not one healthdeck reads"),
-        ("chdb:///var/ch?readonly=1", "may not contain"),  # chdb would read the rest as its settings
+        # chdb would read what follows "?" as its settings; the URL is shown as written
+        ("chdb:///var/ch?readonly=1", "'chdb:///var/ch[?]readonly=1': a folder path may not contain"),
         ("duckdb:///data/x%00.duckdb", "may not contain"),
     ],
 )

@@ -50,12 +50,15 @@ class EngineUrl:
 def redacted(url: str) -> str:
     """A URL as messages may show it: any password, in the user part or the query, replaced by ***."""
     parts = urlsplit(url)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    if parts.password is None and not any(key.lower() == "password" for key, _ in pairs):
+        return url  # nothing to hide: shown exactly as written
     netloc = parts.netloc
     if parts.password is not None:
         netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
     query = "&".join(
         f"{key}=***" if key.lower() == "password" else f"{key}={value}"
-        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+        for key, value in pairs
     )
     return urlunsplit(parts._replace(netloc=netloc, query=query))
 
