@@ -56,10 +56,7 @@ def redacted(url: str) -> str:
     netloc = parts.netloc
     if parts.password is not None:
         netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
-    query = "&".join(
-        f"{key}=***" if key.lower() == "password" else f"{key}={value}"
-        for key, value in pairs
-    )
+    query = "&".join(f"{key}=***" if key.lower() == "password" else f"{key}={value}" for key, value in pairs)
     return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
