@@ -120,17 +120,13 @@ def postgres_indexes(kind: Kind) -> list[str]:
 
     (ClickHouse needs none: its tables are sorted by tenant and time.)
     """
-    time = _time_column(kind)
+    time = kind.time_field
     leading = [c for c in ("tenant_id", "metric") if c in kind.columns]
     return [
         f"CREATE INDEX IF NOT EXISTS {kind.name}_by_{'_'.join([*columns])} ON {quote(kind.name)} "
         f"({', '.join(quote(c) for c in columns)})"
         for columns in ([time], *([c, time] for c in leading))
     ]
-
-
-def _time_column(kind: Kind) -> str:
-    return next(f.name for f in kind.fields if f.type == "TIMESTAMPTZ" and f.required)
 
 
 def clickhouse_table(kind: Kind, database: str) -> str:
@@ -154,7 +150,7 @@ def _order_by(kind: Kind) -> list[str]:
     """Tenant, then time (queries filter on both), then the key that makes a row one record."""
     if kind.entity:
         return [kind.key]  # entities are replaced by key: their time may change with a new version
-    time = _time_column(kind)
+    time = kind.time_field
     tenant = ["tenant_id"] if "tenant_id" in kind.columns and kind.field("tenant_id").required else []
     return [*tenant, time, kind.key]
 

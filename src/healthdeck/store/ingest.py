@@ -256,33 +256,21 @@ def _store_events(store: Store, kind: Kind, valid: int) -> tuple[int, list[tuple
     return inserted, _event_conflicts(con, kind, near=near, bounds=bounds) if inserted < valid else []
 
 
-def _event_time(kind: Kind) -> str | None:
-    """The field that says when an event happened: its required timestamp (`ts`, or `timestamp`)."""
-    return next((f.name for f in kind.fields if f.type == "TIMESTAMPTZ" and f.required), None)
-
-
 def _same_time(kind: Kind, fresh: str) -> str:
     """The condition that a stored event `kept` is near enough in time to the `fresh` one (a row
-    with the kind's time field) to be the same event if their ids are (REPEAT_WINDOW); always true
-    for a kind without a time."""
-    time_field = _event_time(kind)
-    if time_field is None:
-        return "true"
-    column = quote(time_field)
+    with the kind's time field) to be the same event if their ids are (REPEAT_WINDOW)."""
+    column = quote(kind.time_field)
     return f"kept.{column} BETWEEN {fresh}.{column} - {REPEAT_WINDOW} AND {fresh}.{column} + {REPEAT_WINDOW}"
 
 
 def _stored_near(con: Any, kind: Kind) -> tuple[str, dict[str, Any]]:
     """The stored events a batch's ids are looked for in, and their query parameters: those whose
-    time is within REPEAT_WINDOW of the batch's valid events' times (all, for a kind without one).
+    time is within REPEAT_WINDOW of the batch's valid events' times.
 
     The store's zone maps on time then skip every row group outside the window, which the
     store's own order (mostly by arrival, so by time) makes nearly all of them.
     """
-    time_field = _event_time(kind)
-    if time_field is None:
-        return quote(kind.name), {}
-    column = quote(time_field)
+    column = quote(kind.time_field)
     row = con.execute(
         f"SELECT min({column}) - {REPEAT_WINDOW}, max({column}) + {REPEAT_WINDOW} FROM _checked WHERE _errors = ''"
     ).fetchone()

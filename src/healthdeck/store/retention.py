@@ -23,8 +23,10 @@ from datetime import UTC, datetime, timedelta
 
 from healthdeck.catalog.durations import format_duration, parse_duration
 from healthdeck.errors import HealthdeckError
+from healthdeck.store import rollups
 from healthdeck.store.connection import Store
 from healthdeck.store.migrations import META_TABLE
+from healthdeck.store.schema import KINDS
 
 RAW, ROLLUPS = "raw", "rollups"
 SETTINGS = (RAW, ROLLUPS)
@@ -47,15 +49,11 @@ class ExpiringTable:
     setting: str
 
 
+RAW_EVENTS = ("requests", "activity", "samples", "tier_events", "webhook_deliveries", "security_events")
 EXPIRING: tuple[ExpiringTable, ...] = (
-    ExpiringTable("requests", "ts", RAW),
-    ExpiringTable("activity", "ts", RAW),
-    ExpiringTable("samples", "ts", RAW),
-    ExpiringTable("tier_events", "timestamp", RAW),
-    ExpiringTable("webhook_deliveries", "ts", RAW),
-    ExpiringTable("security_events", "ts", RAW),
-    ExpiringTable("request_rollups", "minute", ROLLUPS),
-    ExpiringTable("request_latency_sketch", "minute", ROLLUPS),
+    *(ExpiringTable(name, KINDS[name].time_field, RAW) for name in RAW_EVENTS),
+    ExpiringTable(rollups.ROLLUPS, "minute", ROLLUPS),
+    ExpiringTable(rollups.SKETCH, "minute", ROLLUPS),
 )
 # The record kinds that are never expired, and why (tests check every kind is in one list or the other).
 NEVER_EXPIRED = {

@@ -55,6 +55,11 @@ class Kind:
     def columns(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
 
+    @property
+    def time_field(self) -> str:
+        """The field that places a record in time: its required timestamp (`ts`, `timestamp`, `created_at`…)."""
+        return next(f.name for f in self.fields if f.type == "TIMESTAMPTZ" and f.required)
+
     def field(self, name: str) -> Field:
         for f in self.fields:
             if f.name == name:

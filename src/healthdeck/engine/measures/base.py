@@ -63,15 +63,8 @@ class Window:
         return Window(self.start - shift, self.end - shift)
 
 
-# The column that places a row of each table in time (default: ts).
-TIME_COLUMNS = {
-    "tenants": "created_at",
-    "users": "signup_at",
-    "tickets": "opened_at",
-    "jobs": "enqueued_at",
-    "incidents": "started_at",
-    "tier_events": "timestamp",
-}
+# The column that places a row of each table in time (the schema's; default: ts).
+TIME_COLUMNS = {name: kind.time_field for name, kind in KINDS.items()}
 
 
 def time_bound(table: str, *, newest: bool, where: str = "") -> str:
