@@ -212,11 +212,8 @@ def _set_up(con: PostgresConnection | ChdbConnection, url: EngineUrl) -> None:
 
 def fresh_requests(where: str) -> str:
     """Requests with their minute, as store/rollups.py rolls them up (date_trunc: every engine has it)."""
-    keys = ", ".join(rollups.KEYS)
-    return (
-        f"(SELECT date_trunc('minute', ts) AS minute, {keys}, latency_ms, request_bytes, response_bytes "
-        f"FROM requests WHERE {where}) AS fresh"
-    )
+    selected = rollups.requests_by_minute(where=where, minute="date_trunc('minute', ts)")
+    return f"({selected}) AS fresh"
 
 
 def _stored_version(con: PostgresConnection | ChdbConnection) -> int | None:

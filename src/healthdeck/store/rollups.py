@@ -56,6 +56,11 @@ def bucket_value(bucket: int) -> float:
     return 0.0 if bucket == ZERO_BUCKET else 2 * GAMMA**bucket / (GAMMA + 1)
 
 
+def requests_by_minute(*, where: str = "true", minute: str = _MINUTE) -> str:
+    """The SELECT of the stored requests `where` holds, with their minute and what the rollups sum."""
+    return f"SELECT {minute} AS minute, {_KEYS}, latency_ms, request_bytes, response_bytes FROM requests WHERE {where}"
+
+
 def roll_up(con: Any, source: str) -> None:
     """Append the partial aggregates of the requests of `source`, a relation with their `minute`."""
     con.execute(
@@ -72,7 +77,7 @@ def roll_up(con: Any, source: str) -> None:
 def roll_up_all(con: Any) -> None:
     """Build both tables from every stored request (migration 7): their minutes are computed twice,
     rather than held for the whole store."""
-    roll_up(con, f"(SELECT {_MINUTE} AS minute, {_KEYS}, latency_ms, request_bytes, response_bytes FROM requests)")
+    roll_up(con, f"({requests_by_minute()})")
 
 
 def roll_up_fresh(con: Any) -> None:
@@ -83,11 +88,7 @@ def roll_up_fresh(con: Any) -> None:
     requests are staged with their minute, computed once for both tables.
     """
     now = con.execute("SELECT now()").fetchall()[0][0]
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {_STAGED} AS SELECT {_MINUTE} AS minute, {_KEYS}, latency_ms, "
-        "request_bytes, response_bytes FROM requests WHERE _ingested_at = ?",
-        [now],
-    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_STAGED} AS {requests_by_minute(where='_ingested_at = ?')}", [now])
     roll_up(con, _STAGED)
     first, last = con.execute(f"SELECT min(minute), max(minute) FROM {_STAGED}").fetchall()[0]
     con.execute(f"DROP TABLE {_STAGED}")
