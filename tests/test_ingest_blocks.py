@@ -223,6 +223,27 @@ def test_usual_records_stay_on_the_vectorised_path(ts: str) -> None:
     assert staged is not None and staged.column("ts").to_pylist()[:1] == [ts]
 
 
+def test_a_block_of_one_kind_is_read_with_only_the_fields_its_lines_have() -> None:
+    # Declaring every kind's text fields made pyarrow build dozens of all-null columns per block.
+    data = b"".join(line(request(i)) + b"\n" for i in range(200))
+    [block] = list(line_blocks(io.BytesIO(data), max_lines=50_000))
+    [piece] = list(jsonl_pieces(block))
+    assert not isinstance(piece, list)
+    assert sorted(piece.column_names) == sorted([*request(0), "_line"])
+
+
+def test_a_text_field_the_first_line_lacks_is_still_read_as_text() -> None:
+    # The first line (a tenant) has no "ts": pyarrow would make timestamps of the requests' times,
+    # which only the record-by-record path could stage; the block is read again with every text field.
+    tenant = {"kind": "tenants", "tenant_id": "t1", "name": "Acme", "tier": "PRO", "created_at": "2025-01-01T00:00:00Z"}
+    data = line(tenant) + b"\n" + b"".join(line(request(i)) + b"\n" for i in range(200))
+    [block] = list(line_blocks(io.BytesIO(data), max_lines=50_000))
+    [piece] = list(jsonl_pieces(block))
+    assert not isinstance(piece, list)
+    assert piece.schema.field("ts").type == "string"
+    assert piece.column("ts").to_pylist()[1] == request(0)["ts"]
+
+
 def test_json_fields_are_staged_vectorised_with_sorted_keys_and_missing_keys_kept_missing(
     store: Store, tmp_path: Path
 ) -> None:

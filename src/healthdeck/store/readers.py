@@ -12,6 +12,7 @@ import sys
 from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import accumulate, repeat
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -231,17 +232,29 @@ def _skip_line(stream: BinaryIO, size: int, chunk: int) -> tuple[int, bytes]:
 ARROW_JSON = pj.ReadOptions(block_size=4 * MAX_RECORD_BYTES)
 
 
-def _text_fields() -> pa.Schema:
-    """Fields that are text or timestamps in every kind, read as strings: pyarrow would otherwise make
-    timestamps of some spellings ("…T10:00:00+00:00") and not others, and validation wants the text."""
+def _text_field_names() -> frozenset[str]:
+    """Fields that are text or timestamps in every kind: pyarrow would otherwise make timestamps of
+    some spellings ("…T10:00:00+00:00") and not others, and validation wants the text."""
     types: dict[str, set[str]] = {}
     for kind in KINDS.values():
         for f in kind.fields:
             types.setdefault(f.name, set()).add(f.type)
-    return pa.schema([(name, pa.string()) for name, used in types.items() if used <= {"VARCHAR", "TIMESTAMPTZ"}])
+    return frozenset(name for name, used in types.items() if used <= {"VARCHAR", "TIMESTAMPTZ"})
 
 
-ARROW_JSON_FIELDS = pj.ParseOptions(explicit_schema=_text_fields(), unexpected_field_behavior="infer")
+TEXT_FIELDS = _text_field_names()
+
+
+@lru_cache(maxsize=64)
+def _read_as_text(names: frozenset[str]) -> pj.ParseOptions:
+    """Parse options reading the text fields among `names` as strings, and inferring the others."""
+    schema = pa.schema([(name, pa.string()) for name in sorted(names & TEXT_FIELDS)])
+    return pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
+
+
+# Every kind's text fields as strings: right for any block, but pyarrow then makes a column of
+# nulls of each field no line has, which triples its time for a block of one kind.
+ARROW_JSON_FIELDS = _read_as_text(TEXT_FIELDS)
 # Below this many lines, a block pyarrow cannot read is parsed line by line instead of halved again.
 SMALLEST_HALF = 64
 
@@ -278,13 +291,31 @@ def _arrow_table(lines: list[bytes | int], first: int) -> pa.Table | None:
             data.decode("utf-8")  # pyarrow does not check it
         except UnicodeDecodeError:
             return None
-    try:
-        table = pj.read_json(io.BytesIO(data), read_options=ARROW_JSON, parse_options=ARROW_JSON_FIELDS)
-    except pa.ArrowException:
+    table = _read_json(data, _first_fields(lines[numbered[0]]) if numbered else ARROW_JSON_FIELDS)
+    if table is not None and any(pa.types.is_timestamp(t) for t in table.schema.types):
+        table = _read_json(data, ARROW_JSON_FIELDS)  # a text field the first line does not have
+    if table is None:
         return None
     if table.num_rows != len(numbered) or any(name in STAGING_NAMES for name in table.column_names):
         return None
     return table.append_column("_line", pa.array([first + i for i in numbered], pa.int64()))
+
+
+def _first_fields(line: bytes | int) -> pj.ParseOptions:
+    """Parse options for a block, from the fields of its first line: a block is nearly always of one
+    kind, and a text field the first line lacks only costs a second reading (see `_arrow_table`)."""
+    try:
+        first = orjson.loads(cast(bytes, line))
+    except orjson.JSONDecodeError:
+        return ARROW_JSON_FIELDS
+    return _read_as_text(frozenset(first)) if isinstance(first, dict) else ARROW_JSON_FIELDS
+
+
+def _read_json(data: bytes, options: pj.ParseOptions) -> pa.Table | None:
+    try:
+        return pj.read_json(io.BytesIO(data), read_options=ARROW_JSON, parse_options=options)
+    except pa.ArrowException:
+        return None
 
 
 def _object_lines(lines: list[bytes | int]) -> range | list[int] | None:
