@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from healthdeck.errors import HealthdeckError
 from healthdeck.store.connection import Store
+from healthdeck.store.read_ahead import read_ahead
 from healthdeck.store.readers import (
     LineBlock,
     RawRecord,
@@ -506,9 +507,13 @@ OneByOne = Callable[[list[int]], list[RawRecord]]
 
 def _ingest_jsonl(path: str, *, kind: Kind | None, batcher: _Batcher, progress: Progress | None) -> int:
     """Ingest a JSON Lines file block by block, each block one batch per kind; return how many records."""
-    records = 0
+    blocks = _jsonl_blocks(path, kind=kind, source=batcher.source, batch_rows=batcher.batch_rows)
+    return _store_blocks(read_ahead(blocks), batcher=batcher, progress=progress)
+
+
+def _jsonl_blocks(path: str, *, kind: Kind | None, source: str, batch_rows: int) -> Iterator[_ReadBlock]:
     with _opened(path) as stream:
-        for block in line_blocks(stream, max_lines=batcher.batch_rows):
+        for block in line_blocks(stream, max_lines=batch_rows):
 
             def one_by_one(lines: list[int], block: LineBlock = block) -> list[RawRecord]:
                 read = (jsonl_record(line, block.lines[line - block.first_line]) for line in lines)
@@ -519,17 +524,21 @@ def _ingest_jsonl(path: str, *, kind: Kind | None, batcher: _Batcher, progress: 
                 return [orjson.loads(cast(bytes, block.lines[line - block.first_line])) for line in lines]
 
             pieces = jsonl_pieces(block)
-            read = _ingest_block(pieces, block, kind=kind, batcher=batcher, one_by_one=one_by_one, originals=originals)
-            _advance(batcher.report, progress, size=block.size, records=read)
-            records += read
-    return records
+            yield _read_block(
+                pieces, block, size=block.size, kind=kind, source=source, one_by_one=one_by_one, originals=originals
+            )
 
 
 def _ingest_csv(path: str, *, kind: Kind | None, batcher: _Batcher, progress: Progress | None) -> int:
     """Ingest a CSV file with a header row block by block, like JSON Lines."""
-    records, header = 0, None
+    blocks = _csv_blocks(path, kind=kind, source=batcher.source, batch_rows=batcher.batch_rows)
+    return _store_blocks(read_ahead(blocks), batcher=batcher, progress=progress)
+
+
+def _csv_blocks(path: str, *, kind: Kind | None, source: str, batch_rows: int) -> Iterator[_ReadBlock]:
+    header = None
     with _opened(path) as stream:
-        for whole in line_blocks(stream, max_lines=batcher.batch_rows, whole_quotes=True):
+        for whole in line_blocks(stream, max_lines=batch_rows, whole_quotes=True):
             block = whole
             if header is None:
                 header = csv_header(whole.lines[0])
@@ -540,9 +549,32 @@ def _ingest_csv(path: str, *, kind: Kind | None, batcher: _Batcher, progress: Pr
                 return [r for line in lines for r in csv_records(header, [block.lines[line - first]], line)]
 
             pieces = csv_pieces(header, block)
-            read = _ingest_block(pieces, block, kind=kind, batcher=batcher, one_by_one=one_by_one)
-            _advance(batcher.report, progress, size=whole.size, records=read)
-            records += read
+            yield _read_block(pieces, block, size=whole.size, kind=kind, source=source, one_by_one=one_by_one)
+
+
+@dataclass(frozen=True)
+class _ReadBlock:
+    """A block of a text file read and staged per kind, ready to store: `size` bytes of the file
+    holding `records` records, the rejects found reading them, and the rejected lines' text."""
+
+    size: int
+    records: int
+    early: list[Reject]
+    staged: list[tuple[Kind, pa.Table]]
+    raw_of: RawOf
+
+
+def _store_blocks(blocks: Iterable[_ReadBlock], *, batcher: _Batcher, progress: Progress | None) -> int:
+    """Store each block's rows of each kind as one batch; return how many records the blocks held."""
+    records = 0
+    for read in blocks:
+        for reject in read.early:
+            _add_reject(reject, sink=batcher.sink, report=batcher.report)
+        for target, table in read.staged:
+            store, source, sink, report = batcher.store, batcher.source, batcher.sink, batcher.report
+            ingest_table(store, target, table, source=source, sink=sink, report=report, raw_of=read.raw_of)
+        _advance(batcher.report, progress, size=read.size, records=read.records)
+        records += read.records
     return records
 
 
@@ -562,16 +594,17 @@ def _opened(path: str) -> Iterator[BinaryIO]:
             stream.close()
 
 
-def _ingest_block(
+def _read_block(
     pieces: Iterable[pa.Table | list[RawRecord]],
     block: LineBlock,
     *,
+    size: int,
     kind: Kind | None,
-    batcher: _Batcher,
+    source: str,
     one_by_one: OneByOne,
     originals: Originals | None = None,
-) -> int:
-    """Stage a block's pieces per kind and store each kind's rows as one batch; return how many records."""
+) -> _ReadBlock:
+    """Stage a block's pieces per kind (each kind's rows one table), with the records rejected on the way."""
 
     def raw_of(line: int) -> str:
         return raw_text(block.lines[line - block.first_line])
@@ -581,18 +614,14 @@ def _ingest_block(
         if isinstance(piece, pa.Table):
             records += piece.num_rows
             _add_arrow_piece(
-                piece, kind=kind, batches=batches, source=batcher.source, one_by_one=one_by_one, originals=originals
+                piece, kind=kind, batches=batches, source=source, one_by_one=one_by_one, originals=originals
             )
         else:
             records += len(piece)
             for record in piece:
-                _route_record(record, kind=kind, batches=batches, source=batcher.source)
-    for reject in sorted(batches.early, key=lambda r: r.line or 0):
-        _add_reject(reject, sink=batcher.sink, report=batcher.report)
-    for target, table in batches.staged():
-        store, source, sink, report = batcher.store, batcher.source, batcher.sink, batcher.report
-        ingest_table(store, target, table, source=source, sink=sink, report=report, raw_of=raw_of)
-    return records
+                _route_record(record, kind=kind, batches=batches, source=source)
+    early = sorted(batches.early, key=lambda r: r.line or 0)
+    return _ReadBlock(size, records, early, list(batches.staged()), raw_of)
 
 
 def _add_arrow_piece(
@@ -732,10 +761,7 @@ def _ingest_parquet(path: str, *, kind: Kind | None, batcher: _Batcher, progress
     if reserved := [name for name in RESERVED[1:] if name in names]:
         raise HealthdeckError(f'column "{reserved[0]}" is a name healthdeck keeps for itself; rename it')
     rows, size, total = 0, os.path.getsize(path), max(pq.read_metadata(path).num_rows, 1)
-    for chunk in read_parquet(path, batch_rows=batcher.batch_rows):
-        table = chunk.table.append_column(
-            "_line", pa.array(range(chunk.first_line, chunk.first_line + chunk.table.num_rows), pa.int64())
-        )
+    for table in read_ahead(_numbered_row_groups(path, batch_rows=batcher.batch_rows)):
         for target, part in _split_by_kind(table, kind=kind, batcher=batcher):
             ingest_table(batcher.store, target, part, source=path, sink=batcher.sink, report=batcher.report)
         # The file's bytes in proportion to its rows: row groups are compressed, their Arrow tables not.
@@ -743,6 +769,13 @@ def _ingest_parquet(path: str, *, kind: Kind | None, batcher: _Batcher, progress
         _advance(batcher.report, progress, size=read, records=table.num_rows)
         rows += table.num_rows
     return rows
+
+
+def _numbered_row_groups(path: str, *, batch_rows: int) -> Iterator[pa.Table]:
+    """The file's rows in tables of `batch_rows`, each row with its number in `_line`."""
+    for chunk in read_parquet(path, batch_rows=batch_rows):
+        lines = range(chunk.first_line, chunk.first_line + chunk.table.num_rows)
+        yield chunk.table.append_column("_line", pa.array(lines, pa.int64()))
 
 
 def _parquet_columns(path: str) -> list[str]:
