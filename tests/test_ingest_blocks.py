@@ -12,10 +12,12 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from healthdeck.store.connection import Store
 from healthdeck.store.ingest import IngestReport, ingest_files, stage_arrow
-from healthdeck.store.readers import MAX_RECORD_BYTES, jsonl_pieces, line_blocks
+from healthdeck.store.readers import BOM, MAX_RECORD_BYTES, jsonl_pieces, line_blocks, whole_line_blocks
 from healthdeck.store.schema import KINDS
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -200,6 +202,40 @@ def test_a_line_over_the_limit_is_never_held_whole(store: Store, tmp_path: Path,
     size = huge + len(line(request(2, endpoint=""))) + 1 if fmt == "jsonl" else huge + len(csv_line(2, endpoint="")) + 1
     assert rejects(report) == {2 + len(head): f"record is {size} bytes, over the {MAX_RECORD_BYTES}-byte limit"}
     assert peak < huge // 2, f"peak {peak:,} bytes of Python memory for a {huge:,}-byte line"
+
+
+LINES = st.lists(st.sampled_from([b"", b"\r", b"{}", b'{"a": 1}', b"x" * 30, BOM + b"{}", b'"q\n"']), max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=LINES,
+    ending=st.sampled_from([b"", b"\n"]),
+    bom=st.booleans(),
+    max_lines=st.integers(1, 10),
+    max_bytes=st.integers(1, 200),
+    limit=st.integers(5, 40),
+    read_bytes=st.integers(1, 64),
+)
+def test_blocks_read_whole_number_the_same_lines_as_blocks_split_into_lines(
+    lines: list[bytes], ending: bytes, bom: bool, max_lines: int, max_bytes: int, limit: int, read_bytes: int
+) -> None:
+    # JSON Lines is read in whole blocks (no split and join of each line), falling back to the line
+    # reader from the first line over the limit: every line keeps its number, text or size.
+    data = (BOM if bom else b"") + b"\n".join(lines) + ending
+    whole = list(
+        whole_line_blocks(
+            io.BytesIO(data), max_lines=max_lines, max_bytes=max_bytes, limit=limit, read_bytes=read_bytes
+        )
+    )
+    split = list(line_blocks(io.BytesIO(data), max_lines=max_lines, limit=limit))
+
+    def numbered(blocks: list[Any]) -> list[tuple[int, bytes | int]]:
+        return [(block.first_line + i, text) for block in blocks for i, text in enumerate(block.lines)]
+
+    assert numbered(whole) == numbered(split)
+    assert sum(block.size for block in whole) == sum(block.size for block in split)
+    assert all(0 < len(block.lines) <= max_lines for block in whole)
 
 
 def test_blocks_of_lines_near_the_limit_stay_near_their_byte_bound() -> None:

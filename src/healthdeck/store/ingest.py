@@ -36,9 +36,11 @@ from healthdeck.store.readers import (
     jsonl_pieces,
     jsonl_record,
     line_blocks,
+    line_numbers,
     open_binary,
     raw_text,
     read_parquet,
+    whole_line_blocks,
 )
 from healthdeck.store.retention import raw_cutoff
 from healthdeck.store.rollups import roll_up_fresh
@@ -513,7 +515,7 @@ def _ingest_jsonl(path: str, *, kind: Kind | None, batcher: _Batcher, progress: 
 
 def _jsonl_blocks(path: str, *, kind: Kind | None, source: str, batch_rows: int) -> Iterator[_ReadBlock]:
     with _opened(path) as stream:
-        for block in line_blocks(stream, max_lines=batch_rows):
+        for block in whole_line_blocks(stream, max_lines=batch_rows):
 
             def one_by_one(lines: list[int], block: LineBlock = block) -> list[RawRecord]:
                 read = (jsonl_record(line, block.lines[line - block.first_line]) for line in lines)
@@ -774,8 +776,7 @@ def _ingest_parquet(path: str, *, kind: Kind | None, batcher: _Batcher, progress
 def _numbered_row_groups(path: str, *, batch_rows: int) -> Iterator[pa.Table]:
     """The file's rows in tables of `batch_rows`, each row with its number in `_line`."""
     for chunk in read_parquet(path, batch_rows=batch_rows):
-        lines = range(chunk.first_line, chunk.first_line + chunk.table.num_rows)
-        yield chunk.table.append_column("_line", pa.array(lines, pa.int64()))
+        yield chunk.table.append_column("_line", line_numbers(chunk.first_line, chunk.table.num_rows))
 
 
 def _parquet_columns(path: str) -> list[str]:
