@@ -35,7 +35,6 @@ from healthdeck.store.readers import (
     file_format,
     jsonl_pieces,
     jsonl_record,
-    line_blocks,
     line_numbers,
     open_binary,
     raw_text,
@@ -540,11 +539,11 @@ def _ingest_csv(path: str, *, kind: Kind | None, batcher: _Batcher, progress: Pr
 def _csv_blocks(path: str, *, kind: Kind | None, source: str, batch_rows: int) -> Iterator[_ReadBlock]:
     header = None
     with _opened(path) as stream:
-        for whole in line_blocks(stream, max_lines=batch_rows, whole_quotes=True):
+        for whole in whole_line_blocks(stream, max_lines=batch_rows, whole_quotes=True):
             block = whole
             if header is None:
                 header = csv_header(whole.lines[0])
-                block = LineBlock(whole.first_line + 1, whole.lines[1:])
+                block = _after_header(whole)
 
             def one_by_one(lines: list[int], block: LineBlock = block, header: list[str] = header) -> list[RawRecord]:
                 first = block.first_line
@@ -552,6 +551,13 @@ def _csv_blocks(path: str, *, kind: Kind | None, source: str, batch_rows: int) -
 
             pieces = csv_pieces(header, block)
             yield _read_block(pieces, block, size=whole.size, kind=kind, source=source, one_by_one=one_by_one)
+
+
+def _after_header(block: LineBlock) -> LineBlock:
+    """The lines of a CSV file's first block after its header row."""
+    if block.text is None or block.count == 1:
+        return LineBlock(block.first_line + 1, block.lines[1:])
+    return LineBlock(block.first_line + 1, text=block.text[block.text.find(b"\n") + 1 :], count=block.count - 1)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from typing import Any, BinaryIO, cast
 import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.json as pj
 import pyarrow.parquet as pq
@@ -126,7 +127,9 @@ class LineBlock:
         self, first_line: int, lines: list[bytes | int] | None = None, *, text: bytes | None = None, count: int = 0
     ) -> None:
         self.first_line = first_line
-        self.text = text
+        # A byte order mark opening the file is not part of its first line.
+        self.original = text if text is not None else b""
+        self.text = text.removeprefix(BOM) if text is not None and first_line == 1 else text
         self.count = count if lines is None else len(lines)
         if lines is not None:
             self.lines = lines
@@ -147,33 +150,49 @@ def whole_line_blocks(
     max_bytes: int = BLOCK_BYTES,
     limit: int = MAX_RECORD_BYTES,
     read_bytes: int = READ_BYTES,
+    whole_quotes: bool = False,
 ) -> Iterator[LineBlock]:
     """The blocks of `line_blocks`, read whole: a block's text is the file's bytes, copied once, not
-    split into lines and joined again (a quarter of the reading's time). From the first line over
-    `limit` on, the rest of the stream is read by `line_blocks`, which never holds such a line."""
+    split into lines and joined again (a quarter of the reading's time).
+
+    From a line over `limit` on (or, with `whole_quotes`, a block whose double quotes do not pair
+    up), the rest of the stream is read by `line_blocks`, which never holds such a line and keeps
+    a quoted value that spans lines in one block.
+    """
     pending, first, carry = _Pending(), 1, b""
     while data := stream.read(read_bytes):
-        body, at_start = carry + data, first == 1 and not pending.count
+        body = carry + data
         end = body.rfind(b"\n")
         if end < 0 or not _no_line_over(body, end, limit) or len(body) - end - 1 > limit:
-            if pending.count:
-                block = pending.take(first, pending.count)
-                yield block
-                first += block.count
-            rest = line_blocks(cast(BinaryIO, _Prepended(body, stream)), max_lines=max_lines, limit=limit, bom=at_start)
-            yield from _numbered_from(first, rest)
+            yield from _line_by_line(pending.unread() + body, stream, first, max_lines, limit, whole_quotes)
             return
-        # A byte order mark is not part of the first line, but counts towards its size (as in line_blocks).
-        pending.add(body, 3 if at_start and body.startswith(BOM) else 0, end)
+        pending.add(body, end)
         carry = body[end + 1 :]
         while pending.count >= max_lines or (pending.size >= max_bytes and pending.count):
             block = pending.take(first, min(pending.count, max_lines))
+            if whole_quotes and block.text.count(b'"') % 2:  # type: ignore[union-attr]
+                unread = block.original + b"\n" + pending.unread() + carry
+                yield from _line_by_line(unread, stream, first, max_lines, limit, whole_quotes)
+                return
             yield block
             first += block.count
     if carry:  # a last line without a newline
-        pending.add(carry + b"\n", 3 if first == 1 and not pending.count and carry.startswith(BOM) else 0, len(carry))
+        pending.add(carry + b"\n", len(carry))
     if pending.count:
-        yield pending.take(first, pending.count)
+        block = pending.take(first, pending.count)
+        if whole_quotes and block.text.count(b'"') % 2:  # type: ignore[union-attr]
+            yield from _line_by_line(block.original + b"\n", stream, first, max_lines, limit, whole_quotes)
+            return
+        yield block
+
+
+def _line_by_line(
+    unread: bytes, stream: BinaryIO, first: int, max_lines: int, limit: int, whole_quotes: bool
+) -> Iterator[LineBlock]:
+    """The blocks of `line_blocks` for `unread` and the rest of `stream`, numbered from line `first`."""
+    rest = cast(BinaryIO, _Prepended(unread, stream))
+    for block in line_blocks(rest, max_lines=max_lines, limit=limit, whole_quotes=whole_quotes, bom=first == 1):
+        yield LineBlock(block.first_line + first - 1, block.lines)
 
 
 class _Pending:
@@ -185,11 +204,11 @@ class _Pending:
         self.count = 0
         self.size = 0
 
-    def add(self, body: bytes, start: int, end: int) -> None:
-        count = body.count(b"\n", start, end) + 1
-        self.spans.append((body, start, end, count))
+    def add(self, body: bytes, end: int) -> None:
+        count = body.count(b"\n", 0, end) + 1
+        self.spans.append((body, 0, end, count))
         self.count += count
-        self.size += end + 1 - start
+        self.size += end + 1
 
     def take(self, first: int, lines: int) -> LineBlock:
         """The block of the first `lines` lines; the others stay pending."""
@@ -208,6 +227,10 @@ class _Pending:
         self.count -= lines
         return LineBlock(first, text=b"\n".join(taken), count=lines)
 
+    def unread(self) -> bytes:
+        """The pending lines as read, each with its newline."""
+        return b"".join(bytes(memoryview(body)[start:end]) + b"\n" for body, start, end, _ in self.spans)
+
 
 def _no_line_over(body: bytes, end: int, limit: int) -> bool:
     """Whether every line of body[:end] is at most `limit` bytes: each step finds the last newline
@@ -219,11 +242,6 @@ def _no_line_over(body: bytes, end: int, limit: int) -> bool:
             return False
         start = newline + 1
     return True
-
-
-def _numbered_from(first: int, blocks: Iterator[LineBlock]) -> Iterator[LineBlock]:
-    for block in blocks:
-        yield LineBlock(block.first_line + first - 1, block.lines)
 
 
 class _Prepended:
@@ -525,7 +543,28 @@ def csv_pieces(
     one row per line, else records read one by one (a block without quotes is halved to find the
     rows pyarrow cannot read: not UTF-8, too many or too few values)."""
     arrow_ok = len(set(header)) == len(header) and all(header) and not set(header) & set(STAGING_NAMES)
+    if arrow_ok and block.text is not None and (table := _whole_csv_table(header, block)) is not None:
+        yield table
+        return
     yield from _csv_pieces(header, block.lines, block.first_line, limit=limit, arrow_ok=arrow_ok)
+
+
+def _whole_csv_table(header: list[str], block: LineBlock) -> pa.Table | None:
+    """A block read whole as one Arrow table with `_line`, when each line is one row and none is blank.
+
+    A blank row (only commas, spaces or quotes) is skipped, not a record: a row whose first value
+    is empty or spaces may be one, so such a block is read line by line instead.
+    """
+    text = cast(bytes, block.text)
+    if not _utf8(text):
+        return None
+    table = _read_csv(header, text)
+    if table is None or table.num_rows != block.count:  # an empty line, or a quoted value spanning lines
+        return None
+    first = table.column(0)
+    if pc.any(pc.or_(pc.is_null(first), pc.fill_null(pc.utf8_is_space(first), False))).as_py():
+        return None
+    return table.append_column("_line", line_numbers(block.first_line, block.count))
 
 
 def _csv_pieces(
@@ -548,11 +587,16 @@ def _arrow_csv(header: list[str], lines: list[bytes | int], first: int) -> pa.Ta
         return None
     kept = lines if len(numbered) == len(lines) else [lines[i] for i in numbered]
     data = b"\n".join(kept)  # type: ignore[arg-type]  # _csv_row_lines checked they are all bytes
-    if not data.isascii():
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
+    table = _read_csv(header, data) if _utf8(data) else None
+    if table is None:
+        return None
+    if table.num_rows != len(numbered):  # a quoted value spanning lines: line numbers need the row reader
+        return None
+    return table.append_column("_line", pa.array([first + i for i in numbered], pa.int64()))
+
+
+def _read_csv(header: list[str], data: bytes) -> pa.Table | None:
+    """CSV rows (no header row) as text columns named by `header`, or None when pyarrow cannot read them."""
     options = pcsv.ConvertOptions(
         column_types=dict.fromkeys(header, pa.string()),
         strings_can_be_null=True,
@@ -560,7 +604,7 @@ def _arrow_csv(header: list[str], lines: list[bytes | int], first: int) -> pa.Ta
         null_values=[""],
     )
     try:
-        table = pcsv.read_csv(
+        return pcsv.read_csv(
             io.BytesIO(data),
             read_options=pcsv.ReadOptions(column_names=header, block_size=4 * MAX_RECORD_BYTES),
             parse_options=pcsv.ParseOptions(newlines_in_values=True),
@@ -568,9 +612,6 @@ def _arrow_csv(header: list[str], lines: list[bytes | int], first: int) -> pa.Ta
         )
     except pa.ArrowException:
         return None
-    if table.num_rows != len(numbered):  # a quoted value spanning lines: line numbers need the row reader
-        return None
-    return table.append_column("_line", pa.array([first + i for i in numbered], pa.int64()))
 
 
 def _csv_row_lines(lines: list[bytes | int]) -> list[int] | range | None:
