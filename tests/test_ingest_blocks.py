@@ -175,6 +175,21 @@ def test_a_blank_row_in_a_block_read_whole_is_skipped_not_a_record(store: Store,
     assert store.con.execute("SELECT count(*) FROM requests WHERE event_id = 'c119'").fetchall() == [(1,)]
 
 
+def test_a_lone_carriage_return_in_a_csv_block_keeps_every_line_number(store: Store, tmp_path: Path) -> None:
+    # pyarrow ends a row at "\r", and skips an empty line: together they would keep the row count of
+    # the lines while shifting every number in between.
+    lines = [CSV_HEADER] + [csv_line(i) for i in range(300)]
+    lines[50] = lines[50] + b"\r" + csv_line(900)
+    lines.insert(80, csv_line(901).replace(b"GET", b"FETCH"))
+    lines.insert(100, b"")
+    path = tmp_path / "rows.csv"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    report = ingest(store, path, kind="requests")
+    assert rejects(report) == {
+        81: 'field "method": must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS; got FETCH'
+    }
+
+
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 def test_lines_at_the_size_limit_are_read_and_one_byte_over_is_rejected(store: Store, tmp_path: Path, fmt: str) -> None:
     def sized(i: int, size: int) -> bytes:

@@ -556,8 +556,8 @@ def _whole_csv_table(header: list[str], block: LineBlock) -> pa.Table | None:
     is empty or spaces may be one, so such a block is read line by line instead.
     """
     text = cast(bytes, block.text)
-    if not _utf8(text):
-        return None
+    if not _utf8(text) or (b"\r" in text and text.count(b"\r") != text.count(b"\r\n")):
+        return None  # pyarrow ends a row at a lone carriage return too: only lines can tell
     table = _read_csv(header, text)
     if table is None or table.num_rows != block.count:  # an empty line, or a quoted value spanning lines
         return None
