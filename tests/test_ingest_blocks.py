@@ -15,9 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from healthdeck.store.blocks import BOM, MAX_RECORD_BYTES, line_blocks, whole_line_blocks
 from healthdeck.store.connection import Store
 from healthdeck.store.ingest import IngestReport, ingest_files, stage_arrow
-from healthdeck.store.readers import BOM, MAX_RECORD_BYTES, jsonl_pieces, line_blocks, whole_line_blocks
+from healthdeck.store.readers import jsonl_pieces
 from healthdeck.store.schema import KINDS
 
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -24,10 +24,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from healthdeck.errors import HealthdeckError
+from healthdeck.store.blocks import LineBlock, whole_line_blocks
 from healthdeck.store.connection import Store
 from healthdeck.store.read_ahead import read_ahead
 from healthdeck.store.readers import (
-    LineBlock,
     RawRecord,
     csv_header,
     csv_pieces,
@@ -39,7 +39,6 @@ from healthdeck.store.readers import (
     open_binary,
     raw_text,
     read_parquet,
-    whole_line_blocks,
 )
 from healthdeck.store.retention import raw_cutoff
 from healthdeck.store.rollups import roll_up_fresh
