@@ -7,7 +7,10 @@ the same block of lines (best of `--repeat`, wall and CPU seconds of every threa
 
 - the baseline: DuckDB's `read_json` of the block's file into a table (a single pass into typed
   columns; it needs file access, which the store's sandboxed connection does not have);
-- pyarrow's JSON reader on the block's bytes, as `healthdeck ingest` reads JSON Lines today;
+- what `healthdeck ingest` does with the block: pyarrow's JSON reader on its bytes, reading the
+  text fields of its first line as text (`jsonl_pieces`), with the line numbers;
+- pyarrow's JSON reader declaring every kind's text fields, as ingest did before (pyarrow then
+  builds a column of nulls for each field no line has);
 - DuckDB's JSON functions on the block handed over as one Arrow string column (no file access):
   `from_json` with the kind's fields as text, and `json_keys` (to find unknown and repeated
   keys), the least SQL must do to stage the lines as ingest does.
@@ -31,7 +34,8 @@ import pyarrow as pa
 import pyarrow.json as pj
 
 from bench_ingest import FILE_RECORDS, RECORDS_SQL
-from healthdeck.store.readers import ARROW_JSON, ARROW_JSON_FIELDS
+from healthdeck.store.blocks import whole_line_blocks
+from healthdeck.store.readers import ARROW_JSON, ARROW_JSON_FIELDS, jsonl_pieces
 from healthdeck.store.schema import KINDS
 from timing import timed_runs
 
@@ -73,6 +77,8 @@ def main() -> None:
         read_json = best(
             lambda: con.execute("CREATE OR REPLACE TABLE t AS SELECT * FROM read_json(?)", [str(path)]), args.repeat
         )
+        [block] = whole_line_blocks(io.BytesIO(data), max_lines=args.rows)
+        ingest = best(lambda: list(jsonl_pieces(block)), args.repeat)
         arrow = best(
             lambda: pj.read_json(io.BytesIO(data), read_options=ARROW_JSON, parse_options=ARROW_JSON_FIELDS),
             args.repeat,
@@ -84,7 +90,8 @@ def main() -> None:
     )
     for name, (wall, cpu) in [
         ("DuckDB read_json", read_json),
-        ("pyarrow read_json", arrow),
+        ("ingest's jsonl_pieces", ingest),
+        ("pyarrow, every kind's fields", arrow),
         ("DuckDB from_json+json_keys", functions),
     ]:
         print(f"  {name:28s} {wall:6.3f} ({cpu:6.3f})   {wall / read_json[0]:5.2f} ({cpu / read_json[1]:5.2f})")
