@@ -219,9 +219,13 @@ def time_bounds(ctx: MeasureContext) -> dict[str, tuple[datetime | None, datetim
     Every report needs most of them (coverage, `reported_until`); each is a top-N that reads one
     row group, so asking for all of them at once costs less than a round trip per table.
     """
-    selects = [f"SELECT '{kind}', {time_bound(kind, newest=False)}, {time_bound(kind, newest=True)}" for kind in KINDS]
-    query = " UNION ALL ".join(selects)
-    return ctx.memo(("time_bounds",), lambda: {t: (a, b) for t, a, b in ctx.store.con.execute(query).fetchall()})
+    return ctx.memo(("time_bounds",), lambda: {t: (a, b) for t, a, b in ctx.store.con.execute(BOUNDS_SQL).fetchall()})
+
+
+# Built once here: a report asks for the bounds hundreds of times, each answered from the memo.
+BOUNDS_SQL = " UNION ALL ".join(
+    f"SELECT '{kind}', {time_bound(kind, newest=False)}, {time_bound(kind, newest=True)}" for kind in KINDS
+)
 
 
 def first_record(ctx: MeasureContext, table: str) -> datetime | None:
