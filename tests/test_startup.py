@@ -71,6 +71,35 @@ def test_a_health_check_needs_neither_pyarrow_nor_pandas(tmp_path: Path) -> None
     assert orjson.loads(result.stdout.splitlines()[-1]) == []
 
 
+# Which command modules a real `healthdeck health` run imported.
+COMMAND_MODULES_LOADED = """
+import json, pkgutil, sys
+import healthdeck.cli
+from healthdeck.cli.app import main
+sys.argv = ["healthdeck", "health", "--db", sys.argv[1]]
+try:
+    main()
+except SystemExit as done:
+    assert not done.code, done.code
+modules = [f"healthdeck.cli.{module.name}" for module in pkgutil.iter_modules(healthdeck.cli.__path__)]
+print(json.dumps(sorted(name for name in modules if name.endswith("_cmd") and name in sys.modules)))
+"""
+
+
+def test_a_command_imports_no_other_command(tmp_path: Path) -> None:
+    with open_store(tmp_path / "store.duckdb", create=True):
+        pass
+    result = subprocess.run(
+        [sys.executable, "-c", COMMAND_MODULES_LOADED, str(tmp_path / "store.duckdb")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    # `health --history` shows the kept history with the history command's code.
+    assert orjson.loads(result.stdout.splitlines()[-1]) == ["healthdeck.cli.health_cmd", "healthdeck.cli.history_cmd"]
+
+
 # A health check whose SQL templates are cached runs its queries on DuckDB directly.
 COMPILERS = ("ibis", "sqlglot", "numpy")
 
