@@ -322,6 +322,11 @@ class MeasureContext:
         """Ibis's compiler for the store's engine: set up only when a query has to be compiled."""
         return self.store.sql_compiler()
 
+    @cached_property
+    def templates(self) -> TemplateCache:
+        """The store's template cache, found once per evaluation (finding it resolves the store's path)."""
+        return _cache_for(self.store)
+
     def table(self, name: str) -> Table:
         """The table as measures read it: for a tenant-scoped context, only that tenant's rows."""
         # Looking a table up asks DuckDB for its schema; once per evaluation is enough.
@@ -393,7 +398,7 @@ class MeasureContext:
             return None
         if self.tenant is not None:  # its SQL reads `$tenant`: never the template of the query over every tenant
             shape = (shape, "tenant-scoped")
-        cache = _cache_for(self.store)
+        cache = self.templates
         known, entry = cache.get(repr(shape))
         if known and entry != PER_LENGTH:
             return entry
