@@ -120,6 +120,9 @@ class Measure:
     reads: tuple[str, ...] = ()
     # It reads only the state at the window's end (MRR), so the data covers it once it began before then.
     instant: bool = False
+    # The sampled metrics it reads by label, given its parameters and the KPI's window length (see
+    # batch.plan_labelled): (metric, label keys, the length of the window it reads them over).
+    labelled: Callable[[Any, timedelta], list[tuple[str, tuple[str, ...], timedelta]]] | None = None
 
     def sources(self, params: Params) -> set[str]:
         """Every table this measure reads with these parameters."""
@@ -197,17 +200,23 @@ def _cache_for(store: Store) -> TemplateCache:
 
 
 def measure(
-    name: str, params: type[P], *, reads: Iterable[str] = (), instant: bool = False
+    name: str,
+    params: type[P],
+    *,
+    reads: Iterable[str] = (),
+    instant: bool = False,
+    labelled: Callable[[P, timedelta], list[tuple[str, tuple[str, ...], timedelta]]] | None = None,
 ) -> Callable[[Callable[[MeasureContext, P, Window], float | None]], Any]:
     """Register a measure under `name`; its docstring's first line documents it.
 
     `reads` names the tables it reads besides those its parameters name, and `instant` says it
     reads only the state at the window's end: they decide which windows the data covers (`covered`).
+    `labelled` says which sampled metrics it reads by label, so that a report reads them together.
     """
 
     def register(fn: Callable[[MeasureContext, P, Window], float | None]) -> Any:
         doc = (fn.__doc__ or "").strip().splitlines()[0]
-        MEASURES[name] = Measure(name, params, fn, doc, tuple(reads), instant)
+        MEASURES[name] = Measure(name, params, fn, doc, tuple(reads), instant, labelled)
         return fn
 
     return register
@@ -362,7 +371,7 @@ class MeasureContext:
     def scalar(self, expr: Scalar) -> float | None:
         """Run a scalar expression as it is; NULL and NaN become None (no data)."""
         sql, params = self._compile(expr)
-        return self.memo(("scalar", sql), lambda: _number(self._fetch(sql, params).fetchall()[0][0]))
+        return self.memo(("scalar", sql), lambda: number(self._fetch(sql, params).fetchall()[0][0]))
 
     def rows(self, expr: Table) -> list[dict[str, Any]]:
         sql, params = self._compile(expr)
@@ -371,11 +380,11 @@ class MeasureContext:
     def windowed_scalar(self, shape: Hashable, window: Window, build: Callable[[Window], Scalar]) -> float | None:
         """`self.scalar(build(window))`, compiled once per shape."""
         rows = self._windowed(("scalar", shape), window, build)
-        return _number(rows[0][next(iter(rows[0]))]) if rows is not None else self.scalar(build(window))
+        return number(rows[0][next(iter(rows[0]))]) if rows is not None else self.scalar(build(window))
 
     def windowed_values(self, shape: Hashable, window: Window, build: Callable[[Window], Table]) -> dict[str, Any]:
         """The one row of `self.windowed_rows(…)`, its values as numbers (NULL and NaN: None)."""
-        return {name: _number(value) for name, value in self.windowed_rows(shape, window, build)[0].items()}
+        return {name: number(value) for name, value in self.windowed_rows(shape, window, build)[0].items()}
 
     def windowed_rows(self, shape: Hashable, window: Window, build: Callable[[Window], Table]) -> list[dict[str, Any]]:
         """`self.rows(build(window))`, compiled once per shape."""
@@ -460,7 +469,8 @@ def _dicts(cursor: Any) -> list[dict[str, Any]]:
     return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _number(value: Any) -> float | None:
+def number(value: Any) -> float | None:
+    """A value from SQL as a number; NULL, NaN and what is not a number are None (no data)."""
     if value is None:
         return None
     try:

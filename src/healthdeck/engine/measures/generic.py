@@ -266,7 +266,14 @@ class SampleParams(Params):
     scale: float = 1.0
 
 
-@measure("sample", SampleParams, reads=["samples"])
+def _labelled_sample(params: SampleParams, length: timedelta) -> list[batch.Labelled]:
+    """The metric by its label keys, when its aggregation comes from the samples' batch."""
+    if not params.labels or params.agg not in (*batch.AGGREGATIONS, "increase", "per_hour"):
+        return []
+    return [(params.metric, tuple(sorted(params.labels)), length)]
+
+
+@measure("sample", SampleParams, reads=["samples"], labelled=_labelled_sample)
 def sample(ctx: MeasureContext, params: SampleParams, window: Window) -> float | None:
     """A sampled metric (CPU, memory, pods, …): avg, max, min, last, sum, quantile, increase or change per hour."""
     where = {"metric": params.metric}
