@@ -96,8 +96,7 @@ def test_a_command_imports_no_other_command(tmp_path: Path) -> None:
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    # `health --history` shows the kept history with the history command's code.
-    assert orjson.loads(result.stdout.splitlines()[-1]) == ["healthdeck.cli.health_cmd", "healthdeck.cli.history_cmd"]
+    assert orjson.loads(result.stdout.splitlines()[-1]) == ["healthdeck.cli.health_cmd"]
 
 
 # A health check whose SQL templates are cached runs its queries on DuckDB directly.
@@ -142,6 +141,12 @@ def test_a_warm_health_check_does_not_import_ibis(young_store: tuple[Path, str])
     warm = _imported(_health(db, at, python=("-X", "importtime")).stderr)
     assert "duckdb" in warm and "healthdeck" in warm
     assert not warm & set(COMPILERS), f"a run with every template cached imported {sorted(warm & set(COMPILERS))}"
+
+
+def test_a_health_check_printing_json_does_not_import_rich(young_store: tuple[Path, str]) -> None:
+    db, at = young_store
+    imported = _imported(_health(db, at, python=("-X", "importtime")).stderr)
+    assert "healthdeck" in imported and "rich" not in imported, "Rich formats tables, not JSON: import it there"
 
 
 def test_a_window_cut_at_the_newest_event_needs_no_compiler(young_store: tuple[Path, str]) -> None:

@@ -9,10 +9,8 @@ import sys
 from typing import Any
 
 import typer
-from rich.markup import escape
 
 from healthdeck import __version__
-from healthdeck.cli.console import err
 from healthdeck.errors import HealthdeckError
 
 # At exit, Python's last garbage collections walk every object the run created, tens of thousands
@@ -103,5 +101,9 @@ def main() -> None:
     try:
         build_app(only=invoked(sys.argv[1:]))()
     except HealthdeckError as exc:
+        from rich.markup import escape  # Rich loads only when there is something to show with it
+
+        from healthdeck.cli.console import err
+
         err.print(f"[red]error:[/] {escape(str(exc))}")
         sys.exit(exc.exit_code)
