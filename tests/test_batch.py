@@ -128,6 +128,19 @@ def test_the_service_area_runs_one_query_per_window_for_its_request_kpis(simulat
     assert counting.statements <= 20
 
 
+def test_windows_cut_at_the_newest_event_are_batched_as_well(simulated: Path) -> None:
+    """As in a live store judged now: every window ends at the newest event, at a length no KPI asked for."""
+    with open_store(simulated, read_only=True) as store:
+        counting = CountingConnection(store.con)
+        store.con = counting  # type: ignore[assignment]
+        report = Engine(store, load_checked_catalog()).health(
+            at=AT + timedelta(minutes=2, seconds=7), areas=["service"]
+        )
+    assert any(r.window.clipped and r.value is not None for r in report.results())
+    # Before, 23: the plan was looked up by the cut length, which no KPI asked for.
+    assert counting.statements <= 15
+
+
 def test_the_batches_and_each_kpis_own_query_give_the_same_report(simulated: Path) -> None:
     db = str(simulated)
     for scope in ([], ["--tenant", "t-0001"]):

@@ -34,12 +34,14 @@ class Window:
 
     An event at `start` belongs to the window, one at `end` to the next; a state "at" an instant
     is the state left by the records strictly before it (see README, "Windows and coverage").
-    `clipped` marks a window cut to begin at its source's first record (see `covered`).
+    `clipped` marks a window cut to begin at its source's first record or to end at the store's
+    newest event (see `covered`); `asked` is then the length it was asked for.
     """
 
     start: datetime
     end: datetime
     clipped: bool = field(default=False, compare=False)
+    asked: timedelta | None = field(default=None, compare=False)
 
     @classmethod
     def ending(cls, end: datetime, length: timedelta) -> Window:
@@ -48,6 +50,11 @@ class Window:
     @property
     def length(self) -> timedelta:
         return self.end - self.start
+
+    @property
+    def planned_length(self) -> timedelta:
+        """The length asked for, before any cut: what a report plans its batches by (generic.plan)."""
+        return self.asked or self.length
 
     @property
     def seconds(self) -> float:
@@ -279,7 +286,7 @@ def covered(ctx: MeasureContext, name: str, params: Params, window: Window, *, w
         end = newest + timedelta(microseconds=1)  # [start, end) holds the newest event itself
     if end <= start:
         return None
-    return window if (start, end) == (window.start, window.end) else Window(start, end, clipped=True)
+    return window if (start, end) == (window.start, window.end) else Window(start, end, True, window.length)
 
 
 def compute(ctx: MeasureContext, name: str, params: Params, window: Window, *, whole: bool = False) -> float | None:

@@ -73,7 +73,7 @@ def sampled(ctx: MeasureContext, spec: Aggregate, window: Window, *, agg: str) -
 
 def _read_with(ctx: MeasureContext, metric: str, keys: tuple[str, ...], window: Window) -> tuple[str, ...]:
     """The metrics to group with `metric` by these label keys over this window: those planned with it."""
-    planned = ctx.cache.get(LABELLED, {}).get((keys, window.length), set())
+    planned = ctx.cache.get(LABELLED, {}).get((keys, window.planned_length), set())
     return tuple(sorted(planned)) if metric in planned else (metric,)
 
 

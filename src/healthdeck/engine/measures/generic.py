@@ -172,12 +172,13 @@ def plan(ctx: MeasureContext, specs: Iterable[tuple[Aggregate, timedelta]]) -> N
 def _planned_with(ctx: MeasureContext, spec: Aggregate, window: Window) -> list[Aggregate]:
     """The planned aggregates to compute with the spec over this window (none: it runs alone).
 
-    Only those planned for windows of this length, so a 5-minute window never computes a KPI of a
-    month; and not those the rollups answer over this window.
+    Only those planned for windows of this length (as asked: a window cut at the store's newest event
+    is batched as one that was not), so a 5-minute window never computes a KPI of a month; and not
+    those the rollups answer over this window.
     """
     if batch.batch_off():
         return []
-    group = ctx.cache.get(PLANNED, {}).get((spec.table, spec.time_column, window.length), {})
+    group = ctx.cache.get(PLANNED, {}).get((spec.table, spec.time_column, window.planned_length), {})
     if spec.model_dump_json() not in group:
         return []
     members = [member for member in group.values() if not rollup.use_rollups(member, window)]
