@@ -286,7 +286,9 @@ def covered(ctx: MeasureContext, name: str, params: Params, window: Window, *, w
         end = newest + timedelta(microseconds=1)  # [start, end) holds the newest event itself
     if end <= start:
         return None
-    return window if (start, end) == (window.start, window.end) else Window(start, end, True, window.length)
+    if (start, end) == (window.start, window.end):
+        return window
+    return Window(start, end, clipped=True, asked=window.length)
 
 
 def compute(ctx: MeasureContext, name: str, params: Params, window: Window, *, whole: bool = False) -> float | None:
