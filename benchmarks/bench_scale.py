@@ -22,7 +22,7 @@ outside any clone and reuse it. Every figure comes with a baseline measured in t
 The report is evaluated at the store's newest request, so that its windows hold data however long
 ago the store was simulated. The fresh processes keep Python's bytecode in a temporary folder, as an
 installed copy does, even when PYTHONDONTWRITEBYTECODE is set (`--no-bytecode-cache` leaves it: a
-checkout then compiles every healthdeck module from source in every process, about 0.07 s of CPU).
+checkout then compiles every healthdeck module from source in every process, 0.05–0.07 s of CPU).
 Wall and CPU times are medians; CPU time is the process's user + system time (steadier than wall on
 a shared machine). It asserts nothing about time.
 """
