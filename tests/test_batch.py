@@ -128,6 +128,19 @@ def test_the_service_area_runs_one_query_per_window_for_its_request_kpis(simulat
     assert counting.statements <= 20
 
 
+def test_windows_cut_at_the_newest_event_are_batched_as_well(simulated: Path) -> None:
+    """As in a live store judged now: every window ends at the newest event, at a length no KPI asked for."""
+    with open_store(simulated, read_only=True) as store:
+        counting = CountingConnection(store.con)
+        store.con = counting  # type: ignore[assignment]
+        report = Engine(store, load_checked_catalog()).health(
+            at=AT + timedelta(minutes=2, seconds=7), areas=["service"]
+        )
+    assert any(r.window.clipped and r.value is not None for r in report.results())
+    # Before, 23: the plan was looked up by the cut length, which no KPI asked for.
+    assert counting.statements <= 15
+
+
 def test_the_batches_and_each_kpis_own_query_give_the_same_report(simulated: Path) -> None:
     db = str(simulated)
     for scope in ([], ["--tenant", "t-0001"]):
@@ -139,3 +152,68 @@ def test_the_batches_and_each_kpis_own_query_give_the_same_report(simulated: Pat
             reports[mode] = json.loads(result.stdout)
         assert sum(v is not None for v in kpi_values(reports["on"]).values()) > 10
         assert reports["on"] == reports["off"]
+
+
+def test_the_capacity_area_reads_each_windows_capacity_samples_in_one_query(simulated: Path) -> None:
+    with open_store(simulated, read_only=True) as store:
+        counting = CountingConnection(store.con)
+        store.con = counting  # type: ignore[assignment]
+        report = Engine(store, load_checked_catalog()).health(at=AT - timedelta(minutes=3), areas=["capacity"])
+    assert sum(r.value is not None for r in report.results()) >= 5
+    # Used and total capacity by resource: one query per window (2 h now and before, the 7-day
+    # lookback now and before), not one per metric; each lookback's growth of every resource in one.
+    # Before, 17: a query per metric and window, and per resource and lookback.
+    assert counting.statements <= 9
+
+
+def capacity(minutes_ago: float, metric: str, resource: str, value: float) -> dict[str, Any]:
+    return sample(metric, minutes_ago, value, resource=resource)
+
+
+# Two resources growing at different rates, a third flat; their totals; a reading without a resource.
+GROWING = (
+    [capacity(m, "capacity_used", "gpu", 100.0 - 0.5 * m + (m % 3)) for m in range(0, 600, 7)]
+    + [capacity(m, "capacity_used", "storage_gb", 900.0 - 0.01 * m * m / 60) for m in range(0, 600, 11)]
+    + [capacity(m, "capacity_used", "db_connections", 40.0) for m in range(0, 600, 13)]
+    + [capacity(m, "capacity_total", r, t) for m in (0, 300) for r, t in (("gpu", 400.0), ("storage_gb", 1000.0))]
+    + [capacity(m, "capacity_total", "db_connections", 50.0) for m in (0, 300)]
+    + [sample("capacity_used", 5, 1e6)]
+)
+
+
+@pytest.fixture(scope="module")
+def capacity_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    db = ingested(tmp_path_factory.mktemp("capacity"), GROWING)
+    with open_store(db, read_only=True) as store:
+        yield store
+
+
+def days_until_full(store: Store, resource: str) -> float | None:
+    params = parse_params("days_until_full", {"resource": resource, "lookback": "12h"})
+    return compute(MeasureContext(store), "days_until_full", params, WINDOW)
+
+
+@pytest.mark.parametrize("resource", ["gpu", "storage_gb", "db_connections", "cpu_cores"])
+def test_a_resources_growth_from_the_grouped_query_is_its_own_querys(
+    capacity_store: Store, resource: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batched = days_until_full(capacity_store, resource)
+    monkeypatch.setenv("HEALTHDECK_BATCH", "off")
+    assert batched == days_until_full(capacity_store, resource)
+    if resource == "cpu_cores":  # no samples at all
+        assert batched is None
+    elif resource == "db_connections":  # flat: never full
+        assert batched == 3650.0
+    else:  # (total - used now) / growth per day, with the least-squares slope SQL computes by hand
+        slope, used = over_lookback(capacity_store, resource)
+        total = {"gpu": 400.0, "storage_gb": 1000.0}[resource]
+        assert batched == pytest.approx((total - used) / (slope * 86400), rel=1e-9)
+
+
+def over_lookback(store: Store, resource: str) -> tuple[float, float]:
+    """The resource's growth per second (least squares) and its last capacity used, over the 12 hours."""
+    query = """SELECT regr_slope(value, epoch(ts)), arg_max(value, ts) FROM samples
+        WHERE ts >= $start AND ts < $end AND metric = 'capacity_used' AND labels->>'resource' = $resource"""
+    row = store.con.execute(query, {"start": AT - timedelta(hours=12), "end": AT, "resource": resource}).fetchone()
+    assert row is not None and None not in row
+    return float(row[0]), float(row[1])

@@ -71,6 +71,34 @@ def test_a_health_check_needs_neither_pyarrow_nor_pandas(tmp_path: Path) -> None
     assert orjson.loads(result.stdout.splitlines()[-1]) == []
 
 
+# Which command modules a real `healthdeck health` run imported.
+COMMAND_MODULES_LOADED = """
+import json, pkgutil, sys
+import healthdeck.cli
+from healthdeck.cli.app import main
+sys.argv = ["healthdeck", "health", "--db", sys.argv[1]]
+try:
+    main()
+except SystemExit as done:
+    assert not done.code, done.code
+modules = [f"healthdeck.cli.{module.name}" for module in pkgutil.iter_modules(healthdeck.cli.__path__)]
+print(json.dumps(sorted(name for name in modules if name.endswith("_cmd") and name in sys.modules)))
+"""
+
+
+def test_a_command_imports_no_other_command(tmp_path: Path) -> None:
+    with open_store(tmp_path / "store.duckdb", create=True):
+        pass
+    result = subprocess.run(
+        [sys.executable, "-c", COMMAND_MODULES_LOADED, str(tmp_path / "store.duckdb")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert orjson.loads(result.stdout.splitlines()[-1]) == ["healthdeck.cli.health_cmd"]
+
+
 # A health check whose SQL templates are cached runs its queries on DuckDB directly.
 COMPILERS = ("ibis", "sqlglot", "numpy")
 
@@ -113,6 +141,12 @@ def test_a_warm_health_check_does_not_import_ibis(young_store: tuple[Path, str])
     warm = _imported(_health(db, at, python=("-X", "importtime")).stderr)
     assert "duckdb" in warm and "healthdeck" in warm
     assert not warm & set(COMPILERS), f"a run with every template cached imported {sorted(warm & set(COMPILERS))}"
+
+
+def test_a_health_check_printing_json_does_not_import_rich(young_store: tuple[Path, str]) -> None:
+    db, at = young_store
+    imported = _imported(_health(db, at, python=("-X", "importtime")).stderr)
+    assert "healthdeck" in imported and "rich" not in imported, "Rich formats tables, not JSON: import it there"
 
 
 def test_a_window_cut_at_the_newest_event_needs_no_compiler(young_store: tuple[Path, str]) -> None:

@@ -6,9 +6,8 @@ from typing import Annotated
 
 import typer
 
-from healthdeck.cli.console import out, print_json
+from healthdeck.cli.console import print_json
 from healthdeck.cli.engine_access import engine
-from healthdeck.cli.history_cmd import show_history
 from healthdeck.cli.options import (
     AtOption,
     CatalogOption,
@@ -19,7 +18,6 @@ from healthdeck.cli.options import (
     TenantOption,
     WindowOption,
 )
-from healthdeck.cli.render import health_markdown, health_view
 from healthdeck.errors import HealthdeckError
 from healthdeck.timephrases import evaluation_time, window_length
 
@@ -50,6 +48,8 @@ def health(
     if history is not None:
         if tenant is not None:
             raise HealthdeckError("--history is kept for every tenant together; leave out --tenant")
+        from healthdeck.cli.history_cmd import show_history
+
         show_history(db, history, output)
         return
     chosen = [a for a, flag in zip(AREAS, (service, customers, business, capacity), strict=True) if flag] or list(AREAS)
@@ -57,7 +57,11 @@ def health(
         report = hd.health(at=evaluation_time(at), window=window_length(window), pack=pack, areas=chosen, tenant=tenant)
     if output is Format.json:
         print_json(health_json(report))
-    elif output is Format.markdown:
+        return
+    from healthdeck.cli.console import out  # Rich: only for a table or Markdown
+    from healthdeck.cli.render import health_markdown, health_view
+
+    if output is Format.markdown:
         out.print(health_markdown(report, full=full), markup=False, end="")
     else:
         out.print(health_view(report, full=full))

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from healthdeck.cli.console import err, out, print_json, progress_bar
+from healthdeck.cli.console import err, out, print_json
 from healthdeck.cli.options import DbOption, EngineOption, Output
+from healthdeck.cli.progress import progress_bar
 from healthdeck.errors import HealthdeckError
 from healthdeck.store.schema import KINDS
 

@@ -11,7 +11,16 @@ import duckdb
 
 from healthdeck.catalog.models import KpiSpec
 from healthdeck.engine.measures import MeasureContext, Window
-from healthdeck.engine.measures.base import NotPerTenant, Params, compute, covered, parse_params, per_tenant_problem
+from healthdeck.engine.measures.base import (
+    MEASURES,
+    NotPerTenant,
+    Params,
+    compute,
+    covered,
+    parse_params,
+    per_tenant_problem,
+)
+from healthdeck.engine.measures.batch import Labelled, plan_labelled
 from healthdeck.engine.measures.generic import Aggregate, RatioParams, plan
 from healthdeck.engine.scoring import Status, judge, sub_score
 
@@ -95,17 +104,22 @@ def _no_data(kpi: KpiSpec, window: Window, problem: str) -> KpiResult:
 
 
 def plan_aggregates(ctx: MeasureContext, kpis: Iterable[KpiSpec], window: timedelta | None = None) -> None:
-    """Tell the measures which aggregates these KPIs ask for over which window lengths (see `generic.plan`)."""
+    """Tell the measures which aggregates and labelled sampled metrics these KPIs ask for over which window
+    lengths (see `generic.plan` and `batch.plan_labelled`)."""
     specs: list[tuple[Aggregate, timedelta]] = []
+    labelled: list[Labelled] = []
     for kpi in kpis:
-        params = _params(ctx, kpi)
+        params, length = _params(ctx, kpi), window or kpi.window
         if ctx.tenant is not None and per_tenant_problem(kpi.measure, params) is not None:
             continue  # not evaluated for one tenant
         if kpi.measure == "ratio" and isinstance(params, RatioParams):
-            specs += [(params.numerator, window or kpi.window), (params.denominator, window or kpi.window)]
+            specs += [(params.numerator, length), (params.denominator, length)]
         elif kpi.measure == "aggregate" and isinstance(params, Aggregate):
-            specs.append((params, window or kpi.window))
+            specs.append((params, length))
+        reads_labelled = MEASURES[kpi.measure].labelled
+        labelled += reads_labelled(params, length) if reads_labelled else []
     plan(ctx, specs)
+    plan_labelled(ctx, labelled)
 
 
 def evaluate_value(ctx: MeasureContext, kpi: KpiSpec, window: Window) -> float | None:

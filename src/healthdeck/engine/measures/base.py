@@ -34,12 +34,14 @@ class Window:
 
     An event at `start` belongs to the window, one at `end` to the next; a state "at" an instant
     is the state left by the records strictly before it (see README, "Windows and coverage").
-    `clipped` marks a window cut to begin at its source's first record (see `covered`).
+    `clipped` marks a window cut to begin at its source's first record or to end at the store's
+    newest event (see `covered`); `asked` is then the length it was asked for.
     """
 
     start: datetime
     end: datetime
     clipped: bool = field(default=False, compare=False)
+    asked: timedelta | None = field(default=None, compare=False)
 
     @classmethod
     def ending(cls, end: datetime, length: timedelta) -> Window:
@@ -48,6 +50,11 @@ class Window:
     @property
     def length(self) -> timedelta:
         return self.end - self.start
+
+    @property
+    def planned_length(self) -> timedelta:
+        """The length asked for, before any cut: what a report plans its batches by (generic.plan)."""
+        return self.asked or self.length
 
     @property
     def seconds(self) -> float:
@@ -120,6 +127,9 @@ class Measure:
     reads: tuple[str, ...] = ()
     # It reads only the state at the window's end (MRR), so the data covers it once it began before then.
     instant: bool = False
+    # The sampled metrics it reads by label, given its parameters and the KPI's window length (see
+    # batch.plan_labelled): (metric, label keys, the length of the window it reads them over).
+    labelled: Callable[[Any, timedelta], list[tuple[str, tuple[str, ...], timedelta]]] | None = None
 
     def sources(self, params: Params) -> set[str]:
         """Every table this measure reads with these parameters."""
@@ -197,17 +207,23 @@ def _cache_for(store: Store) -> TemplateCache:
 
 
 def measure(
-    name: str, params: type[P], *, reads: Iterable[str] = (), instant: bool = False
+    name: str,
+    params: type[P],
+    *,
+    reads: Iterable[str] = (),
+    instant: bool = False,
+    labelled: Callable[[P, timedelta], list[tuple[str, tuple[str, ...], timedelta]]] | None = None,
 ) -> Callable[[Callable[[MeasureContext, P, Window], float | None]], Any]:
     """Register a measure under `name`; its docstring's first line documents it.
 
     `reads` names the tables it reads besides those its parameters name, and `instant` says it
     reads only the state at the window's end: they decide which windows the data covers (`covered`).
+    `labelled` says which sampled metrics it reads by label, so that a report reads them together.
     """
 
     def register(fn: Callable[[MeasureContext, P, Window], float | None]) -> Any:
         doc = (fn.__doc__ or "").strip().splitlines()[0]
-        MEASURES[name] = Measure(name, params, fn, doc, tuple(reads), instant)
+        MEASURES[name] = Measure(name, params, fn, doc, tuple(reads), instant, labelled)
         return fn
 
     return register
@@ -219,9 +235,13 @@ def time_bounds(ctx: MeasureContext) -> dict[str, tuple[datetime | None, datetim
     Every report needs most of them (coverage, `reported_until`); each is a top-N that reads one
     row group, so asking for all of them at once costs less than a round trip per table.
     """
-    selects = [f"SELECT '{kind}', {time_bound(kind, newest=False)}, {time_bound(kind, newest=True)}" for kind in KINDS]
-    query = " UNION ALL ".join(selects)
-    return ctx.memo(("time_bounds",), lambda: {t: (a, b) for t, a, b in ctx.store.con.execute(query).fetchall()})
+    return ctx.memo(("time_bounds",), lambda: {t: (a, b) for t, a, b in ctx.store.con.execute(BOUNDS_SQL).fetchall()})
+
+
+# Built once here: a report asks for the bounds hundreds of times, each answered from the memo.
+BOUNDS_SQL = " UNION ALL ".join(
+    f"SELECT '{kind}', {time_bound(kind, newest=False)}, {time_bound(kind, newest=True)}" for kind in KINDS
+)
 
 
 def first_record(ctx: MeasureContext, table: str) -> datetime | None:
@@ -266,7 +286,9 @@ def covered(ctx: MeasureContext, name: str, params: Params, window: Window, *, w
         end = newest + timedelta(microseconds=1)  # [start, end) holds the newest event itself
     if end <= start:
         return None
-    return window if (start, end) == (window.start, window.end) else Window(start, end, clipped=True)
+    if (start, end) == (window.start, window.end):
+        return window
+    return Window(start, end, clipped=True, asked=window.length)
 
 
 def compute(ctx: MeasureContext, name: str, params: Params, window: Window, *, whole: bool = False) -> float | None:
@@ -318,6 +340,11 @@ class MeasureContext:
         """Ibis's compiler for the store's engine: set up only when a query has to be compiled."""
         return self.store.sql_compiler()
 
+    @cached_property
+    def templates(self) -> TemplateCache:
+        """The store's template cache, found once per evaluation (finding it resolves the store's path)."""
+        return _cache_for(self.store)
+
     def table(self, name: str) -> Table:
         """The table as measures read it: for a tenant-scoped context, only that tenant's rows."""
         # Looking a table up asks DuckDB for its schema; once per evaluation is enough.
@@ -353,7 +380,7 @@ class MeasureContext:
     def scalar(self, expr: Scalar) -> float | None:
         """Run a scalar expression as it is; NULL and NaN become None (no data)."""
         sql, params = self._compile(expr)
-        return self.memo(("scalar", sql), lambda: _number(self._fetch(sql, params).fetchall()[0][0]))
+        return self.memo(("scalar", sql), lambda: number(self._fetch(sql, params).fetchall()[0][0]))
 
     def rows(self, expr: Table) -> list[dict[str, Any]]:
         sql, params = self._compile(expr)
@@ -362,11 +389,11 @@ class MeasureContext:
     def windowed_scalar(self, shape: Hashable, window: Window, build: Callable[[Window], Scalar]) -> float | None:
         """`self.scalar(build(window))`, compiled once per shape."""
         rows = self._windowed(("scalar", shape), window, build)
-        return _number(rows[0][next(iter(rows[0]))]) if rows is not None else self.scalar(build(window))
+        return number(rows[0][next(iter(rows[0]))]) if rows is not None else self.scalar(build(window))
 
     def windowed_values(self, shape: Hashable, window: Window, build: Callable[[Window], Table]) -> dict[str, Any]:
         """The one row of `self.windowed_rows(…)`, its values as numbers (NULL and NaN: None)."""
-        return {name: _number(value) for name, value in self.windowed_rows(shape, window, build)[0].items()}
+        return {name: number(value) for name, value in self.windowed_rows(shape, window, build)[0].items()}
 
     def windowed_rows(self, shape: Hashable, window: Window, build: Callable[[Window], Table]) -> list[dict[str, Any]]:
         """`self.rows(build(window))`, compiled once per shape."""
@@ -389,7 +416,7 @@ class MeasureContext:
             return None
         if self.tenant is not None:  # its SQL reads `$tenant`: never the template of the query over every tenant
             shape = (shape, "tenant-scoped")
-        cache = _cache_for(self.store)
+        cache = self.templates
         known, entry = cache.get(repr(shape))
         if known and entry != PER_LENGTH:
             return entry
@@ -451,7 +478,8 @@ def _dicts(cursor: Any) -> list[dict[str, Any]]:
     return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _number(value: Any) -> float | None:
+def number(value: Any) -> float | None:
+    """A value from SQL as a number; NULL, NaN and what is not a number are None (no data)."""
     if value is None:
         return None
     try:

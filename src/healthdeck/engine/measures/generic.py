@@ -172,12 +172,13 @@ def plan(ctx: MeasureContext, specs: Iterable[tuple[Aggregate, timedelta]]) -> N
 def _planned_with(ctx: MeasureContext, spec: Aggregate, window: Window) -> list[Aggregate]:
     """The planned aggregates to compute with the spec over this window (none: it runs alone).
 
-    Only those planned for windows of this length, so a 5-minute window never computes a KPI of a
-    month; and not those the rollups answer over this window.
+    Only those planned for windows of this length (as asked: a window cut at the store's newest event
+    is batched as one that was not), so a 5-minute window never computes a KPI of a month; and not
+    those the rollups answer over this window.
     """
     if batch.batch_off():
         return []
-    group = ctx.cache.get(PLANNED, {}).get((spec.table, spec.time_column, window.length), {})
+    group = ctx.cache.get(PLANNED, {}).get((spec.table, spec.time_column, window.planned_length), {})
     if spec.model_dump_json() not in group:
         return []
     members = [member for member in group.values() if not rollup.use_rollups(member, window)]
@@ -266,7 +267,14 @@ class SampleParams(Params):
     scale: float = 1.0
 
 
-@measure("sample", SampleParams, reads=["samples"])
+def _labelled_sample(params: SampleParams, length: timedelta) -> list[batch.Labelled]:
+    """The metric by its label keys, when its aggregation comes from the samples' batch."""
+    if not params.labels or params.agg not in (*batch.AGGREGATIONS, "increase", "per_hour"):
+        return []
+    return [(params.metric, tuple(sorted(params.labels)), length)]
+
+
+@measure("sample", SampleParams, reads=["samples"], labelled=_labelled_sample)
 def sample(ctx: MeasureContext, params: SampleParams, window: Window) -> float | None:
     """A sampled metric (CPU, memory, pods, …): avg, max, min, last, sum, quantile, increase or change per hour."""
     where = {"metric": params.metric}
