@@ -214,13 +214,16 @@ def _read_objects(data: bytes, first: bytes | int | None) -> pa.Table | None:
 
 
 def _first_fields(line: bytes | int) -> pj.ParseOptions:
-    """Parse options for a block, from the fields of its first line: a block is nearly always of one
-    kind, and a text field the first line lacks only costs a second reading (see `_arrow_table`)."""
+    """Parse options for a block, from its first line: its fields and those of its kind. A block is
+    nearly always of one kind; a text field of another only costs a second reading (`_read_objects`)."""
     try:
         first = orjson.loads(cast(bytes, line))
     except orjson.JSONDecodeError:
         return ARROW_JSON_FIELDS
-    return _read_as_text(frozenset(first)) if isinstance(first, dict) else ARROW_JSON_FIELDS
+    if not isinstance(first, dict):
+        return ARROW_JSON_FIELDS
+    kind = KINDS.get(first["kind"]) if isinstance(first.get("kind"), str) else None
+    return _read_as_text(frozenset(first) | frozenset(kind.columns if kind else ()))
 
 
 def _utf8(data: bytes) -> bool:
