@@ -6,6 +6,7 @@ be within 1% of the exact ones; the rollups must always equal a GROUP BY of the 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import shutil
@@ -325,6 +326,50 @@ def test_small_batches_into_one_minute_are_merged_as_they_pile_up(store: Store) 
     keys = ", ".join(("minute", *rollups.KEYS))
     distinct = store.con.execute(f"SELECT count(DISTINCT ({keys})) FROM {rollups.ROLLUPS}").fetchall()[0][0]
     assert store.count(rollups.ROLLUPS) <= rollups.PILE_UP * distinct
+    assert_rollups_match_raw(store)
+
+
+class StatementLog:
+    """A store's own connection, keeping the text of every statement run through it: to see which ran."""
+
+    def __init__(self, con: Any) -> None:
+        self.con, self.statements = con, []
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        self.statements.append(sql)
+        return self.con.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.con, name)
+
+    def counted_keys(self) -> int:
+        """How many times the rollups' distinct keys were counted (the costly test for piled-up partials)."""
+        return sum(rollups.ROLLUPS in sql and "DISTINCT" in sql for sql in self.statements)
+
+
+def test_a_stream_of_batches_never_counts_its_keys(store: Store) -> None:
+    log = StatementLog(store.con)
+    watched = dataclasses.replace(store, con=log)
+    for batch in range(4):  # each batch starts in the minute the one before ended: one minute shared
+        start = T0 + batch * timedelta(minutes=29, seconds=30)
+        add(
+            watched, requests_table([5.0 + batch] * 600, start=start, spread=timedelta(minutes=30), prefix=f"s{batch}-")
+        )
+    assert log.counted_keys() == 0
+    assert_rollups_match_raw(store)
+
+
+def test_the_same_minutes_ingested_again_and_again_are_merged(store: Store) -> None:
+    log = StatementLog(store.con)
+    watched = dataclasses.replace(store, con=log)
+    for again in range(5):  # the same keys and minutes each time, new requests
+        add(watched, requests_table([1.0 + again] * 300, spread=timedelta(minutes=10), prefix=f"a{again}-"))
+    # 2 rows per key after the second batch is not yet piled up, 3 after the third are: merged into 1,
+    # and so again after the fifth; only the third and the fifth batches had their keys counted.
+    assert log.counted_keys() == 2
+    keys = ", ".join(("minute", *rollups.KEYS))
+    distinct = store.con.execute(f"SELECT count(DISTINCT ({keys})) FROM {rollups.ROLLUPS}").fetchall()[0][0]
+    assert store.count(rollups.ROLLUPS) == distinct
     assert_rollups_match_raw(store)
 
 
