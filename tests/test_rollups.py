@@ -370,6 +370,19 @@ def test_a_file_ordered_by_tenant_never_counts_its_keys(store: Store) -> None:
     assert_rollups_match_raw(store)
 
 
+def test_a_late_request_has_only_its_own_minute_looked_at(store: Store) -> None:
+    for part in range(3):  # an hour of traffic: many rows per minute
+        add(
+            store,
+            requests_table([5.0] * 900, start=T0 + timedelta(hours=1), spread=timedelta(hours=1), prefix=f"p{part}-"),
+        )
+    log = StatementLog(store.con)
+    # One request an hour late, one an hour after that traffic: every minute between is skipped.
+    add(dataclasses.replace(store, con=log), requests_table([1.0, 2.0], spread=timedelta(hours=6), prefix="late-"))
+    assert log.counted_keys() == 0
+    assert_rollups_match_raw(store)
+
+
 def test_the_same_minutes_ingested_again_and_again_are_merged(store: Store) -> None:
     log = StatementLog(store.con)
     watched = dataclasses.replace(store, con=log)

@@ -13,6 +13,7 @@ The engine reads these tables in engine/measures/rollup.py.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,6 +44,8 @@ CREATE_SKETCH = f'CREATE OR REPLACE TABLE {SKETCH} ({_KEY_COLUMNS}, bucket INTEG
 # does it in half the time of date_trunc('minute', ts), which other engines spell portably.
 _MINUTE = "time_bucket(INTERVAL 1 minute, ts)"
 _KEYS = ", ".join(KEYS)
+# The minutes of a batch's new requests.
+_MINUTES = "_rolled_up_minutes"
 
 
 def bucket_sql(column: str) -> str:
@@ -96,30 +99,51 @@ def roll_up_fresh(con: Any) -> None:
     into_rollups, into_sketch = _inserts(fresh)
     added = con.execute(into_rollups, [now]).fetchall()[0][0]  # DuckDB answers an INSERT with its row count
     con.execute(into_sketch, [now])
+    _merge_if_piled_up(con, fresh=fresh, now=now, added=added)
+
+
+def _merge_if_piled_up(con: Any, *, fresh: str, now: datetime, added: int) -> None:
+    """Merge the rollups of the batch's own minutes, of its tenants, if partial rows piled up there.
+
+    The rows between the bounds of its minutes and tenants are counted first: when they are few
+    enough (see `_piled_up`), so are those of its own minutes, and no table of them is made (the
+    usual case; making one costs a twelfth of the roll-up). Only a batch whose bounds hold many rows
+    looks at its own minutes, which leaves out the month between a late request and the rest.
+    """
     bounds = f"SELECT min(minute), max(minute), min(tenant_id), max(tenant_id) FROM {fresh}"
     span = Span(*con.execute(bounds, [now]).fetchall()[0])
-    if _piled_up(con, span, added=added):
-        compact(con, span)
+    if _rows(con, span) <= PILE_UP * added:
+        return
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_MINUTES} AS SELECT DISTINCT minute FROM {fresh}", [now])
+    own_minutes = dataclasses.replace(span, minutes=_MINUTES)
+    if _piled_up(con, own_minutes, added=added):
+        compact(con, own_minutes)
+    con.execute(f"DROP TABLE {_MINUTES}")
 
 
 @dataclass(frozen=True)
 class Span:
-    """The part of the rollups a batch added rows to: its minutes and its tenants, each from the
-    lowest to the highest (a request always has a tenant), or all None for an empty batch.
+    """The part of the rollups a batch added rows to: the minutes from its first to its last, of
+    the tenants from its lowest to its highest id (a request always has one); all None for an empty
+    batch. With `minutes`, the name of a table of the batch's own minutes, only those.
 
-    Bounding the tenants as well as the minutes lets zone maps skip the row groups of other
-    tenants: a file ordered by tenant rather than time has batches that each span all its minutes,
-    and each batch would otherwise look at (and count the keys of) every batch before it.
+    The tenants' bounds keep each batch of a file ordered by tenant rather than time (each spanning
+    all the file's minutes) from looking at every batch before it; `minutes` keeps a late request
+    from having every minute between it and the rest of its batch looked at. The bounds let zone
+    maps skip whole row groups.
     """
 
     first: datetime | None
     last: datetime | None
     low_tenant: str | None
     high_tenant: str | None
+    minutes: str | None = None
 
     def where(self) -> tuple[str, list[Any]]:
         """The condition on a rollup table's rows, and its parameters."""
         condition = "minute BETWEEN ? AND ? AND tenant_id BETWEEN ? AND ?"
+        if self.minutes:
+            condition += f" AND minute IN (SELECT minute FROM {self.minutes})"
         return condition, [self.first, self.last, self.low_tenant, self.high_tenant]
 
 
@@ -134,13 +158,18 @@ def _piled_up(con: Any, span: Span, *, added: int) -> bool:
     batch into a span already holding more than (PILE_UP - 1)·added rows counts its keys, and the
     answer is the same as counting them always. An empty batch (no span) has 0 rows there.
     """
-    condition, params = span.where()
-    rows = con.execute(f"SELECT count(*) FROM {ROLLUPS} WHERE {condition}", params).fetchall()[0][0]
+    rows = _rows(con, span)
     if rows <= PILE_UP * added:
         return False
+    condition, params = span.where()
     keys = f"minute, {_KEYS}"
     distinct_keys = f"SELECT count(DISTINCT ({keys})) FROM {ROLLUPS} WHERE {condition}"
     return bool(rows > PILE_UP * con.execute(distinct_keys, params).fetchall()[0][0])
+
+
+def _rows(con: Any, span: Span) -> int:
+    condition, params = span.where()
+    return int(con.execute(f"SELECT count(*) FROM {ROLLUPS} WHERE {condition}", params).fetchall()[0][0])
 
 
 def compact(con: Any, span: Span) -> None:
