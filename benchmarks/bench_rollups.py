@@ -5,8 +5,9 @@ Prints, on a simulated store, the p95 latency and the 5xx error rate over the la
 rollups and sketches (store/rollups.py) and, as the baseline in the same run, from raw requests
 (HEALTHDECK_ROLLUPS=off). The shorter windows place the engine's threshold (rollup.MIN_WINDOW).
 Then the cost of maintaining the rollups at ingest: the same batches of requests ingested into two
-new stores, with and without the roll-up step; and the time migration 7 takes to build the rollups
-of the whole store in place. Wall and CPU time (every thread) throughout.
+new stores, with and without the roll-up step, newest first and then ordered by tenant; and the
+time migration 7 takes to build the rollups of the whole store in place. Wall and CPU time (every
+thread) throughout.
 
     .venv/bin/python benchmarks/bench_rollups.py [--db PATH] [--tenants 200 --days 30] [--repeat 5]
 
@@ -40,6 +41,7 @@ P95 = Aggregate(table="requests", agg="quantile", column="latency_ms", q=0.95)
 ERRORS = Aggregate(table="requests", where={"status": {"gte": 500, "lte": 599}})
 ALL = Aggregate(table="requests")
 INGEST_ROWS = 1_000_000
+INGEST_ORDERS = {"newest first": "ts DESC", "ordered by tenant": "tenant_id, ts DESC"}
 
 
 class Timer:
@@ -107,9 +109,17 @@ def _shown(values: tuple[float | None, float | None]) -> str:
 
 
 def ingest_overhead(store: Store, folder: Path) -> None:
-    """The newest INGEST_ROWS requests ingested again into new stores, with and without rollups."""
+    """The newest INGEST_ROWS requests ingested again into new stores, with and without rollups,
+    newest first and ordered by tenant (each batch then spans the minutes of every other)."""
     columns = ", ".join(f'"{f.name}"' for f in KINDS["requests"].fields)
-    table = store.con.sql(f"SELECT {columns} FROM requests ORDER BY ts DESC LIMIT {INGEST_ROWS}").to_arrow_table()
+    newest = f"SELECT {columns} FROM requests ORDER BY ts DESC LIMIT {INGEST_ROWS}"
+    for number, (label, order) in enumerate(INGEST_ORDERS.items()):
+        table = store.con.sql(f"SELECT * FROM ({newest}) ORDER BY {order}").to_arrow_table()
+        _with_and_without_rollups(table, folder / f"ingest-{number}", label=label)
+
+
+def _with_and_without_rollups(table: pa.Table, folder: Path, *, label: str) -> None:
+    folder.mkdir()
     batches = [table.slice(offset, ingest.BATCH_ROWS) for offset in range(0, table.num_rows, ingest.BATCH_ROWS)]
     kept = ingest.roll_up_fresh
     timers: dict[str, Timer] = {}
@@ -121,7 +131,7 @@ def ingest_overhead(store: Store, folder: Path) -> None:
     ingest.roll_up_fresh = kept
     with_, without = timers["with"], timers["without"]
     print(
-        f"ingest {table.num_rows:,} requests in {len(batches)} batches: with rollups {with_.wall:.2f} s wall / "
+        f"ingest {table.num_rows:,} requests {label} in {len(batches)} batches: with rollups {with_.wall:.2f} s wall / "
         f"{with_.cpu:.2f} s CPU; without (baseline) {without.wall:.2f} s / {without.cpu:.2f} s; "
         f"ratio {with_.wall / without.wall:.2f} wall, {with_.cpu / without.cpu:.2f} CPU"
     )

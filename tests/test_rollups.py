@@ -6,6 +6,7 @@ be within 1% of the exact ones; the rollups must always equal a GROUP BY of the 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import shutil
@@ -328,14 +329,83 @@ def test_small_batches_into_one_minute_are_merged_as_they_pile_up(store: Store) 
     assert_rollups_match_raw(store)
 
 
+class StatementLog:
+    """A store's own connection, keeping the text of every statement run through it: to see which ran."""
+
+    def __init__(self, con: Any) -> None:
+        self.con, self.statements = con, []
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        self.statements.append(sql)
+        return self.con.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.con, name)
+
+    def counted_keys(self) -> int:
+        """How many times the rollups' distinct keys were counted (the costly test for piled-up partials)."""
+        return sum(rollups.ROLLUPS in sql and "DISTINCT" in sql for sql in self.statements)
+
+
+def test_a_stream_of_batches_never_counts_its_keys(store: Store) -> None:
+    log = StatementLog(store.con)
+    watched = dataclasses.replace(store, con=log)
+    for batch in range(4):  # each batch starts in the minute the one before ended: one minute shared
+        start = T0 + batch * timedelta(minutes=29, seconds=30)
+        add(
+            watched, requests_table([5.0 + batch] * 600, start=start, spread=timedelta(minutes=30), prefix=f"s{batch}-")
+        )
+    assert log.counted_keys() == 0
+    assert_rollups_match_raw(store)
+
+
+def test_a_file_ordered_by_tenant_never_counts_its_keys(store: Store) -> None:
+    log = StatementLog(store.con)
+    watched = dataclasses.replace(store, con=log)
+    for batch in range(4):  # each batch has tenants of its own, over the same minutes as the others
+        table = requests_table([5.0 + batch] * 600, spread=timedelta(minutes=30), prefix=f"o{batch}-")
+        tenants = pa.array([f"t{batch}-{i % 3}" for i in range(table.num_rows)])
+        add(watched, table.set_column(table.schema.get_field_index("tenant_id"), "tenant_id", tenants))
+    assert log.counted_keys() == 0
+    assert_rollups_match_raw(store)
+
+
+def test_a_late_request_has_only_its_own_minute_looked_at(store: Store) -> None:
+    for part in range(3):  # an hour of traffic: many rows per minute
+        add(
+            store,
+            requests_table([5.0] * 900, start=T0 + timedelta(hours=1), spread=timedelta(hours=1), prefix=f"p{part}-"),
+        )
+    log = StatementLog(store.con)
+    # One request an hour late, one an hour after that traffic: every minute between is skipped.
+    add(dataclasses.replace(store, con=log), requests_table([1.0, 2.0], spread=timedelta(hours=6), prefix="late-"))
+    assert log.counted_keys() == 0
+    assert_rollups_match_raw(store)
+
+
+def test_the_same_minutes_ingested_again_and_again_are_merged(store: Store) -> None:
+    log = StatementLog(store.con)
+    watched = dataclasses.replace(store, con=log)
+    for again in range(5):  # the same keys and minutes each time, new requests
+        add(watched, requests_table([1.0 + again] * 300, spread=timedelta(minutes=10), prefix=f"a{again}-"))
+    # 2 rows per key after the second batch is not yet piled up, 3 after the third are: merged into 1,
+    # and so again after the fifth; only the third and the fifth batches had their keys counted.
+    assert log.counted_keys() == 2
+    keys = ", ".join(("minute", *rollups.KEYS))
+    distinct = store.con.execute(f"SELECT count(DISTINCT ({keys})) FROM {rollups.ROLLUPS}").fetchall()[0][0]
+    assert store.count(rollups.ROLLUPS) == distinct
+    assert_rollups_match_raw(store)
+
+
 def test_compaction_changes_no_answer(traffic: Store) -> None:
     window = Window(T0 + timedelta(seconds=17), T0 + LONG + timedelta(minutes=75, seconds=3))
     specs = [*SPECS, Aggregate(table="requests", agg="quantile", column="latency_ms", q=0.95)]
     before = [from_rollups(traffic, spec, window) for spec in specs]
     rows = traffic.count(rollups.ROLLUPS), traffic.count(rollups.SKETCH)
-    first, last = traffic.con.execute(f"SELECT min(minute), max(minute) FROM {rollups.ROLLUPS}").fetchall()[0]
+    bounds = f"SELECT min(minute), max(minute), min(tenant_id), max(tenant_id) FROM {rollups.ROLLUPS}"
+    everything = rollups.Span(*traffic.con.execute(bounds).fetchall()[0])
     traffic.con.execute("BEGIN TRANSACTION")
-    rollups.compact(traffic.con, first=first, last=last)
+    rollups.compact(traffic.con, everything)
     traffic.con.execute("COMMIT")
     assert traffic.count(rollups.ROLLUPS) < rows[0] and traffic.count(rollups.SKETCH) < rows[1]
     after = [from_rollups(traffic, spec, window) for spec in specs]

@@ -13,7 +13,9 @@ The engine reads these tables in engine/measures/rollup.py.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -42,8 +44,8 @@ CREATE_SKETCH = f'CREATE OR REPLACE TABLE {SKETCH} ({_KEY_COLUMNS}, bucket INTEG
 # does it in half the time of date_trunc('minute', ts), which other engines spell portably.
 _MINUTE = "time_bucket(INTERVAL 1 minute, ts)"
 _KEYS = ", ".join(KEYS)
-# A batch's new requests, each with its minute.
-_STAGED = "_rolling_up"
+# The minutes of a batch's new requests.
+_MINUTES = "_rolled_up_minutes"
 
 
 def bucket_sql(column: str) -> str:
@@ -63,14 +65,18 @@ def requests_by_minute(*, where: str = "true", minute: str = _MINUTE) -> str:
 
 def roll_up(con: Any, source: str) -> None:
     """Append the partial aggregates of the requests of `source`, a relation with their `minute`."""
-    con.execute(
-        f"INSERT INTO {ROLLUPS} SELECT minute, {_KEYS}, count(*), sum(CASE WHEN status >= 500 THEN 1 ELSE 0 END), "
-        f"sum(latency_ms), sum(request_bytes), sum(response_bytes) FROM {source} GROUP BY minute, {_KEYS}"
-    )
+    for insert in _inserts(source):
+        con.execute(insert)
+
+
+def _inserts(source: str) -> tuple[str, str]:
+    """The INSERT … SELECT … GROUP BY adding `source`'s partial aggregates to ROLLUPS, then to SKETCH."""
     bucket = bucket_sql("latency_ms")
-    con.execute(
+    return (
+        f"INSERT INTO {ROLLUPS} SELECT minute, {_KEYS}, count(*), sum(CASE WHEN status >= 500 THEN 1 ELSE 0 END), "
+        f"sum(latency_ms), sum(request_bytes), sum(response_bytes) FROM {source} GROUP BY minute, {_KEYS}",
         f"INSERT INTO {SKETCH} SELECT minute, {_KEYS}, {bucket}, count(*) FROM {source} "
-        f"GROUP BY minute, {_KEYS}, {bucket}"
+        f"GROUP BY minute, {_KEYS}, {bucket}",
     )
 
 
@@ -84,40 +90,102 @@ def roll_up_fresh(con: Any) -> None:
     """Roll up the requests this transaction inserted, then merge partials if they piled up.
 
     Rows inserted in this transaction carry its `now()` in `_ingested_at` (store/ingest.py relies on
-    it too); given as a constant, the filter skips every older row group by its min/max. The batch's
-    requests are staged with their minute, computed once for both tables.
+    it too); given as a constant, the filter skips every older row group by its min/max. Each
+    statement reads the batch's requests and computes their minute again, which costs less than
+    staging them in a temporary table for both: 1.4 s instead of 1.6 s of CPU per million requests.
     """
     now = con.execute("SELECT now()").fetchall()[0][0]
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {_STAGED} AS {requests_by_minute(where='_ingested_at = ?')}", [now])
-    roll_up(con, _STAGED)
-    first, last = con.execute(f"SELECT min(minute), max(minute) FROM {_STAGED}").fetchall()[0]
-    con.execute(f"DROP TABLE {_STAGED}")
-    if first is not None and _piled_up(con, first, last):
-        compact(con, first=first, last=last)
+    fresh = f"({requests_by_minute(where='_ingested_at = ?')})"
+    into_rollups, into_sketch = _inserts(fresh)
+    added = con.execute(into_rollups, [now]).fetchall()[0][0]  # DuckDB answers an INSERT with its row count
+    con.execute(into_sketch, [now])
+    _merge_if_piled_up(con, fresh=fresh, now=now, added=added)
 
 
-def _piled_up(con: Any, first: datetime, last: datetime) -> bool:
+def _merge_if_piled_up(con: Any, *, fresh: str, now: datetime, added: int) -> None:
+    """Merge the rollups of the batch's own minutes, of its tenants, if partial rows piled up there.
+
+    The rows between the bounds of its minutes and tenants are counted first: when they are few
+    enough (see `_piled_up`), so are those of its own minutes, and no table of them is made (the
+    usual case; making one costs a twelfth of the roll-up). Only a batch whose bounds hold many rows
+    looks at its own minutes, which leaves out the month between a late request and the rest.
+    """
+    bounds = f"SELECT min(minute), max(minute), min(tenant_id), max(tenant_id) FROM {fresh}"
+    span = Span(*con.execute(bounds, [now]).fetchall()[0])
+    if _rows(con, span) <= PILE_UP * added:
+        return
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_MINUTES} AS SELECT DISTINCT minute FROM {fresh}", [now])
+    own_minutes = dataclasses.replace(span, minutes=_MINUTES)
+    if _piled_up(con, own_minutes, added=added):
+        compact(con, own_minutes)
+    con.execute(f"DROP TABLE {_MINUTES}")
+
+
+@dataclass(frozen=True)
+class Span:
+    """The part of the rollups a batch added rows to: the minutes from its first to its last, of
+    the tenants from its lowest to its highest id (a request always has one); all None for an empty
+    batch. With `minutes`, the name of a table of the batch's own minutes, only those.
+
+    The tenants' bounds keep each batch of a file ordered by tenant rather than time (each spanning
+    all the file's minutes) from looking at every batch before it; `minutes` keeps a late request
+    from having every minute between it and the rest of its batch looked at. The bounds let zone
+    maps skip whole row groups.
+    """
+
+    first: datetime | None
+    last: datetime | None
+    low_tenant: str | None
+    high_tenant: str | None
+    minutes: str | None = None
+
+    def where(self) -> tuple[str, list[Any]]:
+        """The condition on a rollup table's rows, and its parameters."""
+        condition = "minute BETWEEN ? AND ? AND tenant_id BETWEEN ? AND ?"
+        if self.minutes:
+            condition += f" AND minute IN (SELECT minute FROM {self.minutes})"
+        return condition, [self.first, self.last, self.low_tenant, self.high_tenant]
+
+
+def _piled_up(con: Any, span: Span, *, added: int) -> bool:
+    """Whether the rollups of `span` hold more than PILE_UP rows per key, just after a batch added
+    `added` rows there, one per key it has.
+
+    Counting their distinct keys hashes every row of the span, so it is skipped when the row count
+    alone answers. With E rows there before the batch, rows = E + added, and the batch's rows being
+    of distinct keys, distinct >= added. So rows <= PILE_UP·added gives rows <= PILE_UP·distinct:
+    not piled up. That is every batch of minutes new to the store (E = 0), the usual case; only a
+    batch into a span already holding more than (PILE_UP - 1)·added rows counts its keys, and the
+    answer is the same as counting them always. An empty batch (no span) has 0 rows there.
+    """
+    rows = _rows(con, span)
+    if rows <= PILE_UP * added:
+        return False
+    condition, params = span.where()
     keys = f"minute, {_KEYS}"
-    rows, distinct = con.execute(
-        f"SELECT count(*), count(DISTINCT ({keys})) FROM {ROLLUPS} WHERE minute BETWEEN ? AND ?", [first, last]
-    ).fetchall()[0]
-    return bool(rows > PILE_UP * distinct)
+    distinct_keys = f"SELECT count(DISTINCT ({keys})) FROM {ROLLUPS} WHERE {condition}"
+    return bool(rows > PILE_UP * con.execute(distinct_keys, params).fetchall()[0][0])
 
 
-def compact(con: Any, *, first: datetime, last: datetime) -> None:
-    """Merge the partial rows of each key of the minutes `first` to `last` into one.
+def _rows(con: Any, span: Span) -> int:
+    condition, params = span.where()
+    return int(con.execute(f"SELECT count(*) FROM {ROLLUPS} WHERE {condition}", params).fetchall()[0][0])
+
+
+def compact(con: Any, span: Span) -> None:
+    """Merge the partial rows of each key of `span` into one.
 
     Sums of sums: every answer stays the same. Run inside the caller's transaction.
     """
-    span, params = "minute BETWEEN ? AND ?", [first, last]
+    condition, params = span.where()
     keys = f"minute, {_KEYS}"
     merges = {
         ROLLUPS: f"SELECT {keys}, sum(requests), sum(errors_5xx), sum(latency_sum), sum(request_bytes), "
-        f"sum(response_bytes) FROM {ROLLUPS} WHERE {span} GROUP BY {keys}",
-        SKETCH: f'SELECT {keys}, bucket, sum("count") FROM {SKETCH} WHERE {span} GROUP BY {keys}, bucket',
+        f"sum(response_bytes) FROM {ROLLUPS} WHERE {condition} GROUP BY {keys}",
+        SKETCH: f'SELECT {keys}, bucket, sum("count") FROM {SKETCH} WHERE {condition} GROUP BY {keys}, bucket',
     }
     for table, merged in merges.items():
         con.execute(f"CREATE OR REPLACE TEMP TABLE _merged AS {merged}", params)
-        con.execute(f"DELETE FROM {table} WHERE {span}", params)
+        con.execute(f"DELETE FROM {table} WHERE {condition}", params)
         con.execute(f"INSERT INTO {table} SELECT * FROM _merged")
         con.execute("DROP TABLE _merged")
