@@ -15,9 +15,10 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 # How long the reader waits to hand over a block before looking whether the caller stopped.
 _POLL_S = 0.1
-# How long a caller that stops early waits for the reader to finish the block in hand: a file's
-# block is read in well under this; standard input may block forever, and the thread is a daemon.
-_JOIN_S = 10.0
+# How long a caller that stops early (an error, Ctrl-C) waits for the reader to finish the block in
+# hand and close its file. Not longer: standard input may block forever, and the thread is a daemon
+# that stops by itself after that block.
+_JOIN_S = 1.0
 _DONE = object()
 
 
