@@ -4,8 +4,13 @@ stops early stops the reader and closes what it reads."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -57,3 +62,30 @@ def test_a_caller_that_stops_early_stops_the_reader_and_closes_it() -> None:
     ahead.close()
     assert closed.wait(timeout=10)
     assert len(read) <= 3  # the item handed over, the one waiting, the one being read
+
+
+def test_ctrl_c_while_ingest_waits_for_standard_input_exits_130_without_a_traceback(tmp_path: Path) -> None:
+    # The reader thread is blocked reading standard input: the command still stops at once, and
+    # wherever the interrupt lands (creating the store, a DuckDB query, the read) no traceback shows.
+    store = tmp_path / "store.duckdb"
+    command = [sys.executable, "-m", "healthdeck", "ingest", "-", "--kind", "requests", "--db", str(store)]
+    process = subprocess.Popen(  # SIGINT handled as in a terminal, not ignored as in a background job
+        command, stdin=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_default_sigint
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not store.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)
+        interrupted = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        _, errors = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 130
+    assert time.monotonic() - interrupted < 10
+    assert b"Traceback" not in errors
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

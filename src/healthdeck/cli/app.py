@@ -107,3 +107,15 @@ def main() -> None:
 
         err.print(f"[red]error:[/] {escape(str(exc))}")
         sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        _interrupted()
+    except RuntimeError as exc:  # Ctrl-C while DuckDB runs a query reaches Python as this error
+        if str(exc) != "Query interrupted":
+            raise
+        _interrupted()
+
+
+def _interrupted() -> None:
+    """Ctrl-C: exit as an interrupted command does (128 + SIGINT), without a traceback."""
+    sys.stderr.write("interrupted\n")
+    sys.exit(130)
