@@ -45,6 +45,13 @@ class LineBlock:
     def lines(self) -> list[bytes | int]:
         return cast(list[bytes | int], cast(bytes, self.text).split(b"\n"))
 
+    def head(self) -> bytes | int:
+        """The block's first line, without splitting a block read whole into its lines."""
+        if self.text is None:
+            return self.lines[0]
+        end = self.text.find(b"\n")
+        return self.text if end < 0 else self.text[:end]
+
     @property
     def size(self) -> int:
         return len(self.text) + 1 if self.text is not None else _size(self.lines)  # with its last newline

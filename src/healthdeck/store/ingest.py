@@ -12,12 +12,13 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
+import duckdb
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -174,13 +175,20 @@ def ingest_table(
         con.unregister("_staged")
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        _roll_back(con)
         con.unregister("_staged")
         raise
     report.add_batch(kind.name, stored, valid - stored - len(conflicts))
     if rejected or conflicts:
         _record_rejects(table, sorted(rejected + conflicts), source=source, sink=sink, report=report, raw_of=raw_of)
     store.batch_stored(kind, table, source=source, sink=sink, report=report, raw_of=raw_of)
+
+
+def _roll_back(con: Any) -> None:
+    """Undo the batch's transaction. A COMMIT interrupted by Ctrl-C may leave none to roll back: the
+    error that stopped the batch is the one to show, not that one."""
+    with suppress(duckdb.Error):
+        con.execute("ROLLBACK")
 
 
 def _refuse_past_retention(store: Store, kind: Kind) -> None:
@@ -508,7 +516,13 @@ OneByOne = Callable[[list[int]], list[RawRecord]]
 def _ingest_jsonl(path: str, *, kind: Kind | None, batcher: _Batcher, progress: Progress | None) -> int:
     """Ingest a JSON Lines file block by block, each block one batch per kind; return how many records."""
     blocks = _jsonl_blocks(path, kind=kind, source=batcher.source, batch_rows=batcher.batch_rows)
-    return _store_blocks(read_ahead(blocks), batcher=batcher, progress=progress)
+    return _store_blocks(_ahead(path, blocks), batcher=batcher, progress=progress)
+
+
+def _ahead(path: str, blocks: Iterator[_ReadBlock]) -> Iterator[_ReadBlock]:
+    """A file's blocks read ahead in a thread; standard input's not: a thread blocked reading it holds
+    its lock, and Python then aborts at exit (Ctrl-C on `producer | healthdeck ingest -`)."""
+    return blocks if path == "-" else read_ahead(blocks)
 
 
 def _jsonl_blocks(path: str, *, kind: Kind | None, source: str, batch_rows: int) -> Iterator[_ReadBlock]:
@@ -532,7 +546,7 @@ def _jsonl_blocks(path: str, *, kind: Kind | None, source: str, batch_rows: int)
 def _ingest_csv(path: str, *, kind: Kind | None, batcher: _Batcher, progress: Progress | None) -> int:
     """Ingest a CSV file with a header row block by block, like JSON Lines."""
     blocks = _csv_blocks(path, kind=kind, source=batcher.source, batch_rows=batcher.batch_rows)
-    return _store_blocks(read_ahead(blocks), batcher=batcher, progress=progress)
+    return _store_blocks(_ahead(path, blocks), batcher=batcher, progress=progress)
 
 
 def _csv_blocks(path: str, *, kind: Kind | None, source: str, batch_rows: int) -> Iterator[_ReadBlock]:
@@ -541,7 +555,7 @@ def _csv_blocks(path: str, *, kind: Kind | None, source: str, batch_rows: int) -
         for whole in whole_line_blocks(stream, max_lines=batch_rows, whole_quotes=True):
             block = whole
             if header is None:
-                header = csv_header(whole.lines[0])
+                header = csv_header(whole.head())
                 block = _after_header(whole)
 
             def one_by_one(lines: list[int], block: LineBlock = block, header: list[str] = header) -> list[RawRecord]:

@@ -156,7 +156,7 @@ def _whole_block_table(block: LineBlock) -> pa.Table | None:
     text = cast(bytes, block.text)
     if not _objects_only(text, block.count) or not _utf8(text):
         return None
-    table = _read_objects(text, text[: text.find(b"\n")] if block.count > 1 else text)
+    table = _read_objects(text, block.head())
     if table is None or table.num_rows != block.count or any(name in STAGING_NAMES for name in table.column_names):
         return None
     return table.append_column("_line", line_numbers(block.first_line, block.count))
