@@ -118,27 +118,28 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
-def test_the_service_area_runs_one_query_per_window_for_its_request_kpis(simulated: Path) -> None:
-    with open_store(simulated, read_only=True) as store:
+def counted_health(db: Path, *, at: datetime, area: str) -> tuple[Any, int]:
+    """An area's report and how many statements its evaluation ran."""
+    with open_store(db, read_only=True) as store:
         counting = CountingConnection(store.con)
         store.con = counting  # type: ignore[assignment]
-        report = Engine(store, load_checked_catalog()).health(at=AT - timedelta(minutes=3), areas=["service"])
+        report = Engine(store, load_checked_catalog()).health(at=at, areas=[area])
+    return report, counting.statements
+
+
+def test_the_service_area_runs_one_query_per_window_for_its_request_kpis(simulated: Path) -> None:
+    report, statements = counted_health(simulated, at=AT - timedelta(minutes=3), area="service")
     assert sum(r.value is not None for r in report.results()) >= 8
     # Before the batches, 66: a query per KPI, window, sampled metric and table bound.
-    assert counting.statements <= 20
+    assert statements <= 20
 
 
 def test_windows_cut_at_the_newest_event_are_batched_as_well(simulated: Path) -> None:
     """As in a live store judged now: every window ends at the newest event, at a length no KPI asked for."""
-    with open_store(simulated, read_only=True) as store:
-        counting = CountingConnection(store.con)
-        store.con = counting  # type: ignore[assignment]
-        report = Engine(store, load_checked_catalog()).health(
-            at=AT + timedelta(minutes=2, seconds=7), areas=["service"]
-        )
+    report, statements = counted_health(simulated, at=AT + timedelta(minutes=2, seconds=7), area="service")
     assert any(r.window.clipped and r.value is not None for r in report.results())
     # Before, 23: the plan was looked up by the cut length, which no KPI asked for.
-    assert counting.statements <= 15
+    assert statements <= 15
 
 
 def test_the_batches_and_each_kpis_own_query_give_the_same_report(simulated: Path) -> None:
@@ -155,15 +156,12 @@ def test_the_batches_and_each_kpis_own_query_give_the_same_report(simulated: Pat
 
 
 def test_the_capacity_area_reads_each_windows_capacity_samples_in_one_query(simulated: Path) -> None:
-    with open_store(simulated, read_only=True) as store:
-        counting = CountingConnection(store.con)
-        store.con = counting  # type: ignore[assignment]
-        report = Engine(store, load_checked_catalog()).health(at=AT - timedelta(minutes=3), areas=["capacity"])
+    report, statements = counted_health(simulated, at=AT - timedelta(minutes=3), area="capacity")
     assert sum(r.value is not None for r in report.results()) >= 5
     # Used and total capacity by resource: one query per window (2 h now and before, the 7-day
     # lookback now and before), not one per metric; each lookback's growth of every resource in one.
     # Before, 17: a query per metric and window, and per resource and lookback.
-    assert counting.statements <= 9
+    assert statements <= 9
 
 
 def capacity(minutes_ago: float, metric: str, resource: str, value: float) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -59,16 +60,20 @@ print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] in ("
 
 
 def test_a_health_check_needs_neither_pyarrow_nor_pandas(tmp_path: Path) -> None:
-    with open_store(tmp_path / "store.duckdb", create=True):
+    assert printed_by(RUN_HEALTH, on_a_new_store(tmp_path)) == []
+
+
+def on_a_new_store(folder: Path) -> Path:
+    with open_store(folder / "store.duckdb", create=True):
         pass
-    result = subprocess.run(
-        [sys.executable, "-c", RUN_HEALTH, str(tmp_path / "store.duckdb")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return folder / "store.duckdb"
+
+
+def printed_by(script: str, store: Path) -> Any:
+    """The JSON a script run in a fresh interpreter printed last, given the store's path."""
+    result = subprocess.run([sys.executable, "-c", script, str(store)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert orjson.loads(result.stdout.splitlines()[-1]) == []
+    return orjson.loads(result.stdout.splitlines()[-1])
 
 
 # Which command modules a real `healthdeck health` run imported.
@@ -87,16 +92,7 @@ print(json.dumps(sorted(name for name in modules if name.endswith("_cmd") and na
 
 
 def test_a_command_imports_no_other_command(tmp_path: Path) -> None:
-    with open_store(tmp_path / "store.duckdb", create=True):
-        pass
-    result = subprocess.run(
-        [sys.executable, "-c", COMMAND_MODULES_LOADED, str(tmp_path / "store.duckdb")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    assert orjson.loads(result.stdout.splitlines()[-1]) == ["healthdeck.cli.health_cmd"]
+    assert printed_by(COMMAND_MODULES_LOADED, on_a_new_store(tmp_path)) == ["healthdeck.cli.health_cmd"]
 
 
 # A health check whose SQL templates are cached runs its queries on DuckDB directly.
