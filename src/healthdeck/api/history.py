@@ -16,6 +16,7 @@ from healthdeck.catalog.models import AREAS, KpiSpec
 from healthdeck.engine.health import HealthReport
 from healthdeck.errors import HealthdeckError
 from healthdeck.store.connection import Store
+from healthdeck.store.transaction import transaction
 
 Row = tuple[datetime, str, str, str | None, float | None, str | None, float | None]
 _NAMED_FREQUENCIES = {"daily": timedelta(days=1), "weekly": timedelta(weeks=1)}
@@ -50,14 +51,9 @@ def _light(status: Any) -> str | None:
 def keep(store: Store, rows: Iterable[Row], *, retention: timedelta) -> None:
     """Append one evaluation's rows and drop those past the retention, in one transaction."""
     con = store.con
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.executemany("INSERT INTO health_history VALUES (?, ?, ?, ?, ?, ?, ?)", list(rows))
         con.execute("DELETE FROM health_history WHERE evaluated_at < now() - ?", [retention])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 def last_kept(store: Store) -> dict[str, datetime]:

@@ -12,13 +12,12 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
-import duckdb
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -44,6 +43,7 @@ from healthdeck.store.readers import (
 from healthdeck.store.retention import raw_cutoff
 from healthdeck.store.rollups import roll_up_fresh
 from healthdeck.store.schema import KINDS, Field, Kind
+from healthdeck.store.transaction import transaction
 from healthdeck.store.validate import literal, missing_columns, quote, validation_query
 
 # At least DuckDB's row group (122,880 rows): a batch that large is written straight to the store's
@@ -160,35 +160,24 @@ def ingest_table(
         table = table.append_column("_line", pa.array(range(1, table.num_rows + 1), pa.int64()))
     shown_types = {f.name: str(f.type) for f in table.schema}
     con = store.con
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.register("_staged", table)
-        staged_types = {row[0]: str(row[1]) for row in con.execute("DESCRIBE _staged").fetchall()}
-        relation = _with_missing_columns(kind, staged_types)
-        query = validation_query(kind, staged_types, relation, shown_types=shown_types)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {query}")
-        _refuse_past_retention(store, kind)
-        rejected = con.execute("SELECT _line, _errors FROM _checked WHERE _errors <> '' ORDER BY _line").fetchall()
-        valid = _count(con, "SELECT count(*) FROM _checked WHERE _errors = ''")
-        stored, conflicts = _store_entities(store, kind) if kind.entity else _store_events(store, kind, valid)
-        con.execute("DROP TABLE _checked")
-        con.unregister("_staged")
-        con.execute("COMMIT")
-    except BaseException:
-        _roll_back(con)
-        con.unregister("_staged")
-        raise
+    with transaction(con):
+        con.register("_staged", table)  # after BEGIN, which ends any result still open
+        try:
+            staged_types = {row[0]: str(row[1]) for row in con.execute("DESCRIBE _staged").fetchall()}
+            relation = _with_missing_columns(kind, staged_types)
+            query = validation_query(kind, staged_types, relation, shown_types=shown_types)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {query}")
+            _refuse_past_retention(store, kind)
+            rejected = con.execute("SELECT _line, _errors FROM _checked WHERE _errors <> '' ORDER BY _line").fetchall()
+            valid = _count(con, "SELECT count(*) FROM _checked WHERE _errors = ''")
+            stored, conflicts = _store_entities(store, kind) if kind.entity else _store_events(store, kind, valid)
+            con.execute("DROP TABLE _checked")
+        finally:
+            con.unregister("_staged")
     report.add_batch(kind.name, stored, valid - stored - len(conflicts))
     if rejected or conflicts:
         _record_rejects(table, sorted(rejected + conflicts), source=source, sink=sink, report=report, raw_of=raw_of)
     store.batch_stored(kind, table, source=source, sink=sink, report=report, raw_of=raw_of)
-
-
-def _roll_back(con: Any) -> None:
-    """Undo the batch's transaction. A COMMIT interrupted by Ctrl-C may leave none to roll back: the
-    error that stopped the batch is the one to show, not that one."""
-    with suppress(duckdb.Error):
-        con.execute("ROLLBACK")
 
 
 def _refuse_past_retention(store: Store, kind: Kind) -> None:

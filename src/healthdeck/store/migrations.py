@@ -12,6 +12,7 @@ import duckdb
 
 from healthdeck.store import rollups
 from healthdeck.store.schema import KINDS, create_table_sql
+from healthdeck.store.transaction import transaction
 from healthdeck.store.views import CHURN_SIGNALS, VIEWS
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
@@ -105,14 +106,9 @@ def migrate(con: duckdb.DuckDBPyConnection, *, target: int = SCHEMA_VERSION) -> 
     """Apply every migration between the stored version and `target`; return the new version."""
     version = read_version(con)
     while version < target:
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             con.execute(f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key VARCHAR PRIMARY KEY, value VARCHAR)")
             MIGRATIONS[version](con)
-            version += 1
-            con.execute(f"INSERT OR REPLACE INTO {META_TABLE} VALUES ('schema_version', ?)", [str(version)])
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+            con.execute(f"INSERT OR REPLACE INTO {META_TABLE} VALUES ('schema_version', ?)", [str(version + 1)])
+        version += 1
     return version

@@ -27,6 +27,7 @@ from healthdeck.store import rollups
 from healthdeck.store.connection import Store
 from healthdeck.store.migrations import META_TABLE
 from healthdeck.store.schema import KINDS
+from healthdeck.store.transaction import transaction
 
 RAW, ROLLUPS = "raw", "rollups"
 SETTINGS = (RAW, ROLLUPS)
@@ -135,16 +136,11 @@ def write_retention(store: Store, *, changes: dict[str, timedelta | None]) -> Re
             "events still kept; set --raw too (e.g. --raw 90d) or keep the rollups"
         )
     con = store.con
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         for name, kept in changes.items():
             con.execute(f"DELETE FROM {META_TABLE} WHERE key = ?", [f"retention_{name}"])
             if kept is not None:
                 con.execute(f"INSERT INTO {META_TABLE} VALUES (?, ?)", [f"retention_{name}", format_duration(kept)])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return wanted
 
 
