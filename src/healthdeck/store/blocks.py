@@ -18,7 +18,7 @@ MAX_RECORD_BYTES = 1 << 20
 # A block of lines (one batch per kind) ends after about this many bytes, whatever --batch-rows says.
 BLOCK_BYTES = 64 << 20
 BOM = b"\xef\xbb\xbf"
-# whole_line_blocks reads a stream in chunks of this size.
+# A stream is read in chunks of this size.
 READ_BYTES = 1 << 23
 
 
@@ -51,6 +51,12 @@ class LineBlock:
             return self.lines[0]
         end = self.text.find(b"\n")
         return self.text if end < 0 else self.text[:end]
+
+    def tail(self) -> LineBlock:
+        """The block without its first line (a CSV file's rows after its header)."""
+        if self.text is None or self.count == 1:
+            return LineBlock(self.first_line + 1, self.lines[1:])
+        return LineBlock(self.first_line + 1, text=self.text[self.text.find(b"\n") + 1 :], count=self.count - 1)
 
     @property
     def size(self) -> int:
@@ -241,7 +247,7 @@ def _quotes(lines: list[bytes | int]) -> int:
         return sum(line.count(b'"') for line in lines if isinstance(line, bytes))
 
 
-def _chunked_lines(stream: BinaryIO, limit: int, chunk: int = 1 << 23) -> Iterator[list[bytes | int]]:
+def _chunked_lines(stream: BinaryIO, limit: int, chunk: int = READ_BYTES) -> Iterator[list[bytes | int]]:
     """The stream's lines, a chunk at a time; a line over `limit` bytes comes as its size."""
     carry = b""
     while True:

@@ -545,7 +545,7 @@ def _csv_blocks(path: str, *, kind: Kind | None, source: str, batch_rows: int) -
             block = whole
             if header is None:
                 header = csv_header(whole.head())
-                block = _after_header(whole)
+                block = whole.tail()
 
             def one_by_one(lines: list[int], block: LineBlock = block, header: list[str] = header) -> list[RawRecord]:
                 first = block.first_line
@@ -553,13 +553,6 @@ def _csv_blocks(path: str, *, kind: Kind | None, source: str, batch_rows: int) -
 
             pieces = csv_pieces(header, block)
             yield _read_block(pieces, block, size=whole.size, kind=kind, source=source, one_by_one=one_by_one)
-
-
-def _after_header(block: LineBlock) -> LineBlock:
-    """The lines of a CSV file's first block after its header row."""
-    if block.text is None or block.count == 1:
-        return LineBlock(block.first_line + 1, block.lines[1:])
-    return LineBlock(block.first_line + 1, text=block.text[block.text.find(b"\n") + 1 :], count=block.count - 1)
 
 
 @dataclass(frozen=True)
@@ -577,13 +570,13 @@ class _ReadBlock:
 def _store_blocks(blocks: Iterable[_ReadBlock], *, batcher: _Batcher, progress: Progress | None) -> int:
     """Store each block's rows of each kind as one batch; return how many records the blocks held."""
     records = 0
+    store, source, sink, report = batcher.store, batcher.source, batcher.sink, batcher.report
     for read in blocks:
         for reject in read.early:
-            _add_reject(reject, sink=batcher.sink, report=batcher.report)
+            _add_reject(reject, sink=sink, report=report)
         for target, table in read.staged:
-            store, source, sink, report = batcher.store, batcher.source, batcher.sink, batcher.report
             ingest_table(store, target, table, source=source, sink=sink, report=report, raw_of=read.raw_of)
-        _advance(batcher.report, progress, size=read.size, records=read.records)
+        _advance(report, progress, size=read.size, records=read.records)
         records += read.records
     return records
 

@@ -168,7 +168,8 @@ def _objects_only(text: bytes, count: int) -> bool:
     is found by the row count."""
     if not (text.startswith(b"{") and text.endswith((b"}", b"}\r"))):
         return False
-    return text.count(b"}\n{") == count - 1 or text.count(b"}\n{") + text.count(b"}\r\n{") == count - 1
+    boundaries = text.count(b"}\n{")
+    return boundaries == count - 1 or boundaries + text.count(b"}\r\n{") == count - 1
 
 
 def line_numbers(first: int, count: int) -> pa.Array:
