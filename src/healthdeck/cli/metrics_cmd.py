@@ -42,7 +42,7 @@ def get(
     db: DbOption = None,
 ) -> None:
     """One KPI's value, status, sub-score and trend, and how it is computed."""
-    from healthdeck.engine.explain import format_value  # the engine loads only when a command runs
+    from healthdeck.engine.explain import expired_note, format_value  # the engine loads only when a command runs
     from healthdeck.engine.serialize import kpi_json
 
     with engine(db, catalog) as hd:
@@ -66,6 +66,7 @@ def get(
         ("promql", kpi.promql),
         ("if critical", kpi.action),
         ("problem", result.problem),
+        ("expired", expired_note(result)),
     ):
         if text:
             out.print(f"{label}: {text}", markup=False)

@@ -13,10 +13,12 @@ from healthdeck.catalog.models import KpiSpec
 from healthdeck.engine.measures import MeasureContext, Window
 from healthdeck.engine.measures.base import (
     MEASURES,
+    ExpiredRaw,
     NotPerTenant,
     Params,
     compute,
     covered,
+    expired_raw,
     parse_params,
     per_tenant_problem,
 )
@@ -45,6 +47,8 @@ class KpiResult:
     problem: str | None = None
     # How fresh the sources are at the evaluation instant (set by engine/freshness.py).
     freshness: Freshness | None = None
+    # The window reaches back to where raw rows it reads were expired (see explain.py).
+    expired: ExpiredRaw | None = None
 
 
 def pct_change(current: float | None, before: float | None) -> float | None:
@@ -96,7 +100,8 @@ def evaluate_kpi(ctx: MeasureContext, kpi: KpiSpec, at: datetime, window: timede
     judged_before = pct_change(previous, values[2]) if kpi.compare == "change" else previous
     status, score = _judge(kpi, judged)
     _, previous_score = _judge(kpi, judged_before)
-    return KpiResult(kpi, span, value, previous, change, judged, status, score, previous_score)
+    expired = expired_raw(ctx, kpi.measure, _params(ctx, kpi), asked)
+    return KpiResult(kpi, span, value, previous, change, judged, status, score, previous_score, expired=expired)
 
 
 def _no_data(kpi: KpiSpec, window: Window, problem: str) -> KpiResult:

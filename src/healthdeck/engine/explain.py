@@ -81,7 +81,28 @@ def describe_threshold(result: KpiResult) -> str:
 
 
 def describe_kpi(result: KpiResult) -> str:
-    """One line: what was judged, its status, the rule; a trend KPI names its growth, not its value."""
+    """One line: what was judged, its status, the rule; a trend KPI names its growth, not its value;
+    and where its window reaches back to expired raw events, what that part was read from."""
+    line, note = _described(result), expired_note(result)
+    return line if note is None or result.value is None else f"{line}; {note}"
+
+
+def expired_note(result: KpiResult) -> str | None:
+    """What the KPI read where its window reaches back before expired raw events (None: it does not)."""
+    expired = result.expired
+    if expired is None or (expired.rolled_up and result.value is None):
+        return None
+    gone = f"raw {expired.table} before {expired.before:%Y-%m-%d %H:%M} UTC were expired"
+    if expired.rolled_up:
+        return f"{gone}: that part is read from the per-minute rollups, and its individual {expired.table} are gone"
+    return (
+        f"{gone}: measured from then on"
+        if result.value is not None
+        else f"{gone}, and the rollups do not hold this KPI"
+    )
+
+
+def _described(result: KpiResult) -> str:
     kpi = result.kpi
     shown = format_value(result.value, kpi.unit)
     if result.status is Status.STALE:
@@ -101,6 +122,9 @@ def describe_kpi(result: KpiResult) -> str:
 
 
 def _no_data_reason(result: KpiResult) -> str:
+    note = expired_note(result)
+    if note is not None:
+        return note
     if result.window.clipped:  # e.g. NRR needs the MRR at a start the data does not reach
         span = f"{result.window.start:%Y-%m-%d %H:%M} to {result.window.end:%Y-%m-%d %H:%M} UTC"
         return f"the data covers only {span} of the window"

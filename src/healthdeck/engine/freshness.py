@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from healthdeck.catalog.models import KpiSpec
 from healthdeck.engine.evaluate import KpiResult, evaluate_kpi
 from healthdeck.engine.measures import MeasureContext
-from healthdeck.engine.measures.base import MEASURES, Params, parse_params, time_bound, time_bounds
+from healthdeck.engine.measures.base import MEASURES, MINUTE, ROLLED_UP, Params, parse_params, time_bound, time_bounds
 from healthdeck.engine.scoring import Status
 
 LOOKBACK = timedelta(minutes=5)
@@ -87,14 +87,28 @@ def newest_records(ctx: MeasureContext, at: datetime) -> dict[str, datetime | No
     def query() -> dict[str, datetime | None]:
         # The newest time of every table, read once with the coverage's first times (a top-N reads the
         # newest row groups only): the usual case (--at now) needs nothing else.
-        newest = {table: last for table, (_, last) in time_bounds(ctx).items()}
-        late = [name for name, moment in newest.items() if moment is not None and moment > at]
-        if late:  # --at in the past: the last day first, so zone maps skip the older row groups
-            newest |= _max_times(ctx, late, since=at - RECENT, until=at)
-            newest |= _max_times(ctx, [name for name in late if newest[name] is None], until=at)
-        return newest
+        newest = _newest_by(ctx, [table for table in time_bounds(ctx) if table not in ROLLUP_TABLES], at)
+        # A raw table holds every record from its first on, so its newest is exact when it has one by
+        # then; before its first, where expiry deleted the rest, its rollup still knows the minute (of
+        # the minutes over by `at`: a later part of the minute `at` falls in is not reported yet).
+        expired = {table: rollup for table, rollup in ROLLED_UP.items() if newest.get(table) is None}
+        rolled = _newest_by(ctx, list(expired.values()), at - MINUTE)
+        return newest | {table: rolled[rollup] for table, rollup in expired.items()}
 
     return ctx.memo(("newest_records", at), query)
+
+
+ROLLUP_TABLES = frozenset(ROLLED_UP.values())
+
+
+def _newest_by(ctx: MeasureContext, tables: list[str], at: datetime) -> dict[str, datetime | None]:
+    """The newest time of each table at or before `at`: its newest overall unless that is later."""
+    newest = {table: time_bounds(ctx)[table][1] for table in tables}
+    late = [name for name, moment in newest.items() if moment is not None and moment > at]
+    if late:  # --at in the past: the last day first, so zone maps skip the older row groups
+        newest |= _max_times(ctx, late, since=at - RECENT, until=at)
+        newest |= _max_times(ctx, [name for name in late if newest[name] is None], until=at)
+    return newest
 
 
 RECENT = timedelta(days=1)

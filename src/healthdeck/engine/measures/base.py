@@ -19,6 +19,7 @@ from healthdeck.engine.measures.templates import CACHE_FILE, PER_LENGTH, Templat
 from healthdeck.engine.revenue_options import MrrSettings
 from healthdeck.store.connection import Store
 from healthdeck.store.migrations import SCHEMA_VERSION
+from healthdeck.store.rollups import ROLLUPS
 from healthdeck.store.schema import KINDS
 
 if TYPE_CHECKING:
@@ -71,7 +72,9 @@ class Window:
 
 
 # The column that places a row of each table in time (the schema's; default: ts).
-TIME_COLUMNS = {name: kind.time_field for name, kind in KINDS.items()}
+TIME_COLUMNS = {name: kind.time_field for name, kind in KINDS.items()} | {ROLLUPS: "minute"}
+# A raw table -> the rollup that keeps its minutes after its raw rows expire (store/retention.py).
+ROLLED_UP = {"requests": ROLLUPS}
 
 
 def time_bound(table: str, *, newest: bool, where: str = "") -> str:
@@ -130,10 +133,16 @@ class Measure:
     # The sampled metrics it reads by label, given its parameters and the KPI's window length (see
     # batch.plan_labelled): (metric, label keys, the length of the window it reads them over).
     labelled: Callable[[Any, timedelta], list[tuple[str, tuple[str, ...], timedelta]]] | None = None
+    # Whether, with these parameters, the rollups answer all it reads of a raw table in ROLLED_UP
+    # wherever that table's raw rows expired (measures/rollup.py): its coverage then begins with the rollups.
+    rolled_up: Callable[[Any], bool] | None = None
 
     def sources(self, params: Params) -> set[str]:
         """Every table this measure reads with these parameters."""
         return set(self.reads) | params.tables()
+
+    def reads_rollups(self, params: Params) -> bool:
+        return self.rolled_up is not None and self.rolled_up(params)
 
 
 MEASURES: dict[str, Measure] = {}
@@ -213,24 +222,27 @@ def measure(
     reads: Iterable[str] = (),
     instant: bool = False,
     labelled: Callable[[P, timedelta], list[tuple[str, tuple[str, ...], timedelta]]] | None = None,
+    rolled_up: Callable[[P], bool] | None = None,
 ) -> Callable[[Callable[[MeasureContext, P, Window], float | None]], Any]:
     """Register a measure under `name`; its docstring's first line documents it.
 
-    `reads` names the tables it reads besides those its parameters name, and `instant` says it
-    reads only the state at the window's end: they decide which windows the data covers (`covered`).
+    `reads` names the tables it reads besides those its parameters name, `instant` says it reads
+    only the state at the window's end, and `rolled_up` whether the rollups answer its requests
+    where raw ones expired: they decide which windows the data covers (`covered`).
     `labelled` says which sampled metrics it reads by label, so that a report reads them together.
     """
 
     def register(fn: Callable[[MeasureContext, P, Window], float | None]) -> Any:
         doc = (fn.__doc__ or "").strip().splitlines()[0]
-        MEASURES[name] = Measure(name, params, fn, doc, tuple(reads), instant, labelled)
+        MEASURES[name] = Measure(name, params, fn, doc, tuple(reads), instant, labelled, rolled_up)
         return fn
 
     return register
 
 
 def time_bounds(ctx: MeasureContext) -> dict[str, tuple[datetime | None, datetime | None]]:
-    """Each table's earliest and newest time (None: it has no records), all in one query.
+    """Each table's earliest and newest time (None: it has no records), all in one query; the rollups'
+    first and last minute too (what they hold after raw requests expired).
 
     Every report needs most of them (coverage, `reported_until`); each is a top-N that reads one
     row group, so asking for all of them at once costs less than a round trip per table.
@@ -240,7 +252,8 @@ def time_bounds(ctx: MeasureContext) -> dict[str, tuple[datetime | None, datetim
 
 # Built once here: a report asks for the bounds hundreds of times, each answered from the memo.
 BOUNDS_SQL = " UNION ALL ".join(
-    f"SELECT '{kind}', {time_bound(kind, newest=False)}, {time_bound(kind, newest=True)}" for kind in KINDS
+    f"SELECT '{table}', {time_bound(table, newest=False)}, {time_bound(table, newest=True)}"
+    for table in (*KINDS, *ROLLED_UP.values())
 )
 
 
@@ -249,12 +262,78 @@ def first_record(ctx: MeasureContext, table: str) -> datetime | None:
     return time_bounds(ctx)[table][0]
 
 
+def raw_expired_before(ctx: MeasureContext, table: str) -> datetime | None:
+    """Where a raw table's expired rows end, when its rollup still holds minutes before them: its first
+    raw record (the rollup's end when none is left); None while nothing the rollup holds has expired.
+
+    Rollups are made only from stored rows, so a rollup minute before the minute of the first raw
+    record is the trace of rows that expiry deleted (store/retention.py).
+    """
+    rollup = ROLLED_UP.get(table)
+    rolled_first, rolled_last = time_bounds(ctx)[rollup] if rollup else (None, None)
+    if rolled_first is None or rolled_last is None:
+        return None
+    raw_first = first_record(ctx, table)
+    if raw_first is None:
+        return rolled_last + MINUTE
+    return raw_first if rolled_first < _minute_of(raw_first) else None
+
+
+MINUTE = timedelta(minutes=1)
+
+
+def _minute_of(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def _next_minute(moment: datetime) -> datetime:
+    return moment if moment == _minute_of(moment) else _minute_of(moment) + MINUTE
+
+
+def table_coverage(ctx: MeasureContext, name: str, params: Params, table: str) -> datetime | None:
+    """From when the data the measure reads of one table exists: its first record, or the first
+    minute of its rollup when the measure reads that where the raw rows expired."""
+    if MEASURES[name].reads_rollups(params) and raw_expired_before(ctx, table) is not None:
+        return first_record(ctx, ROLLED_UP[table])
+    return first_record(ctx, table)
+
+
 def coverage_start(ctx: MeasureContext, name: str, params: Params) -> datetime | None:
-    """From when the data a measure reads exists: the latest first record of its tables (None: some are empty)."""
-    firsts = [first_record(ctx, table) for table in sorted(MEASURES[name].sources(params))]
+    """From when the data a measure reads exists: the latest coverage of its tables (None: some are empty)."""
+    firsts = [table_coverage(ctx, name, params, table) for table in sorted(MEASURES[name].sources(params))]
     if not firsts or any(first is None for first in firsts):
         return None
     return max(first for first in firsts if first is not None)
+
+
+@dataclass(frozen=True)
+class ExpiredRaw:
+    """A window reaching back before `before`, where `table`'s raw rows were expired: the measure
+    reads that part from the table's rollup (`rolled_up`), or has no data there."""
+
+    table: str
+    before: datetime
+    rolled_up: bool
+
+
+def expired_raw(ctx: MeasureContext, name: str, params: Params, window: Window) -> ExpiredRaw | None:
+    """Whether the window begins where raw rows the measure reads were expired, and what it reads there."""
+    for table in sorted(MEASURES[name].sources(params)):
+        gone = raw_expired_before(ctx, table)
+        if gone is not None and window.start < gone:
+            return ExpiredRaw(table, gone, rolled_up=MEASURES[name].reads_rollups(params))
+    return None
+
+
+def _whole_minutes(
+    ctx: MeasureContext, name: str, params: Params, start: datetime, end: datetime
+) -> tuple[datetime, datetime]:
+    """[start, end) with the edges that lie where raw rows expired moved to whole minutes: the rollups
+    know only whole minutes there, so the window is measured over those (and says so)."""
+    expired = expired_raw(ctx, name, params, Window(start, end))
+    if expired is None or not expired.rolled_up:
+        return start, end
+    return _next_minute(start), (_minute_of(end) if end <= expired.before else end)
 
 
 def reported_until(ctx: MeasureContext) -> datetime | None:
@@ -265,9 +344,11 @@ def reported_until(ctx: MeasureContext) -> datetime | None:
 def covered(ctx: MeasureContext, name: str, params: Params, window: Window, *, whole: bool) -> Window | None:
     """The part of `window` the data covers, or None when it has no data.
 
-    Coverage begins at the measure's tables' first record: a window that began before it is
-    partially covered, so a baseline (`whole`, e.g. the previous period of a trend) has no data
-    and a current window is measured from the first record on. Coverage ends at the store's
+    Coverage begins at the measure's tables' first record (where raw requests expired, the
+    rollups' first minute for a measure the rollups answer: `table_coverage`): a window that began
+    before it is partially covered, so a baseline (`whole`, e.g. the previous period of a trend)
+    has no data and a current window is measured from the first record on. Where raw rows
+    expired, the rollups know whole minutes only, so an edge there moves to a whole minute. Coverage ends at the store's
     newest event: nothing after it was reported yet, and a stopped feed is not silence, so a
     window is measured up to that event (a rate is not diluted by unreported minutes). A window
     that ends at or before the first record, or begins after the newest event, has no data. A
@@ -284,6 +365,7 @@ def covered(ctx: MeasureContext, name: str, params: Params, window: Window, *, w
     newest = reported_until(ctx)
     if newest is not None and newest < end:
         end = newest + timedelta(microseconds=1)  # [start, end) holds the newest event itself
+    start, end = _whole_minutes(ctx, name, params, start, end)
     if end <= start:
         return None
     if (start, end) == (window.start, window.end):

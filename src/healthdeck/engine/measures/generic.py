@@ -15,7 +15,16 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import model_validator
 
 from healthdeck.engine.measures import batch, rollup
-from healthdeck.engine.measures.base import TIME_COLUMNS, MeasureContext, Params, Window, in_window, measure, ratio
+from healthdeck.engine.measures.base import (
+    TIME_COLUMNS,
+    MeasureContext,
+    Params,
+    Window,
+    in_window,
+    measure,
+    ratio,
+    raw_expired_before,
+)
 from healthdeck.store.schema import KINDS
 
 if TYPE_CHECKING:
@@ -145,7 +154,7 @@ def windowed_aggregate(ctx: MeasureContext, spec: Aggregate, window: Window) -> 
     when they hold it."""
     if batch.batchable(spec) and not batch.batch_off():
         return batch.sampled(ctx, spec, window, agg=spec.agg)
-    if rollup.use_rollups(spec, window):
+    if rollup.use_rollups(ctx, spec, window):
         where = partial(where_predicates, spec=spec)
         rolled = ("aggregate", "rollups", spec.model_dump_json())
         return ctx.windowed_scalar(rolled, window, lambda w: rollup.expression(ctx, spec, w, where=where))
@@ -181,7 +190,7 @@ def _planned_with(ctx: MeasureContext, spec: Aggregate, window: Window) -> list[
     group = ctx.cache.get(PLANNED, {}).get((spec.table, spec.time_column, window.planned_length), {})
     if spec.model_dump_json() not in group:
         return []
-    members = [member for member in group.values() if not rollup.use_rollups(member, window)]
+    members = [member for member in group.values() if not rollup.use_rollups(ctx, member, window)]
     return members if len(members) > 1 else []
 
 
@@ -213,7 +222,12 @@ def any_rows(ctx: MeasureContext, spec: Aggregate, before: datetime) -> bool:
     def first_found(w: Window) -> Table:
         return filtered(ctx, spec, w).select(spec.time_column).limit(1)
 
-    return bool(ctx.windowed_rows(shape, Window(before - HISTORY, before), first_found))
+    ever = Window(before - HISTORY, before)
+    if ctx.windowed_rows(shape, ever, first_found):
+        return True
+    # Where raw requests expired, their rollups still tell that such requests came.
+    expired = raw_expired_before(ctx, spec.table) is not None and rollup.answerable(spec) and not rollup.rollups_off()
+    return expired and rollup.any_minute(ctx, spec, ever, where=partial(where_predicates, spec=spec))
 
 
 def ever_seen(ctx: MeasureContext, spec: Aggregate, before: datetime) -> bool:
@@ -235,7 +249,7 @@ def evaluate_aggregate(ctx: MeasureContext, spec: Aggregate, window: Window) -> 
     return None if value is None else value * spec.scale
 
 
-@measure("aggregate", Aggregate)
+@measure("aggregate", Aggregate, rolled_up=rollup.reads_rollups)
 def aggregate(ctx: MeasureContext, params: Aggregate, window: Window) -> float | None:
     """An aggregation (count, rate, sum, avg, min, max, quantile, distinct count, last) of a table."""
     return evaluate_aggregate(ctx, params, window)
@@ -249,7 +263,7 @@ class RatioParams(Params):
     percent: bool = True
 
 
-@measure("ratio", RatioParams)
+@measure("ratio", RatioParams, rolled_up=lambda p: rollup.reads_rollups(p.numerator, p.denominator))
 def ratio_measure(ctx: MeasureContext, params: RatioParams, window: Window) -> float | None:
     """The ratio of two aggregations (an error rate, a success rate, a hit rate)."""
     numerator = evaluate_aggregate(ctx, params.numerator, window)

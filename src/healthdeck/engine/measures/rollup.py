@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from healthdeck.engine.measures.base import MeasureContext, Window
+from healthdeck.engine.measures.base import MeasureContext, Window, raw_expired_before
 from healthdeck.engine.measures.lazy import lazy_module
 from healthdeck.store.rollups import GAMMA, KEYS, LN_GAMMA, ROLLUPS, SKETCH, ZERO_BUCKET
 
@@ -42,9 +42,19 @@ def rollups_off() -> bool:
     return os.environ.get(ROLLUPS_ENV, "").strip().lower() == "off"
 
 
-def use_rollups(spec: Aggregate, window: Window) -> bool:
-    """Whether to answer from the rollups: they hold the answer, the window is long, they are not off."""
-    return window.length >= MIN_WINDOW and answerable(spec) and not rollups_off()
+def use_rollups(ctx: MeasureContext, spec: Aggregate, window: Window) -> bool:
+    """Whether to answer from the rollups: they hold the answer, they are not off, and the window is long
+    or begins where raw requests expired (only the rollups hold that part)."""
+    if not answerable(spec) or rollups_off():
+        return False
+    gone = raw_expired_before(ctx, "requests")
+    return window.length >= MIN_WINDOW or (gone is not None and window.start < gone)
+
+
+def reads_rollups(*specs: Aggregate) -> bool:
+    """Whether the rollups answer every spec on requests where raw requests expired (a measure's `rolled_up`)."""
+    on_requests = [spec for spec in specs if spec.table == "requests"]
+    return bool(on_requests) and all(map(answerable, on_requests)) and not rollups_off()
 
 
 def answerable(spec: Aggregate) -> bool:
@@ -86,6 +96,17 @@ def _split(ctx: MeasureContext, rollup: str, window: Window, *, where: Filter) -
     rolled = ctx.table(rollup)
     whole = rolled.filter(rolled.minute >= inner_start, rolled.minute < inner_end, *where(rolled))
     return edges, whole
+
+
+def any_minute(ctx: MeasureContext, spec: Aggregate, window: Window, *, where: Filter) -> bool:
+    """Whether the rollups hold a minute beginning in the window with requests passing the spec's filters."""
+
+    def first_found(w: Window) -> Table:
+        rolled = ctx.table(ROLLUPS)
+        start, end = ibis.literal(w.start), ibis.literal(w.end)
+        return rolled.filter(rolled.minute >= start, rolled.minute < end, *where(rolled)).select("minute").limit(1)
+
+    return bool(ctx.windowed_rows(("any_minute", spec.model_dump_json()), window, first_found))
 
 
 def _one() -> ibis.Value:
