@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from healthdeck.catalog.conditions import Condition
+from healthdeck.engine.measures import rollup
 from healthdeck.engine.measures.base import (
     MEASURES,
     MeasureContext,
@@ -467,7 +468,7 @@ class BurnRateParams(Params):
     target: float = Field(gt=0, lt=100)
 
 
-@measure("burn_rate", BurnRateParams)
+@measure("burn_rate", BurnRateParams, rolled_up=lambda p: rollup.reads_rollups(p.good, p.total))
 def burn_rate(ctx: MeasureContext, params: BurnRateParams, window: Window) -> float | None:
     """How fast the error budget burns: (1 − compliance) / (1 − SLO target); above 1 it runs out early."""
     compliance = ratio(evaluate_aggregate(ctx, params.good, window), evaluate_aggregate(ctx, params.total, window))
@@ -542,7 +543,7 @@ class OccurrencesParams(Params):
         )
 
 
-@measure("occurrences", OccurrencesParams)
+@measure("occurrences", OccurrencesParams, rolled_up=lambda p: rollup.reads_rollups(p.spec()))
 def occurrences(ctx: MeasureContext, params: OccurrencesParams, window: Window) -> float | None:
     """How many matching rows (or the sum of a column), per second, minute or hour if asked; 0 when none occurred."""
     spec = params.spec()
@@ -612,6 +613,10 @@ class MeasureRef(Params):
     def tables(self) -> set[str]:
         return MEASURES[self.measure].sources(parse_params(self.measure, self.params))
 
+    def rolled_up(self) -> bool:
+        """Whether the rollups answer the measure's requests where raw ones expired (see base.Measure)."""
+        return MEASURES[self.measure].reads_rollups(parse_params(self.measure, self.params))
+
     def evaluate(self, ctx: MeasureContext, window: Window, *, whole: bool = False) -> float | None:
         """The measure over the window, with the same coverage rule as a KPI's (`whole` for a baseline)."""
         return compute(ctx, self.measure, parse_params(self.measure, self.params), window, whole=whole)
@@ -625,7 +630,7 @@ class QuotientParams(Params):
     percent: bool = True
 
 
-@measure("quotient", QuotientParams)
+@measure("quotient", QuotientParams, rolled_up=lambda p: p.numerator.rolled_up() and p.denominator.rolled_up())
 def quotient(ctx: MeasureContext, params: QuotientParams, window: Window) -> float | None:
     """The ratio of two measures (upgrades from FREE / FREE tenants)."""
     numerator = params.numerator.evaluate(ctx, window)
@@ -639,7 +644,7 @@ class DeltaParams(Params):
     baseline: Duration | None = None
 
 
-@measure("delta", DeltaParams)
+@measure("delta", DeltaParams, rolled_up=lambda p: p.of.rolled_up())
 def delta(ctx: MeasureContext, params: DeltaParams, window: Window) -> float | None:
     """The absolute change of a measure against the previous window (today's p95 − yesterday's, in ms)."""
     now = params.of.evaluate(ctx, window)
