@@ -34,6 +34,7 @@ bench: install  ## performance benchmarks (figures and ratios against an in-run 
 	$(PY) benchmarks/bench_ingest.py
 	$(PY) benchmarks/bench_jsonl_parse.py
 	$(PY) benchmarks/bench_rollups.py
+	$(PY) benchmarks/bench_coverage.py
 	$(PY) benchmarks/bench_serve_ingest.py
 	$(PY) benchmarks/bench_serve_dashboard.py
 	$(PY) benchmarks/bench_web_first_render.py

@@ -262,6 +262,17 @@ def first_record(ctx: MeasureContext, table: str) -> datetime | None:
     return time_bounds(ctx)[table][0]
 
 
+MINUTE = timedelta(minutes=1)
+
+
+def _minute_of(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def _next_minute(moment: datetime) -> datetime:
+    return moment if moment == _minute_of(moment) else _minute_of(moment) + MINUTE
+
+
 def raw_expired_before(ctx: MeasureContext, table: str) -> datetime | None:
     """Where a raw table's expired rows end, when its rollup still holds minutes before them: its first
     raw record (the rollup's end when none is left); None while nothing the rollup holds has expired.
@@ -277,17 +288,6 @@ def raw_expired_before(ctx: MeasureContext, table: str) -> datetime | None:
     if raw_first is None:
         return rolled_last + MINUTE
     return raw_first if rolled_first < _minute_of(raw_first) else None
-
-
-MINUTE = timedelta(minutes=1)
-
-
-def _minute_of(moment: datetime) -> datetime:
-    return moment.replace(second=0, microsecond=0)
-
-
-def _next_minute(moment: datetime) -> datetime:
-    return moment if moment == _minute_of(moment) else _minute_of(moment) + MINUTE
 
 
 def table_coverage(ctx: MeasureContext, name: str, params: Params, table: str) -> datetime | None:
@@ -348,9 +348,10 @@ def covered(ctx: MeasureContext, name: str, params: Params, window: Window, *, w
     rollups' first minute for a measure the rollups answer: `table_coverage`): a window that began
     before it is partially covered, so a baseline (`whole`, e.g. the previous period of a trend)
     has no data and a current window is measured from the first record on. Where raw rows
-    expired, the rollups know whole minutes only, so an edge there moves to a whole minute. Coverage ends at the store's
-    newest event: nothing after it was reported yet, and a stopped feed is not silence, so a
-    window is measured up to that event (a rate is not diluted by unreported minutes). A window
+    expired, the rollups know whole minutes only, so an edge there moves to a whole minute.
+    Coverage ends at the store's newest event: nothing after it was reported yet, and a stopped
+    feed is not silence, so a window is measured up to that event (a rate is not diluted by
+    unreported minutes). A window
     that ends at or before the first record, or begins after the newest event, has no data. A
     measure of the state at the window's end (MRR) needs only records before that instant.
     """
