@@ -8,6 +8,7 @@ needs raw requests must say its window is no longer covered, and why.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +26,7 @@ from healthdeck.store import rollups
 from healthdeck.store.connection import open_store
 
 from .conftest import ingested, run_cli
+from .test_serve_server import tenant
 
 CATALOG = load_checked_catalog()
 # The minute the test began: windows end on whole minutes, requests come 17 s past them.
@@ -69,7 +71,8 @@ def request(hours_ago: int) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def store_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     folder = tmp_path_factory.mktemp("expired")
-    yield ingested(folder, [request(h) for h in range(1, DAYS * 24)])
+    tenants = [tenant(f"t-{n}", created_at=(NOW - timedelta(days=DAYS + 1)).isoformat()) for n in range(3)]
+    yield ingested(folder, [*tenants, *(request(h) for h in range(1, DAYS * 24))])
 
 
 def evaluated(db: Path, kpi_ids: tuple[str, ...] | list[str]) -> dict[tuple[str, datetime, timedelta], KpiResult]:
@@ -118,6 +121,7 @@ def before_and_after(store_path: Path) -> dict[str, Any]:
     kpis = [*ROLLED_UP, RAW_ONLY]
     before = evaluated(store_path, kpis)
     whole_minutes = over(store_path, ROLLED_UP, *WHOLE_MINUTES)
+    shutil.copy(store_path, store_path.with_name("before_expiry.duckdb"))
     assert run_cli("store", "retention", "--raw", "90d", "--rollups", "2y", "--db", str(store_path)).returncode == 0
     assert run_cli("store", "expire", "--db", str(store_path)).returncode == 0
     assert first_raw_request(store_path) > NOW - timedelta(days=91)  # expiry did happen
@@ -200,3 +204,29 @@ def test_metrics_get_says_which_raw_requests_a_kpi_could_not_read(store_path: Pa
     first = first_raw_request(store_path)
     said = f"expired: raw requests before {first:%Y-%m-%d %H:%M} UTC were expired, and the rollups do not hold this KPI"
     assert said in result.stdout
+
+
+def test_a_tenants_usage_counts_expired_requests_from_the_rollups_and_says_so(
+    store_path: Path, before_and_after: Any
+) -> None:
+    result = run_cli("customers", "usage", "--tenant-id", "t-0", "--period", "120 days", "-o", "json",
+                     "--db", str(store_path))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    usage = orjson.loads(result.stdout)
+    since, kept = datetime.fromisoformat(usage["since"]), datetime.fromisoformat(usage["raw_expired_before"])
+    first = first_raw_request(store_path)
+    assert kept == first.replace(second=0, microsecond=0) + timedelta(minutes=1)  # the first whole minute kept
+    # Before expiry, the same requests: by whole minutes where they expired since, one by one after.
+    by_minutes = "SELECT count(*), count(*) FILTER (WHERE status >= 500) FROM requests WHERE tenant_id = 't-0' AND "
+    with open_store(store_path.with_name("before_expiry.duckdb"), read_only=True) as old:
+        rolled = old.con.execute(by_minutes + "date_trunc('minute', ts) >= ? AND ts < ?", [since, kept]).fetchone()
+        raw = old.con.execute(by_minutes + "ts >= ?", [kept]).fetchone()
+    assert rolled is not None and raw is not None and rolled[0] > 0
+    totals = usage["totals"]
+    assert (totals["requests"], totals["errors"]) == (rolled[0] + raw[0], rolled[1] + raw[1])
+    assert totals["p95_latency_ms"] is None  # the expired requests' latencies are not all known
+    assert sum(point["requests"] for point in usage["points"]) == totals["requests"]
+    assert all(p["p95_latency_ms"] is None for p in usage["points"] if datetime.fromisoformat(p["at"]) < kept)
+    assert any(p["p95_latency_ms"] is not None for p in usage["points"])  # after it, from the raw requests
+    text = run_cli("customers", "usage", "--tenant-id", "t-0", "--period", "120 days", "--db", str(store_path))
+    assert f"raw requests before {kept:%Y-%m-%dT%H:%M} UTC were expired" in text.stdout

@@ -160,6 +160,12 @@ def usage(
             point["at"][:16], f"{point['requests']:,}", f"{point['errors']:,}", _points(point["p95_latency_ms"])
         )
     out.print(table)
+    if answer["raw_expired_before"]:
+        out.print(
+            f"raw requests before {answer['raw_expired_before'][:16]} UTC were expired: requests and 5xx there "
+            "come from the per-minute rollups; their p95 and individual requests are no longer kept",
+            markup=False,
+        )
     subscriptions = Table(
         "subscription", "plan", "tier", "interval", "amount", "status", "since", title="subscriptions"
     )

@@ -269,7 +269,8 @@ def _minute_of(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
 
 
-def _next_minute(moment: datetime) -> datetime:
+def next_minute(moment: datetime) -> datetime:
+    """The moment itself when it begins a minute, else the next minute."""
     return moment if moment == _minute_of(moment) else _minute_of(moment) + MINUTE
 
 
@@ -333,7 +334,7 @@ def _whole_minutes(
     expired = expired_raw(ctx, name, params, Window(start, end))
     if expired is None or not expired.rolled_up:
         return start, end
-    return _next_minute(start), (_minute_of(end) if end <= expired.before else end)
+    return next_minute(start), (_minute_of(end) if end <= expired.before else end)
 
 
 def reported_until(ctx: MeasureContext) -> datetime | None:
