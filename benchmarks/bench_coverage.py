@@ -53,13 +53,23 @@ def bounds_figures(store: Store, repeat: int, label: str) -> None:
     )
 
 
-def report_figures(store: Store, at: datetime, repeat: int, label: str) -> None:
+def report_figures(store: Store, at: datetime, repeat: int, label: str) -> dict[str, float | None]:
+    """Time the full report over 30-day windows ending at `at`; answer each KPI's value."""
     engine = Engine(store, load_checked_catalog())
     wall, cpu = medians(repeat, lambda: engine.health(at=at, window=timedelta(days=30)))
     report = engine.health(at=at, window=timedelta(days=30))
     with_data = sum(1 for r in report.results() if r.value is not None)
     print(f"{label}: full report at {at:%Y-%m-%d %H:%M}, 30-day windows: {wall:.3f} s wall ({cpu:.3f} s CPU), "
           f"{with_data} KPIs with data, score {report.score}")  # fmt: skip
+    return {r.kpi.id: r.value for r in report.results()}
+
+
+def compare_values(before: dict[str, float | None], after: dict[str, float | None]) -> None:
+    kept = [kpi for kpi, value in after.items() if value is not None]
+    same = [kpi for kpi in kept if after[kpi] == before[kpi]]
+    print(f"after expiry {len(kept)} KPIs have data, {len(same)} of them the value they had before: {', '.join(same)}")
+    for kpi in sorted(set(kept) - set(same)):
+        print(f"  {kpi}: {before[kpi]} before, {after[kpi]} after")
 
 
 def main() -> None:
@@ -78,14 +88,16 @@ def main() -> None:
             shutil.copy(args.db, copy)
         with open_store(copy) as store:
             newest = store.con.execute("SELECT max(ts) FROM requests").fetchone()[0].astimezone(UTC)
-            at = newest - timedelta(days=12)  # its window reaches past a 10-day raw retention
+            # Its window lies past a 10-day raw retention; on whole minutes, as the rollups count there
+            # (a window ending mid-minute is measured over its whole minutes: a rate then differs by ~1e-5).
+            at = (newest - timedelta(days=12)).replace(second=0, microsecond=0)
             bounds_figures(store, args.repeat, "before expiry")
-            report_figures(store, at, max(args.repeat // 4, 3), "before expiry")
+            before = report_figures(store, at, max(args.repeat // 4, 3), "before expiry")
             write_retention(store, changes={"raw": parse_retention("--raw", args.raw)})
             gone = sum(table.expired for table in expire(store, now=newest))
             print(f"expired {gone:,} raw rows older than {args.raw} before {newest:%Y-%m-%d %H:%M}")
             bounds_figures(store, args.repeat, "after expiry")
-            report_figures(store, at, max(args.repeat // 4, 3), "after expiry")
+            compare_values(before, report_figures(store, at, max(args.repeat // 4, 3), "after expiry"))
     print(f"load average {os.getloadavg()}")
 
 
