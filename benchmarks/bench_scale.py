@@ -17,7 +17,8 @@ outside any clone and reuse it. Every figure comes with a baseline measured in t
   the same open connection.
 - memory: the peak RSS of each cold report, without a limit and with HEALTHDECK_MEMORY_LIMIT=1GiB.
 - warm: `healthdeck serve --no-auth` on the store, then `GET /v1/summary` (the latest scheduled
-  evaluation, evaluating nothing) `--calls` times; baseline `GET /livez` (no store).
+  evaluation, evaluating nothing) `--calls` times; baseline `GET /livez` (no store). The server owns
+  the store and writes its history into it: `--no-warm` leaves it out, for a store that must stay as it is.
 
 The report is evaluated at the store's newest request, so that its windows hold data however long
 ago the store was simulated. The fresh processes keep Python's bytecode in a temporary folder, as an
@@ -242,6 +243,7 @@ def main() -> None:
     parser.add_argument("--build", action="store_true", help="simulate the store first (a new path)")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--calls", type=int, default=50)
+    parser.add_argument("--no-warm", action="store_true", help="skip `serve` (it writes its history into the store)")
     parser.add_argument("--no-bytecode-cache", action="store_true", help="leave PYTHONDONTWRITEBYTECODE as it is")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as scratch:
@@ -271,7 +273,8 @@ def measure(args: argparse.Namespace) -> None:
         floor,
     )
     in_process(args.db, at, args.repeat)
-    warm(args.db, args.calls)
+    if not args.no_warm:
+        warm(args.db, args.calls)
     print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} at the end")
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from healthdeck.engine.measures import MeasureContext, Window
 from healthdeck.engine.measures.base import compute, parse_params
+from healthdeck.engine.measures.customers import plan_return_days
 from healthdeck.engine.session import Engine, load_checked_catalog
 from healthdeck.store.connection import Store, open_store
 
@@ -215,3 +216,89 @@ def over_lookback(store: Store, resource: str) -> tuple[float, float]:
     row = store.con.execute(query, {"start": AT - timedelta(hours=12), "end": AT, "resource": resource}).fetchone()
     assert row is not None and None not in row
     return float(row[0]), float(row[1])
+
+
+MONTH = Window(AT - timedelta(days=30), AT)
+RETURN_DAYS = (1, 7, 30, 365)  # no signup's day 365 lies in the month: no rate
+
+
+def signed_up(user_id: str, when: str) -> dict[str, Any]:
+    return {"kind": "users", "user_id": user_id, "tenant_id": "t1", "signup_at": f"2026-{when}:00+00:00"}
+
+
+def active(user_id: str, when: str) -> dict[str, Any]:
+    return {"kind": "activity", "ts": f"2026-{when}:00+00:00", "tenant_id": "t1", "user_id": user_id, "event": "login"}
+
+
+# Signups whose day 1, 7 or 30 lies in the month, some back on that day, some a day late or never;
+# u1 and u4 are in two cohorts (their day 1 and day 7 both lie in the month).
+RETURNS = [
+    signed_up("old", "08-01T09:00"),
+    active("old", "08-02T09:00"),  # the data cover the whole month
+    active("old", "11-20T11:59"),  # and reach its end
+    *(signed_up(u, "11-10T08:00") for u in ("u1", "u2", "u3")),
+    active("u1", "11-11T23:30"),  # day 1
+    active("u2", "11-12T00:10"),  # day 2
+    active("u1", "11-17T10:00"),  # day 7
+    *(signed_up(u, "11-01T22:00") for u in ("u4", "u5")),
+    active("u4", "11-08T01:00"),  # day 7
+    active("u5", "11-02T00:00"),  # day 1
+    signed_up("u6", "10-15T12:00"),
+    active("u6", "11-14T18:00"),  # day 30
+    signed_up("u7", "10-01T12:00"),  # day 30 (31 Oct) without activity
+    signed_up("u8", "10-25T12:00"),
+    active("u8", "11-01T12:00"),  # day 7, the first day of the month
+]
+
+
+@pytest.fixture(scope="module")
+def returns_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    db = ingested(tmp_path_factory.mktemp("returns"), RETURNS)
+    with open_store(db, read_only=True) as store:
+        yield store
+
+
+def return_rates(store: Store, ctx: MeasureContext | None = None) -> list[float | None]:
+    """The return rate of each of RETURN_DAYS over the month, all planned for the month's length."""
+    ctx = ctx or MeasureContext(store)
+    plan_return_days(ctx, [(day, MONTH.length) for day in RETURN_DAYS])
+    return [compute(ctx, "return_rate", parse_params("return_rate", {"day": day}), MONTH) for day in RETURN_DAYS]
+
+
+def return_rate_by_hand(store: Store, day: int) -> float | None:
+    """Signups whose UTC day N lies in the month, and how many of them were active on that calendar day."""
+    cohort = "CAST(u.signup_at AS DATE) + $day >= $start AND CAST(u.signup_at AS DATE) + $day + 1 <= $end"
+    on_day_n = "CAST(a.ts AS DATE) = CAST(u.signup_at AS DATE) + $day AND a.ts >= $start AND a.ts < $end"
+    query = f"""
+        SELECT (SELECT count(*) FROM users u WHERE {cohort}),
+               (SELECT count(DISTINCT u.user_id) FROM users u JOIN activity a USING (user_id)
+                WHERE {cohort} AND {on_day_n})
+    """
+    bounds = {"day": day, "start": MONTH.start, "end": MONTH.end}
+    row = store.con.execute(query, bounds).fetchone()
+    assert row is not None
+    signups, returned = row
+    return None if signups == 0 else returned / signups * 100.0
+
+
+def test_a_reports_return_rates_from_one_pass_are_each_days_own(
+    returns_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    together = return_rates(returns_store)
+    monkeypatch.setenv("HEALTHDECK_BATCH", "off")
+    assert together == return_rates(returns_store) == [return_rate_by_hand(returns_store, d) for d in RETURN_DAYS]
+    assert together[-1] is None and len({rate for rate in together[:-1]}) == 3  # three different rates
+
+
+def test_a_windows_return_rates_take_two_queries_whatever_the_days(returns_store: Store) -> None:
+    ctx, counting = MeasureContext(returns_store), CountingConnection(returns_store.con)
+    return_rates(returns_store, ctx)  # the coverage lookups and table schemas: only the rates' queries are counted
+    previous = Window(MONTH.start - MONTH.length, MONTH.start)
+    real, returns_store.con = returns_store.con, counting  # type: ignore[assignment]
+    try:
+        for day in RETURN_DAYS:
+            compute(ctx, "return_rate", parse_params("return_rate", {"day": day}), previous)
+    finally:
+        returns_store.con = real
+    # The signups of every day N, then their returns. Before, two queries per day N: 8.
+    assert counting.statements == 2

@@ -23,6 +23,7 @@ from healthdeck.engine.measures.base import (
     per_tenant_problem,
 )
 from healthdeck.engine.measures.batch import Labelled, plan_labelled
+from healthdeck.engine.measures.customers import ReturnParams, plan_return_days
 from healthdeck.engine.measures.generic import Aggregate, RatioParams, plan
 from healthdeck.engine.scoring import Status, judge, sub_score
 
@@ -109,10 +110,11 @@ def _no_data(kpi: KpiSpec, window: Window, problem: str) -> KpiResult:
 
 
 def plan_aggregates(ctx: MeasureContext, kpis: Iterable[KpiSpec], window: timedelta | None = None) -> None:
-    """Tell the measures which aggregates and labelled sampled metrics these KPIs ask for over which window
-    lengths (see `generic.plan` and `batch.plan_labelled`)."""
+    """Tell the measures which aggregates, labelled sampled metrics and return days these KPIs ask for over
+    which window lengths (see `generic.plan`, `batch.plan_labelled` and `customers.plan_return_days`)."""
     specs: list[tuple[Aggregate, timedelta]] = []
     labelled: list[Labelled] = []
+    return_days: list[tuple[int, timedelta]] = []
     for kpi in kpis:
         params, length = _params(ctx, kpi), window or kpi.window
         if ctx.tenant is not None and per_tenant_problem(kpi.measure, params) is not None:
@@ -121,10 +123,13 @@ def plan_aggregates(ctx: MeasureContext, kpis: Iterable[KpiSpec], window: timede
             specs += [(params.numerator, length), (params.denominator, length)]
         elif kpi.measure == "aggregate" and isinstance(params, Aggregate):
             specs.append((params, length))
+        elif kpi.measure == "return_rate" and isinstance(params, ReturnParams):
+            return_days.append((params.day, length))
         reads_labelled = MEASURES[kpi.measure].labelled
         labelled += reads_labelled(params, length) if reads_labelled else []
     plan(ctx, specs)
     plan_labelled(ctx, labelled)
+    plan_return_days(ctx, return_days)
 
 
 def evaluate_value(ctx: MeasureContext, kpi: KpiSpec, window: Window) -> float | None:

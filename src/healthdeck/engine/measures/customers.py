@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -9,12 +10,14 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BeforeValidator
 
 from healthdeck.catalog.durations import parse_duration
-from healthdeck.engine.measures.base import MeasureContext, Params, Window, in_window, measure, ratio
+from healthdeck.engine.measures.base import MeasureContext, Params, Window, in_window, measure, number, ratio
+from healthdeck.engine.measures.batch import batch_off
 from healthdeck.engine.measures.generic import Aggregate, windowed_aggregate
 from healthdeck.engine.measures.lazy import lazy_module
 
 if TYPE_CHECKING:
     import ibis
+    from ibis.expr.types import Table
 else:
     ibis = lazy_module("ibis")
 
@@ -141,6 +144,18 @@ class ReturnParams(Params):
     day: int
 
 
+# The days N of the return rates a report asks for, by the length of their windows (`plan_return_days`).
+RETURN_DAYS = ("planned return days",)
+
+
+def plan_return_days(ctx: MeasureContext, days: Iterable[tuple[int, timedelta]]) -> None:
+    """Say which days N the report's return rates ask for over windows of which length, so that a
+    window's return rates are counted in one pass over its activity, not one pass per day N."""
+    planned: dict[timedelta, set[int]] = ctx.cache.setdefault(RETURN_DAYS, {})
+    for day, length in days:
+        planned.setdefault(length, set()).add(day)
+
+
 @measure("return_rate", ReturnParams, reads=["users", "activity"])
 def return_rate(ctx: MeasureContext, params: ReturnParams, window: Window) -> float | None:
     """Users active on day N after their signup day / those signups × 100, for day N wholly in the window.
@@ -148,29 +163,56 @@ def return_rate(ctx: MeasureContext, params: ReturnParams, window: Window) -> fl
     Day N is a UTC calendar day. A signup counts only once its day N is over and recorded: a day
     still running at the window's end, or begun before the data (the window starts at the first
     record when it is partially covered), would count as "did not return" when nobody can know.
+    The days N planned for the window's length are counted together (`HEALTHDECK_BATCH=off`: each
+    on its own); each day's signups and returns are those of its own query.
     """
+    days = _counted_with(ctx, params.day, window)
+    signups = ctx.windowed_rows(("return_rate_by_days", days, "cohorts"), window, lambda w: _signups(ctx, days, w))
+    returned = ctx.windowed_rows(("return_rate_by_days", days, "returned"), window, lambda w: _returned(ctx, days, w))
+    of_day = {row["day"]: number(row["signups"]) for row in signups}
+    came_back = {row["day"]: number(row["returned"]) for row in returned}
+    # A day N without signups has no row: no rate; one whose signups all stayed away has none among the returns.
+    return ratio(came_back.get(params.day, 0.0), of_day.get(params.day), scale=100.0)
 
-    def cohort(w: Window) -> Any:
-        users = ctx.table("users")
-        day_n = users.signup_at.truncate("D") + ibis.interval(days=params.day)
-        members = users.mutate(day_n=day_n)
-        return members.filter(day_n >= ibis.literal(w.start), day_n + ibis.interval(days=1) <= ibis.literal(w.end))
 
-    def returned(w: Window) -> Any:
-        # Each member's day N as a range of instants: no activity row is cast to a date (a time-zone
-        # conversion per row, most of the query's time on a month of activity).
-        activity = in_window(ctx.table("activity"), "ts", w).select("user_id", "ts")
-        members = cohort(w).select("user_id", "day_n")
-        on_day_n = [
-            members.user_id == activity.user_id,
-            activity.ts >= members.day_n,
-            activity.ts < members.day_n + ibis.interval(days=1),
-        ]
-        return members.join(activity, on_day_n).user_id.nunique()
+def _counted_with(ctx: MeasureContext, day: int, window: Window) -> tuple[int, ...]:
+    """The days N to count with `day` over this window: those planned for its length, or only `day`."""
+    planned = ctx.cache.get(RETURN_DAYS, {}).get(window.planned_length, set())
+    return tuple(sorted(planned)) if day in planned and not batch_off() else (day,)
 
-    shape = ("return_rate_by_day", params.day)
-    signups = ctx.windowed_scalar((*shape, "cohort"), window, lambda w: cohort(w).count())
-    return ratio(ctx.windowed_scalar((*shape, "returned"), window, returned), signups, scale=100.0)
+
+def _cohorts(ctx: MeasureContext, days: tuple[int, ...], w: Window) -> Table:
+    """(user_id, day, day_n) of each signup whose day N (a UTC day, starting at day_n) lies wholly in the window."""
+    users = ctx.table("users")
+    cohorts = []
+    for day in days:
+        members = users.mutate(
+            day=ibis.literal(day, type="int32"), day_n=users.signup_at.truncate("D") + ibis.interval(days=day)
+        )
+        in_time = members.filter(
+            members.day_n >= ibis.literal(w.start), members.day_n + ibis.interval(days=1) <= ibis.literal(w.end)
+        )
+        cohorts.append(in_time.select("user_id", "day", "day_n"))
+    return ibis.union(*cohorts) if len(cohorts) > 1 else cohorts[0]
+
+
+def _signups(ctx: MeasureContext, days: tuple[int, ...], w: Window) -> Table:
+    cohorts = _cohorts(ctx, days, w)
+    return cohorts.group_by("day").aggregate(signups=cohorts.count())
+
+
+def _returned(ctx: MeasureContext, days: tuple[int, ...], w: Window) -> Table:
+    # Each member's day N as a range of instants: no activity row is cast to a date (a time-zone
+    # conversion per row, most of the query's time on a month of activity).
+    activity = in_window(ctx.table("activity"), "ts", w).select("user_id", "ts")
+    members = _cohorts(ctx, days, w)
+    on_day_n = [
+        members.user_id == activity.user_id,
+        activity.ts >= members.day_n,
+        activity.ts < members.day_n + ibis.interval(days=1),
+    ]
+    joined = members.join(activity, on_day_n)
+    return joined.group_by("day").aggregate(returned=joined.user_id.nunique())
 
 
 @dataclass(frozen=True)
