@@ -64,8 +64,10 @@ def literal(text: str) -> str:
 
 def _trimmed(column: str) -> str:
     """The text without its edge spaces, as trim() gives it; most values have none, and testing
-    their first and last character is several times cheaper than trim() copying every value."""
-    return f"CASE WHEN {column} LIKE ' %' OR {column} LIKE '% ' THEN trim({column}) ELSE {column} END"
+    that is several times cheaper than trim() copying every value. trim() also strips Unicode
+    spaces (U+00A0, U+3000…), so any text that is not all ASCII is trimmed."""
+    spaced = f"{column} LIKE ' %' OR {column} LIKE '% ' OR strlen({column}) <> length({column})"
+    return f"CASE WHEN {spaced} THEN trim({column}) ELSE {column} END"
 
 
 def _shown(column: str) -> str:
