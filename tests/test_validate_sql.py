@@ -83,7 +83,7 @@ def test_a_record_breaking_several_rules_is_told_each_in_the_schemas_order(store
 def test_text_values_with_edge_spaces_are_read_as_their_trimmed_text(store: Store, tmp_path: Path, fmt: str) -> None:
     ts = (NOW - timedelta(minutes=1)).isoformat()
     values = {"event_id": "s1", "ts": f"  {ts} ", "tenant_id": "t1", "endpoint": "/v1/a"}
-    values |= {"method": "get", "status": " 201  ", "latency_ms": "  2.5"}
+    values |= {"method": "get", "status": "\u00a0201  ", "latency_ms": "  2.5\u3000"}
     if fmt == "jsonl":
         path = write_jsonl(tmp_path / "spaced.jsonl", [values])
     else:
