@@ -168,8 +168,10 @@ def ingest_table(
             query = validation_query(kind, staged_types, relation, shown_types=shown_types)
             con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {query}")
             _refuse_past_retention(store, kind)
-            rejected = con.execute("SELECT _line, _errors FROM _checked WHERE _errors <> '' ORDER BY _line").fetchall()
-            valid = _count(con, "SELECT count(*) FROM _checked WHERE _errors = ''")
+            rejected = con.execute(
+                "SELECT _line, _errors FROM _checked WHERE _errors IS NOT NULL ORDER BY _line"
+            ).fetchall()
+            valid = _count(con, "SELECT count(*) FROM _checked WHERE _errors IS NULL")
             stored, conflicts = _store_entities(store, kind) if kind.entity else _store_events(store, kind, valid)
             con.execute("DROP TABLE _checked")
         finally:
@@ -193,7 +195,7 @@ def _refuse_past_retention(store: Store, kind: Kind) -> None:
     reason = literal(f'field "{column}": older than the store\'s raw retention ({kept}): ')
     store.con.execute(
         f"UPDATE _checked SET _errors = {reason} || CAST({quote(column)} AS VARCHAR) "
-        f"WHERE _errors = '' AND {quote(column)} < ?",
+        f"WHERE _errors IS NULL AND {quote(column)} < ?",
         [cutoff],
     )
 
@@ -206,8 +208,8 @@ def _with_missing_columns(kind: Kind, staged_types: dict[str, str]) -> str:
     return f"(SELECT *{extra} FROM _staged)"
 
 
-def _count(con: Any, sql: str) -> int:
-    row = next(iter(con.execute(sql).fetchall()), None)
+def _count(con: Any, sql: str, params: dict[str, Any] | None = None) -> int:
+    row = next(iter(con.execute(sql, params).fetchall()), None)
     return int(row[0]) if row else 0
 
 
@@ -228,30 +230,42 @@ def _store_events(store: Store, kind: Kind, valid: int) -> tuple[int, list[tuple
     """
     con = store.con
     table, columns = quote(kind.name), ", ".join(quote(f.name) for f in kind.fields)
-    before = store.count(kind.name)
+    _identify_by_content(con, kind)
     # Keeping the first of several lines with one id takes a window over the batch, which costs
     # more than the insert itself; a count of distinct ids says when it is needed.
-    repeated = _count(con, f"SELECT count(*) - count(DISTINCT event_id) FROM ({_valid_events(kind)})")
+    repeated = _count(con, "SELECT count(*) - count(DISTINCT event_id) FROM _checked WHERE _errors IS NULL")
     first_only = " QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _line) = 1" if repeated else ""
     near, bounds = _stored_near(con, kind)
-    # The batch's ids already stored near the time of their first line, with the batch as the join's
-    # hash table (NOT EXISTS hashed every stored id instead, each batch, in memory).
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _known AS SELECT DISTINCT kept.event_id FROM {near} AS kept "
-        f"JOIN ({_valid_events(kind)}{first_only}) AS fresh "
-        f"ON kept.event_id = fresh.event_id AND {_same_time(kind, 'fresh')}",
-        bounds,
+    insert = (
+        f"INSERT INTO {table} ({columns}, _ingested_at) SELECT {columns}, now() FROM ({_valid_events(kind)}) AS fresh"
     )
-    con.execute(
-        f"INSERT INTO {table} ({columns}, _ingested_at) "
-        f"SELECT {columns}, now() FROM ({_valid_events(kind)}) AS fresh "
-        f"ANTI JOIN _known ON _known.event_id = fresh.event_id{first_only}"
-    )
-    con.execute("DROP TABLE _known")
-    inserted = store.count(kind.name) - before
+    if _any_stored(con, near, bounds):
+        # The batch's ids already stored near the time of their first line, with the batch as the
+        # join's hash table (NOT EXISTS hashed every stored id instead, each batch, in memory).
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _known AS SELECT DISTINCT kept.event_id FROM {near} AS kept "
+            f"JOIN ({_valid_events(kind)}{first_only}) AS fresh "
+            f"ON kept.event_id = fresh.event_id AND {_same_time(kind, 'fresh')}",
+            bounds,
+        )
+        inserted = _count(con, f"{insert} ANTI JOIN _known ON _known.event_id = fresh.event_id{first_only}")
+        con.execute("DROP TABLE _known")
+    else:  # a batch of a time nothing is stored at yet (a first load of history): no id to look up
+        inserted = _count(con, f"{insert}{first_only}")
     if kind.name == "requests" and inserted:
         roll_up_fresh(con)
     return inserted, _event_conflicts(con, kind, near=near, bounds=bounds) if inserted < valid else []
+
+
+def _identify_by_content(con: Any, kind: Kind) -> None:
+    """Give each valid event without an id the hash of its content as id (`_content_hash`), once
+    for the statements that look it up, insert it and name its conflicts."""
+    con.execute(f"UPDATE _checked SET event_id = {_content_hash(kind)} WHERE event_id IS NULL AND _errors IS NULL")
+
+
+def _any_stored(con: Any, near: str, bounds: dict[str, Any]) -> bool:
+    """Whether any event is stored near the batch in time; the zone maps on time answer it."""
+    return _count(con, f"SELECT count(*) FROM (SELECT 1 FROM {near} LIMIT 1)", bounds) > 0
 
 
 def _same_time(kind: Kind, fresh: str) -> str:
@@ -270,19 +284,15 @@ def _stored_near(con: Any, kind: Kind) -> tuple[str, dict[str, Any]]:
     """
     column = quote(kind.time_field)
     row = con.execute(
-        f"SELECT min({column}) - {REPEAT_WINDOW}, max({column}) + {REPEAT_WINDOW} FROM _checked WHERE _errors = ''"
+        f"SELECT min({column}) - {REPEAT_WINDOW}, max({column}) + {REPEAT_WINDOW} FROM _checked WHERE _errors IS NULL"
     ).fetchone()
     near = f"(SELECT * FROM {quote(kind.name)} WHERE {column} BETWEEN $earliest AND $latest)"
     return near, {"earliest": row[0], "latest": row[1]}
 
 
 def _valid_events(kind: Kind) -> str:
-    """The valid rows of `_checked`, an event without an id taking the hash of its content as id."""
-    values = ", ".join(
-        f"coalesce(event_id, {_content_hash(kind)}) AS event_id" if f.name == "event_id" else quote(f.name)
-        for f in kind.fields
-    )
-    return f"SELECT {values}, _line FROM _checked WHERE _errors = ''"
+    """The valid rows of `_checked` (after `_identify_by_content`)."""
+    return f"SELECT {', '.join(quote(f.name) for f in kind.fields)}, _line FROM _checked WHERE _errors IS NULL"
 
 
 def _event_conflicts(con: Any, kind: Kind, *, near: str, bounds: dict[str, Any]) -> list[tuple[int, str]]:
@@ -332,7 +342,7 @@ def _store_entities(store: Store, kind: Kind) -> tuple[int, list[tuple[int, str]
     columns = ", ".join(quote(f.name) for f in kind.fields)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _changed AS SELECT * FROM ("
-        f"SELECT {columns}, {_content_hash(kind)} AS _record_hash FROM _checked WHERE _errors = '' "
+        f"SELECT {columns}, {_content_hash(kind)} AS _record_hash FROM _checked WHERE _errors IS NULL "
         f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _line DESC) = 1) AS latest "
         f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS stored "
         f"WHERE stored.{key} = latest.{key} AND stored._record_hash = latest._record_hash)"

@@ -2,9 +2,10 @@
 
 A staged batch (any column types: all text from JSON Lines or CSV, typed
 from Parquet or the simulator) becomes typed columns plus an `_errors` text
-that names every problem of each record. Identifiers and literals in the
-query come from `schema.py`, except a file's column type, which is named in
-an error message as a quoted literal; user values reach DuckDB as table data.
+that names every problem of a record, NULL for a valid one. Identifiers and
+literals in the query come from `schema.py`, except a file's column type,
+which is named in an error message as a quoted literal; user values reach
+DuckDB as table data.
 
 Nothing is coerced behind the user's back: a number given as text must be
 written in decimal, a whole-number field takes no fraction, and a typed
@@ -15,6 +16,7 @@ of it is rejected with the column's type and the one expected.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from healthdeck.store.schema import Field, Kind
 
@@ -60,6 +62,14 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _trimmed(column: str) -> str:
+    """The text without its edge spaces, as trim() gives it; most values have none, and testing
+    that is several times cheaper than trim() copying every value. trim() also strips Unicode
+    spaces (U+00A0, U+3000…), so any text that is not all ASCII is trimmed."""
+    spaced = f"{column} LIKE ' %' OR {column} LIKE '% ' OR strlen({column}) <> length({column})"
+    return f"CASE WHEN {spaced} THEN trim({column}) ELSE {column} END"
+
+
 def _shown(column: str) -> str:
     # Echo at most 80 characters of a bad value back to the user.
     return f"left(CAST({column} AS VARCHAR), 80)"
@@ -101,17 +111,43 @@ def typed_expression(f: Field, source_type: str) -> str:
         return "CAST(NULL AS TIMESTAMPTZ)"  # a zoneless timestamp is ambiguous: rejected below
     if text and f.type in ("DOUBLE", "BIGINT", "INTEGER"):
         pattern = DECIMAL_NUMBER if f.type == "DOUBLE" else WHOLE_NUMBER
-        return (
-            f"CASE WHEN regexp_full_match(trim({col}), {literal(pattern)}) THEN TRY_CAST(trim({col}) AS {f.type}) END"
-        )
+        value = _trimmed(col)
+        return f"CASE WHEN regexp_full_match({value}, {literal(pattern)}) THEN TRY_CAST({value} AS {f.type}) END"
     if f.type in ("BIGINT", "INTEGER") and _fractional(source_type):
         return f"CASE WHEN {col} = trunc({col}) THEN TRY_CAST({col} AS {f.type}) END"  # 200.5 is not 201
-    return f"TRY_CAST({'trim(' + col + ')' if text else col} AS {f.type})"
+    if _always_converts(f, source_type):
+        return col
+    return f"TRY_CAST({_trimmed(col) if text else col} AS {f.type})"
 
 
-def _when(condition: str, *message: str) -> str:
-    """An error-text expression: the concatenated message where `condition` holds, else NULL."""
-    return f"CASE WHEN {condition} THEN {' || '.join(message)} END"
+# Typed columns whose every value converts to a field's type, so a value of them is never refused
+# for its type (a narrower integer into a wider one, any number into a DOUBLE).
+CONVERTS_TO = {
+    "DOUBLE": INTEGER_COLUMNS | {"FLOAT", "DOUBLE"},
+    "BIGINT": frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER"}),
+    "INTEGER": frozenset({"TINYINT", "SMALLINT", "INTEGER", "UTINYINT", "USMALLINT"}),
+    "BOOLEAN": frozenset({"BOOLEAN"}),
+    "VARCHAR": frozenset({"VARCHAR"}),
+    "TIMESTAMPTZ": frozenset({"TIMESTAMP WITH TIME ZONE"}),
+}
+
+
+def _always_converts(f: Field, source_type: str) -> bool:
+    """Whether every value of a staged column of `source_type` is a value of the field's type."""
+    return source_type in CONVERTS_TO.get(f.type, ()) or (f.type == "DOUBLE" and source_type.startswith("DECIMAL"))
+
+
+@dataclass(frozen=True)
+class Check:
+    """A rule a record can break: the condition that it does, and the text (SQL) that says how."""
+
+    broken: str
+    message: str
+
+
+def _when(condition: str, *message: str) -> Check:
+    """The check a record breaks where `condition` holds, its message the concatenation of `message`."""
+    return Check(condition, " || ".join(message))
 
 
 EXPECTED = {
@@ -129,7 +165,8 @@ def _zoneless(source_type: str) -> bool:
     return source_type.startswith("TIMESTAMP") and source_type not in ZONED_COLUMNS
 
 
-def _type_error(f: Field, source_type: str, shown_type: str) -> str:
+def _type_error(f: Field, source_type: str, shown_type: str) -> Check | None:
+    """The check that a given value has the field's type (None when every value of the column has)."""
     col, typed = quote(f.name), typed_expression(f, source_type)
     name, given = literal(f'field "{f.name}": '), _shown(col)
     present = f"{col} IS NOT NULL"
@@ -137,19 +174,24 @@ def _type_error(f: Field, source_type: str, shown_type: str) -> str:
         wrong = literal(f"the column's type is {shown_type}; expected {EXPECTED_COLUMN[f.type]}")
         return _when(present, name, wrong)
     if f.type == "TIMESTAMPTZ" and source_type == "VARCHAR":
-        no_zone = f"NOT regexp_matches(trim({col}), {literal(TZ_SUFFIX)})"
-        return (
-            f"CASE WHEN {present} AND {typed} IS NULL THEN {name} || 'not a timestamp: ' || {given}"
-            f" WHEN {present} AND {no_zone} THEN {name} || {literal(NEEDS_ZONE)} || {given}"
-            " END"
+        no_zone = f"NOT regexp_matches({_trimmed(col)}, {literal(TZ_SUFFIX)})"
+        unreadable, zoneless = (
+            f"{name} || 'not a timestamp: ' || {given}",
+            f"{name} || {literal(NEEDS_ZONE)} || {given}",
+        )
+        return Check(
+            f"{present} AND ({typed} IS NULL OR {no_zone})",
+            f"CASE WHEN {typed} IS NULL THEN {unreadable} ELSE {zoneless} END",
         )
     if f.type == "TIMESTAMPTZ" and _zoneless(source_type):
         return _when(present, name, literal("timestamp has no time zone"))
+    if _always_converts(f, source_type):
+        return None
     bad = f"({typed} IS NULL OR json_type({typed}) <> 'OBJECT')" if f.type == "JSON" else f"{typed} IS NULL"
     return _when(f"{present} AND {bad}", name, literal(f"expected {EXPECTED[f.type]}, got "), given)
 
 
-def _value_errors(f: Field, source_type: str) -> Iterable[str]:
+def _value_errors(f: Field, source_type: str) -> Iterable[Check]:
     typed, name, given = (
         typed_expression(f, source_type),
         literal(f'field "{f.name}": '),
@@ -184,7 +226,7 @@ def _id_problem(value: str, given: str) -> str:
     return f"CASE WHEN trim({value}, {literal(BLANKS)}) = '' THEN {blank} ELSE {padded} || '\"' || {given} || '\"' END"
 
 
-def _required_errors(kind: Kind, f: Field, types: dict[str, str]) -> Iterable[str]:
+def _required_errors(kind: Kind, f: Field, types: dict[str, str]) -> Iterable[Check]:
     col = quote(f.name)
     if f.required:
         yield _when(f"{col} IS NULL", literal(f"missing required field {f.name!r}"))
@@ -196,30 +238,50 @@ def _required_errors(kind: Kind, f: Field, types: dict[str, str]) -> Iterable[st
                 yield _when(f"{selector} = {literal(value)} AND {col} IS NULL", message)
 
 
-def _unknown_field_error(kind: Kind, name: str) -> str:
+def _unknown_field_error(kind: Kind, name: str) -> Check:
     return _when(f"{quote(name)} IS NOT NULL", literal(f"unknown field {name!r} for kind {kind.name}"))
 
 
 def validation_query(
     kind: Kind, staged_types: dict[str, str], relation: str, *, shown_types: dict[str, str] | None = None
 ) -> str:
-    """SELECT over `relation` yielding `_line`, the typed fields and `_errors` ('' when valid).
+    """SELECT over `relation` yielding `_line`, the typed fields and `_errors` (NULL when valid).
 
     `shown_types` names the columns' types as the user's file has them (Arrow's names for a
     Parquet file), for the error about a column whose type cannot hold its field.
     """
     types = {f.name: staged_types.get(f.name, "VARCHAR") for f in kind.fields}
+    selected = [f"{typed_expression(f, types[f.name])} AS {quote(f.name)}" for f in kind.fields]
+    errors = _errors(_checks(kind, staged_types, types, shown_types))
+    return f"SELECT _line, {', '.join(selected)}, {errors} AS _errors FROM {relation}"
+
+
+def _checks(
+    kind: Kind, staged_types: dict[str, str], types: dict[str, str], shown_types: dict[str, str] | None
+) -> list[Check]:
+    """Every check of a record of `kind`, in the order its messages are listed."""
     shown = {name: (shown_types or {}).get(name, types[name]) for name in types}
-    errors: list[str] = ["_pre_error"] if "_pre_error" in staged_types else []
+    checks = [Check("_pre_error IS NOT NULL", "_pre_error")] if "_pre_error" in staged_types else []
     for name in staged_types:
         if name not in types and name not in STAGING_COLUMNS:
-            errors.append(_unknown_field_error(kind, name))
+            checks.append(_unknown_field_error(kind, name))
     for f in kind.fields:
-        errors.extend(_required_errors(kind, f, types))
-        errors.append(_type_error(f, types[f.name], shown[f.name]))
-        errors.extend(_value_errors(f, types[f.name]))
-    selected = [f"{typed_expression(f, types[f.name])} AS {quote(f.name)}" for f in kind.fields]
-    return f"SELECT _line, {', '.join(selected)}, concat_ws('; ', {', '.join(errors)}) AS _errors FROM {relation}"
+        checks.extend(_required_errors(kind, f, types))
+        if (type_error := _type_error(f, types[f.name], shown[f.name])) is not None:
+            checks.append(type_error)
+        checks.extend(_value_errors(f, types[f.name]))
+    return checks
+
+
+def _errors(checks: list[Check]) -> str:
+    """The text naming every check a record breaks, NULL when it breaks none.
+
+    Nearly every record is valid: the messages are only built for those that are not, after a
+    test of all the conditions at once (DuckDB evaluates a CASE's THEN only for the rows it selects).
+    """
+    broken = " OR ".join(f"({check.broken})" for check in checks)
+    messages = ", ".join(f"CASE WHEN {check.broken} THEN {check.message} END" for check in checks)
+    return f"CASE WHEN {broken} THEN concat_ws('; ', {messages}) END"
 
 
 def missing_columns(kind: Kind, staged_types: dict[str, str]) -> list[str]:
