@@ -126,6 +126,25 @@ def test_the_console_works_from_the_keyboard_alone(
     page.wait_for_url(f"{console_server.url}{href}")
 
 
+SHARED_ADDRESS = """() => Array.from(document.querySelectorAll("ol.pulled a"), (a) => a.getAttribute("href"))
+  .find((href) => !document.querySelector(`main a[href="${href}"]`).closest("ol.pulled"))"""
+
+
+def test_a_live_update_keeps_the_focus_on_the_link_that_had_it(
+    page_as: Callable[[str], Page], console_server: ConsoleServer
+) -> None:
+    page = page_as("viewer")
+    page.goto(f"{console_server.url}/ui/")
+    # A KPI's line that shares its address with an earlier link (its headline card or morning panel):
+    # the case where the focus used to jump to the first link of that address on each live update.
+    href = page.evaluate(SHARED_ADDRESS)
+    assert href, "no line of 'What pulled the score down' shares its address with an earlier link"
+    line = page.locator(f'ol.pulled a[href="{href}"]')
+    line.focus()
+    page.evaluate("() => new Promise((done) => document.addEventListener('healthdeck:swapped', done, {once: true}))")
+    expect(line).to_be_focused()
+
+
 @pytest.fixture(scope="module")
 def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server of this module's own (its events would change the shared one's numbers), evaluating every second."""
