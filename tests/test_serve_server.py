@@ -80,7 +80,7 @@ class Server:
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+        return httpx.Client(base_url=self.url, headers=headers, timeout=HANG_SECONDS)
 
 
 def make_tokens(db: Path, *specs: tuple[Role, str | None]) -> list[str]:
