@@ -25,13 +25,15 @@ from tests.test_console_http import Console
 from tests.test_serve_server import Server, make_tokens
 
 AREAS = ("service", "customer", "business", "capacity")
+KEPT = "2d"  # the history backfilled, one evaluation each whole hour
+BEYOND_THE_KEPT = "3d"
 
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     db = tmp_path_factory.mktemp("areas") / "store.duckdb"
     run_cli("simulate", "--tenants", "12", "--days", "3", "--db", str(db), "-q").check_returncode()
-    run_cli("history", "backfill", "--since", "2d", "--step", "1h", "--db", str(db)).check_returncode()
+    run_cli("history", "backfill", "--since", KEPT, "--step", "1h", "--db", str(db)).check_returncode()
     with open_store(db, read_only=True) as store:
         [(tenant,)] = store.con.execute("SELECT min(tenant_id) FROM tenants").fetchall()
     tokens = dict(zip(["viewer", "tenant"], make_tokens(db, (Role.viewer, None), (Role.viewer, tenant)), strict=True))
@@ -89,11 +91,14 @@ def test_an_area_is_the_latest_evaluation_of_its_kpis_by_points_lost(console: Co
 
 
 def test_an_areas_histories_are_the_kept_ones(console: Console) -> None:
-    area = _json(console, "/v1/areas/service?since=2d")
+    # Each read's span ends at its own now, and the kept points sit on whole hours: over the 2 days kept,
+    # the oldest would leave the span between two reads that straddle a whole hour. A span a day longer
+    # than what was kept holds every point in all three reads.
+    area = _json(console, f"/v1/areas/service?since={BEYOND_THE_KEPT}")
     uptime = next(k for k in area["kpis"] if k["id"] == "uptime")
-    kept = _json(console, "/v1/kpis/uptime/history?since=2d")["points"]
+    kept = _json(console, f"/v1/kpis/uptime/history?since={BEYOND_THE_KEPT}")["points"]
     assert len(kept) >= 48 and uptime["history"] == kept  # fewer points than slices: every one is kept
-    scores = _json(console, "/v1/history?since=2d")["areas"]["service"]
+    scores = _json(console, f"/v1/history?since={BEYOND_THE_KEPT}")["areas"]["service"]
     assert area["history"] == scores
 
 

@@ -26,6 +26,9 @@ from healthdeck.store.connection import open_store
 from tests.conftest import run_cli
 
 HOST = "127.0.0.1"
+# How long a server may take to start or stop before it is taken for hung: on a 2-core CI machine under
+# the suite's load (both xdist workers, browsers, other servers), a start took over 30 s.
+HANG_SECONDS = 180
 
 
 def free_port() -> int:
@@ -54,28 +57,30 @@ class Server:
             stderr=subprocess.PIPE,
             env=self.env,
         )
-        deadline = time.monotonic() + 30
+        # Wait for the server's state, ready or exited: on a loaded 2-core machine starting takes over
+        # 30 s, and a probe over 1 s. The deadline only stops a server that hangs.
+        deadline = time.monotonic() + HANG_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(f"serve exited: {self.process.stderr.read().decode()}")  # type: ignore[union-attr]
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}/readyz", timeout=HANG_SECONDS).status_code == 200:
                     return self
-            except httpx.TransportError:
+            except httpx.TransportError:  # not listening yet
                 time.sleep(0.05)
         self.process.kill()  # never leave a server behind
         self.process.communicate()
-        raise AssertionError("serve did not become ready in 30 s")
+        raise AssertionError(f"serve did not become ready in {HANG_SECONDS} s")
 
     def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
         assert self.process is not None
         self.process.send_signal(sig)
-        _, stderr = self.process.communicate(timeout=30)
+        _, stderr = self.process.communicate(timeout=HANG_SECONDS)
         return self.process.returncode, stderr.decode()
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+        return httpx.Client(base_url=self.url, headers=headers, timeout=HANG_SECONDS)
 
 
 def make_tokens(db: Path, *specs: tuple[Role, str | None]) -> list[str]:

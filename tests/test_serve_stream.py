@@ -28,6 +28,8 @@ from tests.test_serve_server import HOST, NDJSON, Server, jsonl, make_tokens, re
 
 STREAM = "/api/projects/{}/metrics/stream"
 EVERY_SECONDS = 1.0
+# httpx's default is 5 s: under load, a batch posted to a server evaluating every 0.5 s took longer.
+ANSWER_SECONDS = 60
 
 
 @dataclass
@@ -60,7 +62,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Streaming]:
         just_now = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
         records += [{**request_event(40 + n, "t-1" if n < 4 else "t-2"), "ts": just_now} for n in range(6)]
         posted = httpx.post(
-            f"{server.url}/v1/events", content=jsonl(records), headers={**NDJSON, **deployed.headers("operator")}
+            f"{server.url}/v1/events",
+            content=jsonl(records),
+            headers={**NDJSON, **deployed.headers("operator")},
+            timeout=ANSWER_SECONDS,
         )
         assert posted.status_code == 200, posted.text
         yield deployed
@@ -227,12 +232,16 @@ def test_a_client_that_stops_reading_holds_up_neither_evaluation_nor_others_nor_
     tokens = make_tokens(db, (Role.viewer, None), (Role.operator, None))
     server = Server(db, "--evaluate-every", "0.5s").start()
     deployed = Streaming(server, dict(zip(["viewer", "operator"], tokens, strict=True)))
-    ingested = httpx.post(
-        f"{server.url}/v1/events", content=jsonl([tenant("t-1")]), headers={**NDJSON, **deployed.headers("operator")}
-    )
-    assert ingested.status_code == 200, ingested.text
-    stalled = _stalled_stream(deployed, project)
-    try:
+    stalled: socket.socket | None = None
+    try:  # the server is stopped whatever fails (a failed post left it evaluating every 0.5 s for good)
+        ingested = httpx.post(
+            f"{server.url}/v1/events",
+            content=jsonl([tenant("t-1")]),
+            headers={**NDJSON, **deployed.headers("operator")},
+            timeout=ANSWER_SECONDS,
+        )
+        assert ingested.status_code == 200, ingested.text
+        stalled = _stalled_stream(deployed, project)
         with open_stream(deployed, project=project) as gone:
             assert gone.status_code == 200  # and closed before reading anything
         kept_before = _kept_evaluations(deployed)
@@ -248,7 +257,8 @@ def test_a_client_that_stops_reading_holds_up_neither_evaluation_nor_others_nor_
             assert time.monotonic() - started < 10
             list(lines)  # the reader's stream ends cleanly: the rest neither hangs nor fails
     finally:
-        stalled.close()
+        if stalled is not None:
+            stalled.close()
         if server.process and server.process.poll() is None:
             server.stop(signal.SIGKILL)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from healthdeck.store.connection import open_store
 from tests.conftest import run_cli
@@ -38,6 +38,12 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 TOKEN_COOKIE = "healthdeck_token"
+# How long a page, an action or an expectation may take: the server computes a page on its request, one
+# evaluation at a time (its scheduled one, the past days it fills in at start, the page's own), so on a
+# loaded 2-core machine a page took 21 s to be answered, and over Playwright's default 30 s in a full run.
+# Every wait is on a state (a URL, an element): this is only how long before a state that never comes fails.
+LOADED_MACHINE_MS = 90_000
+expect.set_options(timeout=LOADED_MACHINE_MS)
 
 
 def chromium_path() -> Path:
@@ -132,7 +138,7 @@ def page_as(browser: Browser, console_server: ConsoleServer) -> Iterator[Callabl
     contexts: list[BrowserContext] = []
 
     def open_page(role: str) -> Page:
-        context = browser.new_context(viewport=WIDE)  # type: ignore[arg-type]
+        context = new_context(browser, viewport=WIDE)
         context.add_cookies([_token_cookie(console_server.url, console_server.tokens[role])])
         _keep_to(context, console_server.url)
         contexts.append(context)
@@ -141,6 +147,13 @@ def page_as(browser: Browser, console_server: ConsoleServer) -> Iterator[Callabl
     yield open_page
     for context in contexts:
         context.close()
+
+
+def new_context(browser: Browser, **options: Any) -> BrowserContext:
+    """A browser context whose pages wait as long as a loaded machine needs (`LOADED_MACHINE_MS`)."""
+    context = browser.new_context(**options)
+    context.set_default_timeout(LOADED_MACHINE_MS)
+    return context
 
 
 def _token_cookie(url: str, token: str) -> Any:

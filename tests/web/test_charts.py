@@ -10,7 +10,7 @@ import orjson
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.web.conftest import NARROW, WIDE
+from tests.web.conftest import NARROW, WIDE, new_context
 
 STATIC = Path(__file__).resolve().parents[2] / "src" / "healthdeck" / "web" / "static"
 COLOURS = ":root { --chart-1: rgb(1, 2, 3); --good: rgb(0, 0, 250); --critical: rgb(250, 0, 0) }"
@@ -33,7 +33,7 @@ def flat(values: list[float | None], **extra: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport=WIDE)  # type: ignore[arg-type]
+    context = new_context(browser, viewport=WIDE)
     yield context.new_page()
     context.close()
 

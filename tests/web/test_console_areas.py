@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page, expect
 from healthdeck.engine.explain import format_value
 from tests.conftest import run_cli
 from tests.test_serve_server import Server
-from tests.web.conftest import NARROW, ConsoleServer, axe_check, screenshot
+from tests.web.conftest import NARROW, ConsoleServer, axe_check, new_context, screenshot
 
 # Read in one go: the page swaps its live part in on every evaluation, and its numbers go with its data-at.
 SHOWN = """() => [document.querySelector('.live-meta').dataset.at,
@@ -34,7 +34,7 @@ def kept_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture
 def kept_page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context()
+    context = new_context(browser)
     yield context.new_page()
     context.close()
 
@@ -143,7 +143,7 @@ def _fits(page: Page) -> None:
     """At 375 px the page scrolls down only: wide tables scroll inside their own region."""
     page.set_viewport_size(NARROW)  # type: ignore[arg-type]
     # Charts follow the new width once their ResizeObserver fires.
-    page.wait_for_function(f"document.documentElement.scrollWidth <= {NARROW['width']}", timeout=5_000)
+    page.wait_for_function(f"document.documentElement.scrollWidth <= {NARROW['width']}")
 
 
 def test_the_business_page_draws_mrr_movements_and_cohorts_and_passes_axe(

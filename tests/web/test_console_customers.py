@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, Page, expect
 from healthdeck.api.tokens import Role
 from tests.conftest import run_cli
 from tests.test_serve_server import NDJSON, Server, bearer, jsonl, make_tokens, request_event
-from tests.web.conftest import TOKEN_COOKIE, ConsoleServer, axe_check, screenshot
+from tests.web.conftest import TOKEN_COOKIE, ConsoleServer, axe_check, new_context, screenshot
 
 FACTORS = ("usage", "engagement", "adoption", "support")
 
@@ -145,7 +145,7 @@ def test_new_events_of_the_tenant_show_on_its_page_without_a_reload(
     browser: Browser, own_server: tuple[Server, dict[str, str], str]
 ) -> None:
     server, tokens, tenant = own_server
-    context = browser.new_context()
+    context = new_context(browser)
     context.add_cookies([{"name": TOKEN_COOKIE, "value": tokens["viewer"], "url": server.url}])
     page = context.new_page()
     page.goto(f"{server.url}/ui/tenants/{tenant}")
@@ -158,7 +158,7 @@ def test_new_events_of_the_tenant_show_on_its_page_without_a_reload(
     )
     assert answer.status_code == 200, answer.text
     expected = f"{int(before.replace(',', '')) + 250:,}"
-    expect(page.get_by_test_id("requests")).to_have_text(expected, timeout=20_000)
+    expect(page.get_by_test_id("requests")).to_have_text(expected)
     assert page.evaluate("window.notReloaded") is True
     expect(page.locator("#updated")).to_have_text(re.compile(r"updated \d+ s ago"))
     context.close()

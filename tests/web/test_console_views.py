@@ -125,7 +125,10 @@ def test_the_pipeline_view_filtered_by_queue(page_as: Callable[[str], Page], con
     queue = _json(console_server, "pipeline", since="30d")["filters"]["queue"]["options"][0]
     page.get_by_label("Queue", exact=True).select_option(queue)
     page.get_by_role("button", name="Apply").click()
-    page.wait_for_url(re.compile(r"queue="))
+    # The filtered view as rendered: the whole document parsed, its form showing the queue applied
+    # (not the page's `load`, which waits for every script and chart besides).
+    page.wait_for_url(re.compile(r"queue="), wait_until="domcontentloaded")
+    expect(page.get_by_label("Queue", exact=True)).to_have_value(queue)
     assert _query(page) == {"range": "30d", "queue": queue}  # the ETL job left at All is not in the link
     _shows_the_json(page, console_server, "pipeline", queue=queue)
     expect(page.get_by_label("ETL job", exact=True)).to_have_value("")

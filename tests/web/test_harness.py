@@ -11,12 +11,12 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.test_serve_server import bearer
-from tests.web.conftest import TOKEN_COOKIE, ConsoleServer, axe_check, screenshot
+from tests.web.conftest import TOKEN_COOKIE, ConsoleServer, axe_check, new_context, screenshot
 
 
 @pytest.fixture
 def blank(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context()
+    context = new_context(browser)
     yield context.new_page()
     context.close()
 

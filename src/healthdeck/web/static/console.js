@@ -88,7 +88,7 @@
     var chosen = changedChoices(this.main);
     this.main.innerHTML = html;
     chosen.forEach(function (choice) {
-      var select = find(this.main, "#" + choice.id);
+      var select = find(this.main, { selector: "#" + choice.id, nth: 0 });
       if (select) select.value = choice.value;
     }, this);
     open.forEach(function (key) {
@@ -109,7 +109,16 @@
     }).map(function (select) { return { id: select.id, value: select.value }; });
   }
 
+  // Where an element is, to find its like in the new content: a selector, and which of the elements
+  // matching it it is (two links of a page may share an address: the worst KPI's line and its card).
   function keyOf(element, root) {
+    var selector = selectorOf(element, root);
+    if (!selector) return null;
+    var nth = Array.prototype.indexOf.call(matching(root, selector), element);
+    return nth < 0 ? null : { selector: selector, nth: nth };
+  }
+
+  function selectorOf(element, root) {
     if (!element || !root.contains(element) || element === root) return null;
     if (element.id) return "#" + element.id;
     var href = element.getAttribute("href");
@@ -122,7 +131,11 @@
   }
 
   function find(root, key) {
-    try { return root.querySelector(key); } catch (e) { return null; }
+    return key ? matching(root, key.selector)[key.nth] || null : null;
+  }
+
+  function matching(root, selector) {
+    try { return root.querySelectorAll(selector); } catch (e) { return []; }
   }
 
   document.addEventListener("DOMContentLoaded", function () {
