@@ -113,8 +113,8 @@ def test_the_console_works_from_the_keyboard_alone(
     expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.locator("main#live")).to_be_focused()
-    target = page.locator("ol.pulled a").first
-    href = target.get_attribute("href")
+    href = page.locator("ol.pulled a").first.get_attribute("href")
+    target = page.locator(f'ol.pulled a[href="{href}"]')  # that KPI's line, wherever a live update ranks it
     for _ in range(40):  # from the top of the content, Tab reaches the worst KPI's line
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement.getAttribute('href')") == href:
