@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pytest
 
 from healthdeck.store.connection import Store, open_store
 from tests.engine_servers import postgres_server  # noqa: F401 - the engine tests' PostgreSQL (session-wide)
+
+if TYPE_CHECKING:
+    from tests.test_serve_server import Server
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -61,3 +65,13 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
         cwd=cwd,
         timeout=300,
     )
+
+
+@pytest.fixture
+def stopped_at_the_end() -> Iterator[list[Server]]:
+    """Servers a test starts; any still running at its end (a failed test) are killed."""
+    servers: list[Server] = []
+    yield servers
+    for server in servers:
+        if server.process and server.process.poll() is None:
+            server.stop(signal.SIGKILL)

@@ -10,8 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,17 +28,6 @@ def _newest_request(client_server: Server, token: str) -> datetime:
         answer = client.post("/v1/sql", json={"query": "SELECT max(ts) AS newest FROM requests"})
     assert answer.status_code == 200, answer.text
     return datetime.fromisoformat(answer.json()["rows"][0]["newest"])
-
-
-@contextmanager
-def _killed_on_failure(server: Server) -> Iterator[Server]:
-    """The running server, killed if the block fails: a failed test leaves no server behind."""
-    try:
-        yield server
-    except BaseException:
-        if server.process and server.process.poll() is None:
-            server.stop(signal.SIGKILL)
-        raise
 
 
 def _next_live_request(client_server: Server, token: str, *, after: datetime) -> datetime:
@@ -71,17 +58,20 @@ def _window_end(db: Path) -> datetime:
     return datetime.fromisoformat(re.findall(r'"end": "([^"]+)"', row[0])[-1])
 
 
-def test_demo_keeps_events_coming_restarts_without_duplicates_and_stops_on_sigint(tmp_path: Path) -> None:
+def test_demo_keeps_events_coming_restarts_without_duplicates_and_stops_on_sigint(
+    stopped_at_the_end: list[Server], tmp_path: Path
+) -> None:
     db = tmp_path / "demo.duckdb"
     with open_store(db, create=True) as store:
         _, token = create_token(store.con, role=Role.viewer, name="test")
-    with _killed_on_failure(Server(db, *DEMO).start()) as server:
-        first = _newest_request(server, token)
-        later = _next_live_request(server, token, after=first)
-        with server.client() as client:
-            quick = client.get("/health").json()
-        assert (datetime.now(UTC) - datetime.fromisoformat(quick["newest_event"])).total_seconds() < 10
-        assert quick["stale"] is False
+    server = Server(db, *DEMO).start()
+    stopped_at_the_end.append(server)
+    first = _newest_request(server, token)
+    later = _next_live_request(server, token, after=first)
+    with server.client() as client:
+        quick = client.get("/health").json()
+    assert (datetime.now(UTC) - datetime.fromisoformat(quick["newest_event"])).total_seconds() < 10
+    assert quick["stale"] is False
     code, stderr = server.stop(signal.SIGINT)
     assert code == 0, stderr
     assert not db.with_name(db.name + ".serve.json").exists()
@@ -96,8 +86,9 @@ def test_demo_keeps_events_coming_restarts_without_duplicates_and_stops_on_sigin
     since, until = _window_end(db), later
     before = _live_counts(db, since, until)
     assert before[0] > 0 and before[1] > 0
-    with _killed_on_failure(Server(db, *DEMO).start()) as again:
-        time.sleep(2)
+    again = Server(db, *DEMO).start()
+    stopped_at_the_end.append(again)
+    time.sleep(2)
     code, stderr = again.stop(signal.SIGINT)
     assert code == 0, stderr
     assert "simulating" not in stderr  # the window was not simulated again

@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -120,16 +119,6 @@ def request_event(n: int, tenant_id: str = "t-1") -> dict[str, Any]:
         "status": 200,
         "latency_ms": 12.5,
     }
-
-
-@pytest.fixture
-def stopped_at_the_end(tmp_path: Path) -> Iterator[list[Server]]:
-    """Servers a test starts; any still running at its end are killed."""
-    servers: list[Server] = []
-    yield servers
-    for server in servers:
-        if server.process and server.process.poll() is None:
-            server.stop(signal.SIGKILL)
 
 
 def test_a_server_killed_with_9_loses_nothing_and_a_stopped_one_releases_the_store(

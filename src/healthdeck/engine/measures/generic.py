@@ -226,7 +226,7 @@ def any_rows(ctx: MeasureContext, spec: Aggregate, before: datetime) -> bool:
     if ctx.windowed_rows(shape, ever, first_found):
         return True
     # Where raw requests expired, their rollups still tell that such requests came.
-    expired = raw_expired_before(ctx, spec.table) is not None and rollup.answerable(spec) and not rollup.rollups_off()
+    expired = raw_expired_before(ctx, spec.table) is not None and rollup.reads_rollups(spec)
     return expired and rollup.any_minute(ctx, spec, ever, where=partial(where_predicates, spec=spec))
 
 
