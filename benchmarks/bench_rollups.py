@@ -155,16 +155,14 @@ def migration(db: Path, folder: Path) -> None:
     with open_store(older) as store:
         requests = store.count("requests")
         store.con.execute(f"DROP TABLE {rollups.ROLLUPS}")
-        store.con.execute(f"DROP TABLE {rollups.SKETCH}")
         store.con.execute("UPDATE _healthdeck_meta SET value = '6' WHERE key = 'schema_version'")
     with Timer() as timer:
         open_store(older).close()
     with open_store(older, read_only=True) as store:
-        rows = store.count(rollups.ROLLUPS), store.count(rollups.SKETCH)
+        rows = store.count(rollups.ROLLUPS)
     print(
         f"migration 7 on {requests:,} requests: {timer.wall:.2f} s wall / {timer.cpu:.2f} s CPU; "
-        f"{rows[0]:,} rollup rows and {rows[1]:,} sketch rows ({rows[0] / requests:.2f} and "
-        f"{rows[1] / requests:.2f} per request)"
+        f"{rows:,} rollup rows ({rows / requests:.2f} per request)"
     )
 
 

@@ -113,28 +113,30 @@ def stored(*target: str) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def rolled_up(url: str) -> tuple[int, int, int]:
-    """Requests counted in request_rollups and in the latency sketch, and 5xx in the rollups."""
+    """Requests counted in request_rollups, those of them in a latency bucket, and the 5xx among them."""
     with open_engine_store(parse_engine_url(url)) as store:
-        (requests, errors), (sketched,) = (
-            store.con.execute("SELECT sum(requests), sum(errors_5xx) FROM request_rollups").fetchall()[0],
-            store.con.execute('SELECT sum("count") FROM request_latency_sketch').fetchall()[0],
-        )
-    return int(requests), int(sketched), int(errors)
+        sums = "sum(requests), sum(CASE WHEN bucket IS NOT NULL THEN requests ELSE 0 END), sum(errors_5xx)"
+        requests, bucketed, errors = store.con.execute(f"SELECT {sums} FROM request_rollups").fetchall()[0]
+    return int(requests), int(bucketed), int(errors)
 
 
 def test_an_older_database_gets_its_rollups_built_from_its_requests(engine_url: str, tmp_path: Path) -> None:
     ingest(tmp_path, "first", RECORDS, "--engine", engine_url)
-    with open_engine_store(parse_engine_url(engine_url)) as store:  # as a healthdeck before rollups left it
-        for table in ("request_rollups", "request_latency_sketch"):
-            store.con.execute(f"TRUNCATE TABLE {table}")
+    with open_engine_store(parse_engine_url(engine_url)) as store:  # as healthdeck's schema 7 left it
+        store.con.execute("TRUNCATE TABLE request_rollups")
         if store.dialect == "postgres":
-            store.con.execute("UPDATE _healthdeck_meta SET value = '6' WHERE key = 'schema_version'")
+            store.con.run("CREATE TABLE request_latency_sketch (bucket INTEGER)")  # its buckets' own table
+            store.con.execute("UPDATE _healthdeck_meta SET value = '7' WHERE key = 'schema_version'")
         else:  # a ReplacingMergeTree: the last row inserted for the key is the one read
-            store.con.execute("INSERT INTO _healthdeck_meta VALUES ('schema_version', '6')")
+            store.con.run("CREATE TABLE request_latency_sketch (bucket Int32) ENGINE = Log")
+            store.con.execute("INSERT INTO _healthdeck_meta VALUES ('schema_version', '7')")
     old = run_cli("health", "--engine", engine_url)
-    assert old.returncode == 2 and "schema version 6" in old.stderr  # a reader never upgrades
+    assert old.returncode == 2 and "schema version 7" in old.stderr  # a reader never upgrades
     assert ingest(tmp_path, "again", RECORDS, "--engine", engine_url)[0]["accepted"] == 0
     assert rolled_up(engine_url) == (3, 3, 1)
+    with open_engine_store(parse_engine_url(engine_url)) as store:
+        tables = "SELECT count(*) FROM information_schema.tables WHERE table_name = 'request_latency_sketch'"
+        assert store.con.execute(tables).fetchall() == [(0,)]  # gone with the old layout
 
 
 def _json(value: Any) -> Any:
@@ -151,7 +153,7 @@ def test_ingest_rejects_and_stores_as_duckdb_does(engine_url: str, tmp_path: Pat
     duck["activity"] = [(i, ts, _json(p)) for i, ts, p in duck["activity"]]
     assert stored("--engine", engine_url) == duck
 
-    assert rolled_up(engine_url) == (3, 3, 1)  # three requests, one a 5xx, in both rollup tables
+    assert rolled_up(engine_url) == (3, 3, 1)  # three requests, each in its latency bucket, one a 5xx
 
     again, again_rejects = ingest(tmp_path, "again", RECORDS, "--engine", engine_url)
     assert again == {"accepted": 0, "rejected": 4, "duplicates": 6}

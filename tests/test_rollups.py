@@ -84,7 +84,8 @@ def from_sketch(store: Store, spec: Aggregate, window: Window) -> float | None:
 
 
 def per_key_sums(store: Store) -> dict[str, list[Any]]:
-    """Both rollups summed per key, and the same GROUP BY computed from the stored requests."""
+    """The rollups summed per key, their latency buckets per key, and the same GROUP BYs computed from the
+    stored requests."""
     keys = ", ".join(("minute", *rollups.KEYS))
     minute_keys = ", ".join(("date_trunc('minute', ts)", *rollups.KEYS))
     bucket = rollups.bucket_sql("latency_ms")
@@ -93,7 +94,8 @@ def per_key_sums(store: Store) -> dict[str, list[Any]]:
         f"FROM {rollups.ROLLUPS} GROUP BY ALL ORDER BY ALL",
         "raw": f"SELECT {minute_keys}, count(*), count(*) FILTER (WHERE status >= 500), round(sum(latency_ms), 6), "
         "sum(request_bytes) FROM requests GROUP BY ALL ORDER BY ALL",
-        "sketch": f'SELECT {keys}, bucket, sum("count") FROM {rollups.SKETCH} GROUP BY ALL ORDER BY ALL',
+        "sketch": f"SELECT {keys}, bucket, sum(requests) FROM {rollups.ROLLUPS} WHERE bucket IS NOT NULL "
+        "GROUP BY ALL ORDER BY ALL",
         "raw_sketch": f"SELECT {minute_keys}, {bucket}, count(*) FROM requests GROUP BY ALL ORDER BY ALL",
     }
     return {name: store.con.execute(sql).fetchall() for name, sql in queries.items()}
@@ -288,12 +290,12 @@ def test_reingesting_a_file_changes_no_rollup(tmp_path: Path) -> None:
     assert run_cli("ingest", str(data), "--kind", "requests", "--db", db).returncode == 0
     with open_store(db, read_only=True) as opened:
         before = per_key_sums(opened)
-        rows_before = opened.count(rollups.ROLLUPS), opened.count(rollups.SKETCH)
+        rows_before = opened.count(rollups.ROLLUPS)
     result = run_cli("ingest", str(data), "--kind", "requests", "--db", db, "--output", "json")
     assert json.loads(result.stdout)["duplicates"] == 50
     with open_store(db, read_only=True) as opened:
         assert per_key_sums(opened) == before
-        assert (opened.count(rollups.ROLLUPS), opened.count(rollups.SKETCH)) == rows_before
+        assert opened.count(rollups.ROLLUPS) == rows_before
 
 
 def test_conflicts_and_rejected_records_never_reach_a_rollup(tmp_path: Path) -> None:
@@ -323,7 +325,7 @@ def test_small_batches_into_one_minute_are_merged_as_they_pile_up(store: Store) 
     for batch in range(12):
         table = requests_table([float(batch + 1)] * 3, start=T0 + timedelta(seconds=batch), spread=timedelta(seconds=1))
         add(store, table.set_column(0, "event_id", pa.array([f"s{batch}-{i}" for i in range(3)])))
-    keys = ", ".join(("minute", *rollups.KEYS))
+    keys = ", ".join(("minute", *rollups.KEYS, "bucket"))  # a row is the partial aggregate of one of these
     distinct = store.con.execute(f"SELECT count(DISTINCT ({keys})) FROM {rollups.ROLLUPS}").fetchall()[0][0]
     assert store.count(rollups.ROLLUPS) <= rollups.PILE_UP * distinct
     assert_rollups_match_raw(store)
@@ -386,12 +388,12 @@ def test_a_late_request_has_only_its_own_minute_looked_at(store: Store) -> None:
 def test_the_same_minutes_ingested_again_and_again_are_merged(store: Store) -> None:
     log = StatementLog(store.con)
     watched = dataclasses.replace(store, con=log)
-    for again in range(5):  # the same keys and minutes each time, new requests
-        add(watched, requests_table([1.0 + again] * 300, spread=timedelta(minutes=10), prefix=f"a{again}-"))
+    for again in range(5):  # the same keys, minutes and latency buckets each time, new requests
+        add(watched, requests_table([1.0] * 300, spread=timedelta(minutes=10), prefix=f"a{again}-"))
     # 2 rows per key after the second batch is not yet piled up, 3 after the third are: merged into 1,
     # and so again after the fifth; only the third and the fifth batches had their keys counted.
     assert log.counted_keys() == 2
-    keys = ", ".join(("minute", *rollups.KEYS))
+    keys = ", ".join(("minute", *rollups.KEYS, "bucket"))
     distinct = store.con.execute(f"SELECT count(DISTINCT ({keys})) FROM {rollups.ROLLUPS}").fetchall()[0][0]
     assert store.count(rollups.ROLLUPS) == distinct
     assert_rollups_match_raw(store)
@@ -401,13 +403,13 @@ def test_compaction_changes_no_answer(traffic: Store) -> None:
     window = Window(T0 + timedelta(seconds=17), T0 + LONG + timedelta(minutes=75, seconds=3))
     specs = [*SPECS, Aggregate(table="requests", agg="quantile", column="latency_ms", q=0.95)]
     before = [from_rollups(traffic, spec, window) for spec in specs]
-    rows = traffic.count(rollups.ROLLUPS), traffic.count(rollups.SKETCH)
+    rows = traffic.count(rollups.ROLLUPS)
     bounds = f"SELECT min(minute), max(minute), min(tenant_id), max(tenant_id) FROM {rollups.ROLLUPS}"
     everything = rollups.Span(*traffic.con.execute(bounds).fetchall()[0])
     traffic.con.execute("BEGIN TRANSACTION")
     rollups.compact(traffic.con, everything)
     traffic.con.execute("COMMIT")
-    assert traffic.count(rollups.ROLLUPS) < rows[0] and traffic.count(rollups.SKETCH) < rows[1]
+    assert traffic.count(rollups.ROLLUPS) < rows
     after = [from_rollups(traffic, spec, window) for spec in specs]
     assert after == pytest.approx(before, rel=1e-12)
     assert_rollups_match_raw(traffic)
@@ -419,10 +421,64 @@ def test_migration_of_an_existing_store_equals_rollups_built_at_ingest(traffic: 
     shutil.copy(traffic.path, older)
     with open_store(older) as opened:  # made into a version-6 store: no rollups yet
         opened.con.execute(f"DROP TABLE {rollups.ROLLUPS}")
-        opened.con.execute(f"DROP TABLE {rollups.SKETCH}")
         opened.con.execute("UPDATE _healthdeck_meta SET value = '6' WHERE key = 'schema_version'")
     with open_store(older) as upgraded:
         assert per_key_sums(upgraded) == per_key_sums(traffic)
+
+
+def test_a_store_of_two_rollup_tables_keeps_every_answer_when_folded_into_one(traffic: Store, tmp_path: Path) -> None:
+    """Schema 7 kept the sums per key and the latency buckets per key in two tables. The upgrade moves
+    their rows, not the raw requests (these may have expired): every answer stays what it was."""
+    specs = [*SPECS, Aggregate(table="requests", agg="quantile", column="latency_ms", q=0.95)]
+    traffic.con.execute("CHECKPOINT")
+    older = tmp_path / "v7.duckdb"
+    shutil.copy(traffic.path, older)
+    keys = ", ".join(("minute", *rollups.KEYS))
+    with open_store(older) as opened:  # made into a version-7 store, from its rows as schema 7 held them
+        opened.con.execute(
+            f"CREATE TABLE request_latency_sketch AS SELECT {keys}, bucket, sum(requests) AS count "
+            f"FROM {rollups.ROLLUPS} GROUP BY ALL"
+        )
+        opened.con.execute(
+            f"CREATE TABLE old_rollups AS SELECT {keys}, sum(requests) AS requests, sum(errors_5xx) AS errors_5xx, "
+            f"sum(latency_sum) AS latency_sum, sum(request_bytes) AS request_bytes, "
+            f"sum(response_bytes) AS response_bytes FROM {rollups.ROLLUPS} GROUP BY ALL"
+        )
+        opened.con.execute(f"DROP TABLE {rollups.ROLLUPS}")
+        opened.con.execute(f"ALTER TABLE old_rollups RENAME TO {rollups.ROLLUPS}")
+        opened.con.execute("DELETE FROM requests")  # expired: only the rollups hold the answers now
+        day_before = T0 - timedelta(days=1)  # and a key in each table only, which schema 7 never wrote
+        opened.con.execute(
+            f"INSERT INTO {rollups.ROLLUPS} VALUES (?, 'only-sums', NULL, '/x', 'GET', 500, 5, 2, 50.0, 7, NULL)",
+            [day_before],
+        )
+        opened.con.execute(
+            "INSERT INTO request_latency_sketch VALUES (?, 'only-buckets', NULL, '/x', 'GET', 200, 100, 3)",
+            [day_before],
+        )
+        opened.con.execute("UPDATE _healthdeck_meta SET value = '7' WHERE key = 'schema_version'")
+    with open_store(older) as upgraded:
+        tables = {name for (name,) in upgraded.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        assert "request_latency_sketch" not in tables and "old_rollups" not in tables
+        lone = f"SELECT tenant_id, bucket, requests, errors_5xx, latency_sum, request_bytes FROM {rollups.ROLLUPS} "
+        assert upgraded.con.execute(lone + "WHERE tenant_id LIKE 'only-%' ORDER BY 1").fetchall() == [
+            ("only-buckets", 100, 3, 0, 0.0, None),  # its buckets, no sums
+            ("only-sums", None, 5, 2, 50.0, 7),  # its sums and requests, in no bucket
+        ]
+        upgraded.con.execute(f"DELETE FROM {rollups.ROLLUPS} WHERE tenant_id LIKE 'only-%'")
+        buckets = traffic.con.execute(f"SELECT count(DISTINCT ({keys}, bucket)) FROM {rollups.ROLLUPS}").fetchone()
+        assert (upgraded.count(rollups.ROLLUPS),) == buckets  # a row per key and bucket: the sums added none
+        rolled = ("rollups", "sketch")  # every key's sums and buckets (its raw requests are gone)
+        assert [per_key_sums(upgraded)[name] for name in rolled] == [per_key_sums(traffic)[name] for name in rolled]
+        step_back = f"SELECT minute < lag(minute) OVER (ORDER BY rowid) AS back FROM {rollups.ROLLUPS}"
+        backwards = f"SELECT count(*) FROM ({step_back}) WHERE back"
+        assert upgraded.con.execute(backwards).fetchone() == (0,)  # in time order: zone maps skip other windows
+        inner = Window(T0 + timedelta(minutes=1), T0 + LONG + timedelta(minutes=75))  # whole minutes: no raw edge
+        assert [from_rollups(upgraded, s, inner) for s in specs] == pytest.approx(
+            [from_rollups(traffic, s, inner) for s in specs], rel=1e-12
+        )
+        p95 = exact(traffic, "quantile_cont(latency_ms, 0.95)", inner)
+        assert within_alpha(from_rollups(upgraded, specs[-1], inner), p95)
 
 
 # -- the engine ------------------------------------------------------------------------------------

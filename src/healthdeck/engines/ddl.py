@@ -48,7 +48,7 @@ def stored_columns(kind: Kind) -> list[tuple[str, str, bool]]:
 
 
 # The request rollups (store/rollups.py): their DuckDB DDL is where their columns are declared.
-ROLLUP_TABLES = {rollups.ROLLUPS: rollups.CREATE_ROLLUPS, rollups.SKETCH: rollups.CREATE_SKETCH}
+ROLLUP_TABLES = {rollups.ROLLUPS: rollups.CREATE_ROLLUPS}
 _DUCKDB_NAMES = {"TEXT": "VARCHAR", "INT": "INTEGER"}  # SQLGlot's spelling -> store/schema.py's
 
 

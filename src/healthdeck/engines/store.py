@@ -24,8 +24,8 @@ from healthdeck.store.connection import Store
 from healthdeck.store.migrations import META_TABLE, SCHEMA_VERSION
 
 CH_DATABASE = "healthdeck"
-# The schema version that brought the request rollups (store/migrations.py, migration 7).
-ROLLUPS_VERSION = 7
+# The schema version of the request rollups' layout (store/migrations.py: 7 brought them, 8 their one table).
+ROLLUPS_VERSION = 8
 # join_use_nulls: an outer join's missing side is NULL, as in SQL (not 0 or ''); aggregate_functions_
 # null_for_empty: max() of no rows is NULL (not 1970); final: a re-sent record is one row before a merge.
 CH_SETTINGS = ("join_use_nulls = 1", "aggregate_functions_null_for_empty = 1", "final = 1")
@@ -200,13 +200,16 @@ def open_engine_store(url: EngineUrl, *, create: bool = False, read_only: bool =
 
 
 def _set_up(con: PostgresConnection | ChdbConnection, url: EngineUrl) -> None:
-    """Create what is missing; a database from an older healthdeck gets its rollups built from its requests."""
+    """Create what is missing; a database from an older healthdeck gets its rollups built from its requests
+    (healthdeck expires no rows on an engine, so they are all there)."""
     before = _stored_version(con)
+    outdated = before is not None and before < ROLLUPS_VERSION
+    if outdated:
+        for table in (rollups.ROLLUPS, rollups.SCHEMA_7_SKETCH):
+            con.run(f"DROP TABLE IF EXISTS {table}")
     for statement in schema_statements(url.kind, CH_DATABASE):
         con.run(statement)
-    if before is not None and before < ROLLUPS_VERSION:
-        con.execute(f"TRUNCATE TABLE {rollups.ROLLUPS}")
-        con.execute(f"TRUNCATE TABLE {rollups.SKETCH}")
+    if outdated:
         rollups.roll_up(con, fresh_requests("TRUE"))
 
 

@@ -57,13 +57,68 @@ def _add_discount_duration(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _create_rollups(con: duckdb.DuckDBPyConnection) -> None:
-    """Per-minute rollups and latency sketches of requests (store/rollups.py), built from those stored.
+    """Per-minute rollups of requests (store/rollups.py), built from those stored, in today's layout.
 
-    Made anew (CREATE OR REPLACE) from the requests, so running it again gives the same tables.
+    Made anew (CREATE OR REPLACE) from the requests, so running it again gives the same table.
     """
     con.execute(rollups.CREATE_ROLLUPS)
-    con.execute(rollups.CREATE_SKETCH)
     rollups.roll_up_all(con)
+
+
+# Schema 7's sketch of latency buckets, kept beside the rollups' sums; schema 8 holds both in one table.
+_OLD_SKETCH = rollups.SCHEMA_7_SKETCH
+_OLD_KEYS = ("minute", *rollups.KEYS)
+_SUMS = ("errors_5xx", "latency_sum", "request_bytes", "response_bytes")
+
+
+def _fold_sketch_into_rollups(con: duckdb.DuckDBPyConnection) -> None:
+    """Move schema 7's two tables into today's one, from their rows, not from raw requests (which may
+    have expired since). A store that reached schema 7 with this healthdeck has no sketch table: its
+    rollups are in today's layout already.
+
+    Each (key, bucket) of the sketch becomes a row of its count; each key's sums go onto the row of its
+    lowest bucket, so a key has no more rows than it had buckets, and every count, sum and quantile
+    stays what it was. A key in one table only (never written so) keeps what it has: a row of bucket
+    NULL holds its sums and requests, or a bucket's row no sums.
+
+    A day at a time, in time order, as ingest writes them: in a join's order every row group would span
+    every minute, and a window's query would read them all (twice the time, benchmarks/bench_rollups.py);
+    and a day's join and sort need a day's memory, where the whole store's took 20 GB at 100 M requests.
+    """
+    if not con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [_OLD_SKETCH]).fetchall():
+        return
+    old = "_request_rollups_7"
+    con.execute(f"ALTER TABLE {rollups.ROLLUPS} RENAME TO {old}")
+    con.execute(rollups.CREATE_ROLLUPS)
+    fold = _FOLD.format(new=rollups.ROLLUPS, sketch=_OLD_SKETCH, old=old)
+    for (day,) in con.execute(_DAYS.format(sketch=_OLD_SKETCH, old=old)).fetchall():
+        con.execute(fold, {"day": day})
+    con.execute(f"DROP TABLE {old}")
+    con.execute(f"DROP TABLE {_OLD_SKETCH}")
+
+
+_DAY = "time_bucket(INTERVAL 1 day, minute)"  # UTC, the store's time zone
+_DAYS = f"SELECT DISTINCT {_DAY} FROM (SELECT minute FROM {{old}} UNION ALL SELECT minute FROM {{sketch}}) ORDER BY 1"
+_OF_THE_DAY = "minute >= $day AND minute < $day + INTERVAL 1 day"
+
+
+_SAME_KEY = " AND ".join(f"b.{k} IS NOT DISTINCT FROM s.{k}" for k in _OLD_KEYS)  # tier, endpoint may be NULL
+_FOLD = f"""
+INSERT INTO {{new}}
+WITH summed AS (
+    SELECT {", ".join(_OLD_KEYS)}, bucket, sum("count") AS n FROM {{sketch}} WHERE {_OF_THE_DAY} GROUP BY ALL
+), buckets AS (
+    SELECT *, row_number() OVER (PARTITION BY {", ".join(_OLD_KEYS)} ORDER BY bucket) = 1 AS lowest FROM summed
+), sums AS (
+    SELECT {", ".join(_OLD_KEYS)}, sum(requests) AS requests, {", ".join(f"sum({c}) AS {c}" for c in _SUMS)}
+    FROM {{old}} WHERE {_OF_THE_DAY} GROUP BY ALL
+)
+SELECT {", ".join(f"coalesce(b.{k}, s.{k})" for k in _OLD_KEYS)}, b.bucket, coalesce(b.n, s.requests),
+       {", ".join(f"CASE WHEN b.bucket IS NULL OR b.lowest THEN coalesce(s.{c}, 0) ELSE 0 END" for c in _SUMS[:2])},
+       {", ".join(f"CASE WHEN b.bucket IS NULL OR b.lowest THEN s.{c} END" for c in _SUMS[2:])}
+FROM buckets AS b FULL JOIN sums AS s ON {_SAME_KEY}
+ORDER BY 1
+"""
 
 
 # Index i holds the migration that brings a store from version i to i + 1.
@@ -75,6 +130,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _create_churn_signals,
     _add_discount_duration,
     _create_rollups,
+    _fold_sketch_into_rollups,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

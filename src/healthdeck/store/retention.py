@@ -54,7 +54,6 @@ RAW_EVENTS = ("requests", "activity", "samples", "tier_events", "webhook_deliver
 EXPIRING: tuple[ExpiringTable, ...] = (
     *(ExpiringTable(name, KINDS[name].time_field, RAW) for name in RAW_EVENTS),
     ExpiringTable(rollups.ROLLUPS, "minute", ROLLUPS),
-    ExpiringTable(rollups.SKETCH, "minute", ROLLUPS),
 )
 # The record kinds that are never expired, and why (tests check every kind is in one list or the other).
 NEVER_EXPIRED = {

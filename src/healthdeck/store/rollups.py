@@ -1,9 +1,14 @@
-"""Per-minute rollups of requests and a mergeable latency sketch, kept up to date at ingest.
+"""Per-minute rollups of requests with a mergeable latency sketch, kept up to date at ingest.
 
-`request_rollups` holds, per minute (UTC) and key (tenant, tier, endpoint, method, exact HTTP
-status), the number of requests, of 5xx, and the sums of latency and bytes. `request_latency_sketch`
-holds, per minute and key, a DDSketch-style histogram of latency_ms: log-spaced buckets of
-relative accuracy ALPHA, so an estimated quantile is within 1% of the exact one.
+`request_rollups` holds, per minute (UTC), key (tenant, tier, endpoint, method, exact HTTP status)
+and latency bucket, the number of requests, of 5xx, and the sums of latency and bytes. The buckets
+are a DDSketch-style histogram of latency_ms: log-spaced, of relative accuracy ALPHA, so an
+estimated quantile is within 1% of the exact one. A count or sum adds up a key's buckets.
+
+One table rather than a table of sums beside a table of buckets: ingest writes each batch's
+aggregates once, in 0.6 of the time two tables take (benchmarks/bench_ingest.py), and a key has
+fewer rows in all. A store rolled up before (schema 7) kept its sums apart from its buckets; its
+sums became rows of bucket NULL and requests 0 (store/migrations.py), which every sum still adds.
 
 Rows are append-only partial aggregates: a reader always sums per key, so a late event simply adds
 a partial row to its (earlier) minute, and merging partials (`compact`) changes no answer. This is
@@ -20,7 +25,8 @@ from datetime import datetime
 from typing import Any
 
 ROLLUPS = "request_rollups"
-SKETCH = "request_latency_sketch"
+# Schema 7 kept the latency buckets in a table of their own; upgrades remove it (store/migrations.py, engines/store.py).
+SCHEMA_7_SKETCH = "request_latency_sketch"
 KEYS = ("tenant_id", "tier", "endpoint", "method", "status")
 
 ALPHA = 0.01
@@ -31,19 +37,18 @@ ZERO_BUCKET = -(2**31)
 # Partial rows per key a batch's minutes may hold before ingest merges them.
 PILE_UP = 2
 
-_KEY_COLUMNS = (
-    "minute TIMESTAMPTZ NOT NULL, tenant_id VARCHAR, tier VARCHAR, endpoint VARCHAR, method VARCHAR, status INTEGER"
-)
 CREATE_ROLLUPS = (
-    f"CREATE OR REPLACE TABLE {ROLLUPS} ({_KEY_COLUMNS}, requests BIGINT NOT NULL, errors_5xx BIGINT NOT NULL, "
-    "latency_sum DOUBLE NOT NULL, request_bytes BIGINT, response_bytes BIGINT)"
+    f"CREATE OR REPLACE TABLE {ROLLUPS} (minute TIMESTAMPTZ NOT NULL, tenant_id VARCHAR, tier VARCHAR, "
+    "endpoint VARCHAR, method VARCHAR, status INTEGER, bucket INTEGER, requests BIGINT NOT NULL, "
+    "errors_5xx BIGINT NOT NULL, latency_sum DOUBLE NOT NULL, request_bytes BIGINT, response_bytes BIGINT)"
 )
-CREATE_SKETCH = f'CREATE OR REPLACE TABLE {SKETCH} ({_KEY_COLUMNS}, bucket INTEGER NOT NULL, "count" BIGINT NOT NULL)'
 
 # ts truncated to the minute in UTC (the store's time zone, store/connection.py); DuckDB's time_bucket
 # does it in half the time of date_trunc('minute', ts), which other engines spell portably.
 _MINUTE = "time_bucket(INTERVAL 1 minute, ts)"
 _KEYS = ", ".join(KEYS)
+# What a rollup row is the partial aggregate of: its minute, key and latency bucket.
+_GROUP = f"minute, {_KEYS}, bucket"
 # The minutes of a batch's new requests.
 _MINUTES = "_rolled_up_minutes"
 
@@ -59,30 +64,28 @@ def bucket_value(bucket: int) -> float:
 
 
 def requests_by_minute(*, where: str = "true", minute: str = _MINUTE) -> str:
-    """The SELECT of the stored requests `where` holds, with their minute and what the rollups sum."""
-    return f"SELECT {minute} AS minute, {_KEYS}, latency_ms, request_bytes, response_bytes FROM requests WHERE {where}"
+    """The SELECT of the stored requests `where` holds, with their minute, latency bucket and what the rollups sum."""
+    return (
+        f"SELECT {minute} AS minute, {_KEYS}, {bucket_sql('latency_ms')} AS bucket, latency_ms, request_bytes, "
+        f"response_bytes FROM requests WHERE {where}"
+    )
 
 
 def roll_up(con: Any, source: str) -> None:
-    """Append the partial aggregates of the requests of `source`, a relation with their `minute`."""
-    for insert in _inserts(source):
-        con.execute(insert)
+    """Append the partial aggregates of the requests of `source`, a relation of `requests_by_minute`."""
+    con.execute(_insert(source))
 
 
-def _inserts(source: str) -> tuple[str, str]:
-    """The INSERT … SELECT … GROUP BY adding `source`'s partial aggregates to ROLLUPS, then to SKETCH."""
-    bucket = bucket_sql("latency_ms")
+def _insert(source: str) -> str:
+    """The INSERT … SELECT … GROUP BY adding `source`'s partial aggregates to ROLLUPS."""
     return (
-        f"INSERT INTO {ROLLUPS} SELECT minute, {_KEYS}, count(*), sum(CASE WHEN status >= 500 THEN 1 ELSE 0 END), "
-        f"sum(latency_ms), sum(request_bytes), sum(response_bytes) FROM {source} GROUP BY minute, {_KEYS}",
-        f"INSERT INTO {SKETCH} SELECT minute, {_KEYS}, {bucket}, count(*) FROM {source} "
-        f"GROUP BY minute, {_KEYS}, {bucket}",
+        f"INSERT INTO {ROLLUPS} SELECT {_GROUP}, count(*), sum(CASE WHEN status >= 500 THEN 1 ELSE 0 END), "
+        f"sum(latency_ms), sum(request_bytes), sum(response_bytes) FROM {source} GROUP BY {_GROUP}"
     )
 
 
 def roll_up_all(con: Any) -> None:
-    """Build both tables from every stored request (migration 7): their minutes are computed twice,
-    rather than held for the whole store."""
+    """Build the rollups from every stored request (migration 7)."""
     roll_up(con, f"({requests_by_minute()})")
 
 
@@ -90,15 +93,11 @@ def roll_up_fresh(con: Any) -> None:
     """Roll up the requests this transaction inserted, then merge partials if they piled up.
 
     Rows inserted in this transaction carry its `now()` in `_ingested_at` (store/ingest.py relies on
-    it too); given as a constant, the filter skips every older row group by its min/max. Each
-    statement reads the batch's requests and computes their minute again, which costs less than
-    staging them in a temporary table for both: 1.4 s instead of 1.6 s of CPU per million requests.
+    it too); given as a constant, the filter skips every older row group by its min/max.
     """
     now = con.execute("SELECT now()").fetchall()[0][0]
     fresh = f"({requests_by_minute(where='_ingested_at = ?')})"
-    into_rollups, into_sketch = _inserts(fresh)
-    added = con.execute(into_rollups, [now]).fetchall()[0][0]  # DuckDB answers an INSERT with its row count
-    con.execute(into_sketch, [now])
+    added = con.execute(_insert(fresh), [now]).fetchall()[0][0]  # DuckDB answers an INSERT with its row count
     _merge_if_piled_up(con, fresh=fresh, now=now, added=added)
 
 
@@ -149,7 +148,7 @@ class Span:
 
 def _piled_up(con: Any, span: Span, *, added: int) -> bool:
     """Whether the rollups of `span` hold more than PILE_UP rows per key, just after a batch added
-    `added` rows there, one per key it has.
+    `added` rows there, one per key (and latency bucket) it has.
 
     Counting their distinct keys hashes every row of the span, so it is skipped when the row count
     alone answers. With E rows there before the batch, rows = E + added, and the batch's rows being
@@ -162,8 +161,7 @@ def _piled_up(con: Any, span: Span, *, added: int) -> bool:
     if rows <= PILE_UP * added:
         return False
     condition, params = span.where()
-    keys = f"minute, {_KEYS}"
-    distinct_keys = f"SELECT count(DISTINCT ({keys})) FROM {ROLLUPS} WHERE {condition}"
+    distinct_keys = f"SELECT count(DISTINCT ({_GROUP})) FROM {ROLLUPS} WHERE {condition}"
     return bool(rows > PILE_UP * con.execute(distinct_keys, params).fetchall()[0][0])
 
 
@@ -178,14 +176,11 @@ def compact(con: Any, span: Span) -> None:
     Sums of sums: every answer stays the same. Run inside the caller's transaction.
     """
     condition, params = span.where()
-    keys = f"minute, {_KEYS}"
-    merges = {
-        ROLLUPS: f"SELECT {keys}, sum(requests), sum(errors_5xx), sum(latency_sum), sum(request_bytes), "
-        f"sum(response_bytes) FROM {ROLLUPS} WHERE {condition} GROUP BY {keys}",
-        SKETCH: f'SELECT {keys}, bucket, sum("count") FROM {SKETCH} WHERE {condition} GROUP BY {keys}, bucket',
-    }
-    for table, merged in merges.items():
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _merged AS {merged}", params)
-        con.execute(f"DELETE FROM {table} WHERE {condition}", params)
-        con.execute(f"INSERT INTO {table} SELECT * FROM _merged")
-        con.execute("DROP TABLE _merged")
+    merged = (
+        f"SELECT {_GROUP}, sum(requests), sum(errors_5xx), sum(latency_sum), sum(request_bytes), "
+        f"sum(response_bytes) FROM {ROLLUPS} WHERE {condition} GROUP BY {_GROUP}"
+    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _merged AS {merged}", params)
+    con.execute(f"DELETE FROM {ROLLUPS} WHERE {condition}", params)
+    con.execute(f"INSERT INTO {ROLLUPS} SELECT * FROM _merged")
+    con.execute("DROP TABLE _merged")

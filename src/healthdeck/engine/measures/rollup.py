@@ -2,7 +2,7 @@
 
 A window is seldom minute-aligned: its whole minutes are read from the rollups and the partial
 minutes at each edge from the raw requests, so counts and sums are exact and only a quantile, read
-from the latency sketch (the edges bucketed by the same formula), is an estimate within 1%. The
+from the rollups' latency buckets (the edges bucketed by the same formula), is an estimate within 1%. The
 inner, minute-aligned bounds are computed in SQL from the window's instants, so one compiled
 template serves every window (parametrize.py sees only the window's own instants move).
 `HEALTHDECK_ROLLUPS=off` reads raw requests only: the reference the rollups are checked against.
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from healthdeck.engine.measures.base import MeasureContext, Window, raw_expired_before
 from healthdeck.engine.measures.lazy import lazy_module
-from healthdeck.store.rollups import GAMMA, KEYS, LN_GAMMA, ROLLUPS, SKETCH, ZERO_BUCKET
+from healthdeck.store.rollups import GAMMA, KEYS, LN_GAMMA, ROLLUPS, ZERO_BUCKET
 
 if TYPE_CHECKING:
     import ibis
@@ -74,7 +74,7 @@ def expression(ctx: MeasureContext, spec: Aggregate, window: Window, *, where: F
     if spec.agg == "quantile":
         assert spec.q is not None, "a quantile spec has q (generic.Aggregate checks it)"
         return _quantile(ctx, spec.q, window, where=where)
-    raw, rolled = _split(ctx, ROLLUPS, window, where=where)
+    raw, rolled = _split(ctx, window, where=where)
     column = spec.column or "latency_ms"
     rows = raw.select(n=_one(), s=raw[column].cast("float64")).union(
         rolled.select(n=rolled.requests.cast("int64"), s=rolled[SUMMED[column]].cast("float64"))
@@ -84,7 +84,7 @@ def expression(ctx: MeasureContext, spec: Aggregate, window: Window, *, where: F
     return rows.s.sum() if spec.agg == "sum" else rows.s.sum() / rows.n.sum()
 
 
-def _split(ctx: MeasureContext, rollup: str, window: Window, *, where: Filter) -> tuple[Table, Table]:
+def _split(ctx: MeasureContext, window: Window, *, where: Filter) -> tuple[Table, Table]:
     """(the requests in the window's partial edge minutes, the rollup rows of its whole minutes), filtered."""
     start, end = ibis.literal(window.start), ibis.literal(window.end)
     # The first whole minute begins at or after start; from an instant 1 µs earlier, so an aligned
@@ -93,7 +93,7 @@ def _split(ctx: MeasureContext, rollup: str, window: Window, *, where: Filter) -
     inner_end = end.truncate("m")
     raw = ctx.table("requests")
     edges = raw.filter(raw.ts >= start, raw.ts < end, (raw.ts < inner_start) | (raw.ts >= inner_end), *where(raw))
-    rolled = ctx.table(rollup)
+    rolled = ctx.table(ROLLUPS)
     whole = rolled.filter(rolled.minute >= inner_start, rolled.minute < inner_end, *where(rolled))
     return edges, whole
 
@@ -116,10 +116,11 @@ def _one() -> ibis.Value:
 
 def _quantile(ctx: MeasureContext, q: float, window: Window, *, where: Filter) -> Scalar:
     """quantile_cont's interpolation between the two order statistics around rank q·(n − 1), each from its bucket."""
-    raw, rolled = _split(ctx, SKETCH, window, where=where)
+    raw, rolled = _split(ctx, window, where=where)
+    rolled = rolled.filter(rolled.bucket.notnull())  # a store's rows from before the buckets hold only sums
     bucket = ibis.ifelse(raw.latency_ms > 0, (raw.latency_ms.ln() / LN_GAMMA).ceil().cast("int32"), ZERO_BUCKET)
     counts = raw.select(bucket=bucket.cast("int32"), n=_one()).union(
-        rolled.select(bucket=rolled.bucket.cast("int32"), n=rolled["count"].cast("int64"))
+        rolled.select(bucket=rolled.bucket.cast("int32"), n=rolled.requests.cast("int64"))
     )
     per = counts.group_by("bucket").aggregate(n=counts.n.sum())
     rank = ibis.literal(q) * (per.n.sum().over(ibis.window()) - 1)
