@@ -6,7 +6,9 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,3 +77,14 @@ def stopped_at_the_end() -> Iterator[list[Server]]:
     for server in servers:
         if server.process and server.process.poll() is None:
             server.stop(signal.SIGKILL)
+
+
+def clear_of_a_utc_boundary(every: timedelta, margin: timedelta = timedelta(minutes=5)) -> None:
+    """Wait out the next multiple of `every` since UTC midnight (a midnight, a noon) if it is due within
+    `margin`. For a module that compares what was kept at whole days or half days with those of the clock
+    as its tests run: it takes well under `margin`, so no boundary falls between its fixture and a test."""
+    now = datetime.now(UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    upcoming = midnight + ((now - midnight) // every + 1) * every
+    if upcoming - now < margin:
+        time.sleep((upcoming - now).total_seconds() + 1)

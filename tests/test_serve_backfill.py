@@ -12,6 +12,7 @@ import pytest
 from healthdeck.api.backfill import missing_day_ends
 from healthdeck.api.settings import ServeSettings
 from healthdeck.store.connection import Store
+from tests.conftest import clear_of_a_utc_boundary
 
 from .console import Console, console
 
@@ -21,6 +22,7 @@ SETTINGS = ServeSettings(evaluate_every=timedelta(hours=1))
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    clear_of_a_utc_boundary(timedelta(days=1))  # the tests recompute today's midnight from the clock
     with console(tmp_path_factory.mktemp("backfill"), settings=SETTINGS, days=10) as served:
         yield served
 

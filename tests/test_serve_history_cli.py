@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.conftest import ingested, run_cli
+from tests.conftest import clear_of_a_utc_boundary, ingested, run_cli
 from tests.test_serve_server import Server
 
 STEP = timedelta(hours=12)
@@ -50,6 +50,7 @@ def records(now: datetime) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    clear_of_a_utc_boundary(STEP)  # the tests recompute the 12 h instants from the clock
     return ingested(tmp_path_factory.mktemp("history"), records(datetime.now(UTC)))
 
 
