@@ -15,6 +15,7 @@ import sqlglot.expressions as sge
 
 from healthdeck.engine.measures.parametrize import bind_string, learn
 from healthdeck.engine.measures.templates import TemplateCache, bind
+from tests.conftest import run_cli
 
 from .test_cli_engine import AT, cli, db  # noqa: F401 - the module's store fixture
 
@@ -77,6 +78,17 @@ def test_instants_follow_the_start_or_the_end_and_constants_stay() -> None:
     assert sorted(params.values()) == [start - timedelta(minutes=5), start + timedelta(days=3, microseconds=11)]
 
 
+@pytest.mark.parametrize("micros", [999_536, 123_457, 1])
+def test_a_window_of_any_microseconds_gets_a_template_for_any_length(micros: int) -> None:
+    # Ibis writes the seconds of an instant as a double: 12.999536 s reads 12.999535999999999. Read
+    # back truncated, that end was 1 µs off where it should be, and a report cut at its newest record
+    # (any microsecond) compiled such windows on every run, importing Ibis (0.3 s of a cold report).
+    length = timedelta(days=29, hours=23, minutes=59, seconds=59, microseconds=micros)
+    template, any_length = _learn(lambda s, e: _in(s, e).count(), length)
+    assert any_length
+    assert sorted(template["instants"].values()) == [["end", 0], ["start", 0]]
+
+
 def test_a_query_that_uses_the_length_holds_for_that_length_only() -> None:
     template, any_length = _learn(lambda s, e: _in(s, e).count() / (e - s).total_seconds())
     assert template is not None and not any_length
@@ -120,3 +132,18 @@ def test_a_literal_ibis_shares_between_two_places_becomes_a_parameter_in_both() 
     bound, found = bind_string(tree, " healthdeck-tenant ", "tenant")
     assert found
     assert bound.sql(dialect="duckdb") == "SELECT * WHERE a = $tenant AND b = $tenant"
+
+
+def test_a_report_cut_at_any_microsecond_runs_from_the_cache_without_compiling(db: Path) -> None:  # noqa: F811
+    """A second report at the same instant, cut at an odd microsecond, finds every query's SQL in the cache:
+    it imports neither Ibis nor SQLGlot (the parse of such instants is the test above)."""
+    (db.parent / "cache" / "sql-templates.json").unlink(missing_ok=True)
+    at = (AT + timedelta(seconds=59, microseconds=999_536)).isoformat()
+    first = cli(db, "health", "--full", "--at", at, "-o", "json").stdout
+    again = run_cli("health", "--full", "--at", at, "-o", "json", "--db", str(db), env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert again.returncode == 0 and orjson.loads(again.stdout) == orjson.loads(first)
+    imported = {
+        line.rsplit("|", 1)[-1].strip() for line in again.stderr.splitlines() if line.startswith("import time:")
+    }
+    assert "duckdb" in imported  # the import log is there
+    assert not {name for name in imported if name.split(".")[0] in ("ibis", "sqlglot")}

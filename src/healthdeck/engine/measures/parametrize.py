@@ -93,7 +93,9 @@ def _instant(node: sge.Anonymous) -> datetime:
     year, month, day, hour, minute, seconds, zone = (arg.this for arg in node.expressions)
     assert zone == "UTC", "the engine's instants are all in UTC"
     base = datetime(int(year), int(month), int(day), int(hour), int(minute), tzinfo=UTC)
-    return base + timedelta(microseconds=int(Decimal(seconds) * 1_000_000))
+    # The seconds are a double's repr: 12.999536 s is written 12.999535999999999, so the nearest
+    # microsecond is the instant (truncating gave one 1 µs early, and its window no template).
+    return base + timedelta(microseconds=round(Decimal(seconds) * 1_000_000))
 
 
 def bind_string(tree: sge.Expression, value: str, name: str) -> tuple[sge.Expression, bool]:
