@@ -172,7 +172,8 @@ def meta_table(engine: EngineKind, database: str = "") -> list[str]:
 
 
 def schema_statements(engine: EngineKind, database: str = "") -> list[str]:
-    """Every statement that sets a database up for healthdeck; each may run again harmlessly."""
+    """Every statement that sets a database up for healthdeck; each may run again harmlessly. The last
+    one records the schema version (engines/store.py runs it after whatever an upgrade rebuilds)."""
     if engine == "postgres":
         tables = [postgres_table(kind) for kind in KINDS.values()]
         indexes = [index for kind in KINDS.values() for index in postgres_indexes(kind)]

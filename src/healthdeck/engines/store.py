@@ -207,10 +207,12 @@ def _set_up(con: PostgresConnection | ChdbConnection, url: EngineUrl) -> None:
     if outdated:
         for table in (rollups.ROLLUPS, rollups.SCHEMA_7_SKETCH):
             con.run(f"DROP TABLE IF EXISTS {table}")
-    for statement in schema_statements(url.kind, CH_DATABASE):
+    *tables, version = schema_statements(url.kind, CH_DATABASE)
+    for statement in tables:
         con.run(statement)
     if outdated:
         rollups.roll_up(con, fresh_requests("TRUE"))
+    con.run(version)  # last: a set-up cut short before it is redone by the next ingest
 
 
 def fresh_requests(where: str) -> str:

@@ -78,8 +78,10 @@ def _fold_sketch_into_rollups(con: duckdb.DuckDBPyConnection) -> None:
 
     Each (key, bucket) of the sketch becomes a row of its count; each key's sums go onto the row of its
     lowest bucket, so a key has no more rows than it had buckets, and every count, sum and quantile
-    stays what it was. A key in one table only (never written so) keeps what it has: a row of bucket
-    NULL holds its sums and requests, or a bucket's row no sums.
+    stays what it was. A key with sums but no buckets (never written so) keeps its sums and requests in
+    a row of bucket NULL. A key with buckets but no sums is left out: schema 7's expiry deleted the sums
+    of a day first, so an expiry cut short between the two tables left such keys, past the rollups'
+    retention, whose counts were already gone.
 
     A day at a time, in time order, as ingest writes them: in a join's order every row group would span
     every minute, and a window's query would read them all (twice the time, benchmarks/bench_rollups.py);
@@ -113,10 +115,10 @@ WITH summed AS (
     SELECT {", ".join(_OLD_KEYS)}, sum(requests) AS requests, {", ".join(f"sum({c}) AS {c}" for c in _SUMS)}
     FROM {{old}} WHERE {_OF_THE_DAY} GROUP BY ALL
 )
-SELECT {", ".join(f"coalesce(b.{k}, s.{k})" for k in _OLD_KEYS)}, b.bucket, coalesce(b.n, s.requests),
-       {", ".join(f"CASE WHEN b.bucket IS NULL OR b.lowest THEN coalesce(s.{c}, 0) ELSE 0 END" for c in _SUMS[:2])},
+SELECT {", ".join(f"s.{k}" for k in _OLD_KEYS)}, b.bucket, coalesce(b.n, s.requests),
+       {", ".join(f"CASE WHEN b.bucket IS NULL OR b.lowest THEN s.{c} ELSE 0 END" for c in _SUMS[:2])},
        {", ".join(f"CASE WHEN b.bucket IS NULL OR b.lowest THEN s.{c} END" for c in _SUMS[2:])}
-FROM buckets AS b FULL JOIN sums AS s ON {_SAME_KEY}
+FROM sums AS s LEFT JOIN buckets AS b ON {_SAME_KEY}
 ORDER BY 1
 """
 

@@ -8,7 +8,7 @@ estimated quantile is within 1% of the exact one. A count or sum adds up a key's
 One table rather than a table of sums beside a table of buckets: ingest writes each batch's
 aggregates once, in 0.6 of the time two tables take (benchmarks/bench_ingest.py), and a key has
 fewer rows in all. A store rolled up before (schema 7) kept its sums apart from its buckets; its
-sums became rows of bucket NULL and requests 0 (store/migrations.py), which every sum still adds.
+sums moved onto each key's lowest bucket (store/migrations.py, migration 8).
 
 Rows are append-only partial aggregates: a reader always sums per key, so a late event simply adds
 a partial row to its (earlier) minute, and merging partials (`compact`) changes no answer. This is

@@ -117,7 +117,7 @@ def _one() -> ibis.Value:
 def _quantile(ctx: MeasureContext, q: float, window: Window, *, where: Filter) -> Scalar:
     """quantile_cont's interpolation between the two order statistics around rank q·(n − 1), each from its bucket."""
     raw, rolled = _split(ctx, window, where=where)
-    rolled = rolled.filter(rolled.bucket.notnull())  # a store's rows from before the buckets hold only sums
+    rolled = rolled.filter(rolled.bucket.notnull())  # sums without buckets (store/migrations.py, migration 8)
     bucket = ibis.ifelse(raw.latency_ms > 0, (raw.latency_ms.ln() / LN_GAMMA).ceil().cast("int32"), ZERO_BUCKET)
     counts = raw.select(bucket=bucket.cast("int32"), n=_one()).union(
         rolled.select(bucket=rolled.bucket.cast("int32"), n=rolled.requests.cast("int64"))
