@@ -14,9 +14,9 @@ import duckdb
 import orjson
 
 from healthdeck.api.tokens import Role
-from healthdeck.engine.measures.base import time_bound
+from healthdeck.engine.measures.base import MeasureContext, raw_expired_before, time_bound
 from healthdeck.store.connection import open_store
-from healthdeck.store.retention import EXPIRING, NEVER_EXPIRED
+from healthdeck.store.retention import EXPIRING, NEVER_EXPIRED, expiry_marks
 from healthdeck.store.schema import KINDS
 from tests.conftest import ingested, run_cli, write_jsonl
 from tests.test_serve_server import NDJSON, Server, jsonl, make_tokens, tenant
@@ -237,3 +237,50 @@ def test_after_expiry_the_engine_finds_the_oldest_and_newest_times_without_readi
             read, total = _row_groups_read(con, sql)
             assert total >= 6 and read <= total // 2, (read, total)
         assert _row_groups_read(con, "SELECT max(ts) FROM requests")[0] == total  # what a bare max() costs now
+
+
+def _cpu_at(n: int, days_ago: float) -> dict[str, Any]:
+    return {**sample_at(n, days_ago), "labels": {"service": "api"}}
+
+
+def test_a_kpi_of_samples_says_its_raw_samples_were_expired_where_its_window_reaches_before_them(
+    tmp_path: Path,
+) -> None:
+    db = str(ingested(tmp_path, [_cpu_at(n, days) for n, days in enumerate((40, 35, 30, 10, 5, 1))]))
+    at = f"{NOW - timedelta(days=30, hours=-1):%Y-%m-%dT%H:%M:%SZ}"  # an hour after the sample of 30 days ago
+    asked = ("metrics", "get", "--name", "cpu_utilization", "--at", at, "--window", "1d", "--db", db)
+    assert json_of(*asked)["value"] == 40.0  # before expiry: measured
+    run_cli("store", "retention", "--raw", "20d", "--db", db)
+    expiry = json_of("store", "expire", "--db", db)
+    assert expired_by_table(expiry)["samples"] == 3
+    cutoff = datetime.fromisoformat(next(t["cutoff"] for t in expiry["tables"] if t["table"] == "samples"))
+    after = json_of(*asked)
+    assert after["value"] is None
+    said = f"raw samples before {cutoff:%Y-%m-%d %H:%M} UTC were expired, and the rollups do not hold this KPI"
+    assert said in after["explanation"]
+    text = run_cli(*asked)
+    assert f"expired: {said}" in text.stdout
+    recent = json_of("metrics", "get", "--name", "cpu_utilization", "--window", "2d", "--db", db)
+    assert recent["value"] == 40.0 and "expired" not in recent["explanation"]  # a window after the cutoff
+
+
+def test_the_mark_of_expired_rows_only_moves_forward_and_yields_to_older_rows_stored_since(tmp_path: Path) -> None:
+    db = ingested(tmp_path, [_cpu_at(n, days) for n, days in enumerate((40, 30, 10))])
+    run_cli("store", "retention", "--raw", "20d", "--db", str(db))
+    run_cli("store", "expire", "--db", str(db))
+    with open_store(db, read_only=True) as store:
+        first_mark = expiry_marks(store.con)["samples"]
+    assert abs(first_mark - (NOW - timedelta(days=20))) < timedelta(minutes=5)
+    run_cli("store", "retention", "--raw", "35d", "--db", str(db))  # longer: deletes nothing, lowers nothing
+    run_cli("store", "expire", "--db", str(db))
+    with open_store(db, read_only=True) as store:
+        assert expiry_marks(store.con) == {"samples": first_mark}
+        assert raw_expired_before(MeasureContext(store), "samples") == first_mark
+    older = write_jsonl(tmp_path / "older.jsonl", [_cpu_at(9, 25)])  # within 35 days, before the mark
+    assert run_cli("ingest", str(older), "--db", str(db)).returncode == 0
+    with open_store(db, read_only=True) as store:
+        assert raw_expired_before(MeasureContext(store), "samples") is None  # rows before it are there again
+    run_cli("store", "retention", "--raw", "22d", "--db", str(db))
+    assert expired_by_table(json_of("store", "expire", "--db", str(db)))["samples"] == 1  # that row, 22 days back
+    with open_store(db, read_only=True) as store:
+        assert expiry_marks(store.con) == {"samples": first_mark}  # not lowered to 22 days back

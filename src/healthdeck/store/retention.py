@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from healthdeck.catalog.durations import format_duration, parse_duration
 from healthdeck.errors import HealthdeckError
@@ -188,7 +189,10 @@ def plan_expiry(store: Store, *, now: datetime) -> ExpiryPlan:
         cutoff = now - kept
         days = _expired_days(store, spec, cutoff=cutoff)
         tables.append(TableExpiry(spec.table, _shown(kept) or KEEP, cutoff, sum(count for _, count in days)))
-        deletes += [Chunk(spec, min(day_end, cutoff)) for day_end, _ in days]
+        ends = [min(day_end, cutoff) for day_end, _ in days]
+        if ends:  # the last up to the cutoff itself (no row lies between its day's end and the cutoff),
+            ends[-1] = cutoff  # so the mark it leaves says truly that everything before the cutoff is gone
+        deletes += [Chunk(spec, end) for end in ends]
     return ExpiryPlan(tables, deletes)
 
 
@@ -203,12 +207,38 @@ def _expired_days(store: Store, spec: ExpiringTable, *, cutoff: datetime) -> lis
     return [(EPOCH + (day + 1) * DAY, int(count)) for day, count in rows]
 
 
+# `_healthdeck_meta` keys: before which instant a table's rows were ever expired (the engine's explanations).
+EXPIRED_BEFORE = "expired_before:"
+
+
 def delete_chunk(store: Store, chunk: Chunk) -> int:
-    """Delete one chunk in its own short transaction; answers how many rows went."""
+    """Delete one chunk in its own short transaction, and keep the mark of how far its table was expired;
+    answers how many rows went."""
     spec = chunk.table
-    # DuckDB answers a DELETE with the count of the rows it deleted.
-    row = store.con.execute(f'DELETE FROM "{spec.table}" WHERE "{spec.time_column}" < ?', [chunk.before]).fetchone()
-    return int(row[0]) if row else 0
+    with transaction(store.con):
+        # DuckDB answers a DELETE with the count of the rows it deleted.
+        row = store.con.execute(f'DELETE FROM "{spec.table}" WHERE "{spec.time_column}" < ?', [chunk.before]).fetchone()
+        deleted = int(row[0]) if row else 0
+        if deleted:
+            _mark_expired(store, spec.table, chunk.before)
+    return deleted
+
+
+def _mark_expired(store: Store, table: str, before: datetime) -> None:
+    """Raise the table's mark to `before` (never lower it: what was deleted stays deleted)."""
+    # One fixed format, so that the text order of two marks is their time order.
+    value = before.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    store.con.execute(
+        f"INSERT INTO {META_TABLE} VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = greatest(value, excluded.value)",
+        [EXPIRED_BEFORE + table, value],
+    )
+
+
+def expiry_marks(con: Any) -> dict[str, datetime]:
+    """{table: before which instant its rows were expired}, for each table expiry ever deleted from."""
+    rows = con.execute(f"SELECT key, value FROM {META_TABLE} WHERE key LIKE '{EXPIRED_BEFORE}%'").fetchall()
+    return {key.removeprefix(EXPIRED_BEFORE): datetime.fromisoformat(value) for key, value in rows}
 
 
 def expired(plan: ExpiryPlan, deleted: list[int]) -> list[TableExpiry]:

@@ -19,6 +19,7 @@ from healthdeck.engine.measures.templates import CACHE_FILE, PER_LENGTH, Templat
 from healthdeck.engine.revenue_options import MrrSettings
 from healthdeck.store.connection import Store
 from healthdeck.store.migrations import SCHEMA_VERSION
+from healthdeck.store.retention import expiry_marks
 from healthdeck.store.rollups import ROLLUPS
 from healthdeck.store.schema import KINDS
 
@@ -275,14 +276,20 @@ def next_minute(moment: datetime) -> datetime:
 
 
 def raw_expired_before(ctx: MeasureContext, table: str) -> datetime | None:
-    """Where a raw table's expired rows end, when its rollup still holds minutes before them: its first
-    raw record (the rollup's end when none is left); None while nothing the rollup holds has expired.
+    """Where a raw table's expired rows end: None while nothing of it has expired.
 
-    Rollups are made only from stored rows, so a rollup minute before the minute of the first raw
-    record is the trace of rows that expiry deleted (store/retention.py).
+    A table with a rollup: its first raw record (the rollup's end when none is left), when the rollup
+    holds minutes before it. Rollups are made only from stored rows, so a rollup minute before the
+    minute of the first raw record is the trace of rows that expiry deleted (store/retention.py).
+    Another table: the mark expiry keeps of how far it deleted, unless rows older than that were
+    stored since (a retention made longer, then older data ingested).
     """
     rollup = ROLLED_UP.get(table)
-    rolled_first, rolled_last = time_bounds(ctx)[rollup] if rollup else (None, None)
+    if rollup is None:
+        mark = ctx.memo(("expiry_marks",), lambda: expiry_marks(ctx.store.con)).get(table)
+        first = first_record(ctx, table)
+        return mark if mark is not None and (first is None or first >= mark) else None
+    rolled_first, rolled_last = time_bounds(ctx)[rollup]
     if rolled_first is None or rolled_last is None:
         return None
     raw_first = first_record(ctx, table)
