@@ -327,6 +327,9 @@ class ExpiredRaw:
 def expired_raw(ctx: MeasureContext, name: str, params: Params, window: Window) -> ExpiredRaw | None:
     """Whether the window begins where raw rows the measure reads were expired, and what it reads there."""
     for table in sorted(MEASURES[name].sources(params)):
+        first = first_record(ctx, table)
+        if table not in ROLLED_UP and first is not None and window.start >= first:
+            continue  # its expiry mark is never after its first record: no need to read the marks
         gone = raw_expired_before(ctx, table)
         if gone is not None and window.start < gone:
             return ExpiredRaw(table, gone, rolled_up=MEASURES[name].reads_rollups(params))
