@@ -260,6 +260,8 @@ def test_a_kpi_of_samples_says_its_raw_samples_were_expired_where_its_window_rea
     assert said in after["explanation"]
     text = run_cli(*asked)
     assert f"expired: {said}" in text.stdout
+    gone = f"raw samples before {cutoff:%Y-%m-%d %H:%M} UTC were expired"
+    assert f"in the sources of these KPIs ({gone})." in text.stdout  # why there is no event at all
     recent = json_of("metrics", "get", "--name", "cpu_utilization", "--window", "2d", "--db", db)
     assert recent["value"] == 40.0 and "expired" not in recent["explanation"]  # a window after the cutoff
 

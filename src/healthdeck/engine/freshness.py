@@ -196,7 +196,10 @@ def describe_freshness(results: list[KpiResult], at: datetime) -> str:
     """One sentence on the data's age: the newest event, and which KPIs have no fresh data and why."""
     newest = newest_event(results)
     if newest is None:
-        return f"No event at or before {at:%Y-%m-%d %H:%M:%S} UTC in the sources of these KPIs."
+        gone = sorted({(r.expired.table, r.expired.before) for r in results if r.expired is not None})
+        why = "; ".join(f"raw {table} before {before:%Y-%m-%d %H:%M} UTC were expired" for table, before in gone)
+        none = f"No event at or before {at:%Y-%m-%d %H:%M:%S} UTC in the sources of these KPIs"
+        return f"{none} ({why})." if why else f"{none}."
     stale = [r.freshness for r in results if r.freshness is not None and r.freshness.stale]
     if not stale:
         return f"Newest event {_when(newest, at)}; every KPI shown has fresh data."
