@@ -40,7 +40,7 @@ def ingest(
     ] = None,
     batch_rows: Annotated[
         int | None,
-        typer.Option("--batch-rows", min=1, help="Records per transaction, 200,000 by default; bounds memory use."),
+        typer.Option("--batch-rows", min=1, help="Records per transaction, 500,000 by default; bounds memory use."),
     ] = None,
     db: DbOption = None,
     engine_url: EngineOption = None,

@@ -48,7 +48,10 @@ from healthdeck.store.validate import literal, missing_columns, quote, validatio
 
 # At least DuckDB's row group (122,880 rows): a batch that large is written straight to the store's
 # file at commit, not to its write-ahead log and then again at the checkpoint (twice the CPU time).
-BATCH_ROWS = 200_000
+# And at least four: DuckDB splits a statement's work by row group, so each of its threads gets whole
+# shares (200,000 rows made one of 122,880 and one of 77,120, and a Parquet file's batches ran on 1.3
+# of this machine's 2 cores; 500,000 run on 1.8). Text files' blocks also end at BLOCK_BYTES.
+BATCH_ROWS = 500_000
 SHOWN_REJECTS = 20
 # A re-sent event_id is recognised (a duplicate, or a conflict) when the stored event's time is
 # within this of the record's: a duplicate has the same time, and so has a corrected record unless
