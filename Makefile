@@ -32,6 +32,7 @@ bench: install  ## performance benchmarks (figures and ratios against an in-run 
 	$(PY) benchmarks/bench_health.py
 	$(PY) benchmarks/bench_startup.py
 	$(PY) benchmarks/bench_ingest.py
+	$(PY) benchmarks/bench_id_lookup.py
 	$(PY) benchmarks/bench_jsonl_parse.py
 	$(PY) benchmarks/bench_rollups.py
 	$(PY) benchmarks/bench_coverage.py
