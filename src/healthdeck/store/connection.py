@@ -270,7 +270,8 @@ def _check_version(db: Path, con: duckdb.DuckDBPyConnection, *, read_only: bool)
 
 def _connect(db: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     try:
-        con = duckdb.connect(str(db), read_only=read_only, config={**SANDBOX, "checkpoint_threshold": CHECKPOINT_AFTER, **_memory_limit()})
+        config = {**SANDBOX, "checkpoint_threshold": CHECKPOINT_AFTER, **_memory_limit()}
+        con = duckdb.connect(str(db), read_only=read_only, config=config)
     except duckdb.IOException as exc:
         message = str(exc)
         if "lock" in message.lower():
