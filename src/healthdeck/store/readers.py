@@ -31,6 +31,7 @@ from healthdeck.store.schema import KINDS
 
 # Names of the staging table's own columns, which a record cannot use as fields.
 STAGING_NAMES = ("_line", "_pre_error", "_raw")
+OPEN, CLOSE, CR = b"{}\r"
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ def jsonl_pieces(block: LineBlock, *, limit: int = MAX_RECORD_BYTES) -> Iterator
 def _whole_block_table(block: LineBlock) -> pa.Table | None:
     """A block read whole as one Arrow table with `_line`, when every line is one JSON object."""
     text = cast(bytes, block.text)
-    if not _objects_only(text, block.count) or not _utf8(text):
+    if not _objects_only(text, block.newlines) or not _utf8(text):
         return None
     table = _read_objects(text, block.head())
     if table is None or table.num_rows != block.count or any(name in STAGING_NAMES for name in table.column_names):
@@ -162,14 +163,20 @@ def _whole_block_table(block: LineBlock) -> pa.Table | None:
     return table.append_column("_line", line_numbers(block.first_line, block.count))
 
 
-def _objects_only(text: bytes, count: int) -> bool:
-    """Whether each of the `count` lines of `text` is "{…}" (a CR may end it): the file's bytes are
-    only cut at newlines, and JSON text holds a newline nowhere else. A line holding two objects
-    is found by the row count."""
+def _objects_only(text: bytes, newlines: np.ndarray) -> bool:
+    """Whether each line of `text` is "{…}" (a CR may end it): the file's bytes are only cut at
+    newlines, and JSON text holds a newline nowhere else. A line holding two objects is found by
+    the row count.
+
+    Only the bytes around the newlines blocks.py found are looked at: counting "}\\n{" in the
+    whole text took 0.22 s of CPU a million request lines (315 MB), this 0.05 s."""
     if not (text.startswith(b"{") and text.endswith((b"}", b"}\r"))):
         return False
-    boundaries = text.count(b"}\n{")
-    return boundaries == count - 1 or boundaries + text.count(b"}\r\n{") == count - 1
+    data = np.frombuffer(text, np.uint8)
+    before, after = data[newlines - 1], data[newlines + 1]
+    # A newline is never the first byte, so newlines - 2 only wraps where `before` is "{", not CR.
+    closed = (before == CLOSE) | ((before == CR) & (data[newlines - 2] == CLOSE))
+    return bool(closed.all() and (after == OPEN).all())
 
 
 def line_numbers(first: int, count: int) -> pa.Array:
