@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -498,9 +499,16 @@ class _BlockBatches:
             if len(parts) == 1:
                 yield KINDS[name], parts[0]
                 continue
-            # Pieces may type one column differently (or as text): as text they always concatenate.
-            texts = [_typed_as_text(part) for part in parts]
-            yield KINDS[name], pa.concat_tables(texts, promote_options="default")
+            yield KINDS[name], _concatenated(parts)
+
+
+def _concatenated(parts: list[pa.Table]) -> pa.Table:
+    """Staged tables as one; pieces may type one column differently (or as text): as text they always concatenate."""
+    if len(parts) == 1:
+        return parts[0]
+    if all(part.schema == parts[0].schema for part in parts):
+        return pa.concat_tables(parts)
+    return pa.concat_tables([_typed_as_text(part) for part in parts], promote_options="default")
 
 
 def _typed_as_text(table: pa.Table) -> pa.Table:
@@ -516,9 +524,9 @@ OneByOne = Callable[[list[int]], list[RawRecord]]
 
 
 def _ingest_jsonl(path: str, *, kind: Kind | None, batcher: _Batcher, progress: Progress | None) -> int:
-    """Ingest a JSON Lines file block by block, each block one batch per kind; return how many records."""
+    """Ingest a JSON Lines file block by block, blocks joined into batches (one per kind); return how many records."""
     blocks = _jsonl_blocks(path, kind=kind, source=batcher.source, batch_rows=batcher.batch_rows)
-    return _store_blocks(_ahead(path, blocks), batcher=batcher, progress=progress)
+    return _store_blocks(_ahead(path, _in_batches(blocks, batcher.batch_rows)), batcher=batcher, progress=progress)
 
 
 def _ahead(path: str, blocks: Iterator[_ReadBlock]) -> Iterator[_ReadBlock]:
@@ -548,7 +556,7 @@ def _jsonl_blocks(path: str, *, kind: Kind | None, source: str, batch_rows: int)
 def _ingest_csv(path: str, *, kind: Kind | None, batcher: _Batcher, progress: Progress | None) -> int:
     """Ingest a CSV file with a header row block by block, like JSON Lines."""
     blocks = _csv_blocks(path, kind=kind, source=batcher.source, batch_rows=batcher.batch_rows)
-    return _store_blocks(_ahead(path, blocks), batcher=batcher, progress=progress)
+    return _store_blocks(_ahead(path, _in_batches(blocks, batcher.batch_rows)), batcher=batcher, progress=progress)
 
 
 def _csv_blocks(path: str, *, kind: Kind | None, source: str, batch_rows: int) -> Iterator[_ReadBlock]:
@@ -571,13 +579,54 @@ def _csv_blocks(path: str, *, kind: Kind | None, source: str, batch_rows: int) -
 @dataclass(frozen=True)
 class _ReadBlock:
     """A block of a text file read and staged per kind, ready to store: `size` bytes of the file
-    holding `records` records, the rejects found reading them, and the rejected lines' text."""
+    holding `records` records from line `first_line` on, the rejects found reading them, and the
+    rejected lines' text."""
 
     size: int
     records: int
     early: list[Reject]
     staged: list[tuple[Kind, pa.Table]]
     raw_of: RawOf
+    first_line: int = 1
+
+
+def _in_batches(blocks: Iterable[_ReadBlock], rows: int) -> Iterator[_ReadBlock]:
+    """Consecutive blocks joined while they hold at most `rows` records together.
+
+    A text file's block ends at about BLOCK_BYTES (some 213,000 request lines), below the default
+    batch: joined, a batch's statements get whole row groups on each of DuckDB's threads (see
+    BATCH_ROWS). Blocks are still read and parsed one at a time, so no larger buffer is made.
+    """
+    group: list[_ReadBlock] = []
+    for block in blocks:
+        if group and sum(b.records for b in group) + block.records > rows:
+            yield _joined(group)
+            group = []
+        group.append(block)
+    if group:
+        yield _joined(group)
+
+
+def _joined(blocks: list[_ReadBlock]) -> _ReadBlock:
+    if len(blocks) == 1:
+        return blocks[0]
+    staged: dict[str, list[pa.Table]] = {}
+    for block in blocks:
+        for kind, table in block.staged:
+            staged.setdefault(kind.name, []).append(table)
+    starts = [block.first_line for block in blocks]
+
+    def raw_of(line: int) -> str:
+        return blocks[bisect_right(starts, line) - 1].raw_of(line)
+
+    return _ReadBlock(
+        size=sum(block.size for block in blocks),
+        records=sum(block.records for block in blocks),
+        early=[reject for block in blocks for reject in block.early],
+        staged=[(KINDS[name], _concatenated(tables)) for name, tables in staged.items()],
+        raw_of=raw_of,
+        first_line=blocks[0].first_line,
+    )
 
 
 def _store_blocks(blocks: Iterable[_ReadBlock], *, batcher: _Batcher, progress: Progress | None) -> int:
@@ -637,7 +686,7 @@ def _read_block(
             for record in piece:
                 _route_record(record, kind=kind, batches=batches, source=source)
     early = sorted(batches.early, key=lambda r: r.line or 0)
-    return _ReadBlock(size, records, early, list(batches.staged()), raw_of)
+    return _ReadBlock(size, records, early, list(batches.staged()), raw_of, block.first_line)
 
 
 def _add_arrow_piece(

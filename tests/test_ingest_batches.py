@@ -1,0 +1,96 @@
+"""A text file's blocks joined into batches: blocks end at about BLOCK_BYTES, batches at --batch-rows."""
+
+from __future__ import annotations
+
+import io
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from healthdeck.store import blocks, ingest
+from healthdeck.store.connection import open_store
+from healthdeck.store.ingest import IngestReport, ingest_files
+
+from .conftest import write_jsonl
+from .test_ingest import NOW, request
+
+SMALL_BLOCK = 600  # bytes: about three of these records a block
+
+
+def activity(i: int) -> dict[str, Any]:
+    moment = NOW.replace(second=0).isoformat()
+    return {"kind": "activity", "event_id": f"a{i}", "ts": moment, "tenant_id": "t1", "user_id": "u1", "event": "login"}
+
+
+def events() -> list[dict[str, Any]]:
+    """40 records: requests, a bad one in a later block, and activity in the middle."""
+    records = [request(i) for i in range(25)] + [activity(i) for i in range(5)] + [request(i) for i in range(25, 35)]
+    records[17] = request(17, status="two hundred")
+    return records
+
+
+def ingest_with_blocks_of(path: Path, db: Path, block_bytes: int | None, batch_rows: int) -> tuple[IngestReport, list]:
+    """Ingest `path` with blocks of about `block_bytes` (None: the default); return the report and the
+    records each stored batch held."""
+    batches: list[int] = []
+    with pytest.MonkeyPatch.context() as patch:
+        if block_bytes is not None:
+            small = partial(blocks.whole_line_blocks, max_bytes=block_bytes, read_bytes=block_bytes)
+            patch.setattr(ingest, "whole_line_blocks", small)
+        with open_store(db, create=True) as store:
+            report = ingest_files(
+                store,
+                [str(path)],
+                batch_rows=batch_rows,
+                rejects_path=db.with_suffix(".rejects.jsonl"),
+                progress=lambda size, records: batches.append(records),
+            )
+    return report, batches
+
+
+def test_small_blocks_are_joined_into_batches_of_at_most_batch_rows(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "events.jsonl", events())
+    data = io.BytesIO(path.read_bytes())
+    block_sizes = [b.count for b in blocks.whole_line_blocks(data, max_lines=10, max_bytes=600, read_bytes=600)]
+    assert max(block_sizes) < 10  # blocks end at the byte limit, before --batch-rows
+
+    report, batches = ingest_with_blocks_of(path, tmp_path / "small.duckdb", SMALL_BLOCK, batch_rows=10)
+
+    assert sum(batches) == 40 and max(batches) <= 10
+    assert len(batches) < len(block_sizes)  # joined
+    assert (report.accepted, report.rejected, report.by_kind) == (39, 1, {"requests": 34, "activity": 5})
+    (reject,) = report.first_rejects
+    assert reject.line == 18 and 'field "status"' in reject.error
+    # The rejected line's own text, from the block it was read in (not the first block of its batch).
+    assert reject.record == path.read_bytes().split(b"\n")[17].decode()
+
+
+def test_joined_batches_store_exactly_what_whole_blocks_store(tmp_path: Path) -> None:
+    records = events()
+    records[31] = request(3, latency_ms=99.0)  # a conflict with a line of another block, same batch
+    records[33] = request(30, status=None)  # a record missing a field, in the last block
+    path = write_jsonl(tmp_path / "events.jsonl", records)
+
+    joined, _ = ingest_with_blocks_of(path, tmp_path / "joined.duckdb", SMALL_BLOCK, batch_rows=40)
+    whole, _ = ingest_with_blocks_of(path, tmp_path / "whole.duckdb", None, batch_rows=40)
+
+    assert [r.describe() for r in joined.first_rejects] == [r.describe() for r in whole.first_rejects]
+    assert (joined.accepted, joined.rejected, joined.duplicates) == (whole.accepted, whole.rejected, whole.duplicates)
+    assert len(joined.first_rejects) == 3
+    for table in ("requests", "activity", "request_rollups"):
+        assert _rows(tmp_path / "joined.duckdb", table) == _rows(tmp_path / "whole.duckdb", table)
+
+
+def _rows(db: Path, table: str) -> list[bytes]:
+    """A table's rows in order; the rollups' summed per key (they are partial rows, one set a batch)."""
+    query = f"SELECT * EXCLUDE (_ingested_at) FROM {table}"
+    if table == "request_rollups":
+        keys = "minute, tenant_id, tier, endpoint, method, status, bucket"
+        sums = "sum(requests), sum(errors_5xx), sum(latency_sum), sum(request_bytes), sum(response_bytes)"
+        query = f"SELECT {keys}, {sums} FROM {table} GROUP BY ALL"
+    with open_store(db, read_only=True) as store:
+        rows = store.con.execute(query).fetchall()
+    return sorted(orjson.dumps(row, default=str) for row in rows)
