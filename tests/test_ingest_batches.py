@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,9 @@ def events() -> list[dict[str, Any]]:
     return records
 
 
-def ingest_with_blocks_of(path: Path, db: Path, block_bytes: int | None, batch_rows: int) -> tuple[IngestReport, list]:
+def ingest_with_blocks_of(
+    path: Path, db: Path, block_bytes: int | None, batch_rows: int, kind: str | None = None
+) -> tuple[IngestReport, list[int]]:
     """Ingest `path` with blocks of about `block_bytes` (None: the default); return the report and the
     records each stored batch held."""
     batches: list[int] = []
@@ -44,6 +47,7 @@ def ingest_with_blocks_of(path: Path, db: Path, block_bytes: int | None, batch_r
             report = ingest_files(
                 store,
                 [str(path)],
+                kind=kind,
                 batch_rows=batch_rows,
                 rejects_path=db.with_suffix(".rejects.jsonl"),
                 progress=lambda size, records: batches.append(records),
@@ -68,20 +72,63 @@ def test_small_blocks_are_joined_into_batches_of_at_most_batch_rows(tmp_path: Pa
     assert reject.record == path.read_bytes().split(b"\n")[17].decode()
 
 
-def test_joined_batches_store_exactly_what_whole_blocks_store(tmp_path: Path) -> None:
+def _jsonl_with_conflicts(folder: Path) -> Path:
     records = events()
     records[31] = request(3, latency_ms=99.0)  # a conflict with a line of another block, same batch
     records[33] = request(30, status=None)  # a record missing a field, in the last block
-    path = write_jsonl(tmp_path / "events.jsonl", records)
+    return write_jsonl(folder / "events.jsonl", records)
 
-    joined, _ = ingest_with_blocks_of(path, tmp_path / "joined.duckdb", SMALL_BLOCK, batch_rows=40)
-    whole, _ = ingest_with_blocks_of(path, tmp_path / "whole.duckdb", None, batch_rows=40)
 
-    assert [r.describe() for r in joined.first_rejects] == [r.describe() for r in whole.first_rejects]
+def _csv_with_quotes(folder: Path) -> Path:
+    """Requests as CSV: a quoted endpoint over two lines, a bad row after it, a BOM and CRLF lines."""
+    rows = [f"c{i},{(NOW - timedelta(seconds=i)).isoformat()},t1,/v1/a,GET,200,{i}.5" for i in range(40)]
+    rows[12] = f'c12,{NOW.isoformat()},t1,"/v1/two\nlines",GET,200,1.5'
+    rows[20] = f"c20,{NOW.isoformat()},t1,/v1/a,GET,two hundred,1.5"
+    text = "event_id,ts,tenant_id,endpoint,method,status,latency_ms\r\n" + "\r\n".join(rows) + "\r\n"
+    path = folder / "requests.csv"
+    path.write_bytes(blocks.BOM + text.encode())
+    return path
+
+
+def _jsonl_with_a_long_line(folder: Path) -> Path:
+    """A line over the 1 MiB limit in the middle: from there on the file is read line by line."""
+    records: list[Any] = [request(i) for i in range(30)]
+    records[14] = orjson.dumps(request(14, endpoint="/v1/" + "x" * (blocks.MAX_RECORD_BYTES + 10))).decode()
+    records[22] = request(22, latency_ms=-1.0)
+    return write_jsonl(folder / "long.jsonl", records)
+
+
+@pytest.mark.parametrize(
+    ("make", "kind"), [(_jsonl_with_conflicts, None), (_csv_with_quotes, "requests"), (_jsonl_with_a_long_line, None)]
+)
+def test_joined_batches_store_exactly_what_whole_blocks_store(make: Any, kind: str | None, tmp_path: Path) -> None:
+    path = make(tmp_path)
+
+    joined, batches = ingest_with_blocks_of(path, tmp_path / "joined.duckdb", SMALL_BLOCK, batch_rows=1000, kind=kind)
+    whole, _ = ingest_with_blocks_of(path, tmp_path / "whole.duckdb", None, batch_rows=1000, kind=kind)
+
+    assert len(batches) < 5  # the small blocks were joined
+    assert joined.rejected > 0 and _rejects(joined) == _rejects(whole)
     assert (joined.accepted, joined.rejected, joined.duplicates) == (whole.accepted, whole.rejected, whole.duplicates)
-    assert len(joined.first_rejects) == 3
     for table in ("requests", "activity", "request_rollups"):
         assert _rows(tmp_path / "joined.duckdb", table) == _rows(tmp_path / "whole.duckdb", table)
+
+
+def test_a_batch_ends_at_batch_bytes_whatever_batch_rows_says(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ingest, "BATCH_BYTES", 2 * SMALL_BLOCK)
+    path = write_jsonl(tmp_path / "events.jsonl", [request(i) for i in range(40)])
+    sizes: list[int] = []
+    with pytest.MonkeyPatch.context() as patch:
+        small = partial(blocks.whole_line_blocks, max_bytes=SMALL_BLOCK, read_bytes=SMALL_BLOCK)
+        patch.setattr(ingest, "whole_line_blocks", small)
+        with open_store(tmp_path / "store.duckdb", create=True) as store:
+            report = ingest_files(store, [str(path)], batch_rows=1000, progress=lambda size, _: sizes.append(size))
+    assert report.accepted == 40
+    assert len(sizes) > 2 and max(sizes) <= 2 * SMALL_BLOCK + 200  # a block ends just past SMALL_BLOCK
+
+
+def _rejects(report: IngestReport) -> list[tuple[int | None, str, Any]]:
+    return sorted((r.line, r.error, r.record) for r in report.first_rejects)
 
 
 def _rows(db: Path, table: str) -> list[bytes]:

@@ -17,7 +17,8 @@ from typing import BinaryIO, Protocol, cast
 import numpy as np
 
 MAX_RECORD_BYTES = 1 << 20
-# A block of lines (one batch per kind) ends after about this many bytes, whatever --batch-rows says.
+# A block of lines, what pyarrow parses in one go, ends after about this many bytes (or at --batch-rows
+# lines); ingest joins consecutive blocks into batches (store/ingest.py, BATCH_BYTES).
 BLOCK_BYTES = 64 << 20
 BOM = b"\xef\xbb\xbf"
 NEWLINE = ord("\n")
@@ -31,7 +32,8 @@ class LineBlock:
     A line over the size limit is replaced by its size in bytes: it is never held whole. A block
     read whole (`text`: its `count` lines joined by newlines, none over the limit) is what pyarrow
     reads; its `lines` are only split out when one must be looked at on its own, and `newlines`
-    (where they are in `text`, found once while reading) spare another pass over its bytes.
+    (where they are in `text`, found once while reading, and given with it) spare another pass over
+    its bytes.
     """
 
     def __init__(
@@ -50,8 +52,10 @@ class LineBlock:
             self.lines = lines
             self.count = len(lines)
         else:
-            shift = len(self.original) - len(cast(bytes, self.text))
-            self.newlines = cast(np.ndarray, newlines) - shift
+            if text is None or newlines is None:
+                raise ValueError("a block is given its lines, or its text and where its newlines are")
+            shift = len(text) - len(cast(bytes, self.text))  # a byte order mark taken off
+            self.newlines = newlines - shift
             self.count = len(self.newlines) + 1
 
     @cached_property

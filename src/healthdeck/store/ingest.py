@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from healthdeck.errors import HealthdeckError
-from healthdeck.store.blocks import LineBlock, whole_line_blocks
+from healthdeck.store.blocks import BLOCK_BYTES, LineBlock, whole_line_blocks
 from healthdeck.store.connection import Store
 from healthdeck.store.read_ahead import read_ahead
 from healthdeck.store.readers import (
@@ -53,6 +53,9 @@ from healthdeck.store.validate import literal, missing_columns, quote, validatio
 # shares (200,000 rows made one of 122,880 and one of 77,120, and a Parquet file's batches ran on 1.3
 # of this machine's 2 cores; 500,000 run on 1.8). Text files' blocks also end at BLOCK_BYTES.
 BATCH_ROWS = 500_000
+# A text file's batch also ends after about this many bytes of it, whatever --batch-rows says: three of
+# its blocks (BLOCK_BYTES), which hold the default batch of request records (316 bytes a line).
+BATCH_BYTES = 3 * BLOCK_BYTES
 SHOWN_REJECTS = 20
 # A re-sent event_id is recognised (a duplicate, or a conflict) when the stored event's time is
 # within this of the record's: a duplicate has the same time, and so has a corrected record unless
@@ -456,7 +459,7 @@ class _Batcher:
     batch_rows: int
 
 
-# Called after each block with the bytes of the file and the records it held.
+# Called after each batch is stored, with the bytes of the file and the records it held.
 Progress = Callable[[int, int], None]
 
 
@@ -496,9 +499,6 @@ class _BlockBatches:
         for name, tables in self.tables.items():
             records = self.records[name]
             parts = tables + ([stage_records(KINDS[name], records)] if records else [])
-            if len(parts) == 1:
-                yield KINDS[name], parts[0]
-                continue
             yield KINDS[name], _concatenated(parts)
 
 
@@ -526,7 +526,7 @@ OneByOne = Callable[[list[int]], list[RawRecord]]
 def _ingest_jsonl(path: str, *, kind: Kind | None, batcher: _Batcher, progress: Progress | None) -> int:
     """Ingest a JSON Lines file block by block, blocks joined into batches (one per kind); return how many records."""
     blocks = _jsonl_blocks(path, kind=kind, source=batcher.source, batch_rows=batcher.batch_rows)
-    return _store_blocks(_ahead(path, _in_batches(blocks, batcher.batch_rows)), batcher=batcher, progress=progress)
+    return _store_batches(_ahead(path, _in_batches(blocks, batcher.batch_rows)), batcher=batcher, progress=progress)
 
 
 def _ahead(path: str, blocks: Iterator[_ReadBlock]) -> Iterator[_ReadBlock]:
@@ -556,7 +556,7 @@ def _jsonl_blocks(path: str, *, kind: Kind | None, source: str, batch_rows: int)
 def _ingest_csv(path: str, *, kind: Kind | None, batcher: _Batcher, progress: Progress | None) -> int:
     """Ingest a CSV file with a header row block by block, like JSON Lines."""
     blocks = _csv_blocks(path, kind=kind, source=batcher.source, batch_rows=batcher.batch_rows)
-    return _store_blocks(_ahead(path, _in_batches(blocks, batcher.batch_rows)), batcher=batcher, progress=progress)
+    return _store_batches(_ahead(path, _in_batches(blocks, batcher.batch_rows)), batcher=batcher, progress=progress)
 
 
 def _csv_blocks(path: str, *, kind: Kind | None, source: str, batch_rows: int) -> Iterator[_ReadBlock]:
@@ -578,46 +578,51 @@ def _csv_blocks(path: str, *, kind: Kind | None, source: str, batch_rows: int) -
 
 @dataclass(frozen=True)
 class _ReadBlock:
-    """A block of a text file read and staged per kind, ready to store: `size` bytes of the file
-    holding `records` records from line `first_line` on, the rejects found reading them, and the
-    rejected lines' text."""
+    """A block of a text file (or consecutive blocks joined into a batch) read and staged per kind,
+    ready to store: `size` bytes of the file holding `records` records from line `first_line` on, the
+    rejects found reading them, and the rejected lines' text."""
 
     size: int
     records: int
     early: list[Reject]
     staged: list[tuple[Kind, pa.Table]]
     raw_of: RawOf
-    first_line: int = 1
+    first_line: int
 
 
 def _in_batches(blocks: Iterable[_ReadBlock], rows: int) -> Iterator[_ReadBlock]:
-    """Consecutive blocks joined while they hold at most `rows` records together.
+    """Consecutive blocks joined while they hold at most `rows` records and BATCH_BYTES of the file.
 
     A text file's block ends at about BLOCK_BYTES (some 213,000 request lines), below the default
     batch: joined, a batch's statements get whole row groups on each of DuckDB's threads (see
-    BATCH_ROWS). Blocks are still read and parsed one at a time, so no larger buffer is made.
+    BATCH_ROWS). Blocks are still read and parsed one at a time; what a run holds in memory grows
+    with the batch (three batches in flight, see read_ahead.py), hence the byte limit.
     """
     group: list[_ReadBlock] = []
+    records = size = 0
     for block in blocks:
-        if group and sum(b.records for b in group) + block.records > rows:
+        if group and (records + block.records > rows or size + block.size > BATCH_BYTES):
             yield _joined(group)
-            group = []
+            group, records, size = [], 0, 0
         group.append(block)
+        records, size = records + block.records, size + block.size
     if group:
         yield _joined(group)
 
 
 def _joined(blocks: list[_ReadBlock]) -> _ReadBlock:
+    """Consecutive blocks as one: each kind's rows one table, a rejected line's text from its own block."""
     if len(blocks) == 1:
         return blocks[0]
     staged: dict[str, list[pa.Table]] = {}
     for block in blocks:
         for kind, table in block.staged:
             staged.setdefault(kind.name, []).append(table)
-    starts = [block.first_line for block in blocks]
+    # Only the blocks' texts stay with the batch (for its rejects), not their staged tables.
+    starts, texts = [block.first_line for block in blocks], [block.raw_of for block in blocks]
 
     def raw_of(line: int) -> str:
-        return blocks[bisect_right(starts, line) - 1].raw_of(line)
+        return texts[bisect_right(starts, line) - 1](line)
 
     return _ReadBlock(
         size=sum(block.size for block in blocks),
@@ -629,11 +634,11 @@ def _joined(blocks: list[_ReadBlock]) -> _ReadBlock:
     )
 
 
-def _store_blocks(blocks: Iterable[_ReadBlock], *, batcher: _Batcher, progress: Progress | None) -> int:
-    """Store each block's rows of each kind as one batch; return how many records the blocks held."""
+def _store_batches(batches: Iterable[_ReadBlock], *, batcher: _Batcher, progress: Progress | None) -> int:
+    """Store each batch's rows of each kind as one transaction; return how many records the batches held."""
     records = 0
     store, source, sink, report = batcher.store, batcher.source, batcher.sink, batcher.report
-    for read in blocks:
+    for read in batches:
         for reject in read.early:
             _add_reject(reject, sink=sink, report=report)
         for target, table in read.staged:

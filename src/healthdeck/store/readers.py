@@ -31,7 +31,7 @@ from healthdeck.store.schema import KINDS
 
 # Names of the staging table's own columns, which a record cannot use as fields.
 STAGING_NAMES = ("_line", "_pre_error", "_raw")
-OPEN, CLOSE, CR = b"{}\r"
+OPEN, CLOSE, CR = ord("{"), ord("}"), ord("\r")
 
 
 @dataclass(frozen=True)
