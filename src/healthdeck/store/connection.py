@@ -34,7 +34,7 @@ _MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.
 # copies the log into the store's file once it reaches this size (16 MB by default). Fewer, larger
 # checkpoints cost less for the same rows: 400,000 requests committed 10,000 at a time, the last
 # checkpoint included, took 3.3-3.4 s at 16 MB and 2.6-2.8 s at 64 MB (benchmarks/bench_serve_ingest.py:
-# 95,500 -> 108,000 events/s). A crash leaves at most this much log to replay at the next open.
+# 95,500 -> 101,000-104,000 events/s). A crash leaves at most this much log to replay at the next open.
 CHECKPOINT_AFTER = "64MB"
 
 # Every connection healthdeck opens reads and writes its own store and nothing else: no file or
