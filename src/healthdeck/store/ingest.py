@@ -526,13 +526,15 @@ OneByOne = Callable[[list[int]], list[RawRecord]]
 def _ingest_jsonl(path: str, *, kind: Kind | None, batcher: _Batcher, progress: Progress | None) -> int:
     """Ingest a JSON Lines file block by block, blocks joined into batches (one per kind); return how many records."""
     blocks = _jsonl_blocks(path, kind=kind, source=batcher.source, batch_rows=batcher.batch_rows)
-    return _store_batches(_ahead(path, _in_batches(blocks, batcher.batch_rows)), batcher=batcher, progress=progress)
+    return _store_text_blocks(path, blocks, batcher=batcher, progress=progress)
 
 
-def _ahead(path: str, blocks: Iterator[_ReadBlock]) -> Iterator[_ReadBlock]:
-    """A file's blocks read ahead in a thread; standard input's not: a thread blocked reading it holds
-    its lock, and Python then aborts at exit (Ctrl-C on `producer | healthdeck ingest -`)."""
-    return blocks if path == "-" else read_ahead(blocks)
+def _store_text_blocks(path: str, blocks: Iterator[_ReadBlock], *, batcher: _Batcher, progress: Progress | None) -> int:
+    """Store a text file's blocks joined into batches, read ahead in a thread; standard input's are not:
+    a thread blocked reading it holds its lock, and Python then aborts at exit (Ctrl-C on
+    `producer | healthdeck ingest -`)."""
+    batches = _in_batches(blocks, batcher.batch_rows)
+    return _store_batches(batches if path == "-" else read_ahead(batches), batcher=batcher, progress=progress)
 
 
 def _jsonl_blocks(path: str, *, kind: Kind | None, source: str, batch_rows: int) -> Iterator[_ReadBlock]:
@@ -556,7 +558,7 @@ def _jsonl_blocks(path: str, *, kind: Kind | None, source: str, batch_rows: int)
 def _ingest_csv(path: str, *, kind: Kind | None, batcher: _Batcher, progress: Progress | None) -> int:
     """Ingest a CSV file with a header row block by block, like JSON Lines."""
     blocks = _csv_blocks(path, kind=kind, source=batcher.source, batch_rows=batcher.batch_rows)
-    return _store_batches(_ahead(path, _in_batches(blocks, batcher.batch_rows)), batcher=batcher, progress=progress)
+    return _store_text_blocks(path, blocks, batcher=batcher, progress=progress)
 
 
 def _csv_blocks(path: str, *, kind: Kind | None, source: str, batch_rows: int) -> Iterator[_ReadBlock]:
