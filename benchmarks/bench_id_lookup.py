@@ -9,7 +9,9 @@ cost of a batch grow with the events of a day, not with the store's history. Thi
 For each `--per-day` volume it builds a store holding that many requests spread over the past 24
 hours (random ids, as UUIDs are), then commits `--batches` batches of `--batch` new requests of the
 last minute, the way the server's writer does (`ingest_table`, one transaction each, the log
-checkpointed at the end), and prints wall and CPU time per batch and the lookup's share of it. The
+checkpointed at the end), and prints wall and CPU time per batch and the lookup's share of it; then
+the same batches into a copy of the store that keeps the hashes of recent ids in memory, as the
+server's does (store/recent_ids.py), after a first batch that reads them (timed on its own). The
 baseline, in the same run: the same batches into an empty store.
 
     .venv/bin/python benchmarks/bench_id_lookup.py [--per-day 1000000,4000000] [--batch 10000] [--batches 10]
@@ -33,6 +35,7 @@ import pyarrow as pa
 
 from healthdeck.store.connection import open_store
 from healthdeck.store.ingest import BATCH_ROWS, IngestReport, ingest_table
+from healthdeck.store.recent_ids import RecentIds
 from healthdeck.store.schema import KINDS
 
 REQUESTS = KINDS["requests"]
@@ -82,25 +85,35 @@ class StatementClock:
         return getattr(self._con, name)
 
 
-def commit_batches(db: Path, *, batch: int, batches: int, now: datetime) -> tuple[float, float, float]:
-    """Wall and CPU seconds per batch, and the id lookup's seconds per batch."""
-    starts = (now - timedelta(minutes=1) + timedelta(seconds=number) for number in range(batches))
+def commit_batches(
+    db: Path, *, batch: int, batches: int, now: datetime, recent: bool = False
+) -> tuple[float, float, float, float]:
+    """Wall and CPU seconds per batch, the id lookup's seconds per batch, and the first batch's
+    wall seconds. With `recent`, the store keeps the hashes of recent ids, as the server's does:
+    the first batch reads them (timed on its own), and the batches measured follow it."""
+    starts = [now - timedelta(minutes=1) + timedelta(seconds=number) for number in range(batches + 1)]
     tables = [requests(batch, start=start, spacing=timedelta(milliseconds=0.1)) for start in starts]
+    first = 0.0
     with open_store(db) as store:
+        if recent:
+            store.recent_ids = RecentIds()
+            first = time.perf_counter()
+            ingest_table(store, REQUESTS, tables[-1], source="live", sink=None, report=IngestReport())
+            first = time.perf_counter() - first
         clock = StatementClock(store.con)
         store.con = clock
         wall, cpu = time.perf_counter(), time.process_time()
-        for table in tables:
+        for table in tables[:batches]:
             ingest_table(store, REQUESTS, table, source="live", sink=None, report=IngestReport())
         store.con.execute("CHECKPOINT")  # the log's rows written into the file: part of what a batch costs
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         store.con = clock._con
     lookup = clock.seconds["lookup"]
-    return wall / batches, cpu / batches, lookup / batches
+    return wall / batches, cpu / batches, lookup / batches, first
 
 
-def shown(figures: tuple[float, float, float]) -> str:
-    wall, cpu, lookup = figures
+def shown(figures: tuple[float, float, float, float]) -> str:
+    wall, cpu, lookup, _ = figures
     return f"{wall * 1000:7.1f} ({cpu * 1000:7.1f})  lookup {lookup * 1000:6.1f}"
 
 
@@ -122,9 +135,13 @@ def main() -> None:
         for per_day in (int(n) for n in args.per_day.split(",")):
             db = folder / f"day-{per_day}.duckdb"
             build(db, per_day, now)
+            shutil.copy(db, folder / "copy.duckdb")
             figures = commit_batches(db, batch=args.batch, batches=args.batches, now=now)
             ratio = f"ratio {figures[0] / base[0]:.2f} ({figures[1] / base[1]:.2f} CPU)"
             print(f"  {per_day:>11,} in the past day {shown(figures)}  {ratio}")
+            kept = commit_batches(folder / "copy.duckdb", batch=args.batch, batches=args.batches, now=now, recent=True)
+            ratio = f"ratio {kept[0] / base[0]:.2f} ({kept[1] / base[1]:.2f} CPU)"
+            print(f"  {'':>11}  recent ids kept {shown(kept)}  {ratio}; first batch {kept[3] * 1000:.0f} ms")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -5,6 +5,10 @@ fresh store. Both paths validate and deduplicate the same way (the server calls 
 function), so the ratio is what HTTP, the body spooling and the single-writer queue cost.
 
     .venv/bin/python benchmarks/bench_serve_ingest.py [--events 400000] [--batch 10000] [--clients 4]
+        [--past-day 8000000]
+
+`--past-day N` first fills the server's store with N requests spread over the past day (a busy
+day's worth, random ids): each batch's ids are then looked for among them (store/recent_ids.py).
 """
 
 from __future__ import annotations
@@ -24,9 +28,10 @@ from pathlib import Path
 import httpx
 import orjson
 
+from bench_id_lookup import build  # benchmarks/ is the script's folder
 from healthdeck.api.tokens import Role, create_token
 from healthdeck.store.connection import open_store
-from serving import HOST, free_port, start_server  # benchmarks/ is the script's folder
+from serving import HOST, free_port, start_server
 
 
 def _events(count: int) -> list[bytes]:
@@ -76,8 +81,12 @@ def _read_while_ingesting(url: str, token: str, done: threading.Event, latencies
             time.sleep(0.05)
 
 
-def _over_http(lines: list[bytes], folder: Path, *, batch: int, clients: int) -> tuple[float, int, int, list[float]]:
+def _over_http(
+    lines: list[bytes], folder: Path, *, batch: int, clients: int, past_day: int
+) -> tuple[float, int, int, list[float]]:
     db = folder / "serve.duckdb"
+    if past_day:
+        build(db, past_day, datetime.now(UTC))
     with open_store(db, create=True) as store:
         _, token = create_token(store.con, role=Role.operator, name="bench")
     port = free_port()
@@ -98,7 +107,7 @@ def _over_http(lines: list[bytes], folder: Path, *, batch: int, clients: int) ->
     done.set()
     reader.join()
     headers = {"Authorization": f"Bearer {token}"}
-    stored = httpx.get(f"{url}/v1/store", headers=headers).json()["tables"]["requests"]
+    stored = httpx.get(f"{url}/v1/store", headers=headers).json()["tables"]["requests"] - past_day
     server.send_signal(signal.SIGTERM)
     server.wait(timeout=120)
     return elapsed, int(stored), len(retried), reads
@@ -109,6 +118,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=400_000)
     parser.add_argument("--batch", type=int, default=10_000, help="events per HTTP request")
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--past-day", type=int, default=0, help="requests already stored over the past day")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -119,12 +129,15 @@ def main() -> None:
             f"{args.events:,} request events, {file.stat().st_size / 1e6:.1f} MB of JSON Lines; {os.cpu_count()} cores"
         )
         cli = _baseline(file, folder)
-        http, stored, retried, reads = _over_http(lines, folder, batch=args.batch, clients=args.clients)
+        http, stored, retried, reads = _over_http(
+            lines, folder, batch=args.batch, clients=args.clients, past_day=args.past_day
+        )
     assert stored == args.events, f"the server stored {stored:,} of {args.events:,}"
     print(f"baseline `healthdeck ingest FILE`: {cli:.2f} s, {args.events / cli:,.0f} events/s (with start-up)")
+    beside = f", beside {args.past_day:,} requests of the past day" if args.past_day else ""
     print(
-        f"HTTP, {args.clients} clients × batches of {args.batch:,}: {http:.2f} s, {args.events / http:,.0f} events/s "
-        f"({retried} answers 429, retried)"
+        f"HTTP, {args.clients} clients × batches of {args.batch:,}{beside}: {http:.2f} s, "
+        f"{args.events / http:,.0f} events/s ({retried} answers 429, retried)"
     )
     print(f"ratio HTTP / CLI events/s: {cli / http:.2f}")
     print(

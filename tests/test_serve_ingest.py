@@ -9,7 +9,10 @@ import struct
 import time
 import zlib
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.client import HTTPResponse
+from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -17,6 +20,8 @@ import pytest
 
 from healthdeck.api.ingest import SHOWN_REASONS
 from healthdeck.api.tokens import Role
+from healthdeck.store.connection import open_store
+from healthdeck.store.ingest import ingest_files
 from tests.test_serve_server import HOST, NDJSON, Server, jsonl, make_tokens, request_event, tenant
 
 LIMIT = 1 << 20
@@ -216,3 +221,39 @@ def test_a_full_queue_answers_429_with_retry_after_and_loses_nothing(server: tup
         slow.close()
     retried = http.post("/v1/events", json=[request_event(600)]).json()
     assert retried["accepted"] + retried["duplicates"] == 1
+
+
+def test_the_writer_finds_events_stored_before_the_server_started(tmp_path: Path) -> None:
+    """The server keeps the hashes of the ids stored around now (store/recent_ids.py); it reads those
+    stored before it started from the store, so their re-sends are still duplicates or conflicts."""
+    db = tmp_path / "store.duckdb"
+    [token] = make_tokens(db, (Role.operator, None))
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    def live(n: int, **changes: Any) -> dict[str, Any]:
+        return {**request_event(n, "t-live"), "ts": (now - timedelta(minutes=n)).isoformat(), **changes}
+
+    with open_store(db) as store:
+        body = tmp_path / "earlier.jsonl"
+        body.write_bytes(jsonl([live(n) for n in range(5)]))
+        assert ingest_files(store, [str(body)]).accepted == 5
+    running = Server(db).start()
+    try:
+        with running.client(token) as http:
+            assert (
+                http.post("/v1/events", content=jsonl([live(n) for n in range(5, 10)]), headers=NDJSON).json()[
+                    "accepted"
+                ]
+                == 5
+            )
+            again = [live(1), live(2), live(3, status=503)]  # all three stored before the server started
+            result = http.post("/v1/events", content=jsonl(again), headers=NDJSON).json()
+            assert (result["accepted"], result["duplicates"], result["rejected"]) == (0, 2, 1)
+            assert result["rejects"][0]["line"] == 3
+            assert "conflicts with the stored record" in result["rejects"][0]["error"]
+            result = http.post("/v1/events", content=jsonl([live(6), live(7)]), headers=NDJSON).json()
+            assert (result["accepted"], result["duplicates"], result["rejected"]) == (0, 2, 0)
+            assert stored(http, "requests") == 10
+    finally:
+        code, stderr = running.stop(signal.SIGTERM)
+        assert code == 0, stderr

@@ -19,6 +19,7 @@ from fastapi import Request
 from healthdeck.catalog.loader import Catalog
 from healthdeck.engine.session import Engine
 from healthdeck.store.connection import Store
+from healthdeck.store.recent_ids import RecentIds
 
 T = TypeVar("T")
 
@@ -28,6 +29,9 @@ class StoreOwner:
 
     def __init__(self, store: Store, catalog: Catalog) -> None:
         self.store, self.catalog = store, catalog
+        # Its writer commits small batches of recent events all day: their ids are looked for
+        # among the hashes of the ids stored around now before the store is read (recent_ids.py).
+        store.recent_ids = RecentIds()
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="healthdeck-writer")
         # Read cursors come from this connection, never from the writer's, which is busy in its thread.
         self._cursors = store.con.cursor()

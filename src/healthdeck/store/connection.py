@@ -25,6 +25,8 @@ from healthdeck.store.migrations import SCHEMA_VERSION, migrate, stored_version
 if TYPE_CHECKING:
     from ibis.backends.duckdb import Backend
 
+    from healthdeck.store.recent_ids import RecentIds
+
 DEFAULT_DB = Path(".healthdeck") / "healthdeck.duckdb"
 DB_ENV = "HEALTHDECK_DB"
 # DuckDB may otherwise use 80% of the machine's memory for its cache on large stores.
@@ -66,6 +68,9 @@ class Store:
     path: Path
     con: duckdb.DuckDBPyConnection
     read_only: bool
+    # The hashes of the ids stored around now, kept by a long-lived writer (the server's) to spare
+    # its small batches a look through the day's stored ids (recent_ids.py); None: looked up each time.
+    recent_ids: RecentIds | None = None
 
     def close(self) -> None:
         self.con.close()

@@ -246,7 +246,7 @@ def _store_events(store: Store, kind: Kind, valid: int) -> tuple[int, list[tuple
     insert = (
         f"INSERT INTO {table} ({columns}, _ingested_at) SELECT {columns}, now() FROM ({_valid_events(kind)}) AS fresh"
     )
-    if _any_stored(con, near, bounds):
+    if _may_be_stored(store, kind, near, bounds):
         # The batch's ids already stored near the time of their first line, with the batch as the
         # join's hash table (NOT EXISTS hashed every stored id instead, each batch, in memory).
         con.execute(
@@ -257,8 +257,10 @@ def _store_events(store: Store, kind: Kind, valid: int) -> tuple[int, list[tuple
         )
         inserted = _count(con, f"{insert} ANTI JOIN _known ON _known.event_id = fresh.event_id{first_only}")
         con.execute("DROP TABLE _known")
-    else:  # a batch of a time nothing is stored at yet (a first load of history): no id to look up
+    else:  # no id of the batch is stored near it (a first load of history, new live events)
         inserted = _count(con, f"{insert}{first_only}")
+    if store.recent_ids is not None:
+        store.recent_ids.add(con, kind)
     if kind.name == "requests" and inserted:
         roll_up_fresh(con)
     return inserted, _event_conflicts(con, kind, near=near, bounds=bounds) if inserted < valid else []
@@ -268,6 +270,16 @@ def _identify_by_content(con: Any, kind: Kind) -> None:
     """Give each valid event without an id the hash of its content as id (`_content_hash`), once
     for the statements that look it up, insert it and name its conflicts."""
     con.execute(f"UPDATE _checked SET event_id = {_content_hash(kind)} WHERE event_id IS NULL AND _errors IS NULL")
+
+
+def _may_be_stored(store: Store, kind: Kind, near: str, bounds: dict[str, Any]) -> bool:
+    """Whether an id of the batch may be stored near it in time. The live platform's hashes of the
+    ids stored around now (recent_ids.py) answer "no" without reading the store; otherwise the zone
+    maps on time tell whether any event at all is stored near the batch."""
+    recent, earliest, latest = store.recent_ids, bounds["earliest"], bounds["latest"]
+    if recent is not None and earliest is not None and recent.may_hold(store.con, kind, earliest, latest) is False:
+        return False
+    return _any_stored(store.con, near, bounds)
 
 
 def _any_stored(con: Any, near: str, bounds: dict[str, Any]) -> bool:

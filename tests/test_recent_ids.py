@@ -1,0 +1,192 @@
+"""The live platform's hashes of recently stored ids (store/recent_ids.py): a batch they call new is
+stored without reading the day's ids, and whatever they hold, ingest stores and rejects exactly what
+it does without them."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from healthdeck.store.connection import Store, open_store
+from healthdeck.store.ingest import IngestReport, ingest_files
+from healthdeck.store.recent_ids import HOURS_BACK, RecentIds, hour_of
+from healthdeck.store.schema import KINDS
+from healthdeck.store.transaction import transaction
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+REQUESTS = KINDS["requests"]
+LOOKUP = "CREATE OR REPLACE TEMP TABLE _known"  # ingest's look through the stored ids near a batch
+RUNS = itertools.count()
+
+
+def request(event_id: str, at: timedelta, status: int | str = 200) -> dict[str, Any]:
+    return {
+        "kind": "requests",
+        "event_id": event_id,
+        "ts": (NOW + at).isoformat(),
+        "tenant_id": "t1",
+        "endpoint": "/v1/items",
+        "method": "GET",
+        "status": status,
+        "latency_ms": 12.5,
+    }
+
+
+class StatementSpy:
+    """The store's connection, remembering the statements it ran."""
+
+    def __init__(self, con: Any) -> None:
+        self._con, self.statements = con, []
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        self.statements.append(sql)
+        return self._con.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+def ingest(store: Store, records: list[dict[str, Any]], folder: Path) -> tuple[IngestReport, list[tuple[int, str]]]:
+    """Ingest `records` as one body of the server would be; the report and each reject's line and reason."""
+    run = next(RUNS)
+    body, rejects = folder / f"body-{run}.jsonl", folder / f"rejects-{run}.jsonl"
+    body.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in records))
+    report = ingest_files(store, [str(body)], rejects_path=rejects)
+    reasons = [orjson.loads(line) for line in rejects.read_bytes().splitlines()] if rejects.exists() else []
+    return report, [(reason["line"], reason["error"]) for reason in reasons]
+
+
+def batch_of(store: Store, event_id: str, at: datetime) -> None:
+    """A batch of one valid event staged as ingest stages it (`_checked`), for the hashes to read."""
+    store.con.execute(
+        "CREATE OR REPLACE TEMP TABLE _checked AS SELECT ? AS event_id, ? AS ts, NULL AS _errors, 1 AS _line",
+        [event_id, at],
+    )
+
+
+def stored(store: Store) -> list[tuple[Any, ...]]:
+    return store.con.execute("SELECT * EXCLUDE (_ingested_at) FROM requests ORDER BY ALL").fetchall()
+
+
+def test_new_events_skip_the_lookup_and_events_stored_before_are_still_found(tmp_path: Path) -> None:
+    db = tmp_path / "store.duckdb"
+    with open_store(db, create=True) as store:  # stored before the server started: over the past 19 hours
+        earlier = [request(f"old{i}", timedelta(hours=-19 + i)) for i in range(20)]
+        assert ingest(store, earlier, tmp_path)[0].accepted == 20
+    with open_store(db) as store:
+        store.recent_ids = RecentIds()
+        spy = StatementSpy(store.con)
+        store.con = spy
+        live = [request(f"new{i}", timedelta(seconds=-i)) for i in range(50)]
+        report, _ = ingest(store, live, tmp_path)
+        assert (report.accepted, report.duplicates) == (50, 0)
+        assert not [sql for sql in spy.statements if sql.startswith(LOOKUP)]
+        assert store.recent_ids.hashes == 70  # the past day read once from the store, and the batch added
+
+        # Re-sent: five of this batch and one stored an hour ago, before the server started.
+        again = [*live[:5], earlier[18], request("new-2", timedelta(minutes=1))]
+        report, rejects = ingest(store, again, tmp_path)
+        assert (report.accepted, report.duplicates, rejects) == (1, 6, [])
+        assert len([sql for sql in spy.statements if sql.startswith(LOOKUP)]) == 1
+
+        changed = request("old19", timedelta(minutes=-30), status=503)  # stored at NOW with status 200
+        report, rejects = ingest(store, [changed], tmp_path)
+        assert report.accepted == 0
+        assert rejects == [(1, rejects[0][1])] and "conflicts with the stored record" in rejects[0][1]
+        assert "different ts, status" in rejects[0][1]
+        assert store.count("requests") == 71
+
+
+def test_hashes_of_a_batch_rolled_back_cost_a_lookup_never_a_record(tmp_path: Path) -> None:
+    with open_store(tmp_path / "store.duckdb", create=True) as store:
+        store.recent_ids = RecentIds()
+        assert ingest(store, [request("first", timedelta(0))], tmp_path)[0].accepted == 1
+        before = store.recent_ids.hashes
+        with pytest.raises(RuntimeError), transaction(store.con):  # a batch that failed after adding its ids
+            batch_of(store, "lost", NOW)
+            store.recent_ids.add(store.con, REQUESTS)
+            raise RuntimeError("the batch fails before its commit")
+        assert store.recent_ids.hashes == before + 1
+        report, rejects = ingest(store, [request("lost", timedelta(0))], tmp_path)
+        assert (report.accepted, report.duplicates, rejects) == (1, 0, [])
+        assert store.con.execute("SELECT count(*) FROM requests WHERE event_id = 'lost'").fetchone() == (1,)
+
+
+def test_hours_pass_out_of_memory_and_windows_outside_them_are_read_from_the_store(tmp_path: Path) -> None:
+    clock = [NOW]
+    recent = RecentIds(clock=lambda: clock[0])
+    with open_store(tmp_path / "store.duckdb", create=True) as store:
+        store.recent_ids = recent
+        ingest(store, [request(f"a{i}", timedelta(minutes=-i)) for i in range(10)], tmp_path)
+        assert recent.hashes == 10
+        late = request("late", timedelta(hours=-27))  # its window starts 51 hours back: not kept
+        earliest, latest = NOW + timedelta(hours=-51), NOW + timedelta(hours=-3)
+        assert hour_of(earliest) < hour_of(NOW) - HOURS_BACK
+        assert recent.may_hold(store.con, REQUESTS, earliest, latest) is None
+        assert ingest(store, [late, request("a3", timedelta(minutes=-3))], tmp_path)[0].duplicates == 1
+
+        clock[0] = NOW + timedelta(days=3)  # three days on, this morning's hours are forgotten
+        batch_of(store, "a3", clock[0])
+        window = (clock[0] - timedelta(days=1), clock[0] + timedelta(days=1))
+        assert recent.may_hold(store.con, REQUESTS, *window) is False
+        assert recent.hashes == 0
+
+
+def test_more_ids_than_kept_are_looked_up_in_the_store_until_the_hour_ends(tmp_path: Path) -> None:
+    clock = [NOW]
+    with open_store(tmp_path / "store.duckdb", create=True) as store:
+        ingest(store, [request(f"a{i}", timedelta(minutes=-i)) for i in range(10)], tmp_path)
+        store.recent_ids = RecentIds(clock=lambda: clock[0], max_hashes=5)  # fewer than the 10 stored
+        report, _ = ingest(store, [request("a1", timedelta(minutes=-1)), request("b", timedelta(0))], tmp_path)
+        assert (report.accepted, report.duplicates, store.recent_ids.hashes) == (1, 1, 0)
+
+        # Room for the 11 stored and one more, not for four more.
+        store.recent_ids = RecentIds(clock=lambda: clock[0], max_hashes=14)
+        assert ingest(store, [request("c", timedelta(0))], tmp_path)[0].accepted == 1
+        assert store.recent_ids.hashes == 12
+        new = [request(f"d{i}", timedelta(0)) for i in range(3)]
+        assert ingest(store, [*new, request("a2", timedelta(minutes=-2))], tmp_path)[0].accepted == 3
+        assert store.recent_ids.hashes == 0  # forgotten at the batch that overflowed
+        batch_of(store, "e", NOW)
+        window = (NOW - timedelta(days=1), NOW + timedelta(days=1))
+        assert store.recent_ids.may_hold(store.con, REQUESTS, *window) is None  # resting: not read again
+        clock[0] = NOW + timedelta(hours=1)
+        assert store.recent_ids.may_hold(store.con, REQUESTS, *window) is None  # tried again: still too many
+        assert store.recent_ids.hashes == 0
+
+
+# Where a generated record falls: more than a day back, where a batch's window is read from the
+# store (-40 and -27 hours), or within a day of now, where the hashes in memory answer.
+OFFSETS = [timedelta(hours=h) for h in (-40, -27, -20, -12, -1.5, -0.25, 0, 0.5, 1.5)]
+records = st.lists(
+    st.tuples(st.integers(0, 7), st.sampled_from(OFFSETS), st.sampled_from([200, 503, "bad"])),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(history=records, batches=st.lists(records, min_size=1, max_size=6))
+def test_ingest_stores_and_rejects_the_same_with_recent_ids_as_without(
+    tmp_path: Path, history: list[Any], batches: list[list[Any]]
+) -> None:
+    run = tmp_path / f"run-{next(RUNS)}"
+    run.mkdir()
+    with open_store(run / "kept.duckdb", create=True) as kept, open_store(run / "plain.duckdb", create=True) as plain:
+        body = [request(f"e{n}", at, status) for n, at, status in history]
+        assert ingest(kept, body, run)[0].as_json()["accepted"] == ingest(plain, body, run)[0].as_json()["accepted"]
+        kept.recent_ids = RecentIds()
+        for batch in batches:
+            body = [request(f"e{n}", at, status) for n, at, status in batch]
+            (with_ids, kept_rejects), (without, plain_rejects) = ingest(kept, body, run), ingest(plain, body, run)
+            counts = ("accepted", "duplicates", "rejected", "by_kind")
+            assert [with_ids.as_json()[c] for c in counts] == [without.as_json()[c] for c in counts]
+            assert kept_rejects == plain_rejects
+        assert stored(kept) == stored(plain)
