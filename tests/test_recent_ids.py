@@ -16,9 +16,11 @@ from hypothesis import strategies as st
 
 from healthdeck.store.connection import Store, open_store
 from healthdeck.store.ingest import IngestReport, ingest_files
-from healthdeck.store.recent_ids import HOURS_BACK, RecentIds, hour_of
+from healthdeck.store.recent_ids import _HASHES, SPAN, SPANS_BACK, RecentIds, span_of
 from healthdeck.store.schema import KINDS
 from healthdeck.store.transaction import transaction
+
+from .test_rollups import StatementLog
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 REQUESTS = KINDS["requests"]
@@ -37,20 +39,6 @@ def request(event_id: str, at: timedelta, status: int | str = 200) -> dict[str, 
         "status": status,
         "latency_ms": 12.5,
     }
-
-
-class StatementSpy:
-    """The store's connection, remembering the statements it ran."""
-
-    def __init__(self, con: Any) -> None:
-        self._con, self.statements = con, []
-
-    def execute(self, sql: str, *args: Any) -> Any:
-        self.statements.append(sql)
-        return self._con.execute(sql, *args)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._con, name)
 
 
 def ingest(store: Store, records: list[dict[str, Any]], folder: Path) -> tuple[IngestReport, list[tuple[int, str]]]:
@@ -82,7 +70,7 @@ def test_new_events_skip_the_lookup_and_events_stored_before_are_still_found(tmp
         assert ingest(store, earlier, tmp_path)[0].accepted == 20
     with open_store(db) as store:
         store.recent_ids = RecentIds()
-        spy = StatementSpy(store.con)
+        spy = StatementLog(store.con)
         store.con = spy
         live = [request(f"new{i}", timedelta(seconds=-i)) for i in range(50)]
         report, _ = ingest(store, live, tmp_path)
@@ -126,17 +114,48 @@ def test_hours_pass_out_of_memory_and_windows_outside_them_are_read_from_the_sto
         store.recent_ids = recent
         ingest(store, [request(f"a{i}", timedelta(minutes=-i)) for i in range(10)], tmp_path)
         assert recent.hashes == 10
-        late = request("late", timedelta(hours=-27))  # its window starts 51 hours back: not kept
-        earliest, latest = NOW + timedelta(hours=-51), NOW + timedelta(hours=-3)
-        assert hour_of(earliest) < hour_of(NOW) - HOURS_BACK
+        late = request("late", timedelta(hours=-40))  # its window starts 64 hours back: not kept
+        earliest, latest = NOW + timedelta(hours=-64), NOW + timedelta(hours=-16)
+        assert span_of(earliest) < span_of(NOW) - SPANS_BACK
         assert recent.may_hold(store.con, REQUESTS, earliest, latest) is None
         assert ingest(store, [late, request("a3", timedelta(minutes=-3))], tmp_path)[0].duplicates == 1
 
-        clock[0] = NOW + timedelta(days=3)  # three days on, this morning's hours are forgotten
+        clock[0] = NOW + timedelta(days=3)  # three days on, this morning's spans are forgotten
         batch_of(store, "a3", clock[0])
         window = (clock[0] - timedelta(days=1), clock[0] + timedelta(days=1))
         assert recent.may_hold(store.con, REQUESTS, *window) is False
         assert recent.hashes == 0
+
+
+def test_an_id_stored_in_the_first_span_of_a_window_is_found(tmp_path: Path) -> None:
+    """A span's hashes must be exactly that span's: the window of a batch re-sending an event 23 h 59 min
+    later begins in the span the event was stored in, one minute after the span begins."""
+    start = datetime(1970, 1, 1, tzinfo=UTC) + SPAN * span_of(NOW - timedelta(hours=23))
+    stored_at = start + timedelta(minutes=1)
+    db = tmp_path / "store.duckdb"
+    with open_store(db, create=True) as store:  # stored before the server started
+        assert ingest(store, [request("x", stored_at - NOW)], tmp_path)[0].accepted == 1
+    with open_store(db) as store:
+        store.recent_ids = RecentIds()
+        resent = request("x", stored_at + timedelta(hours=23, minutes=59) - NOW)
+        report, rejects = ingest(store, [resent], tmp_path)
+        assert report.accepted == 0 and "conflicts with the stored record" in rejects[0][1]
+        assert store.recent_ids.hashes == 2  # kept: the batch was answered from memory, then added
+
+
+def test_the_store_and_python_put_a_time_in_the_same_span(tmp_path: Path) -> None:
+    """The spans read from the store and those of a batch's window must agree to the microsecond."""
+    edge = datetime(2026, 11, 27, 6, tzinfo=UTC)  # a span's first microsecond
+    times = [edge, edge - timedelta(microseconds=1), edge + timedelta(microseconds=1), edge + SPAN / 2]
+    times += [datetime(1969, 12, 31, 18, tzinfo=UTC), datetime(1969, 12, 31, 17, 59, 59, 999999, tzinfo=UTC)]
+    times += [datetime(2262, 4, 11, 17, 59, 59, 999999, tzinfo=UTC)]
+    with open_store(tmp_path / "store.duckdb", create=True) as store:
+        store.con.execute("CREATE TEMP TABLE _times (event_id VARCHAR, ts TIMESTAMPTZ)")
+        store.con.executemany("INSERT INTO _times VALUES (?, ?)", [[str(n), at] for n, at in enumerate(times)])
+        spans = store.con.execute(_HASHES.format(time="ts", rows="_times ORDER BY event_id::INT")).fetchall()
+    assert [span for _, span in spans] == [span_of(at) for at in times]
+    assert span_of(edge) - span_of(edge - timedelta(microseconds=1)) == 1
+    assert span_of(datetime(1969, 12, 31, 17, 59, 59, 999999, tzinfo=UTC)) == -2
 
 
 def test_more_ids_than_kept_are_looked_up_in_the_store_until_the_hour_ends(tmp_path: Path) -> None:
@@ -163,8 +182,8 @@ def test_more_ids_than_kept_are_looked_up_in_the_store_until_the_hour_ends(tmp_p
 
 
 # Where a generated record falls: more than a day back, where a batch's window is read from the
-# store (-40 and -27 hours), or within a day of now, where the hashes in memory answer.
-OFFSETS = [timedelta(hours=h) for h in (-40, -27, -20, -12, -1.5, -0.25, 0, 0.5, 1.5)]
+# store (-48 and -40 hours), or within a day of now, where the hashes in memory answer.
+OFFSETS = [timedelta(hours=h) for h in (-48, -40, -27, -20, -12, -1.5, -0.25, 0, 0.5, 1.5)]
 records = st.lists(
     st.tuples(st.integers(0, 7), st.sampled_from(OFFSETS), st.sampled_from([200, 503, "bad"])),
     min_size=1,

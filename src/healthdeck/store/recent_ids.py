@@ -5,13 +5,13 @@ Ingest looks a batch's ids up among the events stored within a day of them (`REP
 ingest.py). DuckDB has no index it can join with, so that lookup reads every id stored in the
 day: beside 8 M requests of the past day it costs a batch of 10,000 about 240 ms, and it grows with
 the day (benchmarks/bench_id_lookup.py). `healthdeck serve` commits such batches all day, so its
-writer keeps the 64-bit hashes of the ids stored in each hour around now, sorted. A batch none of
-whose hashes is among those of its window's hours has no id stored near it and skips the lookup;
+writer keeps the 64-bit hashes of the ids stored around now, sorted, by spans of six hours. A batch
+none of whose hashes is among those of its window's spans has no id stored near it and skips the lookup;
 a batch with a hash among them (a re-sent event, or two ids sharing a hash) is looked up in the
 store as before. The hashes only ever answer "new" for a batch that is.
 
-That holds because an hour's hashes are read from the store the first time a batch's window needs
-the hour, and every batch's valid ids are added to the hours kept before the batch commits; while
+That holds because a span's hashes are read from the store the first time a batch's window needs
+the span, and every batch's valid ids are added to the spans kept before the batch commits; while
 the server holds the store nothing else writes to it. Rows expired, or a batch rolled back, leave
 hashes behind: that costs a lookup, never a record.
 """
@@ -27,97 +27,105 @@ import numpy as np
 from healthdeck.store.schema import Kind
 from healthdeck.store.validate import quote
 
-HOUR = timedelta(hours=1)
+# The hashes are kept by spans of six hours: a batch's window of two days reaches 9 of them, each
+# searched once per batch. Hours would make 49 searches; at 8 M ids a day a batch of 10,000 then took
+# 103 ms against 90 (benchmarks/bench_id_lookup.py), while adding a batch's hashes to a larger sorted
+# span costs a little more.
+SPAN = timedelta(hours=6)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# The hours kept: those a batch's window reaches when its events are from a day before now (sent
-# late) to a day after (the latest validation accepts), with an hour's margin; only hours with events
-# cost memory, so about the past two days' ids. A batch whose window reaches outside them (events
-# sent more than a day late, a backfill of history) is looked up in the store.
-HOURS_BACK, HOURS_AHEAD = 50, 50
+# The spans kept: those a batch's window reaches when its events are from a day before now (sent
+# late) to a day after (the latest validation accepts), with some margin; only spans with events cost
+# memory, so about the past two days' ids. A batch whose window reaches outside them (events sent more
+# than a day late, a backfill of history) is looked up in the store.
+SPANS_BACK, SPANS_AHEAD = 9, 9
 # At most this many hashes in memory (8 bytes each: 1 GiB). Past it, a kind's hashes are forgotten and
-# its batches looked up in the store until the next hour, when reading them is tried again.
+# its batches looked up in the store until the next span, when reading them is tried again.
 MAX_HASHES = 128 * 1024 * 1024
-# The hash and the hour of each event of `rows`: the valid events of the batch being stored
-# (`_checked`, ingest.py), or the stored events of some hours.
-_HASHES = "SELECT hash(event_id) AS hash, CAST(floor(epoch_us({time}) / 3600000000) AS BIGINT) AS hour FROM {rows}"
+# The span of a time, in whole microseconds: exact, and rounded down before 1970 too, as `span_of`
+# (DuckDB's `//` rounds toward zero, and a division in doubles could put a row in the next span).
+_SPAN_US = SPAN // timedelta(microseconds=1)
+_SPAN_OF = f"(epoch_us({{time}}) - (epoch_us({{time}}) % {_SPAN_US} + {_SPAN_US}) % {_SPAN_US}) // {_SPAN_US}"
+# The hash and the span of each event of `rows`: the valid events of the batch being stored
+# (`_checked`, ingest.py), or the stored events of some spans.
+_HASHES = f"SELECT hash(event_id) AS hash, {_SPAN_OF} AS span FROM {{rows}}"
 
 
 class RecentIds:
-    """The sorted id hashes of each hour around now, per kind of event."""
+    """The sorted id hashes of each span of time around now, per kind of event."""
 
     def __init__(self, *, clock: Callable[[], datetime] | None = None, max_hashes: int = MAX_HASHES) -> None:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._max_hashes = max_hashes
-        self._hours: dict[str, dict[int, np.ndarray]] = {}
-        self._resting: dict[str, int] = {}  # kind -> the hour its batches are looked up in the store
+        self._spans: dict[str, dict[int, np.ndarray]] = {}
+        self._resting: dict[str, int] = {}  # kind -> the span its batches are looked up in the store
 
     @property
     def hashes(self) -> int:
-        """How many hashes are held, every kind and hour together."""
-        return sum(len(hashes) for hours in self._hours.values() for hashes in hours.values())
+        """How many hashes are held, every kind and span together."""
+        return sum(len(hashes) for spans in self._spans.values() for hashes in spans.values())
 
     def may_hold(self, con: Any, kind: Kind, earliest: datetime, latest: datetime) -> bool | None:
         """Whether an id of the batch's valid events may be stored between `earliest` and `latest`:
-        False when none is, True when one may be, None when those hours are not kept here."""
-        now, first, last = hour_of(self._clock()), hour_of(earliest), hour_of(latest)
-        hours = self._hours.setdefault(kind.name, {})
-        for old in [hour for hour in hours if hour < now - HOURS_BACK]:
-            del hours[old]
-        if first < now - HOURS_BACK or last > now + HOURS_AHEAD or self._resting.get(kind.name) == now:
+        False when none is, True when one may be, None when those spans are not kept here."""
+        now, first, last = span_of(self._clock()), span_of(earliest), span_of(latest)
+        spans = self._spans.setdefault(kind.name, {})
+        for old in [span for span in spans if span < now - SPANS_BACK]:
+            del spans[old]
+        if first < now - SPANS_BACK or last > now + SPANS_AHEAD or self._resting.get(kind.name) == now:
             return None
-        missing = [hour for hour in range(first, last + 1) if hour not in hours]
-        if missing and not self._load(con, kind, hours, missing):
+        missing = [span for span in range(first, last + 1) if span not in spans]
+        if missing and not self._load(con, kind, spans, missing):
             self._rest(kind, now)
             return None
         batch = np.sort(self._batch(con, kind)[0])
-        return any(_any_in(hours[hour], batch) for hour in range(first, last + 1))
+        return any(_any_in(spans[span], batch) for span in range(first, last + 1))
 
     def add(self, con: Any, kind: Kind) -> None:
-        """Add the batch's valid events to the hours kept, before the batch commits."""
-        hours = self._hours.get(kind.name)
-        if not hours:
+        """Add the batch's valid events to the spans kept, before the batch commits."""
+        spans = self._spans.get(kind.name)
+        if not spans:
             return
         hashes, at = self._batch(con, kind)
         if self.hashes + len(hashes) > self._max_hashes:
-            self._rest(kind, hour_of(self._clock()))
+            self._rest(kind, span_of(self._clock()))
             return
-        for hour in np.unique(at).tolist():
-            if hour in hours:
-                fresh = np.sort(hashes[at == hour])
-                held = hours[hour]
-                hours[hour] = np.insert(held, np.searchsorted(held, fresh), fresh)
+        for span in np.unique(at).tolist():
+            if span in spans:
+                fresh = np.sort(hashes[at == span])
+                held = spans[span]
+                spans[span] = np.insert(held, np.searchsorted(held, fresh), fresh)
 
-    def _load(self, con: Any, kind: Kind, hours: dict[int, np.ndarray], missing: list[int]) -> bool:
-        """Read the hashes of the `missing` hours from the store; False if they would be too many."""
+    def _load(self, con: Any, kind: Kind, spans: dict[int, np.ndarray], missing: list[int]) -> bool:
+        """Read the hashes of the `missing` spans from the store; False if they would be too many."""
         column = quote(kind.time_field)
         sql = _HASHES.format(time=column, rows=f"{quote(kind.name)} WHERE {column} >= $start AND {column} < $end")
-        start, end = _EPOCH + HOUR * missing[0], _EPOCH + HOUR * (missing[-1] + 1)
+        start, end = _EPOCH + SPAN * missing[0], _EPOCH + SPAN * (missing[-1] + 1)
         stored = con.execute(sql, {"start": start, "end": end}).fetchnumpy()
-        hashes, at = np.asarray(stored["hash"], np.uint64), np.asarray(stored["hour"], np.int64)
+        hashes, at = np.asarray(stored["hash"], np.uint64), np.asarray(stored["span"], np.int64)
         if self.hashes + len(hashes) > self._max_hashes:
             return False
         order = np.argsort(at, kind="stable")  # stored mostly in time order: nearly sorted already
         hashes, at = hashes[order], at[order]
-        for hour in missing:
-            hours[hour] = np.sort(hashes[np.searchsorted(at, hour) : np.searchsorted(at, hour, side="right")])
+        for span in missing:
+            spans[span] = np.sort(hashes[np.searchsorted(at, span) : np.searchsorted(at, span, side="right")])
         return True
 
     def _rest(self, kind: Kind, now: int) -> None:
-        """Too many ids to keep: forget the kind's, and look its batches up in the store until the hour ends."""
-        self._hours[kind.name] = {}
+        """Too many ids to keep: forget the kind's, and look its batches up in the store until the span ends."""
+        self._spans[kind.name] = {}
         self._resting[kind.name] = now
 
     @staticmethod
     def _batch(con: Any, kind: Kind) -> tuple[np.ndarray, np.ndarray]:
-        """The hash and the hour of each valid event of the batch."""
+        """The hash and the span of each valid event of the batch."""
         sql = _HASHES.format(time=quote(kind.time_field), rows="_checked WHERE _errors IS NULL")
         rows = con.execute(sql).fetchnumpy()
-        return np.asarray(rows["hash"], np.uint64), np.asarray(rows["hour"], np.int64)
+        return np.asarray(rows["hash"], np.uint64), np.asarray(rows["span"], np.int64)
 
 
-def hour_of(moment: datetime) -> int:
-    """The hour a moment falls in, counted from 1970 (the same hours as `_HASHES`)."""
-    return (moment - _EPOCH) // HOUR
+def span_of(moment: datetime) -> int:
+    """The span a moment falls in, counted from 1970 (the same spans as `_HASHES`)."""
+    return (moment - _EPOCH) // SPAN
 
 
 def _any_in(held: np.ndarray, batch: np.ndarray) -> bool:
