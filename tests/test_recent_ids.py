@@ -99,7 +99,7 @@ def test_hashes_of_a_batch_rolled_back_cost_a_lookup_never_a_record(tmp_path: Pa
         before = store.recent_ids.hashes
         with pytest.raises(RuntimeError), transaction(store.con):  # a batch that failed after adding its ids
             batch_of(store, "lost", NOW)
-            store.recent_ids.add(store.con, REQUESTS)
+            store.recent_ids.add(store.con, REQUESTS, NOW - timedelta(days=1))
             raise RuntimeError("the batch fails before its commit")
         assert store.recent_ids.hashes == before + 1
         report, rejects = ingest(store, [request("lost", timedelta(0))], tmp_path)
@@ -179,6 +179,31 @@ def test_more_ids_than_kept_are_looked_up_in_the_store_until_the_hour_ends(tmp_p
         clock[0] = NOW + timedelta(hours=1)
         assert store.recent_ids.may_hold(store.con, REQUESTS, *window) is None  # tried again: still too many
         assert store.recent_ids.hashes == 0
+
+
+def test_over_the_cap_spans_older_than_the_window_are_forgotten_first(tmp_path: Path) -> None:
+    now = datetime(2030, 1, 1, 3, tzinfo=UTC)  # 00:00 begins a span; spans run 00, 06, 12 and 18 h
+    recent = RecentIds(clock=lambda: now, max_hashes=10)
+    with open_store(tmp_path / "store.duckdb", create=True) as store:
+        store.con.execute(  # six events stored at 21:00 the day before yesterday, before the server started
+            "INSERT INTO requests (event_id, ts, _ingested_at) SELECT 'old' || i, ?, now() FROM range(6) t(i)",
+            [now - timedelta(hours=30)],
+        )
+
+        def batch(event_id: str, at: datetime) -> bool | None:
+            """One event's batch through the hashes: the answer to it, then it added."""
+            batch_of(store, event_id, at)
+            answer = recent.may_hold(store.con, REQUESTS, at - timedelta(days=1), at + timedelta(days=1))
+            recent.add(store.con, REQUESTS, at - timedelta(days=1))
+            return answer
+
+        assert batch("old0", now - timedelta(hours=28)) is True  # a day late: its window holds the six
+        assert batch("late", now - timedelta(hours=28)) is False
+        assert recent.hashes == 8
+        assert [batch(f"new{i}", now) for i in range(3)] == [False] * 3  # 11 hashes: 21:00's span goes
+        assert recent.hashes == 3
+        assert batch("old1", now - timedelta(hours=28)) is True  # the six read again, beside the three
+        assert recent.hashes == 10
 
 
 # Where a generated record falls: more than a day back, where a batch's window is read from the

@@ -259,8 +259,8 @@ def _store_events(store: Store, kind: Kind, valid: int) -> tuple[int, list[tuple
         con.execute("DROP TABLE _known")
     else:  # no id of the batch is stored near it (a first load of history, new live events)
         inserted = _count(con, f"{insert}{first_only}")
-    if store.recent_ids is not None:
-        store.recent_ids.add(con, kind)
+    if store.recent_ids is not None and bounds["earliest"] is not None:
+        store.recent_ids.add(con, kind, bounds["earliest"])
     if kind.name == "requests" and inserted:
         roll_up_fresh(con)
     return inserted, _event_conflicts(con, kind, near=near, bounds=bounds) if inserted < valid else []

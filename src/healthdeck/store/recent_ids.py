@@ -38,8 +38,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # memory, so about the past two days' ids. A batch whose window reaches outside them (events sent more
 # than a day late, a backfill of history) is looked up in the store.
 SPANS_BACK, SPANS_AHEAD = 9, 9
-# At most this many hashes in memory (8 bytes each: 1 GiB). Past it, a kind's hashes are forgotten and
-# its batches looked up in the store until the next span, when reading them is tried again.
+# At most this many hashes in memory (8 bytes each: 1 GiB). Past it, the spans before the window of
+# the batch at hand are forgotten first (a day-late batch reads them again); if the window alone holds
+# more, the kind's hashes are forgotten and its batches looked up in the store until the next span.
 MAX_HASHES = 128 * 1024 * 1024
 # The span of a time, in whole microseconds: exact, and rounded down before 1970 too, as `span_of`
 # (DuckDB's `//` rounds toward zero, and a division in doubles could put a row in the next span).
@@ -74,19 +75,20 @@ class RecentIds:
         if first < now - SPANS_BACK or last > now + SPANS_AHEAD or self._resting.get(kind.name) == now:
             return None
         missing = [span for span in range(first, last + 1) if span not in spans]
-        if missing and not self._load(con, kind, spans, missing):
+        if missing and not self._load(con, kind, spans, missing, first=first):
             self._rest(kind, now)
             return None
         batch = np.sort(self._batch(con, kind)[0])
         return any(_any_in(spans[span], batch) for span in range(first, last + 1))
 
-    def add(self, con: Any, kind: Kind) -> None:
-        """Add the batch's valid events to the spans kept, before the batch commits."""
+    def add(self, con: Any, kind: Kind, earliest: datetime) -> None:
+        """Add the batch's valid events, whose window starts at `earliest`, to the spans kept, before
+        the batch commits."""
         spans = self._spans.get(kind.name)
         if not spans:
             return
         hashes, at = self._batch(con, kind)
-        if self.hashes + len(hashes) > self._max_hashes:
+        if not self._room(spans, len(hashes), first=span_of(earliest)):
             self._rest(kind, span_of(self._clock()))
             return
         for span in np.unique(at).tolist():
@@ -95,20 +97,30 @@ class RecentIds:
                 held = spans[span]
                 spans[span] = np.insert(held, np.searchsorted(held, fresh), fresh)
 
-    def _load(self, con: Any, kind: Kind, spans: dict[int, np.ndarray], missing: list[int]) -> bool:
-        """Read the hashes of the `missing` spans from the store; False if they would be too many."""
+    def _load(self, con: Any, kind: Kind, spans: dict[int, np.ndarray], missing: list[int], *, first: int) -> bool:
+        """Read the hashes of the `missing` spans of a window starting at span `first` from the
+        store; False if they would be too many."""
         column = quote(kind.time_field)
         sql = _HASHES.format(time=column, rows=f"{quote(kind.name)} WHERE {column} >= $start AND {column} < $end")
         start, end = _EPOCH + SPAN * missing[0], _EPOCH + SPAN * (missing[-1] + 1)
         stored = con.execute(sql, {"start": start, "end": end}).fetchnumpy()
         hashes, at = np.asarray(stored["hash"], np.uint64), np.asarray(stored["span"], np.int64)
-        if self.hashes + len(hashes) > self._max_hashes:
-            return False
         order = np.argsort(at, kind="stable")  # stored mostly in time order: nearly sorted already
         hashes, at = hashes[order], at[order]
-        for span in missing:
-            spans[span] = np.sort(hashes[np.searchsorted(at, span) : np.searchsorted(at, span, side="right")])
+        read = {span: hashes[np.searchsorted(at, span) : np.searchsorted(at, span, side="right")] for span in missing}
+        if not self._room(spans, sum(len(held) for held in read.values()), first=first):
+            return False
+        spans.update((span, np.sort(held)) for span, held in read.items())
         return True
+
+    def _room(self, spans: dict[int, np.ndarray], more: int, *, first: int) -> bool:
+        """Whether `more` hashes fit, once spans before `first` (the start of the window of the batch
+        at hand, which does not need them) are forgotten, oldest first, as far as it takes."""
+        for span in sorted(span for span in spans if span < first):
+            if self.hashes + more <= self._max_hashes:
+                break
+            del spans[span]
+        return self.hashes + more <= self._max_hashes
 
     def _rest(self, kind: Kind, now: int) -> None:
         """Too many ids to keep: forget the kind's, and look its batches up in the store until the span ends."""
