@@ -9,13 +9,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from healthdeck.errors import HealthdeckError
 from healthdeck.store.connection import Store, open_store
-from healthdeck.store.ingest import IngestReport, ingest_files
+from healthdeck.store.ingest import IngestReport, ingest_files, ingest_table
 from healthdeck.store.recent_ids import _HASHES, SPAN, SPANS_BACK, RecentIds, span_of
 from healthdeck.store.schema import KINDS
 from healthdeck.store.transaction import transaction
@@ -59,8 +62,8 @@ def batch_of(store: Store, event_id: str, at: datetime) -> None:
     )
 
 
-def stored(store: Store) -> list[tuple[Any, ...]]:
-    return store.con.execute("SELECT * EXCLUDE (_ingested_at) FROM requests ORDER BY ALL").fetchall()
+def stored(store: Store, table: str = "requests") -> list[tuple[Any, ...]]:
+    return store.con.execute(f"SELECT * EXCLUDE (_ingested_at) FROM {table} ORDER BY ALL").fetchall()
 
 
 def test_new_events_skip_the_lookup_and_events_stored_before_are_still_found(tmp_path: Path) -> None:
@@ -129,7 +132,7 @@ def test_hours_pass_out_of_memory_and_windows_outside_them_are_read_from_the_sto
 
 def test_an_id_stored_in_the_first_span_of_a_window_is_found(tmp_path: Path) -> None:
     """A span's hashes must be exactly that span's: the window of a batch re-sending an event 23 h 59 min
-    later begins in the span the event was stored in, one minute after the span begins."""
+    later begins at the first microsecond of the span the event was stored in."""
     start = datetime(1970, 1, 1, tzinfo=UTC) + SPAN * span_of(NOW - timedelta(hours=23))
     stored_at = start + timedelta(minutes=1)
     db = tmp_path / "store.duckdb"
@@ -141,6 +144,18 @@ def test_an_id_stored_in_the_first_span_of_a_window_is_found(tmp_path: Path) -> 
         report, rejects = ingest(store, [resent], tmp_path)
         assert report.accepted == 0 and "conflicts with the stored record" in rejects[0][1]
         assert store.recent_ids.hashes == 2  # kept: the batch was answered from memory, then added
+
+
+def test_a_read_only_view_of_the_store_refuses_ingest(tmp_path: Path) -> None:
+    """The server's readers see the store through read-only views; only its writer stores, and keeps the hashes."""
+    with open_store(tmp_path / "store.duckdb", create=True) as store:
+        view = Store(path=store.path, con=store.con.cursor(), read_only=True)
+        table = pa.table({"event_id": ["a"], "ts": [NOW], "tenant_id": ["t1"], "endpoint": ["/"], "method": ["GET"]})
+        with pytest.raises(HealthdeckError, match="read-only"):
+            ingest_table(view, REQUESTS, table, source="test", sink=None, report=IngestReport())
+        report, rejects = ingest(view, [request("a", timedelta(0))], tmp_path)  # a file: rejected whole, with why
+        assert report.accepted == 0 and "open read-only" in rejects[0][1]
+        assert store.count("requests") == 0
 
 
 def test_the_store_and_python_put_a_time_in_the_same_span(tmp_path: Path) -> None:
@@ -207,16 +222,48 @@ def test_over_the_cap_spans_older_than_the_window_are_forgotten_first(tmp_path: 
 
 
 # Where a generated record falls: more than a day back, where a batch's window is read from the
-# store (-48 and -40 hours), or within a day of now, where the hashes in memory answer.
+# store (-48 and -40 hours), within a day of now, where the hashes in memory answer, and a day and a
+# microsecond apart, at the edge of the rule that two events with one id are one.
+DAY, MICRO = timedelta(days=1), timedelta(microseconds=1)
 OFFSETS = [timedelta(hours=h) for h in (-48, -40, -27, -20, -12, -1.5, -0.25, 0, 0.5, 1.5)]
+OFFSETS += [-DAY - MICRO, -DAY, -DAY + MICRO, MICRO]
+KINDS_MADE = ("requests", "samples", "tier_events")
 records = st.lists(
-    st.tuples(st.integers(0, 7), st.sampled_from(OFFSETS), st.sampled_from([200, 503, "bad"])),
+    st.tuples(
+        st.sampled_from(KINDS_MADE), st.integers(0, 7), st.sampled_from(OFFSETS), st.sampled_from([200, 503, "bad"])
+    ),
     min_size=1,
     max_size=6,
 )
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def made(kind: str, n: int, at: timedelta, value: int | str) -> dict[str, Any]:
+    """A record of `kind`: a request, a sample (no id: its content is its identity) or a tier event
+    (its time is `timestamp`); `value` its content, or "bad" to be rejected."""
+    if kind == "requests":
+        return request(f"e{n}", at, value)
+    if kind == "samples":
+        return {"kind": "samples", "ts": (NOW + at).isoformat(), "metric": f"m{n}", "value": value}
+    moment = (NOW + at).isoformat()
+    reason = 7 if value == "bad" else str(value)  # a number where text is due: rejected
+    fields = {"event_type": "tier_transition", "project_id": "p1", "tenant_id": "t1", "reason": reason}
+    return {"kind": "tier_events", "event_id": f"t{n}", "timestamp": moment, **fields}
+
+
+def assert_every_stored_id_is_held(store: Store, recent: RecentIds) -> None:
+    """The invariant the hashes rest on: each span kept holds the hash of every id stored in it."""
+    for name, spans in recent._spans.items():
+        kind = KINDS[name]
+        for span, held in spans.items():
+            start = datetime(1970, 1, 1, tzinfo=UTC) + SPAN * span
+            end = start + SPAN
+            rows = f'{name} WHERE "{kind.time_field}" >= $start AND "{kind.time_field}" < $end'
+            sql = _HASHES.format(time=f'"{kind.time_field}"', rows=rows)
+            stored = store.con.execute(sql, {"start": start, "end": end}).fetchnumpy()["hash"]
+            assert np.isin(np.asarray(stored, np.uint64), held).all(), (name, span)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(history=records, batches=st.lists(records, min_size=1, max_size=6))
 def test_ingest_stores_and_rejects_the_same_with_recent_ids_as_without(
     tmp_path: Path, history: list[Any], batches: list[list[Any]]
@@ -224,13 +271,15 @@ def test_ingest_stores_and_rejects_the_same_with_recent_ids_as_without(
     run = tmp_path / f"run-{next(RUNS)}"
     run.mkdir()
     with open_store(run / "kept.duckdb", create=True) as kept, open_store(run / "plain.duckdb", create=True) as plain:
-        body = [request(f"e{n}", at, status) for n, at, status in history]
+        body = [made(*record) for record in history]
         assert ingest(kept, body, run)[0].as_json()["accepted"] == ingest(plain, body, run)[0].as_json()["accepted"]
         kept.recent_ids = RecentIds()
         for batch in batches:
-            body = [request(f"e{n}", at, status) for n, at, status in batch]
+            body = [made(*record) for record in batch]
             (with_ids, kept_rejects), (without, plain_rejects) = ingest(kept, body, run), ingest(plain, body, run)
             counts = ("accepted", "duplicates", "rejected", "by_kind")
             assert [with_ids.as_json()[c] for c in counts] == [without.as_json()[c] for c in counts]
             assert kept_rejects == plain_rejects
-        assert stored(kept) == stored(plain)
+            assert_every_stored_id_is_held(kept, kept.recent_ids)
+        for name in KINDS_MADE:
+            assert stored(kept, name) == stored(plain, name)

@@ -21,9 +21,10 @@ import orjson
 import pytest
 
 from healthdeck.api.local import address_path
+from healthdeck.api.tokens import Role
 from healthdeck.store.connection import open_store
 from tests.conftest import ingested, run_cli, write_jsonl
-from tests.test_serve_server import Server, make_tokens
+from tests.test_serve_server import NDJSON, Server, jsonl, make_tokens, request_event
 
 AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 KPI = "api_latency_p95"
@@ -175,10 +176,13 @@ def test_only_the_address_files_secret_opens_the_local_routes_and_a_killed_serve
     assert not address_path(store).exists()
 
 
+SIMULATE = ("simulate", "--tenants", "3", "--days", "1", "--seed", "1", "--requests-per-day", "500", "-o", "json")
+
+
 def test_simulate_runs_inside_a_running_server_and_again_adds_nothing(tmp_path: Path) -> None:
     db = tmp_path / "sim.duckdb"
     make_tokens(db)  # an empty store
-    args = ("simulate", "--tenants", "3", "--days", "1", "--seed", "1", "--requests-per-day", "500", "-o", "json")
+    args = SIMULATE
     server = Server(db).start()
     try:
         first = run_cli(*args, "--db", str(db))
@@ -193,3 +197,27 @@ def test_simulate_runs_inside_a_running_server_and_again_adds_nothing(tmp_path: 
     assert orjson.loads(counted.stdout) == [{"n": added["by_kind"]["requests"]}]
     with open_store(db, read_only=True) as store:  # the server is gone: the records are in the store
         assert store.count("requests") == added["by_kind"]["requests"]
+
+
+def test_events_simulated_inside_the_server_are_duplicates_when_posted_again(tmp_path: Path) -> None:
+    """`simulate` runs on the server's writer, which keeps the hashes of the ids it stores
+    (store/recent_ids.py): a simulated request posted again is a duplicate, not a second request."""
+    db = tmp_path / "sim.duckdb"
+    [token] = make_tokens(db, (Role.operator, None))
+    server = Server(db).start()
+    try:
+        with server.client(token) as http:
+            live = {**request_event(1), "ts": datetime.now(UTC).isoformat()}  # its window's hashes are read now
+            assert http.post("/v1/events", content=jsonl([live]), headers=NDJSON).json()["accepted"] == 1
+            simulated = run_cli(*SIMULATE, "--append", "--db", str(db))
+            assert simulated.returncode == 0, simulated.stderr
+            newest = "SELECT * EXCLUDE (_ingested_at) FROM requests WHERE event_id <> 'r-1' ORDER BY ts DESC LIMIT 1"
+            [row] = orjson.loads(run_cli("sql", newest, "-o", "json", "--db", str(db)).stdout)
+            record = {key: value for key, value in row.items() if value is not None}
+            answer = http.post("/v1/events?kind=requests", content=jsonl([record]), headers=NDJSON).json()
+            assert (answer["accepted"], answer["duplicates"], answer["rejected"]) == (0, 1, 0)
+            same_id = f"SELECT count(*) AS n FROM requests WHERE event_id = '{record['event_id']}'"
+            assert orjson.loads(run_cli("sql", same_id, "-o", "json", "--db", str(db)).stdout) == [{"n": 1}]
+    finally:
+        code, stderr = server.stop(signal.SIGTERM)
+        assert code == 0, stderr

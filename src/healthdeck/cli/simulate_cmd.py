@@ -70,7 +70,8 @@ def simulate(
     if url is not None and url.kind != "duckdb":
         plan, report = _simulate_into_engine(url, cfg, end_given=end_at is not None, quiet=quiet, output=output)
     elif find_server(db) is not None:  # the server holds the store: it runs the simulation on its writer
-        plan, report = on_store(db, partial(_simulate_in, cfg=cfg, end_given=end_at is not None, append=append))
+        job = partial(_simulate_in, cfg=cfg, end_given=end_at is not None, append=append)
+        plan, report = on_store(db, job, write=True)
         if output is Output.text:
             err.print(_announce(plan.mode, plan.cfg.describe()) + " (in the running server)", markup=False)
     else:

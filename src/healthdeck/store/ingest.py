@@ -163,6 +163,8 @@ def ingest_table(
 
     `raw_of` gives a rejected record's text by its line, for a batch read from a text file.
     """
+    if store.read_only:  # a reader's view (the server's readers): only the writer stores, and keeps count
+        raise HealthdeckError("the store is open read-only: nothing can be ingested through it")
     if "_line" not in table.column_names:
         table = table.append_column("_line", pa.array(range(1, table.num_rows + 1), pa.int64()))
     shown_types = {f.name: str(f.type) for f in table.schema}

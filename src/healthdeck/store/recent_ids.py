@@ -11,9 +11,11 @@ a batch with a hash among them (a re-sent event, or two ids sharing a hash) is l
 store as before. The hashes only ever answer "new" for a batch that is.
 
 That holds because a span's hashes are read from the store the first time a batch's window needs
-the span, and every batch's valid ids are added to the spans kept before the batch commits; while
-the server holds the store nothing else writes to it. Rows expired, or a batch rolled back, leave
-hashes behind: that costs a lookup, never a record.
+the span, and every batch's valid ids are added to the spans kept before the batch commits. While
+the server holds the store, its writer is the only one that stores events: another process cannot
+open it for writing, and inside the server every write (HTTP ingest, `ingest` and `simulate` run
+through it) is a job of the writer, while a reader's view is read-only and refuses ingest. Rows
+expired, or a batch rolled back, leave hashes behind: that costs a lookup, never a record.
 """
 
 from __future__ import annotations
@@ -69,11 +71,12 @@ class RecentIds:
         """Whether an id of the batch's valid events may be stored between `earliest` and `latest`:
         False when none is, True when one may be, None when those spans are not kept here."""
         now, first, last = span_of(self._clock()), span_of(earliest), span_of(latest)
-        spans = self._spans.setdefault(kind.name, {})
-        for old in [span for span in spans if span < now - SPANS_BACK]:
-            del spans[old]
+        for kept in self._spans.values():  # every kind's: one that no longer gets batches lets its go too
+            for old in [span for span in kept if span < now - SPANS_BACK]:
+                del kept[old]
         if first < now - SPANS_BACK or last > now + SPANS_AHEAD or self._resting.get(kind.name) == now:
             return None
+        spans = self._spans.setdefault(kind.name, {})
         missing = [span for span in range(first, last + 1) if span not in spans]
         if missing and not self._load(con, kind, spans, missing, first=first):
             self._rest(kind, now)
@@ -99,18 +102,20 @@ class RecentIds:
 
     def _load(self, con: Any, kind: Kind, spans: dict[int, np.ndarray], missing: list[int], *, first: int) -> bool:
         """Read the hashes of the `missing` spans of a window starting at span `first` from the
-        store; False if they would be too many."""
+        store; False if they would be too many (counted before any is read)."""
         column = quote(kind.time_field)
-        sql = _HASHES.format(time=column, rows=f"{quote(kind.name)} WHERE {column} >= $start AND {column} < $end")
-        start, end = _EPOCH + SPAN * missing[0], _EPOCH + SPAN * (missing[-1] + 1)
-        stored = con.execute(sql, {"start": start, "end": end}).fetchnumpy()
-        hashes, at = np.asarray(stored["hash"], np.uint64), np.asarray(stored["span"], np.int64)
-        order = np.argsort(at, kind="stable")  # stored mostly in time order: nearly sorted already
-        hashes, at = hashes[order], at[order]
-        read = {span: hashes[np.searchsorted(at, span) : np.searchsorted(at, span, side="right")] for span in missing}
-        if not self._room(spans, sum(len(held) for held in read.values()), first=first):
+        rows = f"{quote(kind.name)} WHERE {column} >= $start AND {column} < $end"
+        runs = [(_EPOCH + SPAN * run[0], _EPOCH + SPAN * (run[-1] + 1)) for run in _runs(missing)]
+        count = sum(_count(con, f"SELECT count(*) FROM {rows}", start, end) for start, end in runs)
+        if not self._room(spans, count, first=first):
             return False
-        spans.update((span, np.sort(held)) for span, held in read.items())
+        for start, end in runs:
+            stored = con.execute(_HASHES.format(time=column, rows=rows), {"start": start, "end": end}).fetchnumpy()
+            hashes, at = np.asarray(stored["hash"], np.uint64), np.asarray(stored["span"], np.int64)
+            order = np.argsort(at, kind="stable")  # stored mostly in time order: nearly sorted already
+            hashes, at = hashes[order], at[order]
+            for span in range(span_of(start), span_of(end)):
+                spans[span] = np.sort(hashes[np.searchsorted(at, span) : np.searchsorted(at, span, side="right")])
         return True
 
     def _room(self, spans: dict[int, np.ndarray], more: int, *, first: int) -> bool:
@@ -138,6 +143,21 @@ class RecentIds:
 def span_of(moment: datetime) -> int:
     """The span a moment falls in, counted from 1970 (the same spans as `_HASHES`)."""
     return (moment - _EPOCH) // SPAN
+
+
+def _runs(spans: list[int]) -> list[list[int]]:
+    """Ascending spans in runs of consecutive ones: [1, 2, 5] -> [[1, 2], [5]]."""
+    runs: list[list[int]] = []
+    for span in spans:
+        if runs and runs[-1][-1] == span - 1:
+            runs[-1].append(span)
+        else:
+            runs.append([span])
+    return runs
+
+
+def _count(con: Any, sql: str, start: datetime, end: datetime) -> int:
+    return int(con.execute(sql, {"start": start, "end": end}).fetchall()[0][0])
 
 
 def _any_in(held: np.ndarray, batch: np.ndarray) -> bool:
