@@ -10,8 +10,9 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from healthdeck.api.tokens import Role, create_token, find_token
 from healthdeck.store.connection import open_store
@@ -38,6 +39,20 @@ def _next_live_request(client_server: Server, token: str, *, after: datetime) ->
         assert time.monotonic() < deadline, f"no live request arrived in {LIVE_WAIT_S} s"
         time.sleep(0.5)
     return newest
+
+
+def _live_health(client_server: Server, *, after: datetime) -> dict[str, Any]:
+    """`/health` once its newest event is newer than `after`: it is cached for 5 s and evaluated
+    again after that, which a loaded machine can take some seconds more to do (it once showed an
+    event 13 s old), so it is waited for, up to LIVE_WAIT_S, rather than held to a fixed age."""
+    deadline = time.monotonic() + LIVE_WAIT_S
+    with client_server.client() as client:
+        while True:
+            quick: dict[str, Any] = client.get("/health").json()
+            if quick["newest_event"] and datetime.fromisoformat(quick["newest_event"]) > after:
+                return quick
+            assert time.monotonic() < deadline, f"no event newer than {after} in /health: {quick}"
+            time.sleep(0.5)
 
 
 def _live_counts(db: Path, since: datetime, until: datetime) -> tuple[int, int, int]:
@@ -68,9 +83,7 @@ def test_demo_keeps_events_coming_restarts_without_duplicates_and_stops_on_sigin
     stopped_at_the_end.append(server)
     first = _newest_request(server, token)
     later = _next_live_request(server, token, after=first)
-    with server.client() as client:
-        quick = client.get("/health").json()
-    assert (datetime.now(UTC) - datetime.fromisoformat(quick["newest_event"])).total_seconds() < 10
+    quick = _live_health(server, after=first)
     assert quick["stale"] is False
     code, stderr = server.stop(signal.SIGINT)
     assert code == 0, stderr
