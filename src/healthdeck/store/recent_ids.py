@@ -5,10 +5,10 @@ Ingest looks a batch's ids up among the events stored within a day of them (`REP
 ingest.py). DuckDB has no index it can join with, so that lookup reads every id stored in the
 day: beside 8 M requests of the past day it costs a batch of 10,000 about 240 ms, and it grows with
 the day (benchmarks/bench_id_lookup.py). `healthdeck serve` commits such batches all day, so its
-writer keeps the 64-bit hashes of the ids stored around now, sorted, by spans of six hours. A batch
-none of whose hashes is among those of its window's spans has no id stored near it and skips the lookup;
-a batch with a hash among them (a re-sent event, or two ids sharing a hash) is looked up in the
-store as before. The hashes only ever answer "new" for a batch that is.
+writer keeps the 64-bit hashes of the ids stored around now, sorted, by spans of six hours. A
+batch none of whose hashes is among those of its window's spans has no id stored near it and skips
+the lookup; a batch with a hash among them (a re-sent event, or two ids sharing a hash) is looked up
+in the store as before. The hashes only ever answer "new" for a batch that is.
 
 That holds because a span's hashes are read from the store the first time a batch's window needs
 the span, and every batch's valid ids are added to the spans kept before the batch commits. While
@@ -30,9 +30,9 @@ from healthdeck.store.schema import Kind
 from healthdeck.store.validate import quote
 
 # The hashes are kept by spans of six hours: a batch's window of two days reaches 9 of them, each
-# searched once per batch. Hours would make 49 searches; at 8 M ids a day a batch of 10,000 then took
-# 103 ms against 90 (benchmarks/bench_id_lookup.py), while adding a batch's hashes to a larger sorted
-# span costs a little more.
+# searched once per batch. Hours would make 49 searches: beside 8 M ids of the past day a batch of
+# 10,000 took 103 ms by the hour against 90 by six hours (bench_id_lookup.py's store and batches),
+# while adding a batch's hashes to a larger sorted span costs a little more.
 SPAN = timedelta(hours=6)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The spans kept: those a batch's window reaches when its events are from a day before now (sent
