@@ -56,9 +56,11 @@ def _live_health(client_server: Server, *, after: datetime) -> dict[str, Any]:
 
 
 def _live_counts(db: Path, since: datetime, until: datetime) -> tuple[int, int, int]:
-    """Requests and samples stored in [since, until), and the requests before `since` (the simulated window)."""
+    """Requests and samples stored in [since, until], and the requests before `since` (the simulated
+    window). `until` is a live request's time, itself counted: on a loaded machine the first live
+    batch to arrive may hold that one request alone."""
     with open_store(db) as store:
-        query = "SELECT count(*) FROM {} WHERE ts >= ? AND ts < ?"
+        query = "SELECT count(*) FROM {} WHERE ts >= ? AND ts <= ?"
         requests = store.con.execute(query.format("requests"), [since, until]).fetchone()
         samples = store.con.execute(query.format("samples"), [since, until]).fetchone()
         window = store.con.execute("SELECT count(*) FROM requests WHERE ts < ?", [since]).fetchone()
