@@ -253,6 +253,11 @@ def test_the_writer_finds_events_stored_before_the_server_started(tmp_path: Path
             assert "conflicts with the stored record" in result["rejects"][0]["error"]
             result = http.post("/v1/events", content=jsonl([live(6), live(7)]), headers=NDJSON).json()
             assert (result["accepted"], result["duplicates"], result["rejected"]) == (0, 2, 0)
+            metrics = http.get("/metrics").text  # the ten ids, each held once; one batch new, two looked up
+            assert "healthdeck_recent_id_hashes 10.0" in metrics
+            assert 'healthdeck_id_lookups_total{answer="new"} 1.0' in metrics
+            assert 'healthdeck_id_lookups_total{answer="maybe"} 2.0' in metrics
+            assert 'healthdeck_id_lookups_total{answer="not_kept"} 0.0' in metrics
             assert stored(http, "requests") == 10
     finally:
         code, stderr = running.stop(signal.SIGTERM)

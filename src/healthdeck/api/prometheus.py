@@ -1,7 +1,8 @@
 """`GET /metrics`: healthdeck's own results for Prometheus, with bounded cardinality.
 
 Series: the overall and area scores, each scored KPI's value and status, records
-ingested / rejected / duplicate per kind, and evaluation durations. No tenant labels:
+ingested / rejected / duplicate per kind, evaluation durations, and the writer's hashes of
+recent ids with how they answered. No tenant labels:
 the series count is fixed by the catalog and the schema, whatever the data.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from healthdeck.api.owner import StoreOwner
@@ -45,6 +46,7 @@ class ServerMetrics:
             "healthdeck_evaluation_seconds", "Time to evaluate the scored KPIs.", registry=self.registry
         )
         self.registry.register(_HealthCollector(self))
+        self.registry.register(_RecentIdsCollector(owner))
         self.latest_health = Recent(self.evaluate, max_age=METRICS_MAX_AGE_SECONDS)
 
     def count_ingest(self, report: IngestReport) -> None:
@@ -80,6 +82,28 @@ class _HealthCollector(Collector):
                 areas.add_metric([name], area.score)
         yield areas
         yield from _kpi_families(report)
+
+
+class _RecentIdsCollector(Collector):
+    """What the writer's hashes of recent ids (store/recent_ids.py) hold, and how they answered."""
+
+    def __init__(self, owner: StoreOwner) -> None:
+        self.owner = owner
+
+    def collect(self) -> Iterator[Metric]:
+        recent = self.owner.store.recent_ids
+        if recent is None:
+            return
+        held = "Hashes of recently stored ids the writer holds (8 bytes each)."
+        yield GaugeMetricFamily("healthdeck_recent_id_hashes", held, recent.hashes)
+        answers = CounterMetricFamily(
+            "healthdeck_id_lookups",
+            "Ingest batches by how the recent ids answered: new (not looked up in the store), maybe or not_kept.",
+            labels=["answer"],
+        )
+        for answer, count in dict(recent.answers).items():
+            answers.add_metric([answer], count)
+        yield answers
 
 
 def _kpi_families(report: HealthReport) -> Iterator[Metric]:

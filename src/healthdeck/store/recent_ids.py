@@ -61,15 +61,23 @@ class RecentIds:
         self._max_hashes = max_hashes
         self._spans: dict[str, dict[int, np.ndarray]] = {}
         self._resting: dict[str, int] = {}  # kind -> the span its batches are looked up in the store
+        # How `may_hold` answered, for the server's metrics: "new" skipped the lookup in the store.
+        self.answers = {"new": 0, "maybe": 0, "not_kept": 0}
 
     @property
     def hashes(self) -> int:
-        """How many hashes are held, every kind and span together."""
-        return sum(len(hashes) for spans in self._spans.values() for hashes in spans.values())
+        """How many distinct hashes are held, every kind and span together. Read from any thread (the
+        server's metrics): the writer may change the spans meanwhile, so they are copied first."""
+        return sum(len(held) for spans in list(self._spans.values()) for held in list(spans.values()))
 
     def may_hold(self, con: Any, kind: Kind, earliest: datetime, latest: datetime) -> bool | None:
         """Whether an id of the batch's valid events may be stored between `earliest` and `latest`:
         False when none is, True when one may be, None when those spans are not kept here."""
+        answer = self._answer(con, kind, earliest, latest)
+        self.answers[{False: "new", True: "maybe", None: "not_kept"}[answer]] += 1
+        return answer
+
+    def _answer(self, con: Any, kind: Kind, earliest: datetime, latest: datetime) -> bool | None:
         now, first, last = span_of(self._clock()), span_of(earliest), span_of(latest)
         for kept in self._spans.values():  # every kind's: one that no longer gets batches lets its go too
             for old in [span for span in kept if span < now - SPANS_BACK]:
@@ -91,14 +99,17 @@ class RecentIds:
         if not spans:
             return
         hashes, at = self._batch(con, kind)
-        if not self._room(spans, len(hashes), first=span_of(earliest)):
-            self._rest(kind, span_of(self._clock()))
-            return
+        fresh = {}  # span -> its hashes not held yet (a re-sent id is), sorted, once each
         for span in np.unique(at).tolist():
             if span in spans:
-                fresh = np.sort(hashes[at == span])
-                held = spans[span]
-                spans[span] = np.insert(held, np.searchsorted(held, fresh), fresh)
+                batch = _sorted_once(hashes[at == span])
+                fresh[span] = batch[~_found(spans[span], batch)]
+        if not self._room(spans, sum(len(new) for new in fresh.values()), first=span_of(earliest)):
+            self._rest(kind, span_of(self._clock()))
+            return
+        for span, new in fresh.items():  # spans `_room` forgot are before the window: none of these
+            held = spans[span]
+            spans[span] = np.insert(held, np.searchsorted(held, new), new)
 
     def _load(self, con: Any, kind: Kind, spans: dict[int, np.ndarray], missing: list[int], *, first: int) -> bool:
         """Read the hashes of the `missing` spans of a window starting at span `first` from the
@@ -115,7 +126,7 @@ class RecentIds:
             order = np.argsort(at, kind="stable")  # stored mostly in time order: nearly sorted already
             hashes, at = hashes[order], at[order]
             for span in range(span_of(start), span_of(end)):
-                spans[span] = np.sort(hashes[np.searchsorted(at, span) : np.searchsorted(at, span, side="right")])
+                spans[span] = _sorted_once(hashes[np.searchsorted(at, span) : np.searchsorted(at, span, side="right")])
         return True
 
     def _room(self, spans: dict[int, np.ndarray], more: int, *, first: int) -> bool:
@@ -160,9 +171,20 @@ def _count(con: Any, sql: str, start: datetime, end: datetime) -> int:
     return int(con.execute(sql, {"start": start, "end": end}).fetchall()[0][0])
 
 
+def _sorted_once(hashes: np.ndarray) -> np.ndarray:
+    """The hashes sorted, each once. (`np.unique` hashes them first: ten times slower on millions.)"""
+    ordered = np.sort(hashes)
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
+
+
+def _found(held: np.ndarray, batch: np.ndarray) -> np.ndarray:
+    """For each of the sorted `batch`, whether it is in the sorted `held`."""
+    if not len(held):
+        return np.zeros(len(batch), dtype=bool)
+    places = np.minimum(np.searchsorted(held, batch), len(held) - 1)
+    return np.asarray(held[places] == batch)
+
+
 def _any_in(held: np.ndarray, batch: np.ndarray) -> bool:
     """Whether any of the sorted `batch` is in the sorted `held`."""
-    if not len(held) or not len(batch):
-        return False
-    places = np.minimum(np.searchsorted(held, batch), len(held) - 1)
-    return bool((held[places] == batch).any())
+    return bool(_found(held, batch).any())
