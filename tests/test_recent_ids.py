@@ -19,10 +19,11 @@ from hypothesis import strategies as st
 from healthdeck.errors import HealthdeckError
 from healthdeck.store.connection import Store, open_store
 from healthdeck.store.ingest import IngestReport, ingest_files, ingest_table
-from healthdeck.store.recent_ids import _HASHES, SPAN, SPANS_BACK, RecentIds, span_of
+from healthdeck.store.recent_ids import _HASHES, SPAN, SPANS_BACK, BatchIds, RecentIds, span_of
 from healthdeck.store.schema import KINDS
 from healthdeck.store.transaction import transaction
 
+from .conftest import write_jsonl
 from .test_rollups import StatementLog
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -47,8 +48,7 @@ def request(event_id: str, at: timedelta, status: int | str = 200) -> dict[str, 
 def ingest(store: Store, records: list[dict[str, Any]], folder: Path) -> tuple[IngestReport, list[tuple[int, str]]]:
     """Ingest `records` as one body of the server would be; the report and each reject's line and reason."""
     run = next(RUNS)
-    body, rejects = folder / f"body-{run}.jsonl", folder / f"rejects-{run}.jsonl"
-    body.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in records))
+    body, rejects = write_jsonl(folder / f"body-{run}.jsonl", records), folder / f"rejects-{run}.jsonl"
     report = ingest_files(store, [str(body)], rejects_path=rejects)
     reasons = [orjson.loads(line) for line in rejects.read_bytes().splitlines()] if rejects.exists() else []
     return report, [(reason["line"], reason["error"]) for reason in reasons]
@@ -102,7 +102,7 @@ def test_hashes_of_a_batch_rolled_back_cost_a_lookup_never_a_record(tmp_path: Pa
         before = store.recent_ids.hashes
         with pytest.raises(RuntimeError), transaction(store.con):  # a batch that failed after adding its ids
             batch_of(store, "lost", NOW)
-            store.recent_ids.add(store.con, REQUESTS, NOW - timedelta(days=1))
+            store.recent_ids.add(BatchIds(store.con, REQUESTS), NOW - timedelta(days=1))
             raise RuntimeError("the batch fails before its commit")
         assert store.recent_ids.hashes == before + 1
         report, rejects = ingest(store, [request("lost", timedelta(0))], tmp_path)
@@ -120,13 +120,13 @@ def test_hours_pass_out_of_memory_and_windows_outside_them_are_read_from_the_sto
         late = request("late", timedelta(hours=-40))  # its window starts 64 hours back: not kept
         earliest, latest = NOW + timedelta(hours=-64), NOW + timedelta(hours=-16)
         assert span_of(earliest) < span_of(NOW) - SPANS_BACK
-        assert recent.may_hold(store.con, REQUESTS, earliest, latest) is None
+        assert recent.may_hold(BatchIds(store.con, REQUESTS), earliest, latest) is None
         assert ingest(store, [late, request("a3", timedelta(minutes=-3))], tmp_path)[0].duplicates == 1
 
         clock[0] = NOW + timedelta(days=3)  # three days on, this morning's spans are forgotten
         batch_of(store, "a3", clock[0])
         window = (clock[0] - timedelta(days=1), clock[0] + timedelta(days=1))
-        assert recent.may_hold(store.con, REQUESTS, *window) is False
+        assert recent.may_hold(BatchIds(store.con, REQUESTS), *window) is False
         assert recent.hashes == 0
 
 
@@ -190,9 +190,9 @@ def test_more_ids_than_kept_are_looked_up_in_the_store_until_the_hour_ends(tmp_p
         assert store.recent_ids.hashes == 0  # forgotten at the batch that overflowed
         batch_of(store, "e", NOW)
         window = (NOW - timedelta(days=1), NOW + timedelta(days=1))
-        assert store.recent_ids.may_hold(store.con, REQUESTS, *window) is None  # resting: not read again
+        assert store.recent_ids.may_hold(BatchIds(store.con, REQUESTS), *window) is None  # resting: not read again
         clock[0] = NOW + timedelta(hours=1)
-        assert store.recent_ids.may_hold(store.con, REQUESTS, *window) is None  # tried again: still too many
+        assert store.recent_ids.may_hold(BatchIds(store.con, REQUESTS), *window) is None  # tried again: still too many
         assert store.recent_ids.hashes == 0
 
 
@@ -208,8 +208,9 @@ def test_over_the_cap_spans_older_than_the_window_are_forgotten_first(tmp_path: 
         def batch(event_id: str, at: datetime) -> bool | None:
             """One event's batch through the hashes: the answer to it, then it added."""
             batch_of(store, event_id, at)
-            answer = recent.may_hold(store.con, REQUESTS, at - timedelta(days=1), at + timedelta(days=1))
-            recent.add(store.con, REQUESTS, at - timedelta(days=1))
+            ids = BatchIds(store.con, REQUESTS)
+            answer = recent.may_hold(ids, at - timedelta(days=1), at + timedelta(days=1))
+            recent.add(ids, at - timedelta(days=1))
             return answer
 
         assert batch("old0", now - timedelta(hours=28)) is True  # a day late: its window holds the six

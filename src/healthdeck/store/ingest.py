@@ -41,6 +41,7 @@ from healthdeck.store.readers import (
     raw_text,
     read_parquet,
 )
+from healthdeck.store.recent_ids import BatchIds
 from healthdeck.store.retention import raw_cutoff
 from healthdeck.store.rollups import roll_up_fresh
 from healthdeck.store.schema import KINDS, Field, Kind
@@ -248,7 +249,8 @@ def _store_events(store: Store, kind: Kind, valid: int) -> tuple[int, list[tuple
     insert = (
         f"INSERT INTO {table} ({columns}, _ingested_at) SELECT {columns}, now() FROM ({_valid_events(kind)}) AS fresh"
     )
-    if _may_be_stored(store, kind, near, bounds):
+    batch = BatchIds(con, kind) if store.recent_ids is not None and bounds["earliest"] is not None else None
+    if _may_be_stored(store, batch, near, bounds):
         # The batch's ids already stored near the time of their first line, with the batch as the
         # join's hash table (NOT EXISTS hashed every stored id instead, each batch, in memory).
         con.execute(
@@ -261,8 +263,8 @@ def _store_events(store: Store, kind: Kind, valid: int) -> tuple[int, list[tuple
         con.execute("DROP TABLE _known")
     else:  # no id of the batch is stored near it (a first load of history, new live events)
         inserted = _count(con, f"{insert}{first_only}")
-    if store.recent_ids is not None and bounds["earliest"] is not None:
-        store.recent_ids.add(con, kind, bounds["earliest"])
+    if store.recent_ids is not None and batch is not None:
+        store.recent_ids.add(batch, bounds["earliest"])
     if kind.name == "requests" and inserted:
         roll_up_fresh(con)
     return inserted, _event_conflicts(con, kind, near=near, bounds=bounds) if inserted < valid else []
@@ -274,12 +276,13 @@ def _identify_by_content(con: Any, kind: Kind) -> None:
     con.execute(f"UPDATE _checked SET event_id = {_content_hash(kind)} WHERE event_id IS NULL AND _errors IS NULL")
 
 
-def _may_be_stored(store: Store, kind: Kind, near: str, bounds: dict[str, Any]) -> bool:
+def _may_be_stored(store: Store, batch: BatchIds | None, near: str, bounds: dict[str, Any]) -> bool:
     """Whether an id of the batch may be stored near it in time. The live platform's hashes of the
     ids stored around now (recent_ids.py) answer "no" without reading the store; otherwise the zone
     maps on time tell whether any event at all is stored near the batch."""
-    recent, earliest, latest = store.recent_ids, bounds["earliest"], bounds["latest"]
-    if recent is not None and earliest is not None and recent.may_hold(store.con, kind, earliest, latest) is False:
+    recent = store.recent_ids
+    held = recent.may_hold(batch, bounds["earliest"], bounds["latest"]) if recent and batch else None
+    if held is False:
         return False
     return _any_stored(store.con, near, bounds)
 

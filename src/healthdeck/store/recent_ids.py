@@ -20,6 +20,7 @@ expired, or a batch rolled back, leave hashes behind: that costs a lookup, never
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -53,6 +54,20 @@ _SPAN_OF = f"(epoch_us({{time}}) - (epoch_us({{time}}) % {_SPAN_US} + {_SPAN_US}
 _HASHES = f"SELECT hash(event_id) AS hash, {_SPAN_OF} AS span FROM {{rows}}"
 
 
+class BatchIds:
+    """The valid events of the batch being stored (`_checked`, ingest.py) as the hashes see them: each
+    one's hash and span, read from the store once, when first needed, for `may_hold` and `add` alike."""
+
+    def __init__(self, con: Any, kind: Kind) -> None:
+        self.con, self.kind = con, kind
+
+    @functools.cached_property
+    def ids(self) -> tuple[np.ndarray, np.ndarray]:
+        sql = _HASHES.format(time=quote(self.kind.time_field), rows="_checked WHERE _errors IS NULL")
+        rows = self.con.execute(sql).fetchnumpy()
+        return np.asarray(rows["hash"], np.uint64), np.asarray(rows["span"], np.int64)
+
+
 class RecentIds:
     """The sorted id hashes of each span of time around now, per kind of event."""
 
@@ -70,14 +85,15 @@ class RecentIds:
         server's metrics): the writer may change the spans meanwhile, so they are copied first."""
         return sum(len(held) for spans in list(self._spans.values()) for held in list(spans.values()))
 
-    def may_hold(self, con: Any, kind: Kind, earliest: datetime, latest: datetime) -> bool | None:
+    def may_hold(self, batch: BatchIds, earliest: datetime, latest: datetime) -> bool | None:
         """Whether an id of the batch's valid events may be stored between `earliest` and `latest`:
         False when none is, True when one may be, None when those spans are not kept here."""
-        answer = self._answer(con, kind, earliest, latest)
+        answer = self._answer(batch, earliest, latest)
         self.answers[{False: "new", True: "maybe", None: "not_kept"}[answer]] += 1
         return answer
 
-    def _answer(self, con: Any, kind: Kind, earliest: datetime, latest: datetime) -> bool | None:
+    def _answer(self, batch: BatchIds, earliest: datetime, latest: datetime) -> bool | None:
+        kind = batch.kind
         now, first, last = span_of(self._clock()), span_of(earliest), span_of(latest)
         for kept in self._spans.values():  # every kind's: one that no longer gets batches lets its go too
             for old in [span for span in kept if span < now - SPANS_BACK]:
@@ -86,26 +102,26 @@ class RecentIds:
             return None
         spans = self._spans.setdefault(kind.name, {})
         missing = [span for span in range(first, last + 1) if span not in spans]
-        if missing and not self._load(con, kind, spans, missing, first=first):
+        if missing and not self._load(batch.con, kind, spans, missing, first=first):
             self._rest(kind, now)
             return None
-        batch = np.sort(self._batch(con, kind)[0])
-        return any(_any_in(spans[span], batch) for span in range(first, last + 1))
+        hashes = np.sort(batch.ids[0])
+        return any(_any_in(spans[span], hashes) for span in range(first, last + 1))
 
-    def add(self, con: Any, kind: Kind, earliest: datetime) -> None:
+    def add(self, batch: BatchIds, earliest: datetime) -> None:
         """Add the batch's valid events, whose window starts at `earliest`, to the spans kept, before
         the batch commits."""
-        spans = self._spans.get(kind.name)
+        spans = self._spans.get(batch.kind.name)
         if not spans:
             return
-        hashes, at = self._batch(con, kind)
+        hashes, at = batch.ids
         fresh = {}  # span -> its hashes not held yet (a re-sent id is), sorted, once each
         for span in np.unique(at).tolist():
             if span in spans:
-                batch = _sorted_once(hashes[at == span])
-                fresh[span] = batch[~_found(spans[span], batch)]
+                once = _sorted_once(hashes[at == span])
+                fresh[span] = once[~_found(spans[span], once)]
         if not self._room(spans, sum(len(new) for new in fresh.values()), first=span_of(earliest)):
-            self._rest(kind, span_of(self._clock()))
+            self._rest(batch.kind, span_of(self._clock()))
             return
         for span, new in fresh.items():  # spans `_room` forgot are before the window: none of these
             held = spans[span]
@@ -142,13 +158,6 @@ class RecentIds:
         """Too many ids to keep: forget the kind's, and look its batches up in the store until the span ends."""
         self._spans[kind.name] = {}
         self._resting[kind.name] = now
-
-    @staticmethod
-    def _batch(con: Any, kind: Kind) -> tuple[np.ndarray, np.ndarray]:
-        """The hash and the span of each valid event of the batch."""
-        sql = _HASHES.format(time=quote(kind.time_field), rows="_checked WHERE _errors IS NULL")
-        rows = con.execute(sql).fetchnumpy()
-        return np.asarray(rows["hash"], np.uint64), np.asarray(rows["span"], np.int64)
 
 
 def span_of(moment: datetime) -> int:
