@@ -10,13 +10,17 @@ a fresh child process (so that its peak RSS is its own, and start-up is not coun
   already holding `--stored` other request events (to see whether deduplication grows with it);
 - the baseline: DuckDB's own reader of the format (`read_json`, `read_csv`, `read_parquet`) into a
   table of a fresh database, with no validation and no deduplication;
+- the floor: the same work as ingest done by DuckDB alone, in plain SQL over its own reader, into a
+  store made by healthdeck (every check of the kind, the lookup of stored ids, the insert and the
+  rollups; no line numbers, no messages, the file in one statement);
 - a second baseline: pyarrow's reader of the format, registered into a table of a fresh database.
 
 Prints wall-clock and CPU seconds (every thread), records/s, MB/s of the file, peak RSS and the
-ratio ingest / DuckDB baseline; with `--stored`, also ingest into an empty store and the ratio of
-the two. `--rows 10000000 --formats jsonl` measures a file of 3.2 GB (written under $BENCH_DIR, or
-the system's temporary folder), to compare ingest's peak RSS with a smaller file's; the children
-inherit HEALTHDECK_MEMORY_LIMIT. It asserts nothing about time.
+ratios ingest / DuckDB baseline, ingest / floor and floor / DuckDB baseline (how much of the gap is
+work the baseline does not do, and how much is healthdeck's); with `--stored`, also ingest into an
+empty store and the ratio of the two. `--rows 10000000 --formats jsonl` measures a file of 3.2 GB
+(written under $BENCH_DIR, or the system's temporary folder), to compare ingest's peak RSS with a
+smaller file's; the children inherit HEALTHDECK_MEMORY_LIMIT. It asserts nothing about time.
 """
 
 from __future__ import annotations
@@ -65,6 +69,17 @@ BASELINE_SQL = {
     "csv": "SELECT * FROM read_csv(?)",
     "parquet": "SELECT * FROM read_parquet(?)",
 }
+# The file's fields as ingest receives them: the time as text (it is checked for its zone, then cast).
+_FIELD_TYPES = (
+    "event_id: 'VARCHAR', ts: 'VARCHAR', tenant_id: 'VARCHAR', endpoint: 'VARCHAR', method: 'VARCHAR', "
+    "status: 'BIGINT', latency_ms: 'DOUBLE', consumer: 'VARCHAR', api_key: 'VARCHAR', api_version: 'VARCHAR', "
+    "deprecated: 'BOOLEAN', request_bytes: 'BIGINT', response_bytes: 'BIGINT', tier: 'VARCHAR'"
+)
+SAME_WORK_READER = {
+    "jsonl": f"read_json($path, format = 'newline_delimited', columns = {{kind: 'VARCHAR', {_FIELD_TYPES}}})",
+    "csv": f"read_csv($path, header = true, columns = {{{_FIELD_TYPES}}})",
+    "parquet": "read_parquet($path)",
+}
 
 
 def write_inputs(folder: Path, rows: int, formats: list[str]) -> dict[str, Path]:
@@ -104,9 +119,15 @@ def measure(what: str, fmt: str, path: str, db: str) -> dict[str, float]:
     if what == "ingest":  # healthdeck's modules imported before the clock starts: start-up is not counted
         import healthdeck.store.connection
         import healthdeck.store.ingest  # noqa: F401
+    if what == "same-work" and not Path(db).exists():  # the store's tables, made before the clock starts
+        from healthdeck.store.connection import open_store
+
+        open_store(db, create=True).close()
     wall, cpu = time.perf_counter(), time.process_time()
     if what == "ingest":
         records = _ingest(fmt, path, db)
+    elif what == "same-work":
+        records = _same_work(fmt, path, db)
     elif what == "duckdb":
         con = duckdb.connect(db)
         con.execute(f"CREATE TABLE requests AS {BASELINE_SQL[fmt]}", [path])
@@ -131,6 +152,59 @@ def _ingest(fmt: str, path: str, db: str) -> int:
     if report.rejected or report.duplicates:
         raise SystemExit(f"{path}: accepted {report.accepted:,}, rejected {report.rejected:,}")
     return report.accepted
+
+
+def _same_work(fmt: str, path: str, db: str) -> int:
+    """What ingest does, as plain DuckDB SQL over DuckDB's own reader, in one transaction and one
+    pass over the file: every check of the requests kind folded into one condition, the valid records
+    whose id is not stored within a day inserted into the store's table, the ids repeated within the
+    file counted, and the new rows rolled up. It numbers no line, writes no message and reads the file
+    whole, so it is a floor: the engine itself doing the work ingest must do. The store's tables are
+    made before the clock starts."""
+    from healthdeck.store.rollups import bucket_sql
+    from healthdeck.store.schema import HTTP_METHODS, PLAN_TIERS
+    from healthdeck.store.validate import TZ_SUFFIX
+
+    methods, tiers = (", ".join(f"'{name}'" for name in names) for names in (HTTP_METHODS, PLAN_TIERS))
+    con = duckdb.connect(db)
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("BEGIN TRANSACTION")
+    # The ids stored within a day, looked up only when any request is stored, as ingest does.
+    lookup = (
+        "ANTI JOIN requests AS kept ON kept.event_id = fresh.event_id "
+        "AND kept.ts BETWEEN instant - INTERVAL 1 DAY AND instant + INTERVAL 1 DAY"
+        if con.execute("SELECT count(*) FROM (SELECT 1 FROM requests LIMIT 1)").fetchone() != (0,)
+        else ""
+    )
+    inserted = con.execute(
+        f"""INSERT INTO requests (event_id, ts, tenant_id, endpoint, method, status, latency_ms, consumer,
+            api_key, api_version, deprecated, request_bytes, response_bytes, tier, _ingested_at)
+        SELECT event_id, instant, tenant_id, endpoint, upper(method), status, latency_ms, consumer, api_key,
+            api_version, deprecated, request_bytes, response_bytes, upper(tier), now()
+        FROM (SELECT *, TRY_CAST(ts AS TIMESTAMPTZ) AS instant FROM {SAME_WORK_READER[fmt]}) AS fresh {lookup}
+        WHERE event_id <> '' AND ascii(event_id) NOT IN (32, 9, 13, 10)
+            AND ascii(right(event_id, 1)) NOT IN (32, 9, 13, 10)
+            AND instant IS NOT NULL AND regexp_matches(ts, $zone) AND instant <= now() + INTERVAL 1 DAY
+            AND tenant_id <> '' AND ascii(tenant_id) NOT IN (32, 9, 13, 10)
+            AND ascii(right(tenant_id, 1)) NOT IN (32, 9, 13, 10) AND endpoint IS NOT NULL
+            AND upper(method) IN ({methods}) AND status BETWEEN 100 AND 599
+            AND latency_ms >= 0 AND isfinite(latency_ms)
+            AND coalesce(request_bytes >= 0, true) AND coalesce(response_bytes >= 0, true)
+            AND coalesce(upper(tier) IN ({tiers}), true)""",
+        {"path": path, "zone": TZ_SUFFIX},
+    ).fetchone()
+    fresh = "FROM requests WHERE _ingested_at = now()"
+    repeated = con.execute(f"SELECT count(*) - count(DISTINCT event_id) {fresh}").fetchone()
+    con.execute(
+        f"""INSERT INTO request_rollups SELECT time_bucket(INTERVAL 1 minute, ts), tenant_id, tier, endpoint,
+            method, status, {bucket_sql("latency_ms")}, count(*), count(*) FILTER (WHERE status >= 500),
+            sum(latency_ms), sum(request_bytes), sum(response_bytes) {fresh} GROUP BY ALL"""
+    )
+    con.execute("COMMIT")
+    con.close()
+    if repeated != (0,):
+        raise SystemExit(f"{path}: ids repeated within the file: {repeated}")
+    return int(inserted[0]) if inserted else 0
 
 
 def _pyarrow(fmt: str, path: str, db: str) -> int:
@@ -193,11 +267,19 @@ def compare(fmt: str, path: Path, folder: Path, *, rows: int, stored: bool, pyar
         print(f"  {'':<18} empty store   {empty.shown(rows, size)}")
         print(f"  {'':<18} ratio stored / empty store: {inner.wall / empty.wall:.2f} ({inner.cpu / empty.cpu:.2f} CPU)")
     print(f"  {'':<18} DuckDB reader {base.shown(rows, size)}")
+    same_db = folder / f"same-{fmt}.duckdb"
+    if stored:
+        shutil.copy(folder / "stored.duckdb", same_db)
+    same = run_child("same-work", fmt, path, same_db, rows)
+    print(f"  {'':<18} same work, SQL {same.shown(rows, size)}")
     if pyarrow:
         arrow = run_child("pyarrow", fmt, path, folder / f"arrow-{fmt}.duckdb", rows)
         print(f"  {'':<18} pyarrow       {arrow.shown(rows, size)}")
     ratio = f"{inner.wall / base.wall:.2f} ({inner.cpu / base.cpu:.2f} CPU)"
     print(f"  {'':<18} ratio ingest / DuckDB reader: {ratio}")
+    pairs = (("ingest / same work in SQL", inner, same), ("same work in SQL / DuckDB reader", same, base))
+    for name, over, under in pairs:
+        print(f"  {'':<18} ratio {name}: {over.wall / under.wall:.2f} ({over.cpu / under.cpu:.2f} CPU)")
     for scratch in folder.glob("*-*.duckdb*"):
         scratch.unlink()
 
@@ -224,7 +306,10 @@ def main() -> None:
         print(f"load average {load}; wall s (CPU s), records/s, MB/s of the file, peak RSS")
         for fmt in formats:
             compare(fmt, paths[fmt], folder, rows=args.rows, stored=bool(args.stored), pyarrow=not args.no_pyarrow)
-    print("  baselines: the format's reader into a table of a fresh database, no validation, no deduplication")
+    print("  DuckDB reader: the format's reader into a table of a fresh database, no validation, no deduplication")
+    print(
+        "  same work, SQL: that reader's rows checked, looked up, inserted into the store and rolled up, in plain SQL"
+    )
 
 
 if __name__ == "__main__":

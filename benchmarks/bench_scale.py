@@ -12,7 +12,10 @@ outside any clone and reuse it. Every figure comes with a baseline measured in t
   compiled, as on a first run); against the floor, hand-written DuckDB SQL computing the service
   area's numbers (request rate, 5xx and 4xx rates, p50/p95/p99 latency over the 5-minute window and
   the one before it; every sampled service metric, availability included, over its window and the
-  one before) in a fresh process on a read-only connection.
+  one before) in a fresh process on a read-only connection. And against the full report's own floor:
+  the very statements the engine runs for it (recorded in process, with their parameters), run by
+  DuckDB alone in a fresh process, which tells what of a cold report is healthdeck's own cost
+  (Python's start-up and imports, the catalog, planning, scoring) and what is the engine's queries.
 - in process: the engine's full report, and its service area alone, against the floor's queries on
   the same open connection.
 - memory: the peak RSS of each cold report, without a limit and with HEALTHDECK_MEMORY_LIMIT=1GiB.
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import statistics
 import subprocess
 import sys
@@ -90,6 +94,20 @@ FLOOR_PROCESS = textwrap.dedent(
     con = duckdb.connect(sys.argv[1], read_only=True)
     con.execute(sys.argv[3], {"start": end - timedelta(minutes=5), "end": end}).fetchall()
     con.execute(sys.argv[4], {"end": end}).fetchall()
+    """
+)
+
+
+# The full report's own floor: the very statements the engine ran for it (recorded in process by
+# `report_statements`), run by DuckDB alone in a fresh process: the engine doing the same work.
+SAME_QUERIES_PROCESS = textwrap.dedent(
+    """
+    import pickle, sys, duckdb
+    statements = pickle.loads(open(sys.argv[2], "rb").read())
+    con = duckdb.connect(sys.argv[1], read_only=True)
+    con.execute("SET TimeZone = 'UTC'")
+    for sql, params in statements:
+        con.execute(sql, params).fetchall()
     """
 )
 
@@ -175,6 +193,40 @@ def floor_process(db: Path, at: datetime, repeat: int) -> Run:
     return medians([run_process(command) for _ in range(repeat)])
 
 
+class Recording:
+    """A store connection that keeps each statement run through it, with its parameters."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con, self.statements = con, []
+
+    def execute(self, sql: str, params: object = None) -> duckdb.DuckDBPyConnection:
+        self.statements.append((sql, params))
+        return self.con.execute(sql, params)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.con, name)
+
+
+def report_statements(db: Path, at: datetime) -> list[tuple[str, object]]:
+    """The statements a full report runs on the store, in order, as a fresh engine runs them."""
+    with open_store(db, read_only=True) as store:
+        Engine(store, load_checked_catalog()).health(at=at)  # the templates compiled, as in a cold run
+        recording = Recording(store.con)
+        store.con = recording  # type: ignore[assignment]
+        Engine(store, load_checked_catalog()).health(at=at)
+    return recording.statements
+
+
+def same_queries_process(db: Path, at: datetime, repeat: int, scratch: Path) -> Run:
+    statements = report_statements(db, at)
+    recorded = scratch / "statements.pickle"
+    recorded.write_bytes(pickle.dumps(statements))
+    print(f"the full report's statements: {len(statements)}")
+    command = [sys.executable, "-c", SAME_QUERIES_PROCESS, str(db), str(recorded)]
+    run_process(command)
+    return medians([run_process(command) for _ in range(repeat)])
+
+
 def timed(repeat: int, action: Callable[[], object]) -> tuple[float, float]:
     """Median wall and CPU seconds of `action`, after one run to warm up."""
     action()
@@ -250,10 +302,10 @@ def main() -> None:
         if not args.no_bytecode_cache:  # the processes' environment: run_process and serve pass it on
             os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
             os.environ["PYTHONPYCACHEPREFIX"] = str(Path(scratch) / "pycache")
-        measure(args)
+        measure(args, Path(scratch))
 
 
-def measure(args: argparse.Namespace) -> None:
+def measure(args: argparse.Namespace, scratch: Path) -> None:
     if args.build:
         build(args.db)
     print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
@@ -261,7 +313,11 @@ def measure(args: argparse.Namespace) -> None:
     floor = floor_process(args.db, at, args.repeat)
     print(f"cold, fresh processes ({args.repeat} runs, median, wall / CPU, peak RSS):")
     show("floor: service-area SQL, read-only", floor, floor)
-    show("health --full, templates kept", cold(args.db, at, args.repeat), floor)
+    report = cold(args.db, at, args.repeat)
+    show("health --full, templates kept", report, floor)
+    same = same_queries_process(args.db, at, args.repeat, scratch)
+    show("the report's own statements, DuckDB alone", same, floor)
+    print(f"  ratio health --full / its own statements: {report.wall / same.wall:.2f} / {report.cpu / same.cpu:.2f}")
     show(
         "health --full, HEALTHDECK_SQL_TEMPLATES=off",
         cold(args.db, at, args.repeat, {"HEALTHDECK_SQL_TEMPLATES": "off"}),

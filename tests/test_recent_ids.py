@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from healthdeck.errors import HealthdeckError
 from healthdeck.store.connection import Store, open_store
-from healthdeck.store.ingest import IngestReport, ingest_files, ingest_table
+from healthdeck.store.ingest import IngestReport, ingest_files, ingest_table, warm_recent_ids
 from healthdeck.store.recent_ids import _HASHES, SPAN, SPANS_BACK, BatchIds, RecentIds, span_of
 from healthdeck.store.schema import KINDS
 from healthdeck.store.transaction import transaction
@@ -93,6 +93,29 @@ def test_new_events_skip_the_lookup_and_events_stored_before_are_still_found(tmp
         assert rejects == [(1, rejects[0][1])] and "conflicts with the stored record" in rejects[0][1]
         assert "different ts, status" in rejects[0][1]
         assert store.count("requests") == 71
+
+
+def test_warming_reads_the_ids_a_batch_from_now_needs_before_any_batch(tmp_path: Path) -> None:
+    """`serve`'s writer warms the hashes first (api/owner.py): the spans a batch of events from now
+    reaches are read then, and the first batches read nothing more from the store."""
+    db = tmp_path / "store.duckdb"
+    with open_store(db, create=True) as store:
+        earlier = [request(f"old{i}", timedelta(hours=-19 + i)) for i in range(20)]
+        long_ago = [request(f"older{i}", timedelta(hours=-40 - i)) for i in range(3)]  # before the window
+        assert ingest(store, earlier + long_ago, tmp_path)[0].accepted == 23
+    with open_store(db) as store:
+        store.recent_ids = RecentIds()
+        warm_recent_ids(store)
+        assert store.recent_ids.hashes == 20
+        spy = StatementLog(store.con)
+        store.con = spy
+        live = [request(f"new{i}", timedelta(seconds=-i)) for i in range(50)]
+        assert ingest(store, live, tmp_path)[0].accepted == 50
+        report, rejects = ingest(store, [earlier[18], request("new-a", timedelta(minutes=-5))], tmp_path)
+        assert (report.accepted, report.duplicates, rejects) == (1, 1, [])
+        read_stored = [sql for sql in spy.statements if "hash(event_id)" in sql and "_checked" not in sql]
+        assert read_stored == []
+        assert store.recent_ids.answers == {"new": 1, "maybe": 1, "not_kept": 0}
 
 
 def test_hashes_of_a_batch_rolled_back_cost_a_lookup_never_a_record(tmp_path: Path) -> None:

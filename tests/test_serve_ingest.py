@@ -240,6 +240,11 @@ def test_the_writer_finds_events_stored_before_the_server_started(tmp_path: Path
     running = Server(db).start()
     try:
         with running.client(token) as http:
+            # The writer reads the hashes of the five first, before any batch asks (api/owner.py).
+            waited = time.monotonic()
+            while "healthdeck_recent_id_hashes 5.0" not in http.get("/metrics").text:
+                assert time.monotonic() - waited < 30, "the writer did not read the ids stored around now"
+                time.sleep(0.1)
             assert (
                 http.post("/v1/events", content=jsonl([live(n) for n in range(5, 10)]), headers=NDJSON).json()[
                     "accepted"

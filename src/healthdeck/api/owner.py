@@ -8,6 +8,7 @@ run on the writer thread, in arrival order; every read gets its own cursor.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,9 +20,11 @@ from fastapi import Request
 from healthdeck.catalog.loader import Catalog
 from healthdeck.engine.session import Engine
 from healthdeck.store.connection import Store
+from healthdeck.store.ingest import warm_recent_ids
 from healthdeck.store.recent_ids import RecentIds
 
 T = TypeVar("T")
+log = logging.getLogger("healthdeck.serve")
 
 
 class StoreOwner:
@@ -35,6 +38,8 @@ class StoreOwner:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="healthdeck-writer")
         # Read cursors come from this connection, never from the writer's, which is busy in its thread.
         self._cursors = store.con.cursor()
+        # The writer's first job, once nothing else uses its connection; a batch arriving meanwhile waits for it.
+        self._writer.submit(_warm, store)
         self._cursor_lock = threading.Lock()
         # One evaluation at a time: they share the compiled-SQL cache, and the machine's cores.
         self._evaluation_lock = threading.Lock()
@@ -69,6 +74,15 @@ class StoreOwner:
         self.store.con.execute("CHECKPOINT")
         self._cursors.close()
         self.store.close()
+
+
+def _warm(store: Store) -> None:
+    """Read the hashes of the ids stored around now; if that fails, each span is read when a batch
+    first needs it, as before, and the server goes on."""
+    try:
+        warm_recent_ids(store)
+    except Exception as exc:  # a future nobody reads would drop it silently: said in the log instead
+        log.error("reading the ids stored around now failed: %s; they are read when a batch needs them", exc)
 
 
 def owner_of(request: Request) -> StoreOwner:

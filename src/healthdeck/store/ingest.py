@@ -15,7 +15,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
@@ -63,7 +63,8 @@ SHOWN_REJECTS = 20
 # its time itself moved by more. Farther apart, it is another event. Looking only there keeps a
 # batch's cost from growing with the store (see `_stored_near`). Lines of one batch with one id are
 # one event whatever their times (the first is kept).
-REPEAT_WINDOW = "INTERVAL 1 DAY"
+REPEAT = timedelta(days=1)
+REPEAT_WINDOW = f"INTERVAL {REPEAT.days} DAY"
 # Field names a record cannot use: "kind" routes it, the others are the staging table's own columns.
 RESERVED = ("kind", "_line", "_pre_error", "_raw")
 
@@ -268,6 +269,13 @@ def _store_events(store: Store, kind: Kind, valid: int) -> tuple[int, list[tuple
     if kind.name == "requests" and inserted:
         roll_up_fresh(con)
     return inserted, _event_conflicts(con, kind, near=near, bounds=bounds) if inserted < valid else []
+
+
+def warm_recent_ids(store: Store) -> None:
+    """Read the hashes of the ids stored around now (recent_ids.py) for every kind of event, before
+    any batch needs them: the server's writer does it first, while nothing waits for it."""
+    if store.recent_ids is not None:
+        store.recent_ids.warm(store.con, [kind for kind in KINDS.values() if not kind.entity], reach=REPEAT)
 
 
 def _identify_by_content(con: Any, kind: Kind) -> None:

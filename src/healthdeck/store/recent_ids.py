@@ -21,7 +21,7 @@ expired, or a batch rolled back, leave hashes behind: that costs a lookup, never
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -107,6 +107,20 @@ class RecentIds:
             return None
         hashes = np.sort(batch.ids[0])
         return any(_any_in(spans[span], hashes) for span in range(first, last + 1))
+
+    def warm(self, con: Any, kinds: Iterable[Kind], *, reach: timedelta) -> None:
+        """Read the hashes of the spans a batch of events from now reaches (their times `reach` either
+        side of now) for each kind, so that the first such batch does not wait for them (0.8 s beside
+        8 M requests of the past day). One span more back: live events arrive a little late, and the
+        window of one a minute old may begin in it. A kind holding too many is looked up in the store,
+        as in `_answer`."""
+        moment = self._clock()
+        now, first, last = span_of(moment), span_of(moment - reach) - 1, span_of(moment + reach)
+        for kind in kinds:
+            spans = self._spans.setdefault(kind.name, {})
+            missing = [span for span in range(first, last + 1) if span not in spans]
+            if missing and not self._load(con, kind, spans, missing, first=first):
+                self._rest(kind, now)
 
     def add(self, batch: BatchIds, earliest: datetime) -> None:
         """Add the batch's valid events, whose window starts at `earliest`, to the spans kept, before
