@@ -69,17 +69,41 @@ BASELINE_SQL = {
     "csv": "SELECT * FROM read_csv(?)",
     "parquet": "SELECT * FROM read_parquet(?)",
 }
-# The file's fields as ingest receives them: the time as text (it is checked for its zone, then cast).
-_FIELD_TYPES = (
-    "event_id: 'VARCHAR', ts: 'VARCHAR', tenant_id: 'VARCHAR', endpoint: 'VARCHAR', method: 'VARCHAR', "
-    "status: 'BIGINT', latency_ms: 'DOUBLE', consumer: 'VARCHAR', api_key: 'VARCHAR', api_version: 'VARCHAR', "
-    "deprecated: 'BOOLEAN', request_bytes: 'BIGINT', response_bytes: 'BIGINT', tier: 'VARCHAR'"
-)
-SAME_WORK_READER = {
-    "jsonl": f"read_json($path, format = 'newline_delimited', columns = {{kind: 'VARCHAR', {_FIELD_TYPES}}})",
-    "csv": f"read_csv($path, header = true, columns = {{{_FIELD_TYPES}}})",
-    "parquet": "read_parquet($path)",
-}
+# The file's fields as ingest receives them. The time is text (checked for its zone, then cast).
+# CSV is all text: numbers are checked to be plain decimals, then cast, as ingest does. JSON numbers
+# arrive as numbers; they are read as DOUBLE, so that 200.7 for a whole-number field is refused (as
+# ingest refuses it) rather than rounded by DuckDB's reader into a BIGINT column.
+_TEXT = ("event_id", "ts", "tenant_id", "endpoint", "method", "consumer", "api_key", "api_version", "tier")
+_WHOLE = ("status", "request_bytes", "response_bytes")
+_NUMBER_TYPES = {"csv": "VARCHAR", "jsonl": "DOUBLE"}
+
+
+def _columns(fmt: str) -> str:
+    """DuckDB's `columns` for the file's fields, in the file's order."""
+    number, yes_no = _NUMBER_TYPES[fmt], "VARCHAR" if fmt == "csv" else "BOOLEAN"
+    types = {name: "VARCHAR" for name in _TEXT} | {name: number for name in (*_WHOLE, "latency_ms")}
+    order = ["event_id", "ts", "tenant_id", "endpoint", "method", "status", "latency_ms", "consumer", "api_key"]
+    order += ["api_version", "deprecated", "request_bytes", "response_bytes", "tier"]
+    fields = ", ".join(f"{name}: '{types.get(name, yes_no)}'" for name in order)
+    return f"{{kind: 'VARCHAR', {fields}}}" if fmt == "jsonl" else f"{{{fields}}}"
+
+
+def _typed(fmt: str) -> str:
+    """The file's rows with the numbers and the time typed (NULL where a value is refused)."""
+    if fmt == "parquet":
+        return "SELECT *, TRY_CAST(ts AS TIMESTAMPTZ) AS instant FROM read_parquet($path)"
+    if fmt == "csv":
+        reader = f"read_csv($path, header = true, columns = {_columns(fmt)})"
+        whole = "CASE WHEN regexp_full_match({0}, $whole) THEN TRY_CAST({0} AS BIGINT) END AS {0}"
+        number = "CASE WHEN regexp_full_match({0}, $decimal) THEN TRY_CAST({0} AS DOUBLE) END AS {0}"
+        extra = ", TRY_CAST(deprecated AS BOOLEAN) AS deprecated"
+    else:
+        reader = f"read_json($path, format = 'newline_delimited', columns = {_columns(fmt)})"
+        whole = "CASE WHEN {0} = trunc({0}) THEN TRY_CAST({0} AS BIGINT) END AS {0}"
+        number, extra = "{0} AS {0}", ""
+    typed = ", ".join([*(whole.format(name) for name in _WHOLE), number.format("latency_ms")])
+    raw = ", ".join(f"{name} AS raw_{name}" for name in (*_WHOLE, "latency_ms", "deprecated"))
+    return f"SELECT * REPLACE ({typed}{extra}), {raw}, TRY_CAST(ts AS TIMESTAMPTZ) AS instant FROM {reader}"
 
 
 def write_inputs(folder: Path, rows: int, formats: list[str]) -> dict[str, Path]:
@@ -119,7 +143,7 @@ def measure(what: str, fmt: str, path: str, db: str) -> dict[str, float]:
     if what == "ingest":  # healthdeck's modules imported before the clock starts: start-up is not counted
         import healthdeck.store.connection
         import healthdeck.store.ingest  # noqa: F401
-    if what == "same-work" and not Path(db).exists():  # the store's tables, made before the clock starts
+    if what in ("ingest", "same-work") and not Path(db).exists():  # the store made before either clock starts
         from healthdeck.store.connection import open_store
 
         open_store(db, create=True).close()
@@ -147,7 +171,7 @@ def _ingest(fmt: str, path: str, db: str) -> int:
     from healthdeck.store.connection import open_store
     from healthdeck.store.ingest import ingest_files
 
-    with open_store(db, create=True) as store:
+    with open_store(db) as store:
         report = ingest_files(store, [path], kind=None if fmt == "jsonl" else "requests")
     if report.rejected or report.duplicates:
         raise SystemExit(f"{path}: accepted {report.accepted:,}, rejected {report.rejected:,}")
@@ -156,42 +180,48 @@ def _ingest(fmt: str, path: str, db: str) -> int:
 
 def _same_work(fmt: str, path: str, db: str) -> int:
     """What ingest does, as plain DuckDB SQL over DuckDB's own reader, in one transaction and one
-    pass over the file: every check of the requests kind folded into one condition, the valid records
+    pass over the file: the checks of the requests kind folded into one condition, the valid records
     whose id is not stored within a day inserted into the store's table, the ids repeated within the
     file counted, and the new rows rolled up. It numbers no line, writes no message and reads the file
-    whole, so it is a floor: the engine itself doing the work ingest must do. The store's tables are
-    made before the clock starts."""
+    whole, so it is a floor: the engine itself doing the work ingest must do."""
     from healthdeck.store.rollups import bucket_sql
     from healthdeck.store.schema import HTTP_METHODS, PLAN_TIERS
-    from healthdeck.store.validate import TZ_SUFFIX
+    from healthdeck.store.validate import DECIMAL_NUMBER, TZ_SUFFIX, WHOLE_NUMBER
 
     methods, tiers = (", ".join(f"'{name}'" for name in names) for names in (HTTP_METHODS, PLAN_TIERS))
+    blank = "ascii({0}) IN (32, 9, 13, 10) OR ascii(right({0}, 1)) IN (32, 9, 13, 10)"
+    # An optional number given as text (or a JSON number) must read as one; Parquet's are typed.
+    present = "true" if fmt == "parquet" else "(raw_{0} IS NULL OR {0} IS NOT NULL)"
+    read = {"path": path} | ({"whole": WHOLE_NUMBER, "decimal": DECIMAL_NUMBER} if fmt == "csv" else {})
     con = duckdb.connect(db)
     con.execute("SET TimeZone = 'UTC'")
     con.execute("BEGIN TRANSACTION")
-    # The ids stored within a day, looked up only when any request is stored, as ingest does.
-    lookup = (
-        "ANTI JOIN requests AS kept ON kept.event_id = fresh.event_id "
-        "AND kept.ts BETWEEN instant - INTERVAL 1 DAY AND instant + INTERVAL 1 DAY"
-        if con.execute("SELECT count(*) FROM (SELECT 1 FROM requests LIMIT 1)").fetchone() != (0,)
-        else ""
-    )
+    lookup, near = "", {}
+    if con.execute("SELECT count(*) FROM (SELECT 1 FROM requests LIMIT 1)").fetchone() != (0,):
+        # The ids stored within a day of the file's records, as ingest looks them up: only when any
+        # request is stored, and only among the stored ones near the file's times.
+        bounds = con.execute(f"SELECT min(instant), max(instant) FROM ({_typed(fmt)})", read).fetchone()
+        near = {"earliest": bounds[0], "latest": bounds[1]} if bounds else {}
+        lookup = (
+            "ANTI JOIN (SELECT event_id, ts FROM requests WHERE ts BETWEEN $earliest - INTERVAL 1 DAY "
+            "AND $latest + INTERVAL 1 DAY) AS kept ON kept.event_id = fresh.event_id "
+            "AND kept.ts BETWEEN instant - INTERVAL 1 DAY AND instant + INTERVAL 1 DAY"
+        )
     inserted = con.execute(
         f"""INSERT INTO requests (event_id, ts, tenant_id, endpoint, method, status, latency_ms, consumer,
             api_key, api_version, deprecated, request_bytes, response_bytes, tier, _ingested_at)
         SELECT event_id, instant, tenant_id, endpoint, upper(method), status, latency_ms, consumer, api_key,
             api_version, deprecated, request_bytes, response_bytes, upper(tier), now()
-        FROM (SELECT *, TRY_CAST(ts AS TIMESTAMPTZ) AS instant FROM {SAME_WORK_READER[fmt]}) AS fresh {lookup}
-        WHERE event_id <> '' AND ascii(event_id) NOT IN (32, 9, 13, 10)
-            AND ascii(right(event_id, 1)) NOT IN (32, 9, 13, 10)
+        FROM ({_typed(fmt)}) AS fresh {lookup}
+        WHERE {"kind = 'requests' AND " if fmt == "jsonl" else ""}event_id <> '' AND NOT ({blank.format("event_id")})
             AND instant IS NOT NULL AND regexp_matches(ts, $zone) AND instant <= now() + INTERVAL 1 DAY
-            AND tenant_id <> '' AND ascii(tenant_id) NOT IN (32, 9, 13, 10)
-            AND ascii(right(tenant_id, 1)) NOT IN (32, 9, 13, 10) AND endpoint IS NOT NULL
+            AND tenant_id <> '' AND NOT ({blank.format("tenant_id")}) AND endpoint IS NOT NULL
             AND upper(method) IN ({methods}) AND status BETWEEN 100 AND 599
-            AND latency_ms >= 0 AND isfinite(latency_ms)
-            AND coalesce(request_bytes >= 0, true) AND coalesce(response_bytes >= 0, true)
+            AND latency_ms >= 0 AND isfinite(latency_ms) AND {present.format("deprecated")}
+            AND {present.format("request_bytes")} AND coalesce(request_bytes >= 0, true)
+            AND {present.format("response_bytes")} AND coalesce(response_bytes >= 0, true)
             AND coalesce(upper(tier) IN ({tiers}), true)""",
-        {"path": path, "zone": TZ_SUFFIX},
+        read | near | {"zone": TZ_SUFFIX},
     ).fetchone()
     fresh = "FROM requests WHERE _ingested_at = now()"
     repeated = con.execute(f"SELECT count(*) - count(DISTINCT event_id) {fresh}").fetchone()

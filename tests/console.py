@@ -48,6 +48,13 @@ class Console:
         with self.store.con.cursor() as cursor:
             return cursor.execute(query, params).fetchall()
 
+    @contextmanager
+    def read_view(self) -> Iterator[Store]:
+        """The store on a cursor of its own: the store's connection is the server's writer's, which may
+        be busy in the writer's thread (its first job reads the hashes of recent ids, api/owner.py)."""
+        with self.store.con.cursor() as cursor:
+            yield Store(path=self.store.path, con=cursor, read_only=True)
+
 
 @contextmanager
 def console(

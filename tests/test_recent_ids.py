@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from healthdeck.errors import HealthdeckError
 from healthdeck.store.connection import Store, open_store
 from healthdeck.store.ingest import IngestReport, ingest_files, ingest_table, warm_recent_ids
-from healthdeck.store.recent_ids import _HASHES, SPAN, SPANS_BACK, BatchIds, RecentIds, span_of
+from healthdeck.store.recent_ids import _EPOCH, _HASHES, SPAN, SPANS_BACK, BatchIds, RecentIds, span_of
 from healthdeck.store.schema import KINDS
 from healthdeck.store.transaction import transaction
 
@@ -116,6 +116,42 @@ def test_warming_reads_the_ids_a_batch_from_now_needs_before_any_batch(tmp_path:
         read_stored = [sql for sql in spy.statements if "hash(event_id)" in sql and "_checked" not in sql]
         assert read_stored == []
         assert store.recent_ids.answers == {"new": 1, "maybe": 1, "not_kept": 0}
+
+
+def test_warming_reaches_one_span_back_for_events_a_little_late(tmp_path: Path) -> None:
+    """Ten minutes past a span's start a day ago, the window of an event sent fifteen minutes late begins
+    in the span before: warming reads it too, and the batch reads nothing more from the store."""
+    boundary = _EPOCH + SPAN * span_of(datetime.now(UTC) - timedelta(days=1, minutes=10))
+    now = boundary + timedelta(days=1, minutes=10)
+    moments = {"edge": boundary - timedelta(minutes=3), "late": now - timedelta(minutes=40), "ahead": now}
+    db = tmp_path / "store.duckdb"
+    with open_store(db, create=True) as store:
+        stored = [{**request(name, timedelta(0)), "ts": at.isoformat()} for name, at in moments.items()]
+        assert ingest(store, stored, tmp_path)[0].accepted == 3
+    with open_store(db) as store:
+        store.recent_ids = RecentIds(clock=lambda: now)
+        warm_recent_ids(store)
+        assert store.recent_ids.hashes == 3  # "edge" is in the span before the one a day back
+        spy = StatementLog(store.con)
+        store.con = spy
+        late = {**request("sent-late", timedelta(0)), "ts": (now - timedelta(minutes=15)).isoformat()}
+        assert ingest(store, [late], tmp_path)[0].accepted == 1
+        assert [sql for sql in spy.statements if "hash(event_id)" in sql and "_checked" not in sql] == []
+        assert store.recent_ids.answers["new"] == 1
+
+
+def test_warming_leaves_out_kinds_not_sent_lately(tmp_path: Path) -> None:
+    """A kind with nothing stored in the past six hours is not being sent live: its hashes are read
+    only if a batch asks for them."""
+    db = tmp_path / "store.duckdb"
+    with open_store(db, create=True) as store:
+        assert ingest(store, [request(f"old{i}", timedelta(hours=-20 + i)) for i in range(10)], tmp_path)[0].accepted
+    with open_store(db) as store:
+        store.recent_ids = RecentIds()
+        warm_recent_ids(store)
+        assert store.recent_ids.hashes == 0
+        assert ingest(store, [request("now", timedelta(0))], tmp_path)[0].accepted == 1
+        assert store.recent_ids.hashes == 11  # read when the batch needed them, and the batch's added
 
 
 def test_hashes_of_a_batch_rolled_back_cost_a_lookup_never_a_record(tmp_path: Path) -> None:

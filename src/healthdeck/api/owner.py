@@ -82,7 +82,9 @@ def _warm(store: Store) -> None:
     try:
         warm_recent_ids(store)
     except Exception as exc:  # a future nobody reads would drop it silently: said in the log instead
-        log.error("reading the ids stored around now failed: %s; they are read when a batch needs them", exc)
+        log.error(
+            "reading the ids stored around now failed: %s; they are read when a batch needs them", exc, exc_info=exc
+        )
 
 
 def owner_of(request: Request) -> StoreOwner:
