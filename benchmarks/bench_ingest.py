@@ -11,8 +11,9 @@ a fresh child process (so that its peak RSS is its own, and start-up is not coun
 - the baseline: DuckDB's own reader of the format (`read_json`, `read_csv`, `read_parquet`) into a
   table of a fresh database, with no validation and no deduplication;
 - the floor: the same work as ingest done by DuckDB alone, in plain SQL over its own reader, into a
-  store made by healthdeck (every check of the kind, the lookup of stored ids, the insert and the
-  rollups; no line numbers, no messages, the file in one statement);
+  store made by healthdeck (the kind's checks, the lookup of stored ids, the insert and the rollups;
+  no line numbers, no messages, the file in one pass; with `--stored`, the file's first and last
+  times, which bound the lookup, are found before its clock starts);
 - a second baseline: pyarrow's reader of the format, registered into a table of a fresh database.
 
 Prints wall-clock and CPU seconds (every thread), records/s, MB/s of the file, peak RSS and the
@@ -34,6 +35,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import orjson
@@ -147,11 +149,12 @@ def measure(what: str, fmt: str, path: str, db: str) -> dict[str, float]:
         from healthdeck.store.connection import open_store
 
         open_store(db, create=True).close()
+    near = _file_times(fmt, path, db) if what == "same-work" else None
     wall, cpu = time.perf_counter(), time.process_time()
     if what == "ingest":
         records = _ingest(fmt, path, db)
     elif what == "same-work":
-        records = _same_work(fmt, path, db)
+        records = _same_work(fmt, path, db, near)
     elif what == "duckdb":
         con = duckdb.connect(db)
         con.execute(f"CREATE TABLE requests AS {BASELINE_SQL[fmt]}", [path])
@@ -178,35 +181,53 @@ def _ingest(fmt: str, path: str, db: str) -> int:
     return report.accepted
 
 
-def _same_work(fmt: str, path: str, db: str) -> int:
+def _file_times(fmt: str, path: str, db: str) -> dict[str, Any] | None:
+    """The first and last time of the file's records, when the store holds any request: the floor
+    looks ids up only then, as ingest does, and only near those times. Found before the floor's clock
+    starts (a second pass over the file, where ingest takes them from the batch it already holds)."""
+    from healthdeck.store.validate import DECIMAL_NUMBER, WHOLE_NUMBER
+
+    con = duckdb.connect(db, read_only=True)
+    try:
+        if con.execute("SELECT count(*) FROM (SELECT 1 FROM requests LIMIT 1)").fetchone() == (0,):
+            return None
+        con.execute("SET TimeZone = 'UTC'")
+        read = {"path": path} | ({"whole": WHOLE_NUMBER, "decimal": DECIMAL_NUMBER} if fmt == "csv" else {})
+        earliest, latest = con.execute(f"SELECT min(instant), max(instant) FROM ({_typed(fmt)})", read).fetchall()[0]
+    finally:
+        con.close()
+    return {"earliest": earliest, "latest": latest}
+
+
+def _same_work(fmt: str, path: str, db: str, near: dict[str, Any] | None) -> int:
     """What ingest does, as plain DuckDB SQL over DuckDB's own reader, in one transaction and one
     pass over the file: the checks of the requests kind folded into one condition, the valid records
-    whose id is not stored within a day inserted into the store's table, the ids repeated within the
-    file counted, and the new rows rolled up. It numbers no line, writes no message and reads the file
-    whole, so it is a floor: the engine itself doing the work ingest must do."""
+    whose id is not stored within a day inserted into the store's table (looked up only when `near`
+    gives the file's times, the store holding requests), the ids repeated within the file counted, and
+    the new rows rolled up. It numbers no line, writes no message and reads the file whole, so it is a
+    floor: the engine itself doing the work ingest must do. Its checks are ingest's for the values the
+    benchmark's files hold (see `_typed`); it refuses a few that ingest accepts (a CSV number padded
+    with spaces) and accepts a few that ingest refuses (a JSON string such as "2e2" for a whole number)."""
     from healthdeck.store.rollups import bucket_sql
     from healthdeck.store.schema import HTTP_METHODS, PLAN_TIERS
     from healthdeck.store.validate import DECIMAL_NUMBER, TZ_SUFFIX, WHOLE_NUMBER
 
     methods, tiers = (", ".join(f"'{name}'" for name in names) for names in (HTTP_METHODS, PLAN_TIERS))
     blank = "ascii({0}) IN (32, 9, 13, 10) OR ascii(right({0}, 1)) IN (32, 9, 13, 10)"
-    # An optional number given as text (or a JSON number) must read as one; Parquet's are typed.
-    present = "true" if fmt == "parquet" else "(raw_{0} IS NULL OR {0} IS NOT NULL)"
+    # An optional number given must read as one: CSV's text, JSON's whole numbers (200.7 is refused).
+    checked = {"csv": (*_WHOLE, "latency_ms", "deprecated"), "jsonl": _WHOLE}.get(fmt, ())
+    given = " AND ".join([f"(raw_{name} IS NULL OR {name} IS NOT NULL)" for name in checked] or ["true"])
     read = {"path": path} | ({"whole": WHOLE_NUMBER, "decimal": DECIMAL_NUMBER} if fmt == "csv" else {})
     con = duckdb.connect(db)
     con.execute("SET TimeZone = 'UTC'")
     con.execute("BEGIN TRANSACTION")
-    lookup, near = "", {}
-    if con.execute("SELECT count(*) FROM (SELECT 1 FROM requests LIMIT 1)").fetchone() != (0,):
-        # The ids stored within a day of the file's records, as ingest looks them up: only when any
-        # request is stored, and only among the stored ones near the file's times.
-        bounds = con.execute(f"SELECT min(instant), max(instant) FROM ({_typed(fmt)})", read).fetchone()
-        near = {"earliest": bounds[0], "latest": bounds[1]} if bounds else {}
-        lookup = (
-            "ANTI JOIN (SELECT event_id, ts FROM requests WHERE ts BETWEEN $earliest - INTERVAL 1 DAY "
-            "AND $latest + INTERVAL 1 DAY) AS kept ON kept.event_id = fresh.event_id "
-            "AND kept.ts BETWEEN instant - INTERVAL 1 DAY AND instant + INTERVAL 1 DAY"
-        )
+    lookup = (  # the ids stored within a day of each record, among those near the file's times
+        "ANTI JOIN (SELECT event_id, ts FROM requests WHERE ts BETWEEN $earliest - INTERVAL 1 DAY "
+        "AND $latest + INTERVAL 1 DAY) AS kept ON kept.event_id = fresh.event_id "
+        "AND kept.ts BETWEEN instant - INTERVAL 1 DAY AND instant + INTERVAL 1 DAY"
+        if near
+        else ""
+    )
     inserted = con.execute(
         f"""INSERT INTO requests (event_id, ts, tenant_id, endpoint, method, status, latency_ms, consumer,
             api_key, api_version, deprecated, request_bytes, response_bytes, tier, _ingested_at)
@@ -217,11 +238,10 @@ def _same_work(fmt: str, path: str, db: str) -> int:
             AND instant IS NOT NULL AND regexp_matches(ts, $zone) AND instant <= now() + INTERVAL 1 DAY
             AND tenant_id <> '' AND NOT ({blank.format("tenant_id")}) AND endpoint IS NOT NULL
             AND upper(method) IN ({methods}) AND status BETWEEN 100 AND 599
-            AND latency_ms >= 0 AND isfinite(latency_ms) AND {present.format("deprecated")}
-            AND {present.format("request_bytes")} AND coalesce(request_bytes >= 0, true)
-            AND {present.format("response_bytes")} AND coalesce(response_bytes >= 0, true)
+            AND latency_ms >= 0 AND isfinite(latency_ms) AND {given}
+            AND coalesce(request_bytes >= 0, true) AND coalesce(response_bytes >= 0, true)
             AND coalesce(upper(tier) IN ({tiers}), true)""",
-        read | near | {"zone": TZ_SUFFIX},
+        read | (near or {}) | {"zone": TZ_SUFFIX},
     ).fetchone()
     fresh = "FROM requests WHERE _ingested_at = now()"
     repeated = con.execute(f"SELECT count(*) - count(DISTINCT event_id) {fresh}").fetchone()

@@ -123,21 +123,48 @@ def test_warming_reaches_one_span_back_for_events_a_little_late(tmp_path: Path) 
     in the span before: warming reads it too, and the batch reads nothing more from the store."""
     boundary = _EPOCH + SPAN * span_of(datetime.now(UTC) - timedelta(days=1, minutes=10))
     now = boundary + timedelta(days=1, minutes=10)
-    moments = {"edge": boundary - timedelta(minutes=3), "late": now - timedelta(minutes=40), "ahead": now}
+    moments = {
+        "edge": boundary - timedelta(minutes=3),
+        "first": boundary + timedelta(minutes=1),
+        "late": now - timedelta(minutes=40),
+        "now": now,
+    }
     db = tmp_path / "store.duckdb"
     with open_store(db, create=True) as store:
         stored = [{**request(name, timedelta(0)), "ts": at.isoformat()} for name, at in moments.items()]
-        assert ingest(store, stored, tmp_path)[0].accepted == 3
+        assert ingest(store, stored, tmp_path)[0].accepted == 4
     with open_store(db) as store:
         store.recent_ids = RecentIds(clock=lambda: now)
         warm_recent_ids(store)
-        assert store.recent_ids.hashes == 3  # "edge" is in the span before the one a day back
+        assert store.recent_ids.hashes == 4  # "edge" is in the span before the one a day back
         spy = StatementLog(store.con)
         store.con = spy
         late = {**request("sent-late", timedelta(0)), "ts": (now - timedelta(minutes=15)).isoformat()}
         assert ingest(store, [late], tmp_path)[0].accepted == 1
         assert [sql for sql in spy.statements if "hash(event_id)" in sql and "_checked" not in sql] == []
         assert store.recent_ids.answers["new"] == 1
+
+
+@pytest.mark.parametrize(
+    ("stored_at", "warmed"),
+    [
+        (timedelta(hours=-5, minutes=-59), 1),  # sent within six hours: being sent live
+        (timedelta(hours=-6, minutes=-1), 0),  # not since: left to the first batch that asks
+        (timedelta(hours=23), 1),  # only ahead of now, a day's reach: its span is read too
+    ],
+)
+def test_warming_reads_kinds_sent_in_the_past_six_hours_to_a_day_ahead(
+    tmp_path: Path, stored_at: timedelta, warmed: int
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    db = tmp_path / "store.duckdb"
+    with open_store(db, create=True) as store:
+        record = {**request("only", timedelta(0)), "ts": (now + stored_at).isoformat()}
+        assert ingest(store, [record], tmp_path)[0].accepted == 1
+    with open_store(db) as store:
+        store.recent_ids = RecentIds(clock=lambda: now)
+        warm_recent_ids(store)
+        assert store.recent_ids.hashes == warmed
 
 
 def test_warming_leaves_out_kinds_not_sent_lately(tmp_path: Path) -> None:
