@@ -16,6 +16,7 @@ from healthdeck import __version__
 from healthdeck.api.backfill import backfill_days
 from healthdeck.api.errors import install_error_handlers
 from healthdeck.api.expiry import expire_on_schedule
+from healthdeck.api.group_commit import GroupCommit
 from healthdeck.api.ingest_queue import IngestQueue
 from healthdeck.api.live import LiveProjects, health_event
 from healthdeck.api.owner import StoreOwner
@@ -73,6 +74,8 @@ def create_app(owner: StoreOwner, settings: ServeSettings, *, spool_dir: Path) -
     app.state.view_answers = kept_views(owner)
     app.state.live = LiveProjects()
     app.state.spool_dir = spool_dir
+    app.state.group_commit = GroupCommit(owner, spool_dir)
+    app.state.metrics.watch(app.state.group_commit)
     install_error_handlers(app, pages=(f"{CONSOLE}/", error_page))
     app.openapi = partial(_openapi_without_422, app)  # type: ignore[method-assign]
     for module in (probes, events, reports, summary, areas, history, projects, dashboard, stream, tokens, metrics, sql):

@@ -44,6 +44,10 @@ class StoreOwner:
         # One evaluation at a time: they share the compiled-SQL cache, and the machine's cores.
         self._evaluation_lock = threading.Lock()
 
+    def submit(self, job: Callable[[Store], object]) -> None:
+        """Queue `job` on the writer thread without waiting for it (group_commit.py answers its callers)."""
+        self._writer.submit(job, self.store)
+
     async def write(self, job: Callable[[Store], T]) -> T:
         """Run `job` on the writer thread, after every job submitted before it."""
         return await asyncio.get_running_loop().run_in_executor(self._writer, job, self.store)

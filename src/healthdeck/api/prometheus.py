@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, disable_cre
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from healthdeck.api.group_commit import GroupCommit
 from healthdeck.api.owner import StoreOwner
 from healthdeck.api.recent import Recent
 from healthdeck.api.settings import METRICS_MAX_AGE_SECONDS
@@ -49,6 +50,10 @@ class ServerMetrics:
         self.registry.register(_RecentIdsCollector(owner))
         self.latest_health = Recent(self.evaluate, max_age=METRICS_MAX_AGE_SECONDS)
 
+    def watch(self, group_commit: GroupCommit) -> None:
+        """Count how the server's bodies are stored (`healthdeck_ingest_bodies_total`)."""
+        self.registry.register(_GroupCommitCollector(group_commit))
+
     def count_ingest(self, report: IngestReport) -> None:
         for kind, stored in report.by_kind.items():
             self.ingested.labels(kind=kind).inc(stored)
@@ -82,6 +87,23 @@ class _HealthCollector(Collector):
                 areas.add_metric([name], area.score)
         yield areas
         yield from _kpi_families(report)
+
+
+class _GroupCommitCollector(Collector):
+    """How the bodies of `POST /v1/events` were stored: alone, or together with others (group_commit.py)."""
+
+    def __init__(self, group_commit: GroupCommit) -> None:
+        self.group_commit = group_commit
+
+    def collect(self) -> Iterator[Metric]:
+        bodies = CounterMetricFamily(
+            "healthdeck_ingest_bodies",
+            "Bodies of POST /v1/events stored, alone or together with others waiting for the writer.",
+            labels=["stored"],
+        )
+        for how, count in dict(self.group_commit.stored).items():
+            bodies.add_metric([how], count)
+        yield bodies
 
 
 class _RecentIdsCollector(Collector):

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -119,11 +120,22 @@ class IngestReport:
     first_rejects: list[Reject] = field(default_factory=list)
     seconds: float = 0.0
     bytes_read: int = 0
+    # With `ingest_files(..., parts=...)`: each part's stored and duplicate records (its rejects are
+    # those of the rejects file on its lines).
+    parts: list[IngestReport] = field(default_factory=list)
 
     def add_batch(self, kind: str, accepted: int, duplicates: int) -> None:
         self.accepted += accepted
         self.duplicates += duplicates
         self.by_kind[kind] = self.by_kind.get(kind, 0) + accepted
+
+    def add(self, other: IngestReport) -> None:
+        """Count another report's records in this one (a batch stored part by part)."""
+        self.rejected += other.rejected
+        self.first_rejects.extend(other.first_rejects[: SHOWN_REJECTS - len(self.first_rejects)])
+        for kind, accepted in other.by_kind.items():
+            self.add_batch(kind, accepted, 0)
+        self.duplicates += other.duplicates
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -160,10 +172,17 @@ def ingest_table(
     sink: RejectSink | None,
     report: IngestReport,
     raw_of: RawOf | None = None,
+    parts: list[int] | None = None,
+    part_start: int = 1,
 ) -> None:
     """Validate one batch and store its new records in a single transaction.
 
-    `raw_of` gives a rejected record's text by its line, for a batch read from a text file.
+    `raw_of` gives a rejected record's text by its line, for a batch read from a text file. `parts`
+    (the first line of each, ascending) splits the batch into parts sent apart, HTTP bodies stored
+    together (api/group_commit.py): each part's stored and duplicate records are counted in
+    `report.parts`. A part's answer must be what it would have got alone, after the parts before it:
+    when a record's id is repeated in the batch, the parts are stored one after the other instead,
+    each with its `part_start`: the line its messages count lines from ("conflicts with line 2").
     """
     if store.read_only:  # a reader's view (the server's readers): only the writer stores, and keeps count
         raise HealthdeckError("the store is open read-only: nothing can be ingested through it")
@@ -171,26 +190,94 @@ def ingest_table(
         table = table.append_column("_line", pa.array(range(1, table.num_rows + 1), pa.int64()))
     shown_types = {f.name: str(f.type) for f in table.schema}
     con = store.con
-    with transaction(con):
-        con.register("_staged", table)  # after BEGIN, which ends any result still open
-        try:
-            staged_types = {row[0]: str(row[1]) for row in con.execute("DESCRIBE _staged").fetchall()}
-            relation = _with_missing_columns(kind, staged_types)
-            query = validation_query(kind, staged_types, relation, shown_types=shown_types)
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {query}")
-            _refuse_past_retention(store, kind)
-            rejected = con.execute(
-                "SELECT _line, _errors FROM _checked WHERE _errors IS NOT NULL ORDER BY _line"
-            ).fetchall()
-            valid = _count(con, "SELECT count(*) FROM _checked WHERE _errors IS NULL")
-            stored, conflicts = _store_entities(store, kind) if kind.entity else _store_events(store, kind, valid)
-            con.execute("DROP TABLE _checked")
-        finally:
-            con.unregister("_staged")
+    try:
+        with transaction(con):
+            con.register("_staged", table)  # after BEGIN, which ends any result still open
+            try:
+                staged_types = {row[0]: str(row[1]) for row in con.execute("DESCRIBE _staged").fetchall()}
+                relation = _with_missing_columns(kind, staged_types)
+                query = validation_query(kind, staged_types, relation, shown_types=shown_types)
+                con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {query}")
+                _refuse_past_retention(store, kind)
+                rejected = con.execute(
+                    "SELECT _line, _errors FROM _checked WHERE _errors IS NOT NULL ORDER BY _line"
+                ).fetchall()
+                valid = _count(con, "SELECT count(*) FROM _checked WHERE _errors IS NULL")
+                if parts is not None and _repeated_keys(con, kind):
+                    raise _OneAfterAnother
+                lines = _lines(con) if parts is not None else None
+                store_rows = _store_entities if kind.entity else _store_events
+                stored, conflicts, stored_lines = store_rows(
+                    store, kind, valid, lines=lines is not None, part_start=part_start
+                )
+                con.execute("DROP TABLE _checked")
+            finally:
+                con.unregister("_staged")
+    except _OneAfterAnother:
+        _store_parts_in_turn(store, kind, table, parts or [], source=source, sink=sink, report=report, raw_of=raw_of)
+        return
     report.add_batch(kind.name, stored, valid - stored - len(conflicts))
+    if parts is not None and lines is not None:
+        _count_parts(report, kind, parts, valid=lines, stored=stored_lines, conflicts=[line for line, _ in conflicts])
     if rejected or conflicts:
         _record_rejects(table, sorted(rejected + conflicts), source=source, sink=sink, report=report, raw_of=raw_of)
     store.batch_stored(kind, table, source=source, sink=sink, report=report, raw_of=raw_of)
+
+
+class _OneAfterAnother(Exception):
+    """Raised inside a batch's transaction (rolling it back) when its parts must be stored in turn."""
+
+
+def _repeated_keys(con: Any, kind: Kind) -> bool:
+    """Whether a key (an event's id, an entity's) is on more than one valid line of the batch. Events
+    without an id are keyed by their content, computed here as `_identify_by_content` will."""
+    key = quote(kind.key) if kind.entity else f"coalesce(event_id, {_content_hash(kind)})"
+    return _count(con, f"SELECT count(*) - count(DISTINCT {key}) FROM _checked WHERE _errors IS NULL") > 0
+
+
+def _store_parts_in_turn(
+    store: Store,
+    kind: Kind,
+    table: pa.Table,
+    parts: list[int],
+    *,
+    source: str,
+    sink: RejectSink | None,
+    report: IngestReport,
+    raw_of: RawOf | None,
+) -> None:
+    """Store each part's rows as a batch of its own, in order, each counted in its own report."""
+    lines = table.column("_line")
+    for index, first in enumerate(parts):
+        end = parts[index + 1] if index + 1 < len(parts) else None
+        inside = (
+            pc.greater_equal(lines, first)
+            if end is None
+            else pc.and_(pc.greater_equal(lines, first), pc.less(lines, end))
+        )
+        rows = table.filter(inside)
+        if rows.num_rows:
+            part = IngestReport()
+            ingest_table(store, kind, rows, source=source, sink=sink, report=part, raw_of=raw_of, part_start=first)
+            report.add(part)
+            report.parts[index].add(part)
+
+
+def _count_parts(
+    report: IngestReport, kind: Kind, parts: list[int], *, valid: np.ndarray, stored: np.ndarray, conflicts: list[int]
+) -> None:
+    """Count each part's stored and duplicate records (a conflict is a reject) from their lines."""
+    starts = np.asarray(parts, np.int64)
+
+    def per_part(lines: np.ndarray | list[int]) -> np.ndarray:
+        places = np.searchsorted(starts, np.asarray(lines, np.int64), side="right") - 1
+        return np.bincount(places, minlength=len(parts))
+
+    for part, valid_n, stored_n, conflicts_n in zip(
+        report.parts, per_part(valid), per_part(stored), per_part(conflicts), strict=True
+    ):
+        if valid_n:
+            part.add_batch(kind.name, int(stored_n), int(valid_n - stored_n - conflicts_n))
 
 
 def _refuse_past_retention(store: Store, kind: Kind) -> None:
@@ -230,14 +317,17 @@ def _content_hash(kind: Kind) -> str:
     return f"md5(concat_ws(chr(31), {', '.join(parts)}))"
 
 
-def _store_events(store: Store, kind: Kind, valid: int) -> tuple[int, list[tuple[int, str]]]:
+def _store_events(
+    store: Store, kind: Kind, valid: int, *, lines: bool = False, part_start: int = 1
+) -> tuple[int, list[tuple[int, str]], np.ndarray]:
     """Insert the valid events of `_checked` whose id is new; return how many, and the conflicts.
 
     An event is an immutable fact, so a re-sent `event_id` must carry the same content (typed
     values: `Z` and `+00:00` spellings of one instant are one content). Identical, it is a
     duplicate; different, a conflict, rejected: the stored record, or the first line of the batch
     with that id, is kept. An id is looked for among the stored events near the batch in time
-    (`_stored_near`), so the cost of a batch does not grow with the store.
+    (`_stored_near`), so the cost of a batch does not grow with the store. With `lines`, also the lines
+    of the events stored (of a batch without repeated ids: `ingest_table`'s parts).
     """
     con = store.con
     table, columns = quote(kind.name), ", ".join(quote(f.name) for f in kind.fields)
@@ -261,14 +351,26 @@ def _store_events(store: Store, kind: Kind, valid: int) -> tuple[int, list[tuple
             bounds,
         )
         inserted = _count(con, f"{insert} ANTI JOIN _known ON _known.event_id = fresh.event_id{first_only}")
+        stored = _lines(con, "AND event_id NOT IN (SELECT event_id FROM _known)") if lines else _NO_LINES
         con.execute("DROP TABLE _known")
     else:  # no id of the batch is stored near it (a first load of history, new live events)
         inserted = _count(con, f"{insert}{first_only}")
+        stored = _lines(con) if lines else _NO_LINES
     if store.recent_ids is not None and batch is not None:
         store.recent_ids.add(batch, bounds["earliest"])
     if kind.name == "requests" and inserted:
         roll_up_fresh(con)
-    return inserted, _event_conflicts(con, kind, near=near, bounds=bounds) if inserted < valid else []
+    conflicts = _event_conflicts(con, kind, near=near, bounds=bounds, part_start=part_start) if inserted < valid else []
+    return inserted, conflicts, stored
+
+
+_NO_LINES = np.empty(0, np.int64)
+
+
+def _lines(con: Any, condition: str = "") -> np.ndarray:
+    """The lines of the batch's valid rows meeting `condition`."""
+    rows = con.execute(f"SELECT _line FROM _checked WHERE _errors IS NULL {condition}").fetchnumpy()
+    return np.asarray(rows["_line"])
 
 
 def warm_recent_ids(store: Store) -> None:
@@ -327,7 +429,9 @@ def _valid_events(kind: Kind) -> str:
     return f"SELECT {', '.join(quote(f.name) for f in kind.fields)}, _line FROM _checked WHERE _errors IS NULL"
 
 
-def _event_conflicts(con: Any, kind: Kind, *, near: str, bounds: dict[str, Any]) -> list[tuple[int, str]]:
+def _event_conflicts(
+    con: Any, kind: Kind, *, near: str, bounds: dict[str, Any], part_start: int = 1
+) -> list[tuple[int, str]]:
     """(line, reason) of each valid event of the batch whose content differs from the one kept for its id.
 
     Run after the insert: the kept record is in `near` (the stored events near the batch in time),
@@ -342,7 +446,7 @@ def _event_conflicts(con: Any, kind: Kind, *, near: str, bounds: dict[str, Any])
         for f in content
     )
     kept_as = (
-        "CASE WHEN kept._ingested_at = now() THEN 'conflicts with line ' || fresh._first "
+        f"CASE WHEN kept._ingested_at = now() THEN 'conflicts with line ' || (fresh._first - {part_start - 1}) "
         "ELSE 'conflicts with the stored record' END"
     )
     detail = f"' (same event_id \"' || left(fresh.event_id, 80) || '\", different ' || concat_ws(', ', {names}) || ')'"
@@ -364,7 +468,9 @@ def _event_conflicts(con: Any, kind: Kind, *, near: str, bounds: dict[str, Any])
     return [(int(line), str(reason)) for line, reason in rows]
 
 
-def _store_entities(store: Store, kind: Kind) -> tuple[int, list[tuple[int, str]]]:
+def _store_entities(
+    store: Store, kind: Kind, valid: int, *, lines: bool = False, part_start: int = 1
+) -> tuple[int, list[tuple[int, str]], np.ndarray]:
     """Store the valid entities of `_checked` that are new or changed; return how many (never a conflict).
 
     An entity re-sent with new content replaces the stored one; the last line wins within a batch.
@@ -382,8 +488,9 @@ def _store_entities(store: Store, kind: Kind) -> tuple[int, list[tuple[int, str]
     con.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM _changed)")
     con.execute(f"INSERT INTO {table} ({columns}, _record_hash, _ingested_at) SELECT *, now() FROM _changed")
     changed = _count(con, "SELECT count(*) FROM _changed")
+    stored = _lines(con, f"AND {key} IN (SELECT {key} FROM _changed)") if lines else _NO_LINES
     con.execute("DROP TABLE _changed")
-    return changed, []
+    return changed, [], stored
 
 
 def _record_rejects(
@@ -482,6 +589,7 @@ class _Batcher:
     sink: RejectSink | None
     report: IngestReport
     batch_rows: int
+    parts: list[int] | None = None
 
 
 # Called after each batch is stored, with the bytes of the file and the records it held.
@@ -669,7 +777,9 @@ def _store_batches(batches: Iterable[_ReadBlock], *, batcher: _Batcher, progress
         for reject in read.early:
             _add_reject(reject, sink=sink, report=report)
         for target, table in read.staged:
-            ingest_table(store, target, table, source=source, sink=sink, report=report, raw_of=read.raw_of)
+            ingest_table(
+                store, target, table, source=source, sink=sink, report=report, raw_of=read.raw_of, parts=batcher.parts
+            )
         _advance(report, progress, size=read.size, records=read.records)
         records += read.records
     return records
@@ -915,18 +1025,22 @@ def ingest_files(
     rejects_path: Path | None = None,
     batch_rows: int = BATCH_ROWS,
     progress: Progress | None = None,
+    parts: list[int] | None = None,
 ) -> IngestReport:
-    """Ingest files into the store; bad records go to the rejects file, good ones are kept."""
+    """Ingest files into the store; bad records go to the rejects file, good ones are kept.
+
+    `parts` (first lines, ascending) counts a JSON Lines file's records by the part they are on, each
+    as if stored alone after the ones before it (`ingest_table`): in `report.parts`.
+    """
     target = resolve_kind(kind) if kind is not None else None
     rejects_path = rejects_path or default_rejects_path(store)
     sink = RejectSink(rejects_path)
-    report, started = IngestReport(), time.perf_counter()
+    report, started = IngestReport(parts=[IngestReport() for _ in parts or []]), time.perf_counter()
     try:
         for path in paths:
             try:
-                records = _ingest_file(
-                    path, kind=target, batcher=_Batcher(store, path, sink, report, batch_rows), progress=progress
-                )
+                batcher = _Batcher(store, path, sink, report, batch_rows, parts)
+                records = _ingest_file(path, kind=target, batcher=batcher, progress=progress)
             except HealthdeckError as exc:  # this file is unusable; the other files still count
                 _add_reject(Reject(path, None, str(exc)), sink=sink, report=report)
                 continue

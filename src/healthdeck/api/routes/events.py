@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from healthdeck.api.auth import Caller, needs
 from healthdeck.api.body import as_json_lines, body_format, check_decodable, is_gzip, spool
 from healthdeck.api.errors import ApiError, documented
-from healthdeck.api.ingest import ingest_batch
+from healthdeck.api.ingest import Body
 from healthdeck.api.tokens import Role
 from healthdeck.errors import HealthdeckError
 from healthdeck.store.ingest import resolve_kind
@@ -54,7 +53,7 @@ async def post_events(
             with open(raw, "wb") as target:
                 await spool(request.stream(), target, gzip=gzip, limit=limit)
             lines = await asyncio.to_thread(_prepare, raw, fmt, array_lines)
-            result = await state.owner.write(partial(ingest_batch, lines=lines, kind=kind, rejects_path=rejects))
+            result = await state.group_commit.ingest(Body(lines=lines, kind=kind, rejects_path=rejects))
         finally:
             for leftover in (raw, array_lines, rejects):
                 leftover.unlink(missing_ok=True)

@@ -1,0 +1,215 @@
+"""Group commit (api/group_commit.py, api/ingest.py `ingest_bodies`): bodies stored together as one file
+must each get the answer they would have got stored alone, one after the other, and leave the same rows.
+
+Each case stores the same bodies twice, into two copies of one store: together, and one by one with
+`ingest_batch` (what the server did before). Answers (accepted, duplicates, rejected, by kind, every
+reject's line and reason) and the stored rows must be equal.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import shutil
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from healthdeck.api.ingest import Body, ingest_batch, ingest_bodies
+from healthdeck.api.tokens import Role
+from healthdeck.store.blocks import BOM
+from healthdeck.store.connection import open_store
+from healthdeck.store.ingest import ingest_files
+from tests.test_serve_server import NDJSON, Server, jsonl, make_tokens, request_event
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+TABLES = ("requests", "tenants", "samples")
+
+
+def request(event_id: str, minutes: int = 1, **changes: Any) -> dict[str, Any]:
+    return {
+        "kind": "requests",
+        "event_id": event_id,
+        "ts": (NOW - timedelta(minutes=minutes)).isoformat(),
+        "tenant_id": "t1",
+        "endpoint": "/v1/items",
+        "method": "GET",
+        "status": 200,
+        "latency_ms": 12.5,
+        **changes,
+    }
+
+
+def tenant(name: str, tenant_id: str = "t1") -> dict[str, Any]:
+    created = (NOW - timedelta(days=30)).isoformat()
+    return {
+        "kind": "tenants",
+        "tenant_id": tenant_id,
+        "name": name,
+        "tier": "PRO",
+        "plan": "pro",
+        "created_at": created,
+        "enterprise": False,
+    }
+
+
+def sample(value: float) -> dict[str, Any]:  # no event_id: identified by its content
+    return {
+        "kind": "samples",
+        "ts": (NOW - timedelta(minutes=2)).isoformat(),
+        "metric": "cpu_utilization_pct",
+        "value": value,
+    }
+
+
+def text(lines: list[Any]) -> bytes:
+    """Body text: records as JSON, strings as they are (malformed lines, blank lines)."""
+    return b"\n".join(line.encode() if isinstance(line, str) else orjson.dumps(line) for line in lines) + b"\n"
+
+
+def both_ways(folder: Path, bodies: list[bytes], *, kind: str | None = None) -> tuple[list[Any], list[Any]]:
+    """The answers and rows of storing `bodies` together, and one by one."""
+    base = folder / "base.duckdb"
+    with open_store(base, create=True) as store:  # one request and one tenant stored before
+        earlier = folder / "earlier.jsonl"
+        earlier.write_bytes(
+            text([request("stored", minutes=30), request("stored2", minutes=30), tenant("Before", "t9")])
+        )
+        assert ingest_files(store, [str(earlier)], rejects_path=folder / "earlier-rejects").accepted == 3
+    results = []
+    for way in ("together", "alone"):
+        db = folder / f"{way}.duckdb"
+        shutil.copy(base, db)
+        paths = []
+        for number, body in enumerate(bodies):
+            path = folder / f"{way}-{number}.jsonl"
+            path.write_bytes(body)
+            paths.append(Body(lines=path, kind=kind, rejects_path=folder / f"{way}-{number}-rejects"))
+        with open_store(db) as store:
+            if way == "together":
+                answers = ingest_bodies(store, paths, spool_dir=folder)
+            else:
+                answers = [
+                    ingest_batch(store, lines=body.lines, kind=body.kind, rejects_path=body.rejects_path)
+                    for body in paths
+                ]
+            rows = [
+                store.con.execute(f"SELECT * EXCLUDE (_ingested_at) FROM {table} ORDER BY ALL").fetchall()
+                for table in TABLES
+            ]
+        results.append(([answer.as_json() for answer in answers], rows))
+    return results[0], results[1]
+
+
+def test_bodies_stored_together_answer_as_stored_alone(tmp_path: Path) -> None:
+    bodies = [
+        text([request("a1"), request("a2"), '{"kind": "requests", broken', request("a3", method="FETCH")]),
+        text([request("a1"), request("b1"), "", "   "]),  # a1 again, the same: a duplicate of the first body's
+        text([request("a2", status=503), request("stored", minutes=30)]),  # a conflict, and a duplicate
+        text(["", ""]),  # nothing but blank lines
+        text([request("c1"), request("c1"), sample(1.5), tenant("Acme")]),  # an id twice in one body
+        text([tenant("Acme Corp"), sample(1.5), request("stored", minutes=30, status=500)]),
+        BOM + text([request("d1"), request("d2", colour="red")])[:-1],  # a BOM, no final newline
+    ]
+    together, alone = both_ways(tmp_path, bodies)
+    assert together == alone
+    answers, rows = together
+    assert [answer["accepted"] for answer in answers] == [2, 1, 0, 0, 3, 1, 1]
+    assert answers[3]["rejects"] == [{"line": None, "error": "the file holds no records"}]
+    assert (
+        answers[2]["rejects"][0]["line"] == 1
+        and "conflicts with the stored record" in answers[2]["rejects"][0]["error"]
+    )
+    assert answers[6]["rejects"][0]["line"] == 2 and "colour" in answers[6]["rejects"][0]["error"]
+    assert [name for (_, name, *_) in rows[1]] == ["Acme Corp", "Before"]
+
+
+def test_bodies_without_a_repeated_id_share_one_batch(tmp_path: Path) -> None:
+    """The point of storing them together: one batch of statements (one transaction), not one per body;
+    each body's duplicates and conflicts (with records stored before) still counted as its own."""
+    bodies = [text([request(f"e{body}-{n}") for n in range(20)] + ["{bad"]) for body in range(5)]
+    bodies[1] += text([request("stored", minutes=30, status=500)])
+    bodies[3] += text([request("stored2", minutes=30)])
+    together, alone = both_ways(tmp_path, bodies)
+    assert together == alone
+    answers = together[0]
+    assert [answer["accepted"] for answer in answers] == [20] * 5
+    assert [(answer["duplicates"], answer["rejected"]) for answer in answers] == [
+        (0, 1),
+        (0, 2),
+        (0, 1),
+        (1, 1),
+        (0, 1),
+    ]
+    assert [answer["rejects"][0]["line"] for answer in answers] == [21] * 5
+    assert "conflicts with the stored record" in answers[1]["rejects"][1]["error"]
+    with open_store(tmp_path / "together.duckdb", read_only=True) as store:
+        commits = store.con.execute("SELECT count(DISTINCT _ingested_at) FROM requests WHERE event_id LIKE 'e%'")
+        assert commits.fetchone() == (1,)
+
+
+def test_a_kind_named_by_the_request_applies_to_every_body(tmp_path: Path) -> None:
+    plain = {key: value for key, value in request("k1").items() if key != "kind"}
+    bodies = [text([plain]), text([{**plain, "event_id": "k2"}, {**plain, "event_id": "k1", "status": 404}])]
+    together, alone = both_ways(tmp_path, bodies, kind="requests")
+    assert together == alone
+    assert [answer["accepted"] for answer in together[0]] == [1, 1]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_bodies_answer_as_stored_alone(tmp_path: Path, seed: int) -> None:
+    """Bodies drawn from few ids, tenants and samples, so that they repeat within and across bodies."""
+    chance = random.Random(seed)
+
+    def line() -> Any:
+        pick = chance.random()
+        if pick < 0.55:
+            changes = {"status": 503} if chance.random() < 0.15 else {}
+            return request(f"r{chance.randrange(12)}", minutes=chance.choice([1, 30]), **changes)
+        if pick < 0.7:
+            return tenant(chance.choice(["Acme", "Acme Corp"]), f"t{chance.randrange(3)}")
+        if pick < 0.85:
+            return sample(chance.choice([1.5, 2.5]))
+        return chance.choice(["", "{bad", '{"kind": "requests", "event_id": "x"}', '{"kind": "nope"}'])
+
+    bodies = [text([line() for _ in range(chance.randrange(1, 8))]) for _ in range(chance.randrange(2, 7))]
+    together, alone = both_ways(tmp_path, bodies)
+    assert together == alone
+
+
+def test_a_real_server_stores_waiting_bodies_together_and_answers_each(tmp_path: Path) -> None:
+    """While the writer stores a large body, small ones wait; they are then stored together, and each
+    answer is its own: its records, and its bad line numbered from its own first line."""
+    db = tmp_path / "store.duckdb"
+    [token] = make_tokens(db, (Role.operator, None))
+    running = Server(db, "--ingest-queue", "64").start()
+    try:
+        with running.client(token) as http:
+            large = jsonl([{**request_event(n), "event_id": f"large-{n}"} for n in range(100_000)])
+            small = [
+                jsonl([{**request_event(n), "event_id": f"small{body}-{n}"} for n in range(9)] + [{"kind": "nope"}])
+                for body in range(24)
+            ]
+            with ThreadPoolExecutor(max_workers=25) as pool:
+                first = pool.submit(http.post, "/v1/events", content=large, headers=NDJSON, timeout=300)
+                time.sleep(0.3)  # the writer is busy with it
+                answers = list(pool.map(lambda body: http.post("/v1/events", content=body, headers=NDJSON), small))
+                assert first.result().json()["accepted"] == 100_000
+            for answer in answers:
+                got = answer.json()
+                assert answer.status_code == 200, got
+                assert (got["accepted"], got["duplicates"], got["rejected"]) == (9, 0, 1), got
+                assert [reject["line"] for reject in got["rejects"]] == [10]
+            metrics = http.get("/metrics").text
+            together = re.search(r'healthdeck_ingest_bodies_total\{stored="together"\} (\d+)', metrics)
+            assert together is not None and int(together.group(1)) >= 2, metrics
+            assert http.get("/v1/store").json()["tables"]["requests"] == 100_000 + 24 * 9
+    finally:
+        code, stderr = running.stop(signal.SIGTERM)
+        assert code == 0, stderr
