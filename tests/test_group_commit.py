@@ -8,6 +8,7 @@ reject's line and reason) and the stored rows must be equal.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
 import shutil
@@ -21,11 +22,14 @@ from typing import Any
 import orjson
 import pytest
 
+from healthdeck.api.group_commit import GroupCommit, _groups, _Waiting
 from healthdeck.api.ingest import Body, ingest_batch, ingest_bodies
+from healthdeck.api.owner import StoreOwner
 from healthdeck.api.tokens import Role
 from healthdeck.store.blocks import BOM
 from healthdeck.store.connection import open_store
 from healthdeck.store.ingest import ingest_files
+from tests.console import CATALOG
 from tests.test_serve_server import NDJSON, Server, jsonl, make_tokens, request_event
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -213,3 +217,76 @@ def test_a_real_server_stores_waiting_bodies_together_and_answers_each(tmp_path:
     finally:
         code, stderr = running.stop(signal.SIGTERM)
         assert code == 0, stderr
+
+
+def test_a_body_of_refused_records_names_their_kind_and_many_reasons_are_the_first_by_line(tmp_path: Path) -> None:
+    """A body whose requests are all refused still says `{"requests": 0}`; a body of more than
+    SHOWN_REASONS bad records of two kinds lists its first reasons by line, either way."""
+    bad_samples = [{**sample(1.0), "value": "high"} for _ in range(700)]
+    bad_requests = [request(f"x{n}", method="FETCH") for n in range(700)]
+    interleaved = [record for pair in zip(bad_samples, bad_requests, strict=True) for record in pair]
+    bodies = [text([request("ok")]), text([request("refused", method="FETCH")]), text(interleaved)]
+    together, alone = both_ways(tmp_path, bodies)
+    assert together == alone
+    answers = together[0]
+    assert answers[1]["by_kind"] == {"requests": 0}
+    assert [reject["line"] for reject in answers[2]["rejects"]] == list(range(1, 1001))
+    assert answers[2]["rejected"] == 1400
+
+
+def test_bodies_go_together_up_to_one_batch_of_lines(tmp_path: Path) -> None:
+    """A body's records are never split between two batches of the joined file (a repeat within the
+    body would then be answered as a duplicate of a stored record): bodies are joined up to a batch."""
+    waiting = []
+    for number, lines in enumerate([4, 5, 2, 9, 1]):
+        path = tmp_path / f"body-{number}.jsonl"
+        path.write_bytes(b"{}\n" * lines)
+        waiting.append(_Waiting(Body(path, None, tmp_path / "r"), path.stat().st_size, None, None))  # type: ignore[arg-type]
+    groups = _groups(waiting, max_lines=10)
+    assert [[item.body.lines.name for item in group] for group in groups] == [
+        ["body-0.jsonl", "body-1.jsonl"],
+        ["body-2.jsonl"],
+        ["body-3.jsonl", "body-4.jsonl"],
+    ]
+
+
+def test_a_failure_after_records_were_stored_answers_every_body_with_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Storing together stops part-way (a DuckDB error, say) after the requests were committed: each
+    body gets the error, none is stored again (a retry gets duplicates, as after a crash). A body whose
+    file is gone before anything is stored goes alone, and only it is refused."""
+    db = tmp_path / "store.duckdb"
+    bodies = [text([request("a1"), tenant("Acme")]), text([request("b1")])]
+    paths = []
+    for number, body in enumerate(bodies):
+        paths.append(tmp_path / f"body-{number}.jsonl")
+        paths[-1].write_bytes(body)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the disk is full")
+
+    async def post(group: GroupCommit, names: list[Path]) -> list[Any]:
+        work = [group.ingest(Body(path, None, tmp_path / f"{path.name}-rejects")) for path in names]
+        return await asyncio.gather(*work, return_exceptions=True)
+
+    with open_store(db, create=True) as store:
+        owner = StoreOwner(store, CATALOG)
+        try:
+            group = GroupCommit(owner, tmp_path)
+            owner.submit(lambda _: time.sleep(0.3))  # the writer busy: both bodies wait, then go together
+            monkeypatch.setattr("healthdeck.store.ingest._store_entities", broken)
+            answers = asyncio.run(post(group, paths))
+            assert [str(answer) for answer in answers] == ["the disk is full"] * 2
+            monkeypatch.undo()
+            counted = store.con.cursor().execute("SELECT count(*) FROM requests").fetchone()
+            assert counted == (2,), "the requests were committed before the tenants failed, and only once"
+
+            gone = tmp_path / "gone.jsonl"
+            gone.write_bytes(text([request("c1")]))
+            owner.submit(lambda _: (time.sleep(0.3), gone.unlink()))
+            answers = asyncio.run(post(group, [gone, paths[1]]))
+            assert answers[0].rejects == [{"line": None, "error": "cannot open: No such file or directory"}]
+            assert (answers[1].report.accepted, answers[1].report.duplicates) == (0, 1)
+        finally:
+            owner.close()

@@ -377,3 +377,19 @@ def test_csv_byte_that_is_not_utf8_beyond_the_header_columns_is_named_by_positio
     report = ingest(store, path, kind="requests")
     assert reasons(report) == [f"{path}:2: not UTF-8 text: byte 0xe9 in column 8; save the file as UTF-8"]
     assert stored_ids(store) == ["c2"]
+
+
+def test_an_event_without_an_id_is_the_same_whether_its_batch_reads_its_number_as_whole(
+    store: Store, tmp_path: Path
+) -> None:
+    """Such an event is identified by the text of its values: `2` read in a batch of whole numbers
+    and in a batch with a fractional one must be one event (they were "2" and "2.0": stored twice)."""
+    at = (NOW - timedelta(minutes=2)).isoformat()
+
+    def sample(value: float) -> dict[str, Any]:
+        return {"kind": "samples", "ts": at, "metric": "cpu_utilization_pct", "value": value}
+
+    first = ingest(store, write_jsonl(tmp_path / "whole.jsonl", [sample(2)]))
+    second = ingest(store, write_jsonl(tmp_path / "mixed.jsonl", [sample(2), sample(2.5)]))
+    assert (first.accepted, second.accepted, second.duplicates) == (1, 1, 1)
+    assert store.count("samples") == 2

@@ -17,10 +17,11 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from healthdeck.api.ingest import BatchResult, Body, ingest_bodies
+from healthdeck.api.ingest import BatchResult, Body, NothingStored, ingest_bodies
 from healthdeck.api.owner import StoreOwner
 from healthdeck.store.blocks import BLOCK_BYTES
 from healthdeck.store.connection import Store
+from healthdeck.store.ingest import BATCH_ROWS
 
 log = logging.getLogger("healthdeck.serve")
 # The most bytes of bodies stored as one file: a text file's block, so that joined bodies are read as
@@ -59,45 +60,68 @@ class GroupCommit:
         return await answer
 
     def _take(self, store: Store) -> None:
-        """On the writer's thread: store every body waiting, then queue another taking if more came."""
-        with self._lock:
-            taken, self._waiting = self._waiting, []
-        for group in _groups(taken):
-            self._store(store, group)
-        with self._lock:
-            again = self._taking = bool(self._waiting)
-        if again:
-            self.owner.submit(self._take)
+        """On the writer's thread: store every body waiting, then queue another taking if more came
+        (whatever happened: a taking that never ends its turn would leave every later body waiting)."""
+        try:
+            with self._lock:
+                taken, self._waiting = self._waiting, []
+            for group in _groups(taken):
+                self._store(store, group)
+        finally:
+            with self._lock:
+                again = self._taking = bool(self._waiting)
+            if again:
+                self.owner.submit(self._take)
 
     def _store(self, store: Store, group: list[_Waiting]) -> None:
         try:
             answers = ingest_bodies(store, [waiting.body for waiting in group], spool_dir=self.spool_dir)
-        except Exception as exc:  # stored apart, each body gets its own answer (or its own error)
-            if len(group) == 1:
-                _resolve(group[0], error=exc)
-                return
-            log.warning("%d bodies stored together failed (%s); storing them one by one", len(group), exc)
+        except NothingStored as exc:  # nothing of them stored yet: each body alone, with its own answer
+            log.info("%d bodies could not be stored together (%s); storing them one by one", len(group), exc)
             for waiting in group:
                 self._store(store, [waiting])
+            return
+        except Exception as exc:  # each caller gets it
+            # Some of their records may be stored: each caller gets the error, and a retry gets those as
+            # duplicates, as after a crash (storing them again here would answer them as duplicates).
+            for waiting in group:
+                _resolve(waiting, error=exc)
             return
         self.stored["together" if len(group) > 1 else "alone"] += len(group)
         for waiting, answer in zip(group, answers, strict=True):
             _resolve(waiting, answer=answer)
 
 
-def _groups(taken: list[_Waiting]) -> list[list[_Waiting]]:
-    """Consecutive bodies naming the same kind, up to JOINED_BYTES together (a larger body alone)."""
+def _groups(taken: list[_Waiting], *, max_lines: int = BATCH_ROWS) -> list[list[_Waiting]]:
+    """Consecutive bodies naming the same kind, up to JOINED_BYTES and `max_lines` lines together (a
+    larger body alone): the joined file is then one batch of each kind, as each body alone would be,
+    so no body's records are split between two batches (a repeat across them would be answered
+    as a duplicate of a stored record, not of its line)."""
     groups: list[list[_Waiting]] = []
-    size = 0
+    size = lines = 0
     for waiting in taken:
+        count = _lines_of(waiting.body.lines)
         last = groups[-1] if groups else None
-        if last and last[0].body.kind == waiting.body.kind and size + waiting.size <= JOINED_BYTES:
+        fits = size + waiting.size <= JOINED_BYTES and lines + count <= max_lines
+        if last and last[0].body.kind == waiting.body.kind and fits:
             last.append(waiting)
-            size += waiting.size
+            size, lines = size + waiting.size, lines + count
         else:
             groups.append([waiting])
-            size = waiting.size
+            size, lines = waiting.size, count
     return groups
+
+
+def _lines_of(path: Path) -> int:
+    """How many lines a body has (a last one without a newline counts); 0 if it is gone."""
+    count, last = 0, b"\n"
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                count, last = count + chunk.count(b"\n"), chunk[-1:]
+    except OSError:
+        return 0
+    return count + (last != b"\n")
 
 
 def _resolve(waiting: _Waiting, *, answer: BatchResult | None = None, error: BaseException | None = None) -> None:

@@ -13,15 +13,16 @@ answer it would have got alone, after the bodies before it.
 
 from __future__ import annotations
 
+import heapq
 import uuid
 from bisect import bisect_right
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from healthdeck.errors import HealthdeckError
 from healthdeck.store.blocks import BOM
 from healthdeck.store.connection import Store
 from healthdeck.store.ingest import IngestReport, ingest_files
@@ -76,7 +77,10 @@ def ingest_bodies(store: Store, bodies: list[Body], *, spool_dir: Path) -> list[
     name = uuid.uuid4().hex
     joined, rejects = spool_dir / f"{name}-joined.jsonl", spool_dir / f"{name}-joined-rejects"
     try:
-        firsts = _join(bodies, joined)
+        try:
+            firsts = _join(bodies, joined)
+        except OSError as exc:  # a body's file is gone (its request was cancelled) or unreadable
+            raise NothingStored(str(exc)) from exc
         report = ingest_files(store, [str(joined)], kind=bodies[0].kind, rejects_path=rejects, parts=firsts)
         return _answers(report, firsts, rejects)
     finally:
@@ -100,36 +104,41 @@ def _join(bodies: list[Body], joined: Path) -> list[int]:
 
 def _answers(report: IngestReport, firsts: list[int], rejects_path: Path) -> list[BatchResult]:
     """Each body's report and rejects, its rejects' lines counted from its own first line."""
-    rejects: list[list[dict[str, Any]]] = [[] for _ in firsts]
+    firsts_by_line: list[list[tuple[int, str]]] = [[] for _ in firsts]  # each a heap of its first lines, negated
     counts = [0] * len(firsts)
     if rejects_path.exists():
         with open(rejects_path, "rb") as f:
             for entry in map(orjson.loads, f):
-                if entry["line"] is None:  # the joined file itself was refused: the bodies go alone
-                    raise JoinedRefused(entry["error"])
+                if entry["line"] is None:  # the joined file itself was refused: no line tells whose
+                    if report.accepted or report.duplicates:
+                        raise HealthdeckError(f"the bodies stored together were refused: {entry['error']}")
+                    raise NothingStored(entry["error"])
                 index = bisect_right(firsts, entry["line"]) - 1
                 counts[index] += 1
-                if len(rejects[index]) < SHOWN_REASONS:
-                    local = entry["line"] - firsts[index] + 1
-                    rejects[index].append({"line": local, "error": entry["error"]})
+                heap = firsts_by_line[index]
+                heapq.heappush(heap, (-(entry["line"] - firsts[index] + 1), entry["error"]))
+                if len(heap) > SHOWN_REASONS:
+                    heapq.heappop(heap)  # the last line of those kept
     answers = []
-    for part, shown, rejected in zip(report.parts, rejects, counts, strict=True):
+    for part, heap, rejected in zip(report.parts, firsts_by_line, counts, strict=True):
+        shown: list[dict[str, Any]] = [{"line": -line, "error": error} for line, error in sorted(heap, reverse=True)]
         if not (part.accepted or part.duplicates or rejected):  # nothing but blank lines, as alone
             shown, rejected = [{"line": None, "error": "the file holds no records"}], 1
         answer = IngestReport(accepted=part.accepted, duplicates=part.duplicates, rejected=rejected)
         answer.by_kind = dict(part.by_kind)
-        answers.append(BatchResult(answer, sorted(shown, key=lambda reject: reject["line"] or 0)))
+        answers.append(BatchResult(answer, shown))
     return answers
 
 
-class JoinedRefused(Exception):
-    """The joined file was refused whole (no line to tell whose): each body is to be stored alone."""
+class NothingStored(Exception):
+    """Storing bodies together stopped before any of their records was stored: each may go alone."""
 
 
 def _read_rejects(path: Path) -> list[dict[str, Any]]:
+    """The first SHOWN_REASONS rejects by line (a reject of the whole file first)."""
     if not path.exists():
         return []
     with open(path, "rb") as f:
-        entries = map(orjson.loads, islice(f, SHOWN_REASONS))
-        rejects = [{"line": entry["line"], "error": entry["error"]} for entry in entries]
-    return sorted(rejects, key=lambda reject: reject["line"] or 0)
+        entries = map(orjson.loads, f)
+        first = heapq.nsmallest(SHOWN_REASONS, entries, key=lambda entry: entry["line"] or 0)
+    return [{"line": entry["line"], "error": entry["error"]} for entry in first]

@@ -218,7 +218,16 @@ def ingest_table(
         return
     report.add_batch(kind.name, stored, valid - stored - len(conflicts))
     if parts is not None and lines is not None:
-        _count_parts(report, kind, parts, valid=lines, stored=stored_lines, conflicts=[line for line, _ in conflicts])
+        refused = [line for line, _ in rejected]
+        _count_parts(
+            report,
+            kind,
+            parts,
+            valid=lines,
+            stored=stored_lines,
+            conflicts=[line for line, _ in conflicts],
+            refused=refused,
+        )
     if rejected or conflicts:
         _record_rejects(table, sorted(rejected + conflicts), source=source, sink=sink, report=report, raw_of=raw_of)
     store.batch_stored(kind, table, source=source, sink=sink, report=report, raw_of=raw_of)
@@ -264,19 +273,26 @@ def _store_parts_in_turn(
 
 
 def _count_parts(
-    report: IngestReport, kind: Kind, parts: list[int], *, valid: np.ndarray, stored: np.ndarray, conflicts: list[int]
+    report: IngestReport,
+    kind: Kind,
+    parts: list[int],
+    *,
+    valid: np.ndarray,
+    stored: np.ndarray,
+    conflicts: list[int],
+    refused: list[int],
 ) -> None:
-    """Count each part's stored and duplicate records (a conflict is a reject) from their lines."""
+    """Count each part's stored and duplicate records (a conflict is a reject) from their lines; a part
+    with any record of the kind in the batch, even only refused ones, names the kind (as alone)."""
     starts = np.asarray(parts, np.int64)
 
     def per_part(lines: np.ndarray | list[int]) -> np.ndarray:
         places = np.searchsorted(starts, np.asarray(lines, np.int64), side="right") - 1
         return np.bincount(places, minlength=len(parts))
 
-    for part, valid_n, stored_n, conflicts_n in zip(
-        report.parts, per_part(valid), per_part(stored), per_part(conflicts), strict=True
-    ):
-        if valid_n:
+    counts = zip(report.parts, per_part(valid), per_part(stored), per_part(conflicts), per_part(refused), strict=True)
+    for part, valid_n, stored_n, conflicts_n, refused_n in counts:
+        if valid_n or refused_n:
             part.add_batch(kind.name, int(stored_n), int(valid_n - stored_n - conflicts_n))
 
 

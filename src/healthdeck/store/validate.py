@@ -116,7 +116,9 @@ def typed_expression(f: Field, source_type: str) -> str:
     if f.type in ("BIGINT", "INTEGER") and _fractional(source_type):
         return f"CASE WHEN {col} = trunc({col}) THEN TRY_CAST({col} AS {f.type}) END"  # 200.5 is not 201
     if _always_converts(f, source_type):
-        return col
+        # In the field's type even so: an event without an id is identified by the text of its values
+        # (ingest.py, _content_hash), and 2 read as an integer must be the 2.0 a fractional batch reads.
+        return col if source_type == f.type else f"CAST({col} AS {f.type})"
     return f"TRY_CAST({_trimmed(col) if text else col} AS {f.type})"
 
 
