@@ -62,11 +62,16 @@ class GroupCommit:
     def _take(self, store: Store) -> None:
         """On the writer's thread: store every body waiting, then queue another taking if more came
         (whatever happened: a taking that never ends its turn would leave every later body waiting)."""
+        taken: list[_Waiting] = []
         try:
             with self._lock:
                 taken, self._waiting = self._waiting, []
             for group in _groups(taken):
                 self._store(store, group)
+        except Exception as exc:  # no caller may wait for ever: those not answered yet get the error
+            log.error("storing the waiting bodies failed: %s", exc, exc_info=exc)
+            for waiting in taken:
+                _resolve(waiting, error=exc)
         finally:
             with self._lock:
                 again = self._taking = bool(self._waiting)
