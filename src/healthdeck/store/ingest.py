@@ -206,10 +206,12 @@ def ingest_table(
                 if parts is not None and _repeated_keys(con, kind):
                     raise _OneAfterAnother
                 lines = _lines(con) if parts is not None else None
-                store_rows = _store_entities if kind.entity else _store_events
-                stored, conflicts, stored_lines = store_rows(
-                    store, kind, valid, lines=lines is not None, part_start=part_start
-                )
+                if kind.entity:
+                    stored, conflicts, stored_lines = _store_entities(store, kind, valid_lines=lines)
+                else:
+                    stored, conflicts, stored_lines = _store_events(
+                        store, kind, valid, valid_lines=lines, part_start=part_start
+                    )
                 con.execute("DROP TABLE _checked")
             finally:
                 con.unregister("_staged")
@@ -217,7 +219,7 @@ def ingest_table(
         _store_parts_in_turn(store, kind, table, parts or [], source=source, sink=sink, report=report, raw_of=raw_of)
         return
     report.add_batch(kind.name, stored, valid - stored - len(conflicts))
-    if parts is not None and lines is not None:
+    if parts is not None and lines is not None and stored_lines is not None:
         refused = [line for line, _ in rejected]
         _count_parts(
             report,
@@ -257,14 +259,9 @@ def _store_parts_in_turn(
 ) -> None:
     """Store each part's rows as a batch of its own, in order, each counted in its own report."""
     lines = table.column("_line")
-    for index, first in enumerate(parts):
-        end = parts[index + 1] if index + 1 < len(parts) else None
-        inside = (
-            pc.greater_equal(lines, first)
-            if end is None
-            else pc.and_(pc.greater_equal(lines, first), pc.less(lines, end))
-        )
-        rows = table.filter(inside)
+    for index, (first, end) in enumerate(zip(parts, [*parts[1:], None], strict=True)):
+        inside = pc.greater_equal(lines, first)
+        rows = table.filter(inside if end is None else pc.and_(inside, pc.less(lines, end)))
         if rows.num_rows:
             part = IngestReport()
             ingest_table(store, kind, rows, source=source, sink=sink, report=part, raw_of=raw_of, part_start=first)
@@ -334,16 +331,16 @@ def _content_hash(kind: Kind) -> str:
 
 
 def _store_events(
-    store: Store, kind: Kind, valid: int, *, lines: bool = False, part_start: int = 1
-) -> tuple[int, list[tuple[int, str]], np.ndarray]:
+    store: Store, kind: Kind, valid: int, *, valid_lines: np.ndarray | None = None, part_start: int = 1
+) -> tuple[int, list[tuple[int, str]], np.ndarray | None]:
     """Insert the valid events of `_checked` whose id is new; return how many, and the conflicts.
 
     An event is an immutable fact, so a re-sent `event_id` must carry the same content (typed
     values: `Z` and `+00:00` spellings of one instant are one content). Identical, it is a
     duplicate; different, a conflict, rejected: the stored record, or the first line of the batch
     with that id, is kept. An id is looked for among the stored events near the batch in time
-    (`_stored_near`), so the cost of a batch does not grow with the store. With `lines`, also the lines
-    of the events stored (of a batch without repeated ids: `ingest_table`'s parts).
+    (`_stored_near`), so the cost of a batch does not grow with the store. Given the lines of its valid
+    events, also the lines of those stored (of a batch without repeated ids: `ingest_table`'s parts).
     """
     con = store.con
     table, columns = quote(kind.name), ", ".join(quote(f.name) for f in kind.fields)
@@ -367,20 +364,18 @@ def _store_events(
             bounds,
         )
         inserted = _count(con, f"{insert} ANTI JOIN _known ON _known.event_id = fresh.event_id{first_only}")
-        stored = _lines(con, "AND event_id NOT IN (SELECT event_id FROM _known)") if lines else _NO_LINES
+        known = "AND event_id NOT IN (SELECT event_id FROM _known)"
+        stored = _lines(con, known) if valid_lines is not None else None
         con.execute("DROP TABLE _known")
     else:  # no id of the batch is stored near it (a first load of history, new live events)
         inserted = _count(con, f"{insert}{first_only}")
-        stored = _lines(con) if lines else _NO_LINES
+        stored = valid_lines  # every valid event is new
     if store.recent_ids is not None and batch is not None:
         store.recent_ids.add(batch, bounds["earliest"])
     if kind.name == "requests" and inserted:
         roll_up_fresh(con)
     conflicts = _event_conflicts(con, kind, near=near, bounds=bounds, part_start=part_start) if inserted < valid else []
     return inserted, conflicts, stored
-
-
-_NO_LINES = np.empty(0, np.int64)
 
 
 def _lines(con: Any, condition: str = "") -> np.ndarray:
@@ -485,8 +480,8 @@ def _event_conflicts(
 
 
 def _store_entities(
-    store: Store, kind: Kind, valid: int, *, lines: bool = False, part_start: int = 1
-) -> tuple[int, list[tuple[int, str]], np.ndarray]:
+    store: Store, kind: Kind, *, valid_lines: np.ndarray | None = None
+) -> tuple[int, list[tuple[int, str]], np.ndarray | None]:
     """Store the valid entities of `_checked` that are new or changed; return how many (never a conflict).
 
     An entity re-sent with new content replaces the stored one; the last line wins within a batch.
@@ -504,7 +499,7 @@ def _store_entities(
     con.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM _changed)")
     con.execute(f"INSERT INTO {table} ({columns}, _record_hash, _ingested_at) SELECT *, now() FROM _changed")
     changed = _count(con, "SELECT count(*) FROM _changed")
-    stored = _lines(con, f"AND {key} IN (SELECT {key} FROM _changed)") if lines else _NO_LINES
+    stored = _lines(con, f"AND {key} IN (SELECT {key} FROM _changed)") if valid_lines is not None else None
     con.execute("DROP TABLE _changed")
     return changed, [], stored
 
