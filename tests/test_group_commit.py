@@ -94,7 +94,7 @@ def both_ways(folder: Path, bodies: list[bytes], *, kind: str | None = None) -> 
         for number, body in enumerate(bodies):
             path = folder / f"{way}-{number}.jsonl"
             path.write_bytes(body)
-            paths.append(Body(lines=path, kind=kind, rejects_path=folder / f"{way}-{number}-rejects"))
+            paths.append(Body.spooled(path, kind, folder / f"{way}-{number}-rejects"))
         with open_store(db) as store:
             if way == "together":
                 answers = ingest_bodies(store, paths, spool_dir=folder)
@@ -241,7 +241,7 @@ def test_bodies_go_together_up_to_one_batch_of_lines(tmp_path: Path) -> None:
     for number, lines in enumerate([4, 5, 2, 9, 1]):
         path = tmp_path / f"body-{number}.jsonl"
         path.write_bytes(b"{}\n" * lines)
-        waiting.append(_Waiting(Body(path, None, tmp_path / "r"), path.stat().st_size, None, None))  # type: ignore[arg-type]
+        waiting.append(_Waiting(Body.spooled(path, None, tmp_path / "r"), None, None))  # type: ignore[arg-type]
     groups = _groups(waiting, max_lines=10)
     assert [[item.body.lines.name for item in group] for group in groups] == [
         ["body-0.jsonl", "body-1.jsonl"],
@@ -267,7 +267,7 @@ def test_a_failure_after_records_were_stored_answers_every_body_with_it(
         raise RuntimeError("the disk is full")
 
     async def post(group: GroupCommit, names: list[Path]) -> list[Any]:
-        work = [group.ingest(Body(path, None, tmp_path / f"{path.name}-rejects")) for path in names]
+        work = [group.ingest(Body.spooled(path, None, tmp_path / f"{path.name}-rejects")) for path in names]
         return await asyncio.gather(*work, return_exceptions=True)
 
     with open_store(db, create=True) as store:

@@ -32,7 +32,6 @@ JOINED_BYTES = BLOCK_BYTES
 @dataclass(frozen=True)
 class _Waiting:
     body: Body
-    size: int
     answer: asyncio.Future[BatchResult]
     loop: asyncio.AbstractEventLoop
 
@@ -53,7 +52,7 @@ class GroupCommit:
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[BatchResult] = loop.create_future()
         with self._lock:
-            self._waiting.append(_Waiting(body, body.lines.stat().st_size, answer, loop))
+            self._waiting.append(_Waiting(body, answer, loop))
             start, self._taking = not self._taking, True
         if start:
             self.owner.submit(self._take)
@@ -105,28 +104,16 @@ def _groups(taken: list[_Waiting], *, max_lines: int = BATCH_ROWS) -> list[list[
     groups: list[list[_Waiting]] = []
     size = lines = 0
     for waiting in taken:
-        count = _lines_of(waiting.body.lines)
+        body = waiting.body
         last = groups[-1] if groups else None
-        fits = size + waiting.size <= JOINED_BYTES and lines + count <= max_lines
-        if last and last[0].body.kind == waiting.body.kind and fits:
+        fits = size + body.size <= JOINED_BYTES and lines + body.line_count <= max_lines
+        if last and last[0].body.kind == body.kind and fits:
             last.append(waiting)
-            size, lines = size + waiting.size, lines + count
+            size, lines = size + body.size, lines + body.line_count
         else:
             groups.append([waiting])
-            size, lines = waiting.size, count
+            size, lines = body.size, body.line_count
     return groups
-
-
-def _lines_of(path: Path) -> int:
-    """How many lines a body has (a last one without a newline counts); 0 if it is gone."""
-    count, last = 0, b"\n"
-    try:
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                count, last = count + chunk.count(b"\n"), chunk[-1:]
-    except OSError:
-        return 0
-    return count + (last != b"\n")
 
 
 def _resolve(waiting: _Waiting, *, answer: BatchResult | None = None, error: BaseException | None = None) -> None:

@@ -51,11 +51,23 @@ class BatchResult:
 
 @dataclass(frozen=True)
 class Body:
-    """A spooled body, as JSON Lines; the kind its request named, if any; where its rejects go."""
+    """A spooled body, as JSON Lines; the kind its request named, if any; where its rejects go; its
+    bytes and lines (a last one without a newline counts), which bound how many go together."""
 
     lines: Path
     kind: str | None
     rejects_path: Path
+    size: int
+    line_count: int
+
+    @classmethod
+    def spooled(cls, lines: Path, kind: str | None, rejects_path: Path) -> Body:
+        """The body at `lines`, measured (read once, by the request's thread rather than the writer)."""
+        count, last = 0, b"\n"
+        with open(lines, "rb") as f:
+            while chunk := f.read(1 << 20):
+                count, last = count + chunk.count(b"\n"), chunk[-1:]
+        return cls(lines, kind, rejects_path, lines.stat().st_size, count + (last != b"\n"))
 
 
 def ingest_batch(store: Store, *, lines: Path, kind: str | None, rejects_path: Path) -> BatchResult:
@@ -95,10 +107,8 @@ def _join(bodies: list[Body], joined: Path) -> list[int]:
         for body in bodies:
             firsts.append(line)
             text = body.lines.read_bytes().removeprefix(BOM)  # a BOM begins the file only
-            if text and not text.endswith(b"\n"):
-                text += b"\n"
-            target.write(text)
-            line += text.count(b"\n")
+            target.write(text if not text or text.endswith(b"\n") else text + b"\n")
+            line += body.line_count
     return firsts
 
 

@@ -52,8 +52,8 @@ async def post_events(
         try:
             with open(raw, "wb") as target:
                 await spool(request.stream(), target, gzip=gzip, limit=limit)
-            lines = await asyncio.to_thread(_prepare, raw, fmt, array_lines)
-            result = await state.group_commit.ingest(Body(lines=lines, kind=kind, rejects_path=rejects))
+            body = await asyncio.to_thread(_prepare, raw, fmt, array_lines, kind, rejects)
+            result = await state.group_commit.ingest(body)
         finally:
             for leftover in (raw, array_lines, rejects):
                 leftover.unlink(missing_ok=True)
@@ -70,7 +70,7 @@ def _check_kind(kind: str | None) -> None:
         raise ApiError(400, f"kind: {exc}") from exc
 
 
-def _prepare(raw: Path, fmt: str, array_lines: Path) -> Path:
+def _prepare(raw: Path, fmt: str, array_lines: Path, kind: str | None, rejects: Path) -> Body:
     lines = as_json_lines(raw, fmt, array_lines)
     check_decodable(lines)
-    return lines
+    return Body.spooled(lines, kind, rejects)
