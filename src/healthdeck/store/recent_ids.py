@@ -100,10 +100,8 @@ class RecentIds:
                 del kept[old]
         if first < now - SPANS_BACK or last > now + SPANS_AHEAD or self._resting.get(kind.name) == now:
             return None
-        spans = self._spans.setdefault(kind.name, {})
-        missing = [span for span in range(first, last + 1) if span not in spans]
-        if missing and not self._load(batch.con, kind, spans, missing, first=first):
-            self._rest(kind, now)
+        spans = self._read(batch.con, kind, first, last, now=now)
+        if spans is None:
             return None
         hashes = np.sort(batch.ids[0])
         return any(_any_in(spans[span], hashes) for span in range(first, last + 1))
@@ -122,10 +120,7 @@ class RecentIds:
             live = f"{quote(kind.name)} WHERE {column} >= $start AND {column} < $end"
             if not _count(con, f"SELECT count(*) FROM (SELECT 1 FROM {live} LIMIT 1)", moment - SPAN, moment + reach):
                 continue
-            spans = self._spans.setdefault(kind.name, {})
-            missing = [span for span in range(first, last + 1) if span not in spans]
-            if missing and not self._load(con, kind, spans, missing, first=first):
-                self._rest(kind, now)
+            self._read(con, kind, first, last, now=now)
 
     def add(self, batch: BatchIds, earliest: datetime) -> None:
         """Add the batch's valid events, whose window starts at `earliest`, to the spans kept, before
@@ -145,6 +140,16 @@ class RecentIds:
         for span, new in fresh.items():  # spans `_room` forgot are before the window: none of these
             held = spans[span]
             spans[span] = np.insert(held, np.searchsorted(held, new), new)
+
+    def _read(self, con: Any, kind: Kind, first: int, last: int, *, now: int) -> dict[int, np.ndarray] | None:
+        """The kind's spans, every one from `first` to `last` read from the store if it was not kept;
+        None when they would be too many: the kind is then looked up in the store until the span ends."""
+        spans = self._spans.setdefault(kind.name, {})
+        missing = [span for span in range(first, last + 1) if span not in spans]
+        if missing and not self._load(con, kind, spans, missing, first=first):
+            self._rest(kind, now)
+            return None
+        return spans
 
     def _load(self, con: Any, kind: Kind, spans: dict[int, np.ndarray], missing: list[int], *, first: int) -> bool:
         """Read the hashes of the `missing` spans of a window starting at span `first` from the
