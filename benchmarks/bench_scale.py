@@ -160,6 +160,13 @@ def _high_water_kb(pid: int) -> int:
     return 0
 
 
+def warmed_medians(command: list[str], repeat: int, env: dict[str, str] | None = None) -> Run:
+    """The medians of `repeat` runs of `command`, after one unmeasured run (it may write the store's
+    templates; the OS cache is warm after it)."""
+    run_process(command, env)
+    return medians([run_process(command, env) for _ in range(repeat)])
+
+
 def medians(runs: list[Run]) -> Run:
     return Run(*(statistics.median(getattr(r, name) for r in runs) for name in ("wall", "cpu", "peak_mb")))
 
@@ -183,14 +190,12 @@ def newest_request(db: Path) -> datetime:
 def cold(db: Path, at: datetime, repeat: int, env: dict[str, str] | None = None) -> Run:
     command = [sys.executable, "-m", "healthdeck", "health", "--full", "--output", "json"]
     command += ["--at", at.isoformat(), "--db", str(db)]
-    run_process(command, env)  # the first run may write the templates; the OS cache is warm after it
-    return medians([run_process(command, env) for _ in range(repeat)])
+    return warmed_medians(command, repeat, env)
 
 
 def floor_process(db: Path, at: datetime, repeat: int) -> Run:
     command = [sys.executable, "-c", FLOOR_PROCESS, str(db), at.isoformat(), REQUESTS_FLOOR, SAMPLES_FLOOR]
-    run_process(command)
-    return medians([run_process(command) for _ in range(repeat)])
+    return warmed_medians(command, repeat)
 
 
 class Recording:
@@ -223,8 +228,7 @@ def same_queries_process(db: Path, at: datetime, repeat: int, scratch: Path) -> 
     recorded.write_bytes(pickle.dumps(statements))
     print(f"the full report's statements: {len(statements)}")
     command = [sys.executable, "-c", SAME_QUERIES_PROCESS, str(db), str(recorded)]
-    run_process(command)
-    return medians([run_process(command) for _ in range(repeat)])
+    return warmed_medians(command, repeat)
 
 
 def timed(repeat: int, action: Callable[[], object]) -> tuple[float, float]:
