@@ -75,18 +75,17 @@ BASELINE_SQL = {
 # CSV is all text: numbers are checked to be plain decimals, then cast, as ingest does. JSON numbers
 # arrive as numbers; they are read as DOUBLE, so that 200.7 for a whole-number field is refused (as
 # ingest refuses it) rather than rounded by DuckDB's reader into a BIGINT column.
-_TEXT = ("event_id", "ts", "tenant_id", "endpoint", "method", "consumer", "api_key", "api_version", "tier")
 _WHOLE = ("status", "request_bytes", "response_bytes")
 _NUMBER_TYPES = {"csv": "VARCHAR", "jsonl": "DOUBLE"}
 
 
 def _columns(fmt: str) -> str:
-    """DuckDB's `columns` for the file's fields, in the file's order."""
-    number, yes_no = _NUMBER_TYPES[fmt], "VARCHAR" if fmt == "csv" else "BOOLEAN"
-    types = {name: "VARCHAR" for name in _TEXT} | {name: number for name in (*_WHOLE, "latency_ms")}
-    order = ["event_id", "ts", "tenant_id", "endpoint", "method", "status", "latency_ms", "consumer", "api_key"]
-    order += ["api_version", "deprecated", "request_bytes", "response_bytes", "tier"]
-    fields = ", ".join(f"{name}: '{types.get(name, yes_no)}'" for name in order)
+    """DuckDB's `columns` for the file's fields: the requests kind's, in its order (the files' too)."""
+    from healthdeck.store.schema import KINDS
+
+    number = _NUMBER_TYPES[fmt]
+    types = {"VARCHAR": "VARCHAR", "TIMESTAMPTZ": "VARCHAR", "BOOLEAN": "VARCHAR" if fmt == "csv" else "BOOLEAN"}
+    fields = ", ".join(f"{f.name}: '{types.get(f.type, number)}'" for f in KINDS["requests"].fields)
     return f"{{kind: 'VARCHAR', {fields}}}" if fmt == "jsonl" else f"{{{fields}}}"
 
 
