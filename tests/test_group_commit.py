@@ -31,6 +31,7 @@ from healthdeck.store.connection import open_store
 from healthdeck.store.ingest import ingest_files
 from tests.console import CATALOG
 from tests.test_serve_server import NDJSON, Server, jsonl, make_tokens, request_event
+from tests.test_serve_server import tenant as server_tenant
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 TABLES = ("requests", "tenants", "samples")
@@ -51,16 +52,7 @@ def request(event_id: str, minutes: int = 1, **changes: Any) -> dict[str, Any]:
 
 
 def tenant(name: str, tenant_id: str = "t1") -> dict[str, Any]:
-    created = (NOW - timedelta(days=30)).isoformat()
-    return {
-        "kind": "tenants",
-        "tenant_id": tenant_id,
-        "name": name,
-        "tier": "PRO",
-        "plan": "pro",
-        "created_at": created,
-        "enterprise": False,
-    }
+    return server_tenant(tenant_id, name=name)
 
 
 def sample(value: float) -> dict[str, Any]:  # no event_id: identified by its content
