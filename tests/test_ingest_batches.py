@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -74,7 +75,8 @@ def test_small_blocks_are_joined_into_batches_of_at_most_batch_rows(tmp_path: Pa
 
 def _jsonl_with_conflicts(folder: Path) -> Path:
     records = events()
-    records[31] = request(3, latency_ms=99.0)  # a conflict with a line of another block, same batch
+    # A conflict with a line of another block, same batch (the first block is a batch of its own).
+    records[31] = request(10, latency_ms=99.0)
     records[33] = request(30, status=None)  # a record missing a field, in the last block
     return write_jsonl(folder / "events.jsonl", records)
 
@@ -112,6 +114,28 @@ def test_joined_batches_store_exactly_what_whole_blocks_store(make: Any, kind: s
     assert (joined.accepted, joined.rejected, joined.duplicates) == (whole.accepted, whole.rejected, whole.duplicates)
     for table in ("requests", "activity", "request_rollups"):
         assert _rows(tmp_path / "joined.duckdb", table) == _rows(tmp_path / "whole.duckdb", table)
+
+
+def _handed_over(block_records: list[int], rows: int) -> list[tuple[int, int]]:
+    """Each batch `_in_batches` hands the writer, as (its records, how many blocks were read by then)."""
+    read: list[int] = []
+
+    def blocks() -> Iterator[Any]:
+        first = 1
+        for records in block_records:
+            read.append(records)
+            yield ingest._ReadBlock(records * 100, records, [], [], lambda line: "", first)
+            first += records
+
+    return [(batch.records, len(read)) for batch in ingest._in_batches(blocks(), rows)]
+
+
+def test_the_writer_gets_a_batch_as_soon_as_no_block_like_its_last_could_join_it() -> None:
+    # The first block alone, before the second is read; then blocks joined up to 50 records, each
+    # batch handed over before reading the block that would not fit if it were as large as the last.
+    assert _handed_over([5, 20, 20, 20, 10, 3], rows=50) == [(5, 1), (40, 3), (33, 6)]
+    # A block larger than the last (45 after 10) starts a batch, as before.
+    assert _handed_over([5, 10, 45, 4], rows=50) == [(5, 1), (10, 3), (45, 3), (4, 4)]
 
 
 def test_a_batch_ends_at_batch_bytes_whatever_batch_rows_says(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

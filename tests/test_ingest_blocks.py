@@ -248,6 +248,7 @@ LINES = st.lists(
     limit=st.integers(5, 40),
     read_bytes=st.integers(1, 64),
     whole_quotes=st.booleans(),
+    first_bytes=st.one_of(st.none(), st.integers(1, 200)),
 )
 def test_blocks_read_whole_number_the_same_lines_as_blocks_split_into_lines(
     lines: list[bytes],
@@ -258,13 +259,15 @@ def test_blocks_read_whole_number_the_same_lines_as_blocks_split_into_lines(
     limit: int,
     read_bytes: int,
     whole_quotes: bool,
+    first_bytes: int | None,
 ) -> None:
     # Files are read in whole blocks (no split and join of each line), falling back to the line
     # reader from the first line over the limit (or, for CSV, the first block whose quotes do not
-    # pair up): every line keeps its number, text or size.
+    # pair up): every line keeps its number, text or size, however small the first block.
     data = (BOM if bom else b"") + b"\n".join(lines) + ending
     options = {"max_lines": max_lines, "limit": limit, "whole_quotes": whole_quotes}
-    whole = list(whole_line_blocks(io.BytesIO(data), max_bytes=max_bytes, read_bytes=read_bytes, **options))
+    sizes = {"max_bytes": max_bytes, "read_bytes": read_bytes, "first_bytes": first_bytes}
+    whole = list(whole_line_blocks(io.BytesIO(data), **sizes, **options))
     split = list(line_blocks(io.BytesIO(data), **options))
 
     def numbered(blocks: list[Any]) -> list[tuple[int, bytes | int]]:
@@ -276,6 +279,16 @@ def test_blocks_read_whole_number_the_same_lines_as_blocks_split_into_lines(
     assert all(0 < len(block.lines) <= max_lines for block in whole if block.text is not None or not whole_quotes)
     if whole_quotes:  # a quoted value spanning lines is never cut in two
         assert all(block.text.count(b'"') % 2 == 0 for block in whole[:-1] if block.text is not None)
+
+
+def test_the_first_block_ends_after_first_bytes_and_the_others_after_max_bytes() -> None:
+    data = b"".join(b"%09d\n" % i for i in range(100))  # 100 lines of 10 bytes
+    whole = list(whole_line_blocks(io.BytesIO(data), max_lines=1000, max_bytes=300, read_bytes=50, first_bytes=100))
+    assert [block.count for block in whole] == [10, 30, 30, 30]
+    assert [block.first_line for block in whole] == [1, 11, 41, 71]
+    # A first size above max_bytes is max_bytes.
+    whole = list(whole_line_blocks(io.BytesIO(data), max_lines=1000, max_bytes=300, read_bytes=50, first_bytes=900))
+    assert [block.count for block in whole] == [30, 30, 30, 10]
 
 
 def test_blocks_of_lines_near_the_limit_stay_near_their_byte_bound() -> None:

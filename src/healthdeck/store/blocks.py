@@ -20,6 +20,9 @@ MAX_RECORD_BYTES = 1 << 20
 # A block of lines, what pyarrow parses in one go, ends after about this many bytes (or at --batch-rows
 # lines); ingest joins consecutive blocks into batches (store/ingest.py, BATCH_BYTES).
 BLOCK_BYTES = 64 << 20
+# A file's first block ends sooner, so that storing begins while the rest is read (store/ingest.py,
+# `_in_batches`).
+FIRST_BLOCK_BYTES = 40 << 20
 BOM = b"\xef\xbb\xbf"
 NEWLINE = ord("\n")
 # A stream is read in chunks of this size.
@@ -89,9 +92,11 @@ def whole_line_blocks(
     limit: int = MAX_RECORD_BYTES,
     read_bytes: int = READ_BYTES,
     whole_quotes: bool = False,
+    first_bytes: int | None = None,
 ) -> Iterator[LineBlock]:
     """The blocks of `line_blocks`, read whole: a block's text is the file's bytes, copied once, not
-    split into lines and joined again (a quarter of the reading's time).
+    split into lines and joined again (a quarter of the reading's time). The first block ends after
+    about `first_bytes` (at most `max_bytes`), the others after about `max_bytes`.
 
     From a line over `limit` on (or, with `whole_quotes`, a block whose double quotes do not pair
     up), the rest of the stream is read by `line_blocks`, which never holds such a line and keeps
@@ -100,18 +105,19 @@ def whole_line_blocks(
     # Room for what stays pending after a block (under `max_bytes` of lines, and a line begun of at
     # most `limit`) and for one more read.
     pending, first = _Pending(max_bytes + limit + read_bytes + 1, read_bytes), 1
+    block_bytes = min(first_bytes or max_bytes, max_bytes)
     while pending.read(stream, read_bytes):
         if not pending.lines_read_within(limit):
             yield from _line_by_line(pending.unread(), stream, first, max_lines, limit, whole_quotes)
             return
-        while pending.count >= max_lines or (pending.size >= max_bytes and pending.count):
+        while pending.count >= max_lines or (pending.size >= block_bytes and pending.count):
             block = pending.take(first, min(pending.count, max_lines))
             if whole_quotes and block.text.count(b'"') % 2:  # type: ignore[union-attr]
                 unread = block.original + b"\n" + pending.unread()
                 yield from _line_by_line(unread, stream, first, max_lines, limit, whole_quotes)
                 return
             yield block
-            first += block.count
+            first, block_bytes = first + block.count, max_bytes
     pending.end_last_line()
     if pending.count:
         block = pending.take(first, pending.count)

