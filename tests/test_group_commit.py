@@ -26,7 +26,7 @@ from healthdeck.api.group_commit import GroupCommit, _groups, _Waiting
 from healthdeck.api.ingest import Body, ingest_batch, ingest_bodies
 from healthdeck.api.owner import StoreOwner
 from healthdeck.api.tokens import Role
-from healthdeck.store.blocks import BOM
+from healthdeck.store.blocks import BOM, MAX_RECORD_BYTES
 from healthdeck.store.connection import open_store
 from healthdeck.store.ingest import ingest_files
 from tests.console import CATALOG
@@ -124,6 +124,25 @@ def test_bodies_stored_together_answer_as_stored_alone(tmp_path: Path) -> None:
     )
     assert answers[6]["rejects"][0]["line"] == 2 and "colour" in answers[6]["rejects"][0]["error"]
     assert [name for (_, name, *_) in rows[1]] == ["Acme Corp", "Before"]
+
+
+def test_a_line_over_the_size_limit_is_told_the_same_size_together_and_alone(tmp_path: Path) -> None:
+    # Joined, a body loses its BOM and gains a final newline: neither is part of a line's size.
+    huge = orjson.dumps(request("h1", endpoint="/" + "x" * MAX_RECORD_BYTES))
+    bodies = [
+        BOM + huge + b"\n" + text([request("h2")]),  # over the limit on its first line, after a BOM
+        text([request("h3")]) + huge,  # over the limit on its last line, without a final newline
+        text([request("h4")]),
+    ]
+    together, alone = both_ways(tmp_path, bodies)
+    assert together == alone
+    answers = together[0]
+    reason = f"record is {len(huge)} bytes, over the {MAX_RECORD_BYTES}-byte limit"
+    assert [answer["rejects"] for answer in answers[:2]] == [
+        [{"line": 1, "error": reason}],
+        [{"line": 2, "error": reason}],
+    ]
+    assert [answer["accepted"] for answer in answers] == [1, 1, 1]
 
 
 def test_bodies_without_a_repeated_id_share_one_batch(tmp_path: Path) -> None:

@@ -206,7 +206,7 @@ def test_lines_at_the_size_limit_are_read_and_one_byte_over_is_rejected(store: S
     assert (report.accepted, report.rejected) == (2, 1)
     [(number, reason)] = rejects(report).items()
     assert number == 2 + len(head)
-    assert reason == f"record is {MAX_RECORD_BYTES + 2} bytes, over the {MAX_RECORD_BYTES}-byte limit"
+    assert reason == f"record is {MAX_RECORD_BYTES + 1} bytes, over the {MAX_RECORD_BYTES}-byte limit"
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
@@ -228,7 +228,7 @@ def test_a_line_over_the_limit_is_never_held_whole(store: Store, tmp_path: Path,
     finally:
         tracemalloc.stop()
     assert (report.accepted, report.rejected) == (2, 1)
-    size = huge + len(line(request(2, endpoint=""))) + 1 if fmt == "jsonl" else huge + len(csv_line(2, endpoint="")) + 1
+    size = huge + len(line(request(2, endpoint=""))) if fmt == "jsonl" else huge + len(csv_line(2, endpoint=""))
     assert rejects(report) == {2 + len(head): f"record is {size} bytes, over the {MAX_RECORD_BYTES}-byte limit"}
     assert peak < huge // 2, f"peak {peak:,} bytes of Python memory for a {huge:,}-byte line"
 

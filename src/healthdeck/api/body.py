@@ -101,7 +101,7 @@ def as_json_lines(raw: Path, fmt: str, lines: Path) -> Path:
 def check_decodable(lines: Path) -> None:
     """400 unless at least one line reads as a JSON object (the same reader as `healthdeck ingest`)."""
     with open(lines, "rb") as stream:
-        for record, _ in read_jsonl(stream):
-            if record is not None and record.fields is not None:
+        for record in read_jsonl(stream):
+            if record.fields is not None:
                 return
     raise ApiError(400, "nothing in the body can be read as a record (a JSON object per line, or an array of them)")

@@ -259,11 +259,8 @@ def line_blocks(
     make the rest of the file one block). With `bom`, a byte order mark opening the stream is dropped.
     """
     pending: list[bytes | int] = []
-    first, size, started = 1, 0, False
-    for lines in _chunked_lines(stream, limit):
-        if bom and lines and not started and isinstance(lines[0], bytes):
-            lines[0] = lines[0].removeprefix(BOM)
-        started = started or bool(lines)
+    first, size = 1, 0
+    for lines in _chunked_lines(stream, limit, bom=bom):
         pending.extend(lines)
         size += _size(lines)
         while len(pending) >= max_lines or size >= max_bytes:
@@ -279,17 +276,22 @@ def line_blocks(
 
 
 def _size(lines: list[bytes | int]) -> int:
+    """The lines' bytes, each with a newline."""
     try:
         return sum(map(len, lines)) + len(lines)  # type: ignore[arg-type]
     except TypeError:  # a line over the limit, given by its size
-        return sum(line if isinstance(line, int) else len(line) + 1 for line in lines)
+        return sum(_line_size(line) + 1 for line in lines)
+
+
+def _line_size(line: bytes | int) -> int:
+    return line if isinstance(line, int) else len(line)
 
 
 def _lines_within(lines: list[bytes | int], max_bytes: int) -> int:
     """How many of the lines make up about `max_bytes` (at least one)."""
     if _size(lines) < max_bytes:
         return len(lines)
-    sizes = accumulate(line if isinstance(line, int) else len(line) + 1 for line in lines)
+    sizes = accumulate(_line_size(line) + 1 for line in lines)
     return max(1, bisect_left(list(sizes), max_bytes))
 
 
@@ -312,12 +314,22 @@ def _quotes(lines: list[bytes | int]) -> int:
         return sum(line.count(b'"') for line in lines if isinstance(line, bytes))
 
 
-def _chunked_lines(stream: BinaryIO, limit: int, chunk: int = READ_BYTES) -> Iterator[list[bytes | int]]:
-    """The stream's lines, a chunk at a time; a line over `limit` bytes comes as its size."""
+def _chunked_lines(
+    stream: BinaryIO, limit: int, chunk: int = READ_BYTES, *, bom: bool = False
+) -> Iterator[list[bytes | int]]:
+    """The stream's lines, a chunk at a time, without their newlines (and, with `bom`, without a byte
+    order mark opening the stream); a line over `limit` bytes comes as its size, counted alike: the
+    same record is the same size in a file of its own, without a final newline, or amid others."""
     carry = b""
     while True:
         data = stream.read(chunk)
-        lines = (carry + data).split(b"\n")
+        text = carry + data
+        if bom:
+            if data and len(text) < len(BOM):  # a short read may hold part of the mark
+                carry = text
+                continue
+            text, bom = text.removeprefix(BOM), False
+        lines = text.split(b"\n")
         last = lines.pop()
         if not data:  # the end: a last line without a newline is still a line
             ended = _over_limit(lines, limit)
@@ -334,7 +346,7 @@ def _chunked_lines(stream: BinaryIO, limit: int, chunk: int = READ_BYTES) -> Ite
 
 def _over_limit(lines: list[bytes], limit: int) -> list[bytes | int]:
     if lines and max(map(len, lines)) > limit:
-        return [line if len(line) <= limit else len(line) + 1 for line in lines]
+        return [line if len(line) <= limit else len(line) for line in lines]
     return cast(list[bytes | int], lines)
 
 
@@ -343,6 +355,6 @@ def _skip_line(stream: BinaryIO, size: int, chunk: int) -> tuple[int, bytes]:
     while data := stream.read(chunk):
         end = data.find(b"\n")
         if end >= 0:
-            return size + end + 1, data[end + 1 :]
+            return size + end, data[end + 1 :]
         size += len(data)
     return size, b""

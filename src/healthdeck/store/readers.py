@@ -26,7 +26,7 @@ import pyarrow.json as pj
 import pyarrow.parquet as pq
 
 from healthdeck.errors import HealthdeckError
-from healthdeck.store.blocks import BOM, MAX_RECORD_BYTES, LineBlock
+from healthdeck.store.blocks import MAX_RECORD_BYTES, LineBlock, line_blocks
 from healthdeck.store.schema import KINDS
 
 # Names of the staging table's own columns, which a record cannot use as fields.
@@ -63,29 +63,13 @@ def file_format(path: str) -> str:
     return formats[suffix]
 
 
-def _lines(stream: BinaryIO, limit: int) -> Iterator[tuple[int, bytes | None, int]]:
-    """(line number, line or None when over the limit, bytes consumed)."""
-    number = 0
-    while True:
-        chunk = stream.readline(limit + 1)
-        if not chunk:
-            return
-        number += 1
-        size = len(chunk)
-        if size > limit and not chunk.endswith(b"\n"):
-            while chunk and not chunk.endswith(b"\n"):  # skip the rest without keeping it
-                chunk = stream.readline(limit)
-                size += len(chunk)
-            yield number, None, size
-            continue
-        yield number, chunk, size
-
-
-def read_jsonl(stream: BinaryIO, *, limit: int = MAX_RECORD_BYTES) -> Iterator[tuple[RawRecord | None, int]]:
-    """Records of a JSON Lines stream, with the bytes consumed for progress; blank lines are skipped."""
-    for number, line, size in _lines(stream, limit):
-        text = line.removeprefix(BOM) if number == 1 and line is not None else line
-        yield jsonl_record(number, size if text is None else text, limit=limit), size
+def read_jsonl(stream: BinaryIO, *, limit: int = MAX_RECORD_BYTES) -> Iterator[RawRecord]:
+    """Records of a JSON Lines stream, one by one (with a line read as `healthdeck ingest` reads it);
+    blank lines are skipped."""
+    for block in line_blocks(stream, max_lines=10_000, limit=limit):
+        for number, line in enumerate(block.lines, block.first_line):
+            if (record := jsonl_record(number, line, limit=limit)) is not None:
+                yield record
 
 
 def jsonl_record(number: int, line: bytes | int, *, limit: int = MAX_RECORD_BYTES) -> RawRecord | None:
