@@ -103,3 +103,19 @@ def test_events_without_an_id_are_identified_by_their_content(store: Store, tmp_
     assert (again.accepted, again.duplicates, again.rejected) == (0, 3, 0)
     ids = store.con.execute("SELECT DISTINCT length(event_id) FROM requests").fetchall()
     assert ids == [(32,)]  # an md5 of the content, not NULL
+
+
+@pytest.mark.parametrize("field", ["_typed_0", "_TYPED_1", "__typed_1"])
+def test_an_unknown_field_named_like_a_typed_value_is_rejected_as_unknown(
+    store: Store, tmp_path: Path, field: str
+) -> None:
+    # The inner query names each field's typed value `_typed_<n>`, unlike any column of the batch:
+    # a record with such a field is still told it is unknown, and the others are stored as they are.
+    path = write_jsonl(tmp_path / "named.jsonl", [request(0), request(1, **{field: "x"}), request(2, status="abc")])
+    report = ingest(store, path)
+    assert reasons(report) == [
+        f"{path}:2: unknown field '{field}' for kind requests",
+        f'{path}:3: field "status": expected a whole number, got abc',
+    ]
+    assert stored_ids(store) == ["r0"]
+    assert store.con.execute("SELECT event_id, status FROM requests").fetchall() == [("r0", 200)]
