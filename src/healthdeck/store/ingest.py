@@ -62,7 +62,7 @@ SHOWN_REJECTS = 20
 # A re-sent event_id is recognised (a duplicate, or a conflict) when the stored event's time is
 # within this of the record's: a duplicate has the same time, and so has a corrected record unless
 # its time itself moved by more. Farther apart, it is another event. Looking only there keeps a
-# batch's cost from growing with the store (see `_stored_near`). Lines of one batch with one id are
+# batch's cost from growing with the store (see `_batch_facts`). Lines of one batch with one id are
 # one event whatever their times (the first is kept).
 REPEAT = timedelta(days=1)
 REPEAT_WINDOW = f"INTERVAL {REPEAT.days} DAY"
@@ -339,17 +339,18 @@ def _store_events(
     values: `Z` and `+00:00` spellings of one instant are one content). Identical, it is a
     duplicate; different, a conflict, rejected: the stored record, or the first line of the batch
     with that id, is kept. An id is looked for among the stored events near the batch in time
-    (`_stored_near`), so the cost of a batch does not grow with the store. Given the lines of its valid
+    (`_batch_facts`), so the cost of a batch does not grow with the store. Given the lines of its valid
     events, also the lines of those stored (of a batch without repeated ids: `ingest_table`'s parts).
     """
     con = store.con
     table, columns = quote(kind.name), ", ".join(quote(f.name) for f in kind.fields)
-    _identify_by_content(con, kind)
+    without_id, repeated, near, bounds = _batch_facts(con, kind)
+    if without_id:
+        _identify_by_content(con, kind)
+        repeated = _count(con, "SELECT count(*) - count(DISTINCT event_id) FROM _checked WHERE _errors IS NULL")
     # Keeping the first of several lines with one id takes a window over the batch, which costs
     # more than the insert itself; a count of distinct ids says when it is needed.
-    repeated = _count(con, "SELECT count(*) - count(DISTINCT event_id) FROM _checked WHERE _errors IS NULL")
     first_only = " QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _line) = 1" if repeated else ""
-    near, bounds = _stored_near(con, kind)
     insert = (
         f"INSERT INTO {table} ({columns}, _ingested_at) SELECT {columns}, now() FROM ({_valid_events(kind)}) AS fresh"
     )
@@ -420,19 +421,22 @@ def _same_time(kind: Kind, fresh: str) -> str:
     return f"kept.{column} BETWEEN {fresh}.{column} - {REPEAT_WINDOW} AND {fresh}.{column} + {REPEAT_WINDOW}"
 
 
-def _stored_near(con: Any, kind: Kind) -> tuple[str, dict[str, Any]]:
-    """The stored events a batch's ids are looked for in, and their query parameters: those whose
-    time is within REPEAT_WINDOW of the batch's valid events' times.
+def _batch_facts(con: Any, kind: Kind) -> tuple[int, int, str, dict[str, Any]]:
+    """In one statement (each is a millisecond of a small batch's 25): how many valid events have no
+    id, how many repeat an id of the batch (with ids only), and the stored events the batch's ids are
+    looked for in, with their query parameters: those whose time is within REPEAT_WINDOW of the
+    batch's valid events' times.
 
     The store's zone maps on time then skip every row group outside the window, which the
     store's own order (mostly by arrival, so by time) makes nearly all of them.
     """
     column = quote(kind.time_field)
-    row = con.execute(
-        f"SELECT min({column}) - {REPEAT_WINDOW}, max({column}) + {REPEAT_WINDOW} FROM _checked WHERE _errors IS NULL"
-    ).fetchone()
+    without_id, repeated, earliest, latest = con.execute(
+        "SELECT count(*) FILTER (event_id IS NULL), count(event_id) - count(DISTINCT event_id), "
+        f"min({column}) - {REPEAT_WINDOW}, max({column}) + {REPEAT_WINDOW} FROM _checked WHERE _errors IS NULL"
+    ).fetchall()[0]
     near = f"(SELECT * FROM {quote(kind.name)} WHERE {column} BETWEEN $earliest AND $latest)"
-    return near, {"earliest": row[0], "latest": row[1]}
+    return without_id, repeated, near, {"earliest": earliest, "latest": latest}
 
 
 def _valid_events(kind: Kind) -> str:
