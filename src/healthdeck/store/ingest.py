@@ -202,7 +202,7 @@ def ingest_table(
                 rejected = con.execute(
                     "SELECT _line, _errors FROM _checked WHERE _errors IS NOT NULL ORDER BY _line"
                 ).fetchall()
-                valid = _count(con, "SELECT count(*) FROM _checked WHERE _errors IS NULL")
+                valid = table.num_rows - len(rejected)  # `_checked` has a row for each staged one
                 if parts is not None and _repeated_keys(con, kind):
                     raise _OneAfterAnother
                 lines = _lines(con) if parts is not None else None
