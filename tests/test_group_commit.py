@@ -26,7 +26,7 @@ from healthdeck.api.group_commit import GroupCommit, _groups, _Waiting
 from healthdeck.api.ingest import Body, ingest_batch, ingest_bodies
 from healthdeck.api.owner import StoreOwner
 from healthdeck.api.tokens import Role
-from healthdeck.store.blocks import BOM, MAX_RECORD_BYTES
+from healthdeck.store.blocks import BOM, FIRST_BLOCK_BYTES, MAX_RECORD_BYTES
 from healthdeck.store.connection import open_store
 from healthdeck.store.ingest import ingest_files
 from tests.console import CATALOG
@@ -258,6 +258,35 @@ def test_bodies_go_together_up_to_one_batch_of_lines(tmp_path: Path) -> None:
         ["body-0.jsonl", "body-1.jsonl"],
         ["body-2.jsonl"],
         ["body-3.jsonl", "body-4.jsonl"],
+    ]
+
+
+def test_bodies_are_joined_only_within_a_files_first_block(tmp_path: Path) -> None:
+    """A file's first block (FIRST_BLOCK_BYTES) is stored as a batch of its own: bodies joined past it
+    would have the one straddling its end split between two batches, a repeat within it then answered
+    as a repeat of a stored record. So bodies are joined only up to it, and joined bodies answer as
+    alone, a repeat within one still named by its line."""
+    padding = "/" + "x" * 500_000
+    lines = FIRST_BLOCK_BYTES // 500_000  # of about 500 kB each: a first block holds this many
+
+    def with_repeat(count: int) -> bytes:  # the same id on its first and last line, differently
+        middle = [request(f"b{count}-{n}", endpoint=padding) for n in range(count)]
+        return text(
+            [request(f"x{count}", endpoint=padding), *middle, request(f"x{count}", endpoint=padding, status=503)]
+        )
+
+    first = text([request(f"a{n}", endpoint=padding) for n in range(lines * 6 // 10)])
+    waiting = []
+    for number, body in enumerate([first, with_repeat(lines * 3 // 4), first, with_repeat(lines // 4)]):
+        path = tmp_path / f"body-{number}.jsonl"
+        path.write_bytes(body)
+        waiting.append(_Waiting(Body.spooled(path, None, tmp_path / "r"), None, None))  # type: ignore[arg-type]
+    assert [len(group) for group in _groups(waiting)] == [1, 1, 2]  # 1.35 first blocks apart, 0.85 together
+
+    together, alone = both_ways(tmp_path, [first, with_repeat(lines // 4)])
+    assert together == alone
+    assert together[0][1]["rejects"] == [
+        {"line": lines // 4 + 2, "error": f'conflicts with line 1 (same event_id "x{lines // 4}", different status)'}
     ]
 
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from healthdeck.store.blocks import BOM, MAX_RECORD_BYTES, line_blocks, whole_line_blocks
 from healthdeck.store.connection import Store
 from healthdeck.store.ingest import IngestReport, ingest_files, stage_arrow
-from healthdeck.store.readers import jsonl_pieces
+from healthdeck.store.readers import jsonl_pieces, read_jsonl
 from healthdeck.store.schema import KINDS
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -360,3 +360,11 @@ def test_json_fields_are_staged_vectorised_with_sorted_keys_and_missing_keys_kep
     assert (report.accepted, report.rejected) == (200, 0)
     stored = store.con.execute("SELECT DISTINCT CAST(properties AS VARCHAR) FROM activity ORDER BY 1").fetchall()
     assert stored == [('{"a":null}',), ('{"a":{"x":2,"y":null},"b":1}',), ("{}",)]
+
+
+def test_reading_records_one_by_one_reads_no_further_than_the_record_asked_for() -> None:
+    # The server's check that a body holds a record stops at its first one, whatever the body's size.
+    data = io.BytesIO(b"\n" + line(request(1)) + b"\n" + (line(request(3)) + b"\n") * 200_000)
+    first = next(read_jsonl(data))
+    assert (first.line, first.fields) == (2, request(1))
+    assert data.tell() <= 1 << 16

@@ -19,14 +19,15 @@ from pathlib import Path
 
 from healthdeck.api.ingest import BatchResult, Body, NothingStored, ingest_bodies
 from healthdeck.api.owner import StoreOwner
-from healthdeck.store.blocks import BLOCK_BYTES
+from healthdeck.store.blocks import FIRST_BLOCK_BYTES
 from healthdeck.store.connection import Store
 from healthdeck.store.ingest import BATCH_ROWS
 
 log = logging.getLogger("healthdeck.serve")
-# The most bytes of bodies stored as one file: a text file's block, so that joined bodies are read as
-# one block of lines (store/blocks.py). A larger body is stored alone.
-JOINED_BYTES = BLOCK_BYTES
+# The most bytes of bodies stored as one file: a text file's first block, so that joined bodies are
+# read as one block of lines, and so one batch, as each of them alone (store/blocks.py; ingest.py
+# stores a file's first block alone). A larger body is stored alone.
+JOINED_BYTES = FIRST_BLOCK_BYTES
 
 
 @dataclass(frozen=True)

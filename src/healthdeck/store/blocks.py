@@ -251,8 +251,9 @@ def line_blocks(
     limit: int = MAX_RECORD_BYTES,
     whole_quotes: bool = False,
     bom: bool = True,
+    read_bytes: int = READ_BYTES,
 ) -> Iterator[LineBlock]:
-    """Blocks of at most `max_lines` lines and about `max_bytes`, read in large chunks, not line by line.
+    """Blocks of at most `max_lines` lines and about `max_bytes`, read in chunks of `read_bytes`, not line by line.
 
     With `whole_quotes` (CSV), a block grows past its end until its double quotes pair up, so no
     quoted value that spans lines is cut in two (up to twice `max_bytes`: a stray quote must not
@@ -260,7 +261,7 @@ def line_blocks(
     """
     pending: list[bytes | int] = []
     first, size = 1, 0
-    for lines in _chunked_lines(stream, limit, bom=bom):
+    for lines in _chunked_lines(stream, limit, read_bytes, bom=bom):
         pending.extend(lines)
         size += _size(lines)
         while len(pending) >= max_lines or size >= max_bytes:

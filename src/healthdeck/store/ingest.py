@@ -750,10 +750,8 @@ def _in_batches(blocks: Iterable[_ReadBlock], rows: int) -> Iterator[_ReadBlock]
 
     The writer waits for nothing it cannot use: a batch goes as soon as one more block as large as
     its last would not fit, not once such a block is read (a block read larger than that starts the
-    next batch), and the file's first block, a smaller one (FIRST_BLOCK_BYTES), goes alone. Before,
-    of a million request lines' 3.1 s the writer waited 1.2 for its first batch (until a third block
-    was read), and the last batch was a remainder of 68,000 lines stored after the reading had ended:
-    2.76 s (median of six runs) became 2.64.
+    next batch), and the file's first block, a smaller one (FIRST_BLOCK_BYTES), goes alone, so that
+    storing starts early (docs/performance.md has the timeline that showed the writer waiting).
     """
     group: list[_ReadBlock] = []
     records = size = 0
