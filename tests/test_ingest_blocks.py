@@ -368,3 +368,10 @@ def test_reading_records_one_by_one_reads_no_further_than_the_record_asked_for()
     first = next(read_jsonl(data))
     assert (first.line, first.fields) == (2, request(1))
     assert data.tell() <= 1 << 16
+
+
+def test_reading_records_one_by_one_reads_little_past_a_long_first_line() -> None:
+    long_line = line(request(1, endpoint="/" + "x" * 900_000)) + b"\n"
+    data = io.BytesIO(long_line * 60)
+    assert next(read_jsonl(data)).line == 1
+    assert data.tell() <= len(long_line) + (1 << 16)

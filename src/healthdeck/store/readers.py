@@ -66,7 +66,7 @@ def file_format(path: str) -> str:
 def read_jsonl(stream: BinaryIO, *, limit: int = MAX_RECORD_BYTES) -> Iterator[RawRecord]:
     """Records of a JSON Lines stream, one by one (with a line read as `healthdeck ingest` reads it);
     blank lines are skipped. Read in small pieces: a caller looking for the first record stops early."""
-    for block in line_blocks(stream, max_lines=64, limit=limit, read_bytes=1 << 16):
+    for block in line_blocks(stream, max_lines=64, max_bytes=1 << 16, limit=limit, read_bytes=1 << 16):
         for number, line in enumerate(block.lines, block.first_line):
             if (record := jsonl_record(number, line, limit=limit)) is not None:
                 yield record
