@@ -7,7 +7,8 @@
 3400000` (about 100 M requests) and prints how long it took and its peak RSS; keep that store
 outside any clone and reuse it. Every figure comes with a baseline measured in the same run:
 
-- cold: `healthdeck health --full --output json` in a fresh process, with the compiled SQL templates
+- cold: `healthdeck health --full --output json` in a fresh process (and `--service`, the area whose
+  numbers the floor computes, with the service area's score, statuses and explanations), with the compiled SQL templates
   kept beside the store (the usual case) and with `HEALTHDECK_SQL_TEMPLATES=off` (everything
   compiled, as on a first run); against the floor, hand-written DuckDB SQL computing the service
   area's numbers (request rate, 5xx and 4xx rates, p50/p95/p99 latency over the 5-minute window and
@@ -187,8 +188,8 @@ def newest_request(db: Path) -> datetime:
     return row[0] + timedelta(microseconds=1)  # windows end before their end instant
 
 
-def cold(db: Path, at: datetime, repeat: int, env: dict[str, str] | None = None) -> Run:
-    command = [sys.executable, "-m", "healthdeck", "health", "--full", "--output", "json"]
+def cold(db: Path, at: datetime, repeat: int, env: dict[str, str] | None = None, *, area: str = "--full") -> Run:
+    command = [sys.executable, "-m", "healthdeck", "health", area, "--output", "json"]
     command += ["--at", at.isoformat(), "--db", str(db)]
     return warmed_medians(command, repeat, env)
 
@@ -319,6 +320,7 @@ def measure(args: argparse.Namespace, scratch: Path) -> None:
     show("floor: service-area SQL, read-only", floor, floor)
     report = cold(args.db, at, args.repeat)
     show("health --full, templates kept", report, floor)
+    show("health --service, templates kept", cold(args.db, at, args.repeat, area="--service"), floor)
     same = same_queries_process(args.db, at, args.repeat, scratch)
     show("the report's own statements, DuckDB alone", same, floor)
     print(f"  ratio health --full / its own statements: {report.wall / same.wall:.2f} / {report.cpu / same.cpu:.2f}")
