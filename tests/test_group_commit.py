@@ -245,14 +245,20 @@ def test_a_body_of_refused_records_names_their_kind_and_many_reasons_are_the_fir
     assert answers[2]["rejected"] == 1400
 
 
+def spooled_waiting(folder: Path, bodies: list[bytes]) -> list[_Waiting]:
+    """The bodies as spooled and waiting for the writer (no request awaits them here)."""
+    waiting = []
+    for number, body in enumerate(bodies):
+        path = folder / f"body-{number}.jsonl"
+        path.write_bytes(body)
+        waiting.append(_Waiting(Body.spooled(path, None, folder / "r"), None, None))  # type: ignore[arg-type]
+    return waiting
+
+
 def test_bodies_go_together_up_to_one_batch_of_lines(tmp_path: Path) -> None:
     """A body's records are never split between two batches of the joined file (a repeat within the
     body would then be answered as a duplicate of a stored record): bodies are joined up to a batch."""
-    waiting = []
-    for number, lines in enumerate([4, 5, 2, 9, 1]):
-        path = tmp_path / f"body-{number}.jsonl"
-        path.write_bytes(b"{}\n" * lines)
-        waiting.append(_Waiting(Body.spooled(path, None, tmp_path / "r"), None, None))  # type: ignore[arg-type]
+    waiting = spooled_waiting(tmp_path, [b"{}\n" * lines for lines in [4, 5, 2, 9, 1]])
     groups = _groups(waiting, max_lines=10)
     assert [[item.body.lines.name for item in group] for group in groups] == [
         ["body-0.jsonl", "body-1.jsonl"],
@@ -276,11 +282,7 @@ def test_bodies_are_joined_only_within_a_files_first_block(tmp_path: Path) -> No
         )
 
     first = text([request(f"a{n}", endpoint=padding) for n in range(lines * 6 // 10)])
-    waiting = []
-    for number, body in enumerate([first, with_repeat(lines * 3 // 4), first, with_repeat(lines // 4)]):
-        path = tmp_path / f"body-{number}.jsonl"
-        path.write_bytes(body)
-        waiting.append(_Waiting(Body.spooled(path, None, tmp_path / "r"), None, None))  # type: ignore[arg-type]
+    waiting = spooled_waiting(tmp_path, [first, with_repeat(lines * 3 // 4), first, with_repeat(lines // 4)])
     assert [len(group) for group in _groups(waiting)] == [1, 1, 2]  # 1.35 first blocks apart, 0.85 together
 
     together, alone = both_ways(tmp_path, [first, with_repeat(lines // 4)])
